@@ -1,0 +1,109 @@
+"""The spatial transformer of the cross-attention generator G (paper §III-C, Fig. 2).
+
+Attention is A(Q, K, V) = M_A(Q, K) · V with the attention map
+M_A(Q, K) = softmax(Q K^T / sqrt(d)) (Eq. 2-3). In self-attention Q, K, V all come from
+the flattened generator features φ (Eq. 4); in cross-attention K and V come from the style
+codes E_s(y) (Eq. 5), so each query pixel reads a mixture of the C class styles and the
+map M_A has size h x C x H x W: it is what the attention loss L_att supervises and what the
+studio shows as "where a part's style lands".
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import group_norm
+
+
+class Attention(nn.Module):
+    """Multi-head attention; self-attention when no context is given (Eq. 2-5)."""
+
+    def __init__(self, query_dim: int, context_dim: int | None = None, heads: int = 8, head_dim: int = 64):
+        super().__init__()
+        inner = heads * head_dim
+        context_dim = context_dim or query_dim
+        self.heads = heads
+        self.head_dim = head_dim
+        self.to_q = nn.Linear(query_dim, inner, bias=False)  # W_Q
+        self.to_k = nn.Linear(context_dim, inner, bias=False)  # W_K
+        self.to_v = nn.Linear(context_dim, inner, bias=False)  # W_V
+        self.to_out = nn.Linear(inner, query_dim)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], x.shape[1], self.heads, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None = None, return_map: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, N, query_dim); context: (B, M, context_dim) → (out, M_A or None).
+
+        M_A is returned as float32 (B, heads, N, M) when ``return_map``.
+        """
+        source = x if context is None else context
+        q, k, v = self._split(self.to_q(x)), self._split(self.to_k(source)), self._split(self.to_v(source))
+        if return_map:
+            scores = (q @ k.transpose(-1, -2)).float() * self.head_dim**-0.5
+            attention_map = scores.softmax(dim=-1)  # softmax in float32 also under bf16
+            out = attention_map.to(v.dtype) @ v
+        else:
+            attention_map = None
+            out = F.scaled_dot_product_attention(q, k, v)  # fused kernel, no N x N map kept
+        out = out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)
+        return self.to_out(out), attention_map
+
+
+class FeedForward(nn.Module):
+    """GEGLU feed-forward of the transformer block, as in latent diffusion."""
+
+    def __init__(self, dim: int, mult: int = 4):
+        super().__init__()
+        self.proj_in = nn.Linear(dim, dim * mult * 2)
+        self.proj_out = nn.Linear(dim * mult, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, gate = self.proj_in(x).chunk(2, dim=-1)
+        return self.proj_out(value * F.gelu(gate))
+
+
+class SpatialTransformer(nn.Module):
+    """Self-attention (optional), cross-attention on the style codes, feed-forward.
+
+    Args:
+        channels: channels of the generator features at this block.
+        context_dim: size of one class's style code (1280 in the paper).
+        heads / head_dim: h heads of d = head_dim (8 x 64 in the paper).
+        self_attention: off for large maps (the paper stops at 64x64: memory is quadratic).
+    """
+
+    def __init__(self, channels: int, context_dim: int, heads: int, head_dim: int, self_attention: bool = True):
+        super().__init__()
+        inner = heads * head_dim
+        self.heads = heads
+        self.norm = group_norm(channels)
+        self.proj_in = nn.Conv2d(channels, inner, 1)
+        self.self_norm = nn.LayerNorm(inner) if self_attention else None
+        self.self_attention = Attention(inner, None, heads, head_dim) if self_attention else None
+        self.cross_norm = nn.LayerNorm(inner)
+        self.cross_attention = Attention(inner, context_dim, heads, head_dim)
+        self.ff_norm = nn.LayerNorm(inner)
+        self.ff = FeedForward(inner)
+        self.proj_out = nn.Conv2d(inner, channels, 1)
+        # Start as the identity so the residual generator trains as a plain CNN at first.
+        nn.init.zeros_(self.proj_out.weight)
+        nn.init.zeros_(self.proj_out.bias)
+
+    def forward(self, x: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, ch, H, W); codes: (B, C, context_dim) → (x', M_A of shape (B, h, C, H, W))."""
+        batch, _, height, width = x.shape
+        h = self.proj_in(self.norm(x))
+        tokens = h.flatten(2).transpose(1, 2)  # (B, HW, inner): φ flattened
+        if self.self_attention is not None:
+            tokens = tokens + self.self_attention(self.self_norm(tokens))[0]
+        attended, attention_map = self.cross_attention(self.cross_norm(tokens), codes, return_map=True)
+        tokens = tokens + attended
+        tokens = tokens + self.ff(self.ff_norm(tokens))
+        h = tokens.transpose(1, 2).reshape(batch, -1, height, width)
+        attention_map = attention_map.transpose(2, 3).reshape(batch, self.heads, -1, height, width)
+        return x + self.proj_out(h), attention_map

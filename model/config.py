@@ -1,0 +1,209 @@
+"""Network configuration of CA2-SIS as a dataclass, with the named presets.
+
+One ``CA2SISConfig`` describes every network of the paper's Fig. 1 (E_s, E_m, G, D) and
+the mapping network M_s of §IV-G. It is saved as JSON beside every checkpoint and every
+exported weights folder, so weights are always loaded into the networks they came from.
+
+Presets:
+- ``paper``: the sizes of the paper and its official code (256x256, f=4, 8 heads of 64).
+- ``lite``: what the studio bundles: small enough for live editing on a CPU.
+- ``tiny``: a few hundred thousand parameters at 64x64, for tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .labels import NUM_CLASSES
+
+CONFIG_FORMAT = "ca2sis-config"
+CONFIG_VERSION = 1
+CONDITIONINGS = ("cross_attention", "spade")
+
+
+@dataclass(frozen=True)
+class CA2SISConfig:
+    name: str = "paper"
+    num_classes: int = NUM_CLASSES
+    image_size: int = 256
+
+    # E_s, multi-resolution grouped style encoder (§III-A).
+    style_features_per_class: int = 4  # f: filters per class group in the first layer
+    style_down_layers: int = 6
+    style_up_layers: int = 5  # L_up: one pooled code per up layer
+    style_dim: int = 256  # per level; the style code of a class is L_up * style_dim
+    style_max_features_per_class: int = 256  # width cap of a class group in deep layers
+    grouped_style_encoder: bool = True  # False: the "w/o GC" ablation
+
+    # E_m, mask parts embedder (§III-B).
+    mask_embed_input_size: int = 128  # each mask channel is resized to this, then flattened
+    mask_latent_dim: int = 256  # m_i, reshaped to sqrt x sqrt as generator input
+    use_mask_embedder: bool = True  # False: the "w/o E_m" ablation (raw resized mask)
+
+    # G, cross-attention generator (§III-C). One block per entry; the first block works at
+    # the latent side, each further block doubles the resolution.
+    generator_input_channels: int = 1024
+    generator_channels: tuple[int, ...] = (512, 256, 128, 64, 64)
+    attention_heads: tuple[int, ...] = (8, 8, 8, 8, 4)
+    attention_head_dim: tuple[int, ...] = (64, 64, 64, 64, 32)
+    self_attention_max_size: int = 64
+    generator_conditioning: str = "cross_attention"  # "spade": the "w/o CA" ablation
+
+    # D, multi-scale PatchGAN discriminator.
+    disc_channels: int = 64
+    disc_layers: int = 4
+    disc_scales: int = 2
+
+    # M_s, mapping network (§IV-G, Fig. 15).
+    mapping_z_dim: int = 256
+    mapping_hidden: int = 512
+    mapping_branch_hidden: int = 512
+
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes, not used by code
+
+    # ---- derived sizes -------------------------------------------------------------
+    @property
+    def code_dim(self) -> int:
+        """Size of one class's style code: L_up * style_dim (1280 in the paper)."""
+        return self.style_up_layers * self.style_dim
+
+    @property
+    def latent_side(self) -> int:
+        """Side of the generator input: m_i of size mask_latent_dim reshaped to a square."""
+        return math.isqrt(self.mask_latent_dim)
+
+    @property
+    def generator_sizes(self) -> tuple[int, ...]:
+        """Feature-map side of each generator block."""
+        return tuple(self.latent_side * 2**i for i in range(len(self.generator_channels)))
+
+    # ---- checks and (de)serialisation ----------------------------------------------
+    def validate(self) -> CA2SISConfig:
+        problems = []
+        if self.latent_side**2 != self.mask_latent_dim:
+            problems.append(f"mask_latent_dim={self.mask_latent_dim} is not a square number")
+        if self.generator_sizes and self.generator_sizes[-1] != self.image_size:
+            problems.append(
+                f"{len(self.generator_channels)} generator blocks from {self.latent_side}x"
+                f"{self.latent_side} end at {self.generator_sizes[-1]}, not image_size="
+                f"{self.image_size}"
+            )
+        n_blocks = len(self.generator_channels)
+        if len(self.attention_heads) != n_blocks or len(self.attention_head_dim) != n_blocks:
+            problems.append("attention_heads and attention_head_dim need one entry per block")
+        if self.style_up_layers >= self.style_down_layers + 1:
+            problems.append("style_up_layers must be at most style_down_layers")
+        if self.image_size % 2**self.style_down_layers:
+            problems.append(
+                f"image_size={self.image_size} is not divisible by 2**style_down_layers"
+            )
+        if self.image_size % self.mask_embed_input_size:
+            problems.append("image_size must be a multiple of mask_embed_input_size")
+        if self.generator_conditioning not in CONDITIONINGS:
+            problems.append(f"generator_conditioning must be one of {CONDITIONINGS}")
+        if self.num_classes < 2:
+            problems.append("num_classes must be at least 2")
+        if problems:
+            raise ValueError(f"invalid CA2-SIS config '{self.name}': " + "; ".join(problems))
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+        return {"format": CONFIG_FORMAT, "version": CONFIG_VERSION, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CA2SISConfig:
+        data = dict(data)
+        if data.pop("format", CONFIG_FORMAT) != CONFIG_FORMAT:
+            raise ValueError("not a CA2-SIS config (its 'format' field is wrong)")
+        version = data.pop("version", CONFIG_VERSION)
+        if version > CONFIG_VERSION:
+            raise ValueError(f"config version {version} is newer than this ca2sis understands")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        for f in dataclasses.fields(cls):
+            if f.name in data and isinstance(getattr(cls, f.name, None), tuple):
+                data[f.name] = tuple(data[f.name])
+        return cls(**data).validate()
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> CA2SISConfig:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"config {path} is not a JSON object")
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> CA2SISConfig:
+        return dataclasses.replace(self, **changes).validate()
+
+
+PRESETS: dict[str, CA2SISConfig] = {
+    "paper": CA2SISConfig(),
+    "lite": CA2SISConfig(
+        name="lite",
+        style_features_per_class=2,
+        style_max_features_per_class=32,
+        mask_embed_input_size=64,
+        generator_input_channels=256,
+        generator_channels=(256, 128, 64, 32, 32),
+        attention_heads=(4, 4, 4, 2, 2),
+        attention_head_dim=(32, 32, 32, 32, 16),
+        self_attention_max_size=32,
+        disc_channels=48,
+        mapping_z_dim=128,
+        mapping_hidden=256,
+        mapping_branch_hidden=128,
+    ),
+    "tiny": CA2SISConfig(
+        name="tiny",
+        image_size=64,
+        style_features_per_class=1,
+        style_down_layers=4,
+        style_up_layers=3,
+        style_dim=16,
+        style_max_features_per_class=4,
+        mask_embed_input_size=32,
+        mask_latent_dim=64,
+        generator_input_channels=32,
+        generator_channels=(32, 16, 16, 8),
+        attention_heads=(2, 2, 2, 1),
+        attention_head_dim=(8, 8, 8, 8),
+        self_attention_max_size=16,
+        disc_channels=16,
+        disc_layers=3,
+        mapping_z_dim=16,
+        mapping_hidden=32,
+        mapping_branch_hidden=32,
+    ),
+}
+
+
+def get_config(name_or_path: str | Path) -> CA2SISConfig:
+    """A preset by name (``paper``, ``lite``, ``tiny``) or a config JSON file by path."""
+    if str(name_or_path) in PRESETS:
+        return PRESETS[str(name_or_path)].validate()
+    path = Path(name_or_path)
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.exists():
+        raise ValueError(
+            f"unknown config '{name_or_path}': use one of {', '.join(PRESETS)} or a config JSON file"
+        )
+    return CA2SISConfig.load(path)

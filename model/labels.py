@@ -1,0 +1,114 @@
+"""The 19 CelebAMask-HQ semantic classes: names, display colours and left/right pairs.
+
+The order is the one every CelebAMask-HQ code base uses (and the class index stored in
+the masks of ``celebamask-mini``). "l_" and "r_" are the person's own left and right, so
+a horizontal flip of a face must swap each pair.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CLASS_NAMES: tuple[str, ...] = (
+    "background",
+    "skin",
+    "nose",
+    "eye_g",
+    "l_eye",
+    "r_eye",
+    "l_brow",
+    "r_brow",
+    "l_ear",
+    "r_ear",
+    "mouth",
+    "u_lip",
+    "l_lip",
+    "hair",
+    "hat",
+    "ear_r",
+    "neck_l",
+    "neck",
+    "cloth",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+
+# Names a person reads in the studio; CLASS_NAMES stay the dataset's own spelling.
+DISPLAY_NAMES: tuple[str, ...] = (
+    "Background",
+    "Skin",
+    "Nose",
+    "Eyeglasses",
+    "Left eye",
+    "Right eye",
+    "Left brow",
+    "Right brow",
+    "Left ear",
+    "Right ear",
+    "Mouth",
+    "Upper lip",
+    "Lower lip",
+    "Hair",
+    "Hat",
+    "Earring",
+    "Necklace",
+    "Neck",
+    "Cloth",
+)
+
+# The CelebAMask-HQ palette (as stored in the palette PNG masks), RGB per class.
+COLORS: tuple[tuple[int, int, int], ...] = (
+    (0, 0, 0),
+    (204, 0, 0),
+    (76, 153, 0),
+    (204, 204, 0),
+    (51, 51, 255),
+    (204, 0, 204),
+    (0, 255, 255),
+    (255, 204, 204),
+    (102, 51, 0),
+    (255, 0, 0),
+    (102, 204, 0),
+    (255, 255, 0),
+    (0, 0, 153),
+    (0, 0, 204),
+    (255, 51, 153),
+    (0, 204, 204),
+    (0, 51, 0),
+    (255, 153, 51),
+    (0, 204, 0),
+)
+
+LEFT_RIGHT_PAIRS: tuple[tuple[int, int], ...] = ((4, 5), (6, 7), (8, 9))
+
+
+def _flip_permutation() -> tuple[int, ...]:
+    perm = list(range(NUM_CLASSES))
+    for left, right in LEFT_RIGHT_PAIRS:
+        perm[left], perm[right] = right, left
+    return tuple(perm)
+
+
+# FLIP_PERMUTATION[c] is the class that c becomes in the mirrored face.
+FLIP_PERMUTATION: tuple[int, ...] = _flip_permutation()
+
+# File-name part of each class (1..18) in the official CelebAMask-HQ annotation layout,
+# ``CelebAMask-HQ-mask-anno/<k>/<id:05d>_<part>.png``; background has no file.
+ANNOTATION_PARTS: tuple[str, ...] = CLASS_NAMES[1:]
+
+
+def palette_bytes() -> list[int]:
+    """The 768-entry palette list for a PIL "P" image (19 colours, rest black)."""
+    flat = [channel for color in COLORS for channel in color]
+    return flat + [0] * (768 - len(flat))
+
+
+def colorize(mask: np.ndarray) -> np.ndarray:
+    """Index mask (H, W) → RGB uint8 image (H, W, 3) in the CelebAMask-HQ colours."""
+    table = np.asarray(COLORS, dtype=np.uint8)
+    return table[np.clip(mask, 0, NUM_CLASSES - 1)]
+
+
+def flip_mask(mask: np.ndarray) -> np.ndarray:
+    """Mirror an index mask (..., H, W) left-right and swap the l_/r_ classes."""
+    table = np.asarray(FLIP_PERMUTATION, dtype=mask.dtype)
+    return table[mask[..., ::-1]]

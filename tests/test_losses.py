@@ -1,0 +1,81 @@
+"""The losses: L_att (Eq. 6), hinge, feature matching, diversity, and the VGG19 loss."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from ca2sis.model.errors import WeightsError
+from ca2sis.model.losses import (
+    VGGPerceptualLoss,
+    _vgg19_features,
+    attention_loss,
+    diversity_loss,
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+)
+
+from conftest import random_mask
+
+
+def test_attention_loss_is_near_zero_for_attention_equal_to_the_mask_and_large_for_its_complement():
+    mask = random_mask(2, 16)  # (B, C, H, W) one-hot
+    heads = 3
+    perfect = mask.unsqueeze(1).expand(-1, heads, -1, -1, -1)  # every head follows the mask
+    complement = (1 - perfect) / 18  # all attention on the wrong classes (still sums to 1)
+    good = attention_loss([perfect], mask)
+    bad = attention_loss([complement], mask)
+    assert good.item() < 1e-4
+    assert bad.item() > 0.5
+    # Maps at a lower resolution are compared with the resized mask.
+    coarse = torch.nn.functional.adaptive_avg_pool2d(mask, (8, 8)).unsqueeze(1).expand(-1, heads, -1, -1, -1)
+    assert attention_loss([coarse, perfect], mask).item() < attention_loss([complement], mask).item()
+
+
+def test_attention_loss_gradient_pulls_attention_towards_the_mask():
+    mask = random_mask(1, 8)
+    logits = torch.zeros(1, 2, 19, 8, 8, requires_grad=True)
+    attention_loss([logits.softmax(dim=2)], mask).backward()
+    # Descending the gradient raises the logit of the true class at each pixel.
+    true_class_grad = (logits.grad * mask.unsqueeze(1)).sum()
+    assert true_class_grad < 0
+
+
+def test_hinge_and_feature_matching():
+    real = [[torch.ones(1, 4, 3, 3), torch.full((1, 1, 2, 2), 2.0)]]
+    fake = [[torch.zeros(1, 4, 3, 3), torch.full((1, 1, 2, 2), -2.0)]]
+    assert hinge_discriminator_loss(real, fake).item() == 0.0  # both beyond the margin
+    assert hinge_discriminator_loss(fake, real).item() == pytest.approx(6.0)
+    assert hinge_generator_loss(fake).item() == pytest.approx(2.0)
+    assert feature_matching_loss(fake, real).item() == pytest.approx(1.0)
+    assert feature_matching_loss(real, real).item() == 0.0
+
+
+def test_diversity_loss_rewards_different_images():
+    a = torch.zeros(1, 3, 4, 4)
+    assert diversity_loss(a, a).item() == 0.0
+    assert diversity_loss(a, a + 1).item() == pytest.approx(-1.0)
+
+
+def test_vgg_loss_loads_user_weights_and_refuses_bad_files(tmp_path):
+    torch.manual_seed(0)
+    state = {f"features.{k}": v for k, v in _vgg19_features().state_dict().items()}
+    path = tmp_path / "vgg19.safetensors"
+    save_file(state, str(path))
+    loss = VGGPerceptualLoss(path)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert loss(x, x).item() == 0.0
+    assert loss(x, -x).item() > 0.0
+    assert not any(p.requires_grad for p in loss.parameters())
+    # A torchvision-style .pth state dict loads too (without unpickling code).
+    pth = tmp_path / "vgg19.pth"
+    torch.save(state, pth)
+    VGGPerceptualLoss(pth)
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({"features.0.weight": torch.zeros(1)}, str(wrong))
+    with pytest.raises(WeightsError, match="not a VGG19"):
+        VGGPerceptualLoss(wrong)
+    with pytest.raises(WeightsError, match="not found"):
+        VGGPerceptualLoss(tmp_path / "missing.pth")

@@ -1,0 +1,71 @@
+"""Weights folders: fp16 round trip, and clear refusals of everything that is not ours."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from ca2sis.model.ca2sis import CA2SIS
+from ca2sis.model.config import get_config
+from ca2sis.model.errors import WeightsError
+
+from conftest import random_mask
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = CA2SIS(get_config("tiny"), with_mapping=True).eval()
+    folder = tmp_path / "weights"
+    model.save_pretrained(folder)
+    return model, folder
+
+
+def test_fp16_round_trip_generates_the_same_face(saved):
+    model, folder = saved
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["config.json", "generator.safetensors", "mapping_network.safetensors",
+                     "mask_embedder.safetensors", "style_encoder.safetensors"]
+    loaded = CA2SIS.from_pretrained(folder, expected_config="tiny")
+    assert loaded.mapping_network is not None
+    size = model.config.image_size
+    image, mask = torch.rand(1, 3, size, size) * 2 - 1, random_mask(1, size)
+    with torch.no_grad():
+        a, _ = model(image, mask)
+        b, _ = loaded(image, mask)
+    assert (a - b).abs().max() < 2e-2  # fp16 storage only
+
+
+def test_weights_of_another_config_are_refused(saved):
+    _, folder = saved
+    with pytest.raises(WeightsError, match="config 'tiny', not 'lite'"):
+        CA2SIS.from_pretrained(folder, expected_config="lite")
+    # A folder whose config.json was swapped: the tensors no longer fit.
+    get_config("tiny").replace(style_dim=8).save(folder / "config.json")
+    with pytest.raises(WeightsError, match="does not fit this config"):
+        CA2SIS.from_pretrained(folder)
+
+
+def test_truncated_and_pickle_files_are_refused(saved):
+    _, folder = saved
+    generator = folder / "generator.safetensors"
+    data = generator.read_bytes()
+    generator.write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="truncated or corrupt"):
+        CA2SIS.from_pretrained(folder)
+    torch.save({"weight": torch.zeros(1)}, generator)
+    with pytest.raises(WeightsError, match="pickle"):
+        CA2SIS.from_pretrained(folder)
+    generator.write_bytes(pickle.dumps({"weight": [1, 2, 3]}))
+    with pytest.raises(WeightsError, match="pickle"):
+        CA2SIS.from_pretrained(folder)
+
+
+def test_missing_folder_and_config_are_clear(tmp_path):
+    with pytest.raises(WeightsError, match="not found"):
+        CA2SIS.from_pretrained(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WeightsError, match="no config.json"):
+        CA2SIS.from_pretrained(tmp_path / "empty")
