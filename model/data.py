@@ -165,9 +165,9 @@ class FaceMaskDataset(Dataset):
         return len(self.ids) * (2 if self.flip else 1)
 
     def __getitem__(self, index: int) -> dict:
-        mirrored, position = divmod(index, len(self.ids))
-        if mirrored and not self.flip or index < 0:
+        if not 0 <= index < len(self):
             raise IndexError(index)
+        mirrored, position = divmod(index, len(self.ids))
         face_id = self.ids[position]
         image, mask = self.load_pair(face_id)
         if mirrored:

@@ -46,7 +46,7 @@ from .losses import (
     hinge_discriminator_loss,
     hinge_generator_loss,
 )
-from .weights import load_module_tensors, read_tensors, read_weights_folder
+from .weights import WEIGHT_FILES, load_module_tensors, read_tensors, read_weights_folder
 
 STAGES = ("synthesis", "mapping")
 
@@ -250,9 +250,7 @@ class Trainer:
         source = Path(self.train.init) if self.train.init else self.out
         nets = {"style_encoder": self.model.style_encoder, "mask_embedder": self.model.mask_embedder,
                 "generator": self.model.generator}
-        if (source / "config.json").exists() and any(source.glob("*.safetensors")) and not (
-            checkpoint_path(source).exists()
-        ):
+        if (source / WEIGHT_FILES["generator"]).exists():  # an exported weights folder
             config, tensors = read_weights_folder(source)
             self._check_same_config(config, source)
             for name, module in nets.items():

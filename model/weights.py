@@ -15,7 +15,6 @@ says what is wrong. Nothing here ever unpickles.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -129,10 +128,3 @@ def read_weights_folder(folder: str | Path) -> tuple[CA2SISConfig, dict[str, dic
     }
     return config, tensors
 
-
-def describe_folder(folder: str | Path) -> dict:
-    """Sizes of a weights folder, for reports."""
-    folder = Path(folder)
-    files = {p.name: p.stat().st_size for p in sorted(folder.glob("*.safetensors"))}
-    return {"folder": str(folder), "files": files, "total_bytes": sum(files.values()),
-            "config": json.loads((folder / "config.json").read_text())["name"]}

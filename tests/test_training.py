@@ -88,6 +88,9 @@ def test_cli_trains_exports_and_trains_the_mapping_network(shared_data, tmp_path
     assert model.mapping_network is not None
     tensors = load_file(str(weights / "generator.safetensors"))
     assert all(t.dtype == torch.float16 for t in tensors.values())
+    # M_s can also start from exported weights instead of a run folder.
+    other = [*common[:2], "--out", str(tmp_path / "mapping"), *common[4:]]
+    assert train_main([*other, "--stage", "mapping", "--init", str(weights), "--steps", "1"]) == 0
 
 
 def test_cli_errors_are_clear(tmp_path, capsys):
@@ -108,7 +111,7 @@ def test_info_reports_parameter_counts(capsys):
 def test_two_process_ddp_run_on_cpu(shared_data, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "ca2sis.model.cli_train", "--data", str(shared_data), "--config", "tiny", "--out", str(run),
                "--steps", "3", "--batch-size", "2", "--workers", "0", "--device", "cpu"]
     try:
