@@ -127,7 +127,10 @@ def train_command(argv: list[str]) -> int:
     if trainer.dist.main:
         print(f"ca2sis-train: step {summary['step']}, {summary['images_per_second']:.2f} images/s, "
               f"checkpoint {summary['checkpoint']}")
-        print(f"  export inference weights: ca2sis-train export {out} --out weights/{config.name}")
+        if summary["stopped_early"]:
+            print(f"  stopped early; continue with: ca2sis-train --data {train.data} --out {out} --resume")
+        else:
+            print(f"  export inference weights: ca2sis-train export {out} --out weights/{config.name}")
         (out / f"summary-{train.stage}.json").write_text(json.dumps(summary, indent=2) + "\n")
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
