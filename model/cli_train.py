@@ -36,16 +36,24 @@ _TRAIN_FLAGS = {
 }
 _HELP = {
     "data": "dataset folder: images/ + masks/, or the official CelebAMask-HQ layout",
-    "steps": "total optimizer steps of this stage (default 100000)",
-    "batch_size": "faces per step and process (default 8)",
-    "lr": "Adam learning rate before TTUR (default 2e-4, as in the paper)",
+    "steps": "total optimizer steps of this stage",
+    "batch_size": "faces per step and process",
+    "lr": "Adam learning rate before the two-time-scale rule (G lr/2, D 2·lr); the paper's 2e-4",
+    "lambda_feat": "weight of the discriminator feature-matching loss",
+    "lambda_l1": "weight of the L1 reconstruction loss",
+    "lambda_vgg": "weight of the perceptual loss (only with --vgg-weights)",
+    "lambda_dv": "mapping stage: weight of the diversity loss L_dv",
+    "seed": "seed of the initial weights, data order, flips and noise",
+    "log_every": "steps between lines of log-<stage>.jsonl",
+    "sample_every": "steps between sample grids in samples/",
+    "checkpoint_every": "steps between checkpoints (one is also written at the end and on Ctrl-C)",
     "lambda_att": "weight of the attention loss L_att; 0 trains the 'w/o L_att' variant",
     "vgg_weights": "VGG19 ImageNet weights file (.safetensors or a torchvision state dict); "
     "turns the perceptual loss on",
     "init": "mapping stage: run folder or weights folder with trained E_m and G "
     "(default: --out's own synthesis checkpoint)",
     "holdout": "file of face ids (one per line) to keep out of training",
-    "workers": "data loader processes (default 2)",
+    "workers": "data loader processes",
     "device": "auto (CUDA when present), cpu or cuda",
 }
 
@@ -60,8 +68,10 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="run folder: checkpoints, samples, logs")
     parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     parser.add_argument("--stage", choices=("synthesis", "mapping"), default="synthesis")
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for name, kind in _TRAIN_FLAGS.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=_HELP.get(name))
+        default = f" (default: {defaults[name]})" if defaults[name] not in (None, "") else ""
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=_HELP.get(name, "") + default)
     parser.add_argument("--no-flip", action="store_true", help="no mirrored copies of the faces")
     ablation = parser.add_argument_group("ablations (paper Table 3)")
     ablation.add_argument("--no-grouped-conv", action="store_true", help="'w/o GC': ordinary convolutions in E_s")
