@@ -354,6 +354,12 @@ def _select(
     return ids
 
 
+def _require_folders(*folders: Path) -> None:
+    for folder in folders:
+        if not folder.is_dir():
+            raise DataError(f"{folder}: folder not found")
+
+
 def _files(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
     """Files of ``folder`` by stem; hidden files (".DS_Store", "._x.jpg") are skipped."""
     found: dict[str, Path] = {}
@@ -379,9 +385,7 @@ class FolderDataset(FaceMaskDataset):
         exclude: Iterable[str] | None = None,
     ) -> None:
         self.root = Path(root)
-        for folder in (self.root / "images", self.root / "masks"):
-            if not folder.is_dir():
-                raise DataError(f"{folder}: folder not found")
+        _require_folders(self.root / "images", self.root / "masks")
         self.images = _files(self.root / "images", IMAGE_SUFFIXES)
         self.masks = _files(self.root / "masks", (MASK_SUFFIX,))
         lonely = sorted(set(self.images) - set(self.masks))
@@ -432,9 +436,7 @@ class CelebAMaskHQDataset(FaceMaskDataset):
         exclude: Iterable[str | int] | None = None,
     ) -> None:
         self.root = Path(root)
-        for folder in (self.root / OFFICIAL_IMAGE_DIR, self.root / OFFICIAL_ANNO_DIR):
-            if not folder.is_dir():
-                raise DataError(f"{folder}: folder not found")
+        _require_folders(self.root / OFFICIAL_IMAGE_DIR, self.root / OFFICIAL_ANNO_DIR)
         self.images: dict[str, Path] = {}
         for stem, path in _files(self.root / OFFICIAL_IMAGE_DIR, IMAGE_SUFFIXES).items():
             if not stem.isdigit():
@@ -450,8 +452,9 @@ class CelebAMaskHQDataset(FaceMaskDataset):
             dropped = [str(int(i)) for i in dropped if i.strip().isdigit()]
         selected = _select(sorted(self.images, key=int), include, dropped, self.root, int)
         # A missing annotation folder is cheap to see now; missing single parts mean absent.
-        for face_id in selected:
-            folder = official_part_path(self.root, int(face_id), "skin").parent
+        # One check per numbered folder (15 for the full dataset), not one per face.
+        first_face = {official_part_path(self.root, int(i), "skin").parent: i for i in reversed(selected)}
+        for folder, face_id in first_face.items():
             if not folder.is_dir():
                 raise DataError(f"{self.images[face_id]}: annotation folder {folder} not found")
         super().__init__(selected, image_size, flip)
