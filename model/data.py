@@ -42,7 +42,7 @@ _T = TypeVar("_T")
 # --------------------------------------------------------------------------- decoding
 
 
-def _decode(path: Path, convert: Callable[[Image.Image], _T]) -> _T:
+def decode_file(path: Path, convert: Callable[[Image.Image], _T]) -> _T:
     """Open ``path``, decode it fully and return ``convert(image)``; any failure → DataError.
 
     The conversion runs while the file is open so that the returned value never refers to a
@@ -89,7 +89,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _resize_image(image: Image.Image, size: int) -> Image.Image:
+def resize_image(image: Image.Image, size: int) -> Image.Image:
     if image.size == (size, size):
         return image
     # LANCZOS keeps detail when shrinking a lot (1024 → 256); BICUBIC otherwise.
@@ -116,10 +116,10 @@ def load_image(path: str | Path, size: int | None = None) -> np.ndarray:
         # Phone photos store their rotation in EXIF; show the face the way a viewer does.
         rgb = to_rgb(ImageOps.exif_transpose(image))
         if size is not None:
-            rgb = _resize_image(rgb, size)
+            rgb = resize_image(rgb, size)
         return np.array(rgb, dtype=np.uint8)  # a writable copy: torch.from_numpy wants that
 
-    return _decode(path, convert)
+    return decode_file(path, convert)
 
 
 # --------------------------------------------------------------------------- masks
@@ -151,7 +151,7 @@ def colors_to_indices(rgb: np.ndarray, source: str = "mask") -> np.ndarray:
     return lookup[inverse.reshape(-1)].reshape(codes.shape)
 
 
-def _check_labels(mask: np.ndarray, source: str, num_classes: int) -> None:
+def check_labels(mask: np.ndarray, source: str, num_classes: int) -> None:
     bad = np.unique(mask[(mask < 0) | (mask >= num_classes)])
     if bad.size:
         raise DataError(
@@ -160,11 +160,36 @@ def _check_labels(mask: np.ndarray, source: str, num_classes: int) -> None:
         )
 
 
-def _resize_mask(mask: np.ndarray, size: int | None) -> np.ndarray:
+def resize_mask(mask: np.ndarray, size: int | None) -> np.ndarray:
     if size is None or mask.shape == (size, size):
         return mask
     # NEAREST: a resized mask must only hold labels that were already there.
     return np.array(Image.fromarray(mask).resize((size, size), Image.Resampling.NEAREST))
+
+
+def mask_from_pil(image: Image.Image, source: str, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """A decoded mask image → uint8 class indices (H, W), checked against ``num_classes``.
+
+    Palette ("P") and grey ("L") images hold the class index per pixel; an RGB image is
+    read through the CelebAMask-HQ colours. ``source`` names the mask in error messages.
+    """
+    if image.mode in ("P", "L", "1"):
+        mask = np.array(image, dtype=np.uint8)
+    elif image.mode in ("PA", "LA"):
+        mask = np.array(image.getchannel(0), dtype=np.uint8)
+    elif image.mode in _SIXTEEN_BIT_MODES + ("I",):
+        wide = np.asarray(image).astype(np.int64)
+        check_labels(wide, source, num_classes)  # before uint8 could wrap them
+        mask = wide.astype(np.uint8)
+    elif image.mode in ("RGB", "RGBA"):
+        mask = colors_to_indices(np.asarray(image.convert("RGB")), source)
+    else:
+        raise DataError(
+            f"{source}: mask mode {image.mode!r} is neither an index PNG (P or L) nor an RGB "
+            "colour mask"
+        )
+    check_labels(mask, source, num_classes)
+    return mask
 
 
 def load_mask(
@@ -177,26 +202,8 @@ def load_mask(
     """
     _check_size(size)
     path = Path(path)
-
-    def convert(image: Image.Image) -> np.ndarray:
-        if image.mode in ("P", "L", "1"):
-            return np.array(image, dtype=np.uint8)
-        if image.mode in ("PA", "LA"):
-            return np.array(image.getchannel(0), dtype=np.uint8)
-        if image.mode in _SIXTEEN_BIT_MODES + ("I",):
-            wide = np.asarray(image).astype(np.int64)
-            _check_labels(wide, str(path), num_classes)  # before uint8 could wrap them
-            return wide.astype(np.uint8)
-        if image.mode in ("RGB", "RGBA"):
-            return colors_to_indices(np.asarray(image.convert("RGB")), str(path))
-        raise DataError(
-            f"{path}: mask mode {image.mode!r} is neither an index PNG (P or L) nor an RGB "
-            "colour mask"
-        )
-
-    mask = _decode(path, convert)
-    _check_labels(mask, str(path), num_classes)
-    return _resize_mask(mask, size)
+    mask = decode_file(path, lambda image: mask_from_pil(image, str(path), num_classes))
+    return resize_mask(mask, size)
 
 
 def official_part_path(root: str | Path, face_id: int, part: str) -> Path:
@@ -230,7 +237,7 @@ def load_official_mask(root: str | Path, face_id: int, size: int | None = None) 
         path = official_part_path(root, face_id, part)
         if not path.is_file():
             continue
-        present = _decode(path, _part_present)
+        present = decode_file(path, _part_present)
         if mask is None:
             mask = np.zeros(present.shape, np.uint8)
         elif present.shape != mask.shape:
@@ -244,7 +251,7 @@ def load_official_mask(root: str | Path, face_id: int, size: int | None = None) 
         raise DataError(
             f"face {face_id}: no part annotation {face_id:05d}_<part>.png in {expected}"
         )
-    return _resize_mask(mask, size)
+    return resize_mask(mask, size)
 
 
 # --------------------------------------------------------------------------- tensors

@@ -35,9 +35,14 @@ WEIGHT_FILES = {
 
 
 def _looks_like_pickle(path: Path) -> bool:
-    head = path.read_bytes()[:4] if path.stat().st_size else b""
-    # Protocol-2+ pickles start with 0x80; torch.save zips them (PK\x03\x04).
-    return head[:1] == b"\x80" or head[:4] == b"PK\x03\x04"
+    with open(path, "rb") as file:
+        head = file.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header's "{". Its
+    # first byte can be anything, 0x80 included, so that layout is recognised first.
+    if len(head) == 9 and head[8:9] == b"{":
+        return False
+    # Protocol-2+ pickles start with 0x80 and the protocol number; torch.save zips them.
+    return (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or head[:4] == b"PK\x03\x04"
 
 
 def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:

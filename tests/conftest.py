@@ -34,3 +34,30 @@ def random_mask(batch: int, size: int, classes: int = 19, seed: int = 0) -> torc
     coarse = torch.randint(0, classes, (batch, 1, size // 8, size // 8), generator=generator).float()
     labels = torch.nn.functional.interpolate(coarse, size=(size, size), mode="nearest").long()[:, 0]
     return torch.nn.functional.one_hot(labels, classes).permute(0, 3, 1, 2).float()
+
+
+def styled_random_model(config, with_mapping: bool = True, seed: int = 0):
+    """Random networks in which styles matter: a fresh G starts as a plain CNN (its
+    attention outputs are zero-initialised), which would make every style test vacuous."""
+    from ca2sis.model.ca2sis import CA2SIS
+
+    torch.manual_seed(seed)
+    model = CA2SIS(config, with_mapping=with_mapping)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.any():
+                parameter.normal_(0.0, 0.2)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """Styled random tiny weights with M_s, stored in fp16 like shipped ones, exported to ONNX.
+    Shared by the session: tests copy it before changing anything."""
+    from ca2sis.model.config import get_config
+    from ca2sis.model.onnx_export import export_onnx
+
+    folder = tmp_path_factory.mktemp("weights") / "tiny"
+    styled_random_model(get_config("tiny")).save_pretrained(folder)
+    export_onnx(folder)
+    return folder

@@ -69,3 +69,19 @@ def test_missing_folder_and_config_are_clear(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(WeightsError, match="no config.json"):
         CA2SIS.from_pretrained(tmp_path / "empty")
+
+
+def test_a_safetensors_file_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    # The first byte of a safetensors file is the low byte of its header length: 0x80 is
+    # as legal as any other, and once made the lite generator unloadable.
+    from safetensors.torch import save_file
+
+    from ca2sis.model.weights import read_tensors
+
+    path = tmp_path / "t.safetensors"
+    for pad in range(300):
+        save_file({"w": torch.zeros(2)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert torch.equal(read_tensors(path)["w"], torch.zeros(2))

@@ -1,0 +1,114 @@
+"""`ca2sis-edit`, `ca2sis-export` and `ca2sis-bench` end to end, as a script would call them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ca2sis.model import bench, cli_edit, onnx_export
+from ca2sis.model.engine import Engine
+
+
+@pytest.fixture
+def two_faces(shared_data):
+    names = sorted(p.stem for p in (shared_data / "images").glob("*.jpg"))[:2]
+    return [(shared_data / "images" / f"{n}.jpg", shared_data / "masks" / f"{n}.png") for n in names]
+
+
+def _edit(*args: str, weights) -> int:
+    return cli_edit.main([*args, "--weights", str(weights), "--device", "cpu"])
+
+
+def test_reconstruction_from_the_command_line_matches_the_engine(tiny_weights, two_faces, tmp_path, capsys):
+    (face, mask), _ = two_faces
+    out = tmp_path / "out.png"
+    code = _edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
+                 "--backend", "torch", weights=tiny_weights)
+    assert code == 0
+    assert "wrote" in capsys.readouterr().out
+    written = np.asarray(Image.open(out))
+    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+    assert np.array_equal(written, engine.reconstruct(face, mask))
+
+
+def test_every_kind_of_edit_from_the_command_line(tiny_weights, two_faces, tmp_path, capsys):
+    (face, mask), (other, other_mask) = two_faces
+    out, attention = tmp_path / "edited.png", tmp_path / "hair-attention.png"
+    code = _edit(
+        "--mask", str(mask), "--style", str(face), "--style-mask", str(mask),
+        "--part", f"hair={other}:{other_mask}@0.5", "--part", f"l_brow={other}:{other_mask}",
+        "--shape", f"nose={other_mask}:0.5", "--random-part", "u_lip:3:0.8",
+        "--attention", f"hair={attention}", "--out", str(out), "--json", weights=tiny_weights,
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["backend"].startswith("onnx")  # exported weights on the CPU: the fast backend
+    assert summary["milliseconds"]["total"] > 0
+    assert Image.open(out).size == (64, 64) and Image.open(attention).size == (64, 64)
+    plain = tmp_path / "plain.png"
+    assert _edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(plain),
+                 weights=tiny_weights) == 0
+    assert not np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(plain)))
+
+
+def test_command_line_errors_have_exit_codes_and_write_nothing(tiny_weights, two_faces, tmp_path, capsys):
+    (face, mask), _ = two_faces
+    out = tmp_path / "out.png"
+    bad_mask = tmp_path / "bad.png"
+    Image.fromarray(np.full((64, 64), 40, np.uint8)).save(bad_mask)
+    cases = [
+        (["--mask", str(bad_mask), "--style", str(face), "--style-mask", str(mask)], 2, "outside 0..18"),
+        (["--mask", str(mask), "--style", str(face)], 2, "no mask was given"),
+        (["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--part", f"tail={face}:{mask}"],
+         2, "unknown part 'tail'"),
+        (["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--shape", "nose"], 2, "PART=VALUE"),
+        (["--mask", str(tmp_path / "missing.png"), "--style", str(face), "--style-mask", str(mask)], 2, "not found"),
+    ]
+    for args, expected_code, message in cases:
+        assert _edit(*args, "--out", str(out), weights=tiny_weights) == expected_code, args
+        assert message in capsys.readouterr().err
+    assert cli_edit.main(["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
+                          "--weights", str(tmp_path / "nowhere")]) == 3
+    assert "no ca2sis weights" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
+    (face, mask), _ = two_faces
+    out = tmp_path / "out.png"
+    args = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
+            "--weights", str(tiny_weights), "--device", "cpu"]
+    script = shutil.which("ca2sis-edit")
+    command = [script] if script else [sys.executable, "-m", "ca2sis.model.cli_edit"]
+    finished = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert out.exists()
+
+
+def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsys):
+    copy = tmp_path / "weights"
+    shutil.copytree(tiny_weights, copy, ignore=shutil.ignore_patterns("*.onnx"))
+    assert onnx_export.main([str(copy), "--check"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("wrote") == 4 and "max |onnx - torch| generator image" in printed
+    assert Engine.onnx_export_current(copy)
+
+
+def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
+    report = tmp_path / "bench.json"
+    code = bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
+                       "--runs", "2", "--warmup", "1", "--json", str(report)])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "| torch-cpu |" in table and "| onnx-cpu |" in table
+    results = json.loads(report.read_text())["results"]
+    for row in results:
+        for operation in ("full generation", "part edit"):
+            assert 0 < row[operation]["min_ms"] <= row[operation]["median_ms"]
+            assert row[operation]["runs"] == 2

@@ -1,0 +1,254 @@
+"""The inference engine on random `tiny` weights: what an editing user relies on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ca2sis.model.bench import synthetic_face, synthetic_face_mask
+from ca2sis.model.ca2sis import CA2SIS
+from ca2sis.model.config import get_config
+from ca2sis.model.engine import Edit, Engine, Reference, attention_overlay, part_index
+from ca2sis.model.errors import DataError, WeightsError
+from ca2sis.model.labels import COLORS
+from ca2sis.model.onnx_export import check_parity
+
+from conftest import styled_random_model
+
+HAIR, NOSE, SKIN = part_index("hair"), part_index("nose"), part_index("skin")
+
+
+@pytest.fixture(scope="module")
+def weights(tiny_weights):
+    return tiny_weights
+
+
+@pytest.fixture(scope="module")
+def engine(weights):
+    return Engine.from_pretrained(weights, device="cpu", backend="torch")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    """Two faces on two slightly different layouts (64x64, the tiny config's size)."""
+    mask_a = synthetic_face_mask(64)
+    mask_b = np.roll(mask_a, 3, axis=1)
+    return (synthetic_face(mask_a, 0), mask_a), (synthetic_face(mask_b, 1), mask_b)
+
+
+def test_reconstruct_works_on_single_faces_and_batches(engine, faces):
+    (face_a, mask_a), (face_b, mask_b) = faces
+    single = engine.reconstruct(face_a, mask_a)
+    assert single.shape == (64, 64, 3) and single.dtype == np.uint8
+    batch = engine.reconstruct([face_a, face_b], [mask_a, mask_b])
+    assert batch.shape == (2, 64, 64, 3)
+    assert np.abs(batch[0].astype(int) - single).max() <= 1
+    assert engine.encode_styles([face_a, face_b], [mask_a, mask_b]).shape == (2, 19, engine.config.code_dim)
+    assert engine.embed_mask(mask_a).shape == (19, engine.config.mask_latent_dim)
+
+
+def test_transfer_styles_uses_the_reference_for_every_part(engine, faces):
+    (face_a, mask_a), (face_b, mask_b) = faces
+    transferred = engine.transfer_styles(mask_a, face_b, mask_b)
+    expected = engine.generate(engine.embed_mask(mask_a), engine.encode_styles(face_b, mask_b))[0]
+    assert np.array_equal(transferred, expected)
+    assert not np.array_equal(transferred, engine.reconstruct(face_a, mask_a))
+
+
+def test_a_part_swap_changes_only_that_parts_code_and_changes_the_face(engine, faces):
+    (face_a, mask_a), (face_b, mask_b) = faces
+    base = Edit(mask_a, Reference(face_a, mask_a))
+    swapped = Edit(mask_a, Reference(face_a, mask_a), part_styles={"hair": (Reference(face_b, mask_b), 1.0)})
+    half = Edit(mask_a, Reference(face_a, mask_a), part_styles={"Hair": (Reference(face_b, mask_b), 0.5)})
+    base_codes, swapped_codes = engine.edit_codes(base), engine.edit_codes(swapped)
+    reference_codes = engine.encode_styles(face_b, mask_b)
+    changed = np.flatnonzero(np.abs(swapped_codes - base_codes).max(axis=1) > 0)
+    assert changed.tolist() == [HAIR]
+    assert np.array_equal(swapped_codes[HAIR], reference_codes[HAIR])
+    np.testing.assert_allclose(engine.edit_codes(half)[HAIR], (base_codes[HAIR] + reference_codes[HAIR]) / 2, atol=1e-6)
+    assert not np.array_equal(engine.render(swapped).image, engine.render(base).image)
+
+
+def test_shape_interpolation_at_0_and_1_gives_the_endpoints_latents(engine, faces):
+    (face_a, mask_a), (_, mask_b) = faces
+    latents_a, latents_b = engine.embed_mask(mask_a), engine.embed_mask(mask_b)
+
+    def latents(alpha):
+        return engine.edit_latents(Edit(mask_a, Reference(face_a, mask_a), part_shapes={"nose": (mask_b, alpha)}))
+
+    assert np.array_equal(latents(0.0), latents_a)
+    at_one = latents(1.0)
+    assert np.array_equal(at_one[NOSE], latents_b[NOSE])
+    others = np.arange(19) != NOSE
+    assert np.array_equal(at_one[others], latents_a[others])
+    np.testing.assert_allclose(latents(0.25)[NOSE], 0.75 * latents_a[NOSE] + 0.25 * latents_b[NOSE], atol=1e-6)
+
+
+def test_caches_reuse_work_and_give_identical_outputs(weights, faces):
+    (face_a, mask_a), (face_b, mask_b) = faces
+    engine = Engine.from_pretrained(weights, device="cpu", backend="torch")
+    edit = Edit(mask_a, Reference(face_a, mask_a), part_styles={"hair": (Reference(face_b, mask_b), 1.0)})
+    first = engine.render(edit)
+    assert engine.stats["styles_encoded"] == 2
+    assert engine.stats["planes_embedded"] == 19
+    again = engine.render(edit)
+    assert np.array_equal(first.image, again.image)
+    assert engine.stats["styles_encoded"] == 2 and engine.stats["planes_embedded"] == 19
+
+    # A brush stroke of hair over skin: only the hair and skin planes are embedded again.
+    stroked = mask_a.copy()
+    region = stroked[36:40, 20:24]
+    assert set(np.unique(region)) == {SKIN}
+    stroked[36:40, 20:24] = HAIR
+    edited = engine.render(Edit(stroked, Reference(face_a, mask_a)))
+    assert engine.stats["planes_embedded"] == 21 and engine.stats["styles_encoded"] == 2
+
+    fresh = Engine.from_pretrained(weights, device="cpu", backend="torch")
+    assert np.array_equal(fresh.render(Edit(stroked, Reference(face_a, mask_a))).image, edited.image)
+    np.testing.assert_array_equal(fresh.render(edit).latents, first.latents)
+
+
+def test_random_part_styles_are_seeded(engine, faces):
+    (face_a, mask_a), _ = faces
+
+    def codes(seed):
+        return engine.edit_codes(Edit(mask_a, Reference(face_a, mask_a), random_parts={"hair": (seed, 1.0)}))
+
+    assert np.array_equal(codes(3), codes(3))
+    assert not np.array_equal(codes(3)[HAIR], codes(4)[HAIR])
+    base = engine.encode_styles(face_a, mask_a)
+    assert np.array_equal(np.delete(codes(3), HAIR, axis=0), np.delete(base, HAIR, axis=0))
+
+
+def test_random_parts_without_a_mapping_network_are_refused(tmp_path, faces):
+    (face_a, mask_a), _ = faces
+    CA2SIS(get_config("tiny")).save_pretrained(tmp_path)
+    engine = Engine.from_pretrained(tmp_path, device="cpu", backend="torch")
+    assert not engine.has_mapping
+    with pytest.raises(WeightsError, match="mapping network"):
+        engine.render(Edit(mask_a, Reference(face_a, mask_a), random_parts={"hair": (1, 1.0)}))
+
+
+def test_attention_maps_share_each_pixel_among_the_classes(engine, faces):
+    (face_a, mask_a), _ = faces
+    result = engine.render(Edit(mask_a, Reference(face_a, mask_a)))
+    assert result.attention.shape[0] == 19
+    np.testing.assert_allclose(result.attention.sum(axis=0), 1.0, atol=1e-4)
+    hair = result.attention_map("hair")
+    assert hair.shape == (64, 64) and 0 <= hair.min() and hair.max() <= 1
+    overlay = attention_overlay(result.image, result.attention, "hair")
+    assert overlay.shape == result.image.shape and overlay.dtype == np.uint8
+
+
+def _save(tmp_path, name, image):
+    path = tmp_path / name
+    image.save(path)
+    return path
+
+
+def test_faces_of_any_mode_and_masks_of_any_size_or_colour_coding_are_accepted(engine, faces, tmp_path):
+    (face_a, mask_a), _ = faces
+    rgb = Image.fromarray(face_a)
+    reference = engine.load_image(face_a)
+    grey = engine.load_image(_save(tmp_path, "grey.png", rgb.convert("L")))
+    assert grey.shape == (64, 64, 3) and (grey[..., 0] == grey[..., 1]).all()
+    rgba = rgb.convert("RGBA")
+    assert np.array_equal(engine.load_image(_save(tmp_path, "rgba.png", rgba)), reference)
+    cmyk = engine.load_image(_save(tmp_path, "cmyk.jpg", rgb.convert("CMYK")))
+    assert np.abs(cmyk.astype(int) - reference).mean() < 12  # JPEG loses a little
+    sixteen = Image.fromarray(face_a[..., 0].astype(np.uint16) * 257)
+    assert sixteen.mode == "I;16"
+    assert np.array_equal(engine.load_image(_save(tmp_path, "16bit.png", sixteen))[..., 0], face_a[..., 0])
+    assert np.array_equal(engine.load_image(face_a.astype(np.float32) / 255), reference)
+    big = rgb.resize((256, 256))
+    assert engine.load_image(big).shape == (64, 64, 3)
+
+    coloured = np.array(COLORS, np.uint8)[mask_a]
+    assert np.array_equal(engine.load_mask(coloured), mask_a)
+    assert np.array_equal(engine.load_mask(_save(tmp_path, "coloured.png", Image.fromarray(coloured))), mask_a)
+    doubled = np.kron(mask_a, np.ones((2, 2), np.uint8))
+    assert np.array_equal(engine.load_mask(doubled), mask_a)  # 128 → 64, nearest
+
+
+def test_bad_inputs_get_clear_errors(engine, faces, tmp_path, monkeypatch):
+    (face_a, mask_a), (face_b, mask_b) = faces
+
+    def render(**changes):
+        edit = Edit(mask_a, Reference(face_a, mask_a))
+        for key, value in changes.items():
+            setattr(edit, key, value)
+        return engine.render(edit)
+
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(DataError, match="corrupt.jpg: cannot decode"):
+        render(style=Reference(corrupt, mask_a))
+    with pytest.raises(DataError, match="outside 0..18"):
+        render(mask=np.full((64, 64), 19, np.uint8))
+    with pytest.raises(DataError, match="not in the CelebAMask-HQ palette"):
+        render(mask=np.full((64, 64, 3), 7, np.uint8))
+    with pytest.raises(DataError, match="whole class indices"):
+        render(mask=mask_a + 0.5)
+    with pytest.raises(DataError, match="64x48; ca2sis works on square"):
+        render(style=Reference(face_a[:48], mask_a))
+    with pytest.raises(DataError, match="no mask was given"):
+        render(style=Reference(face_a))
+    with pytest.raises(DataError, match="unknown part 'tail'"):
+        render(part_styles={"tail": (Reference(face_b, mask_b), 1.0)})
+    with pytest.raises(DataError, match="between 0 and 1"):
+        render(part_styles={"hair": (Reference(face_b, mask_b), 1.5)})
+    with pytest.raises(DataError, match="has no hat"):
+        render(part_styles={"hat": (Reference(face_b, mask_b), 1.0)})
+    with pytest.raises(DataError, match="too large"):
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+        render(style=Reference(_save(tmp_path, "bomb.png", Image.fromarray(face_a)), mask_a))
+
+
+def test_weights_of_another_config_truncated_or_pickled_are_refused(weights, tmp_path):
+    with pytest.raises(WeightsError, match="config 'tiny', not 'lite'"):
+        Engine.from_pretrained(weights, device="cpu", backend="torch", expected_config="lite")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for path in weights.iterdir():
+        (broken / path.name).write_bytes(path.read_bytes())
+    data = (broken / "generator.safetensors").read_bytes()
+    (broken / "generator.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="truncated or corrupt"):
+        Engine.from_pretrained(broken, device="cpu")
+    torch.save({"weight": torch.zeros(1)}, broken / "generator.safetensors")
+    with pytest.raises(WeightsError, match="is a pickle"):
+        Engine.from_pretrained(broken, device="cpu")
+    with pytest.raises(WeightsError, match="no config.json"):
+        Engine.from_pretrained(tmp_path, device="cpu")
+
+
+def test_the_onnx_backend_matches_torch(weights, faces):
+    differences = check_parity(weights)
+    assert max(differences.values()) < 1e-3, differences
+    (face_a, mask_a), (face_b, mask_b) = faces
+    onnx = Engine.from_pretrained(weights, device="cpu", backend="onnx")
+    torch_engine = Engine.from_pretrained(weights, device="cpu", backend="torch")
+    assert onnx.description.startswith("onnx CPU")
+    edit = Edit(mask_a, Reference(face_a, mask_a), part_styles={"hair": (Reference(face_b, mask_b), 0.7)},
+                part_shapes={"nose": (mask_b, 0.5)}, random_parts={"u_lip": (5, 1.0)})
+    a, b = onnx.render(edit), torch_engine.render(edit)
+    assert np.abs(a.image.astype(int) - b.image).max() <= 1
+    np.testing.assert_allclose(a.attention, b.attention, atol=1e-4)
+    assert Engine.from_pretrained(weights, device="cpu").backend.name == "onnx"  # auto: the faster one
+
+
+def test_an_onnx_export_of_other_weights_is_refused(weights, tmp_path):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for path in weights.iterdir():
+        if path.name != "generator.onnx":
+            (copy / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(WeightsError, match="run `ca2sis-export"):
+        Engine.from_pretrained(copy, device="cpu", backend="onnx")
+    assert Engine.from_pretrained(copy, device="cpu").backend.name == "torch"  # auto falls back
+    (copy / "generator.onnx").write_bytes((weights / "generator.onnx").read_bytes())
+    styled_random_model(get_config("tiny"), seed=1).save_pretrained(copy)  # retrained: new weights
+    with pytest.raises(WeightsError, match="exported from other weights"):
+        Engine.from_pretrained(copy, device="cpu", backend="onnx")
