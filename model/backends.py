@@ -143,9 +143,12 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, model: CA2SIS, device: str = "auto", compile: bool = False, threads: int | None = None):
+    def __init__(
+        self, model: CA2SIS, device: str = "auto", compile: bool = False, threads: int | None = None,
+        dtype: torch.dtype | None = None,
+    ):
         self.device = resolve_device(device)
-        self.dtype = torch.float16 if self.device == "cuda" else torch.float32
+        self.dtype = dtype or (torch.float16 if self.device == "cuda" else torch.float32)
         if threads is not None and self.device == "cpu":
             torch.set_num_threads(threads)
         self.config = model.config

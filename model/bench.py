@@ -145,6 +145,35 @@ def measure(engine: Engine, runs: int, warmup: int) -> dict[str, list[float]]:
     }
 
 
+def count_gflop(weights: Path) -> dict[str, float]:
+    """Floating-point operations (2 per multiply-add) of one full generation and one part
+    edit, counted by PyTorch on the graphs the backends run."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .backends import build_graphs
+
+    model = CA2SIS.from_pretrained(weights)
+    graphs = build_graphs(model)
+    config = model.config
+    size, classes = config.image_size, config.num_classes
+    mask = torch.from_numpy(synthetic_face_mask(size)).long()[None]
+    counts = {}
+    with torch.inference_mode():
+        for name, inputs in (
+            ("style_encoder", (torch.zeros(1, 3, size, size), mask)),
+            ("mask_embedder", (torch.zeros(1, 1, size, size),)),  # one plane, as the engine embeds them
+            ("generator", (torch.zeros(1, classes, config.mask_latent_dim), torch.zeros(1, classes, config.code_dim))),
+        ):
+            with FlopCounterMode(display=False) as counter:
+                graphs[name](*inputs)
+            counts[name] = counter.get_total_flops() / 1e9
+    return {
+        "full generation": counts["style_encoder"] + classes * counts["mask_embedder"] + counts["generator"],
+        "part edit": 2 * counts["mask_embedder"] + counts["generator"],
+        **{f"{name} (one call)": value for name, value in counts.items()},
+    }
+
+
 def machine_description() -> dict[str, object]:
     info: dict[str, object] = {
         "platform": platform.platform(),
@@ -207,9 +236,10 @@ def run_benchmark(
     return results
 
 
-def format_table(results: list[dict[str, object]], config: str, size: int) -> str:
+def format_table(results: list[dict[str, object]], config: str, size: int, gflop: dict[str, float]) -> str:
     lines = [
-        f"CA2-SIS {config} at {size}x{size}, milliseconds (median / min)",
+        f"CA2-SIS {config} at {size}x{size}, milliseconds (median / min); "
+        f"{gflop['full generation']:.2f} GFLOP per full generation, {gflop['part edit']:.2f} per part edit",
         "",
         "| variant | engine | full generation | part edit |",
         "|---|---|---|---|",
@@ -218,7 +248,10 @@ def format_table(results: list[dict[str, object]], config: str, size: int) -> st
         if "error" in row:
             lines.append(f"| {row['variant']} | failed: {row['error']} | | |")
             continue
-        cells = [f"{row[op]['median_ms']:.1f} / {row[op]['min_ms']:.1f}" for op in ("full generation", "part edit")]
+        cells = []
+        for op in ("full generation", "part edit"):
+            median, fastest = row[op]["median_ms"], row[op]["min_ms"]
+            cells.append(f"{median:.1f} / {fastest:.1f} ({gflop[op] * 1000 / median:.0f} GFLOP/s)")
         lines.append(f"| {row['variant']} | {row['engine']} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
@@ -243,11 +276,12 @@ def main(argv: list[str] | None = None) -> int:
             need_onnx = any(VARIANTS[name].backend == "onnx" for name in variants)
             weights = prepare_weights(args.weights, args.config, need_onnx, Path(scratch))
             config = get_config(weights)
+            gflop = count_gflop(weights)
             results = run_benchmark(weights, variants, args.runs, args.warmup, args.threads)
     except (CA2SISError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(results, config.name, config.image_size))
+    print(format_table(results, config.name, config.image_size, gflop))
     if args.json:
         report = {
             "config": config.name,
@@ -256,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             "runs": args.runs,
             "warmup": args.warmup,
             "machine": machine_description(),
+            "gflop": {name: round(value, 4) for name, value in gflop.items()},
             "results": results,
         }
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_WEIGHTS
     except (CA2SISError, OSError) as exc:  # DataError and UsageError are CA2SISErrors
-        print(f"error: {exc}", file=sys.stderr)
+        hint = ""
+        if "no mask was given" in str(exc):
+            hint = " (--style-mask MASK for --style, PART=FACE:MASK for --part)"
+        print(f"error: {exc}{hint}", file=sys.stderr)
         return EXIT_INPUT
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -242,7 +242,7 @@ class Engine:
         if self.face_parser is None:
             raise DataError(
                 f"{describe(reference.image)}: no mask was given for this face and automatic face "
-                "parsing is not available yet; give the face's mask (e.g. --style-mask)"
+                "parsing is not available yet; give the face's mask as well"
             )
         return image, self.load_mask(self.face_parser(image))
 

@@ -31,13 +31,14 @@ def masked_average_pool(features: torch.Tensor, mask: torch.Tensor, grouped: boo
     """
     batch, channels, height, width = features.shape
     classes = mask.shape[1]
-    area = mask.sum(dim=(2, 3)).clamp_min(1.0)  # (B, C)
+    # Area in float32 and weights normalised before the sum: in fp16 a 256x256 area
+    # (65,536) and a sum over it both overflow 65,504.
+    area = mask.float().sum(dim=(2, 3)).clamp_min(1.0)  # (B, C)
+    weights = (mask.float() / area[..., None, None]).to(features.dtype).reshape(batch, classes, -1)
     if grouped:
         feats = features.reshape(batch, classes, channels // classes, height * width)
-        summed = torch.einsum("bcgp,bcp->bcg", feats, mask.reshape(batch, classes, -1))
-    else:
-        summed = torch.einsum("bkp,bcp->bck", features.flatten(2), mask.flatten(2))
-    return summed / area.unsqueeze(-1)
+        return torch.einsum("bcgp,bcp->bcg", feats, weights)
+    return torch.einsum("bkp,bcp->bck", features.flatten(2), weights)
 
 
 class _ConvNormReLU(nn.Sequential):

@@ -252,3 +252,17 @@ def test_an_onnx_export_of_other_weights_is_refused(weights, tmp_path):
     styled_random_model(get_config("tiny"), seed=1).save_pretrained(copy)  # retrained: new weights
     with pytest.raises(WeightsError, match="exported from other weights"):
         Engine.from_pretrained(copy, device="cpu", backend="onnx")
+
+
+def test_the_half_precision_graphs_a_gpu_runs_agree_with_float32(weights, faces):
+    from ca2sis.model.backends import TorchBackend
+
+    (face_a, mask_a), _ = faces
+    model = CA2SIS.from_pretrained(weights)
+    full = Engine(model, TorchBackend(model, "cpu"))
+    half_model = CA2SIS.from_pretrained(weights)
+    half = Engine(half_model, TorchBackend(half_model, "cpu", dtype=torch.float16))
+    assert "float16" in half.description
+    a, b = full.render(Edit(mask_a, Reference(face_a, mask_a))), half.render(Edit(mask_a, Reference(face_a, mask_a)))
+    assert np.abs(a.image.astype(int) - b.image).mean() < 2
+    np.testing.assert_allclose(a.attention, b.attention, atol=2e-2)

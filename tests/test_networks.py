@@ -176,3 +176,16 @@ def test_lite_fits_the_bundle_budget():
     inference = sum(v for k, v in sizes.items() if k != "discriminator")
     assert inference * 2 <= 40e6, "lite's fp16 weights (E_s, E_m, G, M_s) must stay within 40 MB"
     assert math.isclose(PRESETS["lite"].code_dim, 1280)
+
+
+def test_style_pooling_does_not_overflow_in_half_precision():
+    # fp16 is what the engine uses on GPUs; a class covering a whole 256x256 image has an
+    # area (65,536) beyond fp16's largest number.
+    from ca2sis.model.style_encoder import masked_average_pool
+
+    features = torch.full((1, 2, 256, 256), 3.0)
+    mask = torch.zeros(1, 2, 256, 256)
+    mask[:, 0] = 1.0
+    pooled = masked_average_pool(features.half(), mask.half(), grouped=True)
+    assert torch.isfinite(pooled).all()
+    assert pooled[0, 0].item() == 3.0 and pooled[0, 1].item() == 0.0
