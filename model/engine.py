@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .backends import ONNX_FILES, OnnxBackend, TorchBackend, resolve_device, weights_digest
+from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, resolve_device, weights_digest
 from .ca2sis import CA2SIS
 from .config import CA2SISConfig
 from .errors import DataError, WeightsError
@@ -192,8 +192,9 @@ class Engine:
         return cls(model, runner)
 
     @staticmethod
-    def onnx_export_current(folder: Path) -> bool:
+    def onnx_export_current(folder: str | Path) -> bool:
         """Whether ``folder`` holds an ONNX export of exactly its current weights."""
+        folder = Path(folder)
         try:
             import onnxruntime as ort
         except ImportError:
@@ -208,7 +209,7 @@ class Engine:
                 metadata = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta()
             except Exception:  # a broken file just means "not current"
                 return False
-            if metadata.custom_metadata_map.get("ca2sis_weights_sha256") != weights_digest(folder, name):
+            if metadata.custom_metadata_map.get(WEIGHTS_DIGEST_KEY) != weights_digest(folder, name):
                 return False
         return True
 
@@ -261,7 +262,19 @@ class Engine:
         mask_batch, _ = self._batch(masks, self.load_mask)
         if len(image_batch) != len(mask_batch):
             raise DataError(f"{len(image_batch)} faces but {len(mask_batch)} masks")
-        codes = np.stack([self._style_codes(image, mask) for image, mask in zip(image_batch, mask_batch)])
+        keys = [_digest(image, mask) for image, mask in zip(image_batch, mask_batch)]
+        with self._lock:
+            found = {key: self._codes_cache.get_fresh(key) for key in keys}
+            missing = sorted({key: index for index, key in enumerate(keys) if found[key] is None}.values())
+            if missing:  # one backend call for all faces not seen before
+                fresh = self.backend.encode_styles(
+                    to_network_image(image_batch[missing]), mask_batch[missing].astype(np.int64)
+                )
+                self.stats["styles_encoded"] += len(missing)
+                for index, codes in zip(missing, fresh):
+                    found[keys[index]] = codes
+                    self._codes_cache.put(keys[index], codes)
+        codes = np.stack([found[key] for key in keys])
         return codes if batched else codes[0]
 
     def embed_mask(self, masks: MaskInput | Sequence[MaskInput]) -> np.ndarray:
@@ -289,14 +302,8 @@ class Engine:
 
     # ---- cached building blocks ------------------------------------------------------
     def _style_codes(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        key = _digest(image, mask)
-        with self._lock:
-            codes = self._codes_cache.get_fresh(key)
-            if codes is None:
-                codes = self.backend.encode_styles(to_network_image(image[None]), mask[None].astype(np.int64))[0]
-                self.stats["styles_encoded"] += 1
-                self._codes_cache.put(key, codes)
-            return codes
+        """Cached E_s of one loaded face and mask."""
+        return self.encode_styles([image], [mask])[0]
 
     def _latents(self, mask: np.ndarray) -> np.ndarray:
         """E_m of every class plane of ``mask``, embedding only planes not seen before."""

@@ -47,6 +47,10 @@ def test_reconstruct_works_on_single_faces_and_batches(engine, faces):
     assert np.abs(batch[0].astype(int) - single).max() <= 1
     assert engine.encode_styles([face_a, face_b], [mask_a, mask_b]).shape == (2, 19, engine.config.code_dim)
     assert engine.embed_mask(mask_a).shape == (19, engine.config.mask_latent_dim)
+    many = [synthetic_face(mask_a, seed) for seed in range(70)]  # more faces than the style cache holds
+    codes = engine.encode_styles(many, [mask_a] * 70)
+    assert codes.shape == (70, 19, engine.config.code_dim)
+    np.testing.assert_allclose(codes[69], engine.encode_styles(many[69], mask_a), atol=1e-5)
 
 
 def test_transfer_styles_uses_the_reference_for_every_part(engine, faces):
