@@ -132,11 +132,13 @@ def measure(engine: Engine, runs: int, warmup: int) -> dict[str, list[float]]:
     brush = max(2, size // 32)
 
     def part_edit() -> None:
-        # A new stroke every time (never a cached mask): hair painted on the cloth, moving right.
+        # A new stroke every time (never a cached mask): a square of hair on the cloth, one
+        # pixel further each run, row after row (thousands of distinct places).
         stroke["count"] += 1
         edited = mask.copy()
-        x = (stroke["count"] * brush) % (size - brush)
-        edited[size - 2 * brush : size - brush, x : x + brush] = HAIR
+        x = stroke["count"] % (size - brush)
+        y = size - brush - stroke["count"] // (size - brush) % (size // 8)
+        edited[y : y + brush, x : x + brush] = HAIR
         engine.render(Edit(edited, Reference(face, mask), part_styles={HAIR: (Reference(reference, mask), 1.0)}))
 
     return {
