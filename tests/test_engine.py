@@ -270,3 +270,21 @@ def test_the_half_precision_graphs_a_gpu_runs_agree_with_float32(weights, faces)
     a, b = full.render(Edit(mask_a, Reference(face_a, mask_a))), half.render(Edit(mask_a, Reference(face_a, mask_a)))
     assert np.abs(a.image.astype(int) - b.image).mean() < 2
     np.testing.assert_allclose(a.attention, b.attention, atol=2e-2)
+
+
+def test_renders_from_several_threads_give_the_sequential_results(weights, faces):
+    # The studio renders on a worker thread while the window may ask for codes itself.
+    from concurrent.futures import ThreadPoolExecutor
+
+    (face_a, mask_a), (face_b, mask_b) = faces
+    edits = [
+        Edit(mask_a, Reference(face_a, mask_a)),
+        Edit(mask_b, Reference(face_b, mask_b), part_styles={"hair": (Reference(face_a, mask_a), 0.5)}),
+        Edit(mask_a, Reference(face_b, mask_b), part_shapes={"nose": (mask_b, 1.0)}),
+    ]
+    expected = [Engine.from_pretrained(weights, device="cpu", backend="torch").render(e).image for e in edits]
+    shared = Engine.from_pretrained(weights, device="cpu", backend="onnx")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        images = list(pool.map(lambda edit: shared.render(edit).image, edits * 4))
+    for index, image in enumerate(images):
+        assert np.abs(image.astype(int) - expected[index % 3]).max() <= 1
