@@ -354,19 +354,13 @@ class Engine:
         return self.generate(self.embed_mask(masks), self.encode_styles(references, reference_masks))[0]
 
     @staticmethod
-    def mix_codes(codes: np.ndarray, part_codes: Mapping[int, tuple[np.ndarray, float]]) -> np.ndarray:
-        """Per-part style interpolation: code_j ← (1 - α) code_j + α other_j for each given part."""
-        mixed = codes.copy()
-        for part, (other, alpha) in part_codes.items():
-            mixed[part] = (1.0 - alpha) * codes[part] + alpha * other[part]
-        return mixed
-
-    @staticmethod
-    def mix_latents(latents: np.ndarray, part_latents: Mapping[int, tuple[np.ndarray, float]]) -> np.ndarray:
-        """Per-part shape interpolation (§IV-C): m_j ← (1 - α) m_j + α m_j^src for each given part."""
-        mixed = latents.copy()
-        for part, (other, alpha) in part_latents.items():
-            mixed[part] = (1.0 - alpha) * latents[part] + alpha * other[part]
+    def interpolate_parts(values: np.ndarray, others: Mapping[int, tuple[np.ndarray, float]]) -> np.ndarray:
+        """Per-part interpolation of (C, ·) codes or latents: row j ← (1 - α) row_j + α other_j
+        for each given part j. On codes it mixes styles; on latents it is the paper's shape
+        interpolation m_j = (1 - α) E_m(M_j) + α E_m(M_j^src) (§IV-C)."""
+        mixed = values.copy()
+        for part, (other, alpha) in others.items():
+            mixed[part] = (1.0 - alpha) * values[part] + alpha * other[part]
         return mixed
 
     def edit_codes(self, edit: Edit) -> np.ndarray:
@@ -382,12 +376,12 @@ class Engine:
                     f"{CLASS_NAMES[index]} style to take from it"
                 )
             overrides[index] = (self._style_codes(image, mask), _check_alpha(alpha, CLASS_NAMES[index]))
-        codes = self.mix_codes(base_codes, overrides)
+        codes = self.interpolate_parts(base_codes, overrides)
         randoms = {}
         for part, (seed, alpha) in edit.random_parts.items():
             index = part_index(part, self.config.num_classes)
             randoms[index] = (self.random_codes(seed), _check_alpha(alpha, CLASS_NAMES[index]))
-        return self.mix_codes(codes, randoms)
+        return self.interpolate_parts(codes, randoms)
 
     def edit_latents(self, edit: Edit) -> np.ndarray:
         """The part latents an ``Edit`` asks for: its mask with part shapes interpolated."""
@@ -396,7 +390,7 @@ class Engine:
         for part, (source_mask, alpha) in edit.part_shapes.items():
             index = part_index(part, self.config.num_classes)
             sources[index] = (self._latents(self.load_mask(source_mask)), _check_alpha(alpha, CLASS_NAMES[index]))
-        return self.mix_latents(latents, sources)
+        return self.interpolate_parts(latents, sources)
 
     def render(self, edit: Edit) -> Result:
         """Generate the face an ``Edit`` describes, reusing every cached part."""
