@@ -107,11 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 written, 2 bad arguments or input, 3 weights missing or unusable, 1 unexpected.",
     )
     parser.add_argument("--mask", required=True, help="semantic mask to generate (index PNG or palette-coloured RGB)")
-    parser.add_argument("--style", required=True, help="face every part takes its style from")
-    parser.add_argument("--style-mask", help="mask of the --style face (reconstruction: the same file as --mask)")
+    parser.add_argument("--style", required=True, help="face every part takes its style from (any portrait photo)")
+    parser.add_argument(
+        "--style-mask", help="mask of the --style face (default: found by the face parser, which also aligns the photo)"
+    )
     parser.add_argument(
         "--part", action="append", default=[], metavar="PART=FACE[:MASK][@STRENGTH]",
-        help="take PART's style from another face (strength 0..1, default 1); repeatable",
+        help="take PART's style from another face (mask parsed if not given; strength 0..1, default 1); repeatable",
     )
     parser.add_argument(
         "--shape", action="append", default=[], metavar="PART=MASK[:ALPHA]",

@@ -153,11 +153,13 @@ class Engine:
     def __init__(self, model: CA2SIS, backend: TorchBackend | OnnxBackend | None = None, device: str = "auto"):
         self.config: CA2SISConfig = model.config
         self.backend = backend if backend is not None else TorchBackend(model, device)
-        self.face_parser: Callable[[np.ndarray], np.ndarray] | None = None
+        # Photo → (aligned face, mask) for references given without a mask (FaceReader).
+        self.face_reader: Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None = None
         self._lock = threading.RLock()
         self._codes_cache = _LRU(64)
         self._plane_cache = _LRU(8 * self.config.num_classes)
         self._random_cache = _LRU(64)
+        self._parsed_cache = _LRU(16)  # photo path → aligned face and parsed mask
         self.stats = {"styles_encoded": 0, "planes_embedded": 0, "generations": 0}
 
     # ---- construction ----------------------------------------------------------------
@@ -189,7 +191,9 @@ class Engine:
             runner: TorchBackend | OnnxBackend = OnnxBackend(folder, model.config, device, threads)
         else:
             runner = TorchBackend(model, device, compile=compile, threads=threads)
-        return cls(model, runner)
+        engine = cls(model, runner)
+        engine.face_reader = _bundled_face_reader()
+        return engine
 
     @staticmethod
     def onnx_export_current(folder: str | Path) -> bool:
@@ -236,16 +240,25 @@ class Engine:
         return as_mask(mask, self.image_size, self.config.num_classes)
 
     def load_reference(self, reference: Reference) -> tuple[np.ndarray, np.ndarray]:
-        """A reference's face and mask; a face without mask goes through the face parser."""
-        image = self.load_image(reference.image)
+        """A reference's face and mask; a photo without mask is aligned and parsed first."""
         if reference.mask is not None:
-            return image, self.load_mask(reference.mask)
-        if self.face_parser is None:
+            return self.load_image(reference.image), self.load_mask(reference.mask)
+        if self.face_reader is None:
             raise DataError(
-                f"{describe(reference.image)}: no mask was given for this face and automatic face "
-                "parsing is not available yet; give the face's mask as well"
+                f"{describe(reference.image)}: no mask was given for this face and no face parser is "
+                "available to make one; give the face's mask as well"
             )
-        return image, self.load_mask(self.face_parser(image))
+        key = None
+        if isinstance(reference.image, (str, Path)) and Path(reference.image).is_file():
+            status = Path(reference.image).stat()  # a file saved again under the same name is new
+            key = f"{Path(reference.image).resolve()}:{status.st_mtime_ns}:{status.st_size}"
+        cached = self._parsed_cache.get_fresh(key) if key is not None else None
+        if cached is None:
+            image, mask = self.face_reader(reference.image)
+            cached = (self.load_image(image), self.load_mask(mask))
+            if key is not None:
+                self._parsed_cache.put(key, cached)
+        return cached
 
     def _batch(self, items: object, load: Callable) -> tuple[np.ndarray, bool]:
         """A single input, or a batch given as a list or tuple → stacked arrays."""
@@ -336,6 +349,7 @@ class Engine:
             self._codes_cache.clear()
             self._plane_cache.clear()
             self._random_cache.clear()
+            self._parsed_cache.clear()
 
     # ---- editing operations ---------------------------------------------------------
     def reconstruct(
@@ -429,6 +443,16 @@ def attention_overlay(image: np.ndarray, attention: np.ndarray, part: Part, opac
     weight = opacity * np.sqrt(share)
     blended = image.astype(np.float32) * (1 - weight) + heat * 255.0 * weight
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:
+    """The bundled face parser (loaded on first use), or None when it is not installed."""
+    from .face_reader import FaceReader, default_parser_weights
+
+    try:
+        return FaceReader(default_parser_weights())
+    except WeightsError:
+        return None
 
 
 def default_weights() -> Path:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "celebamask-mini"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data" / "celebamask-mini"
 SHARED_DATA = Path(os.environ.get("CA2SIS_TEST_DATA", SHARED_DATA))
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))

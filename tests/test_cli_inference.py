@@ -57,14 +57,15 @@ def test_every_kind_of_edit_from_the_command_line(tiny_weights, two_faces, tmp_p
     assert not np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(plain)))
 
 
-def test_command_line_errors_have_exit_codes_and_write_nothing(tiny_weights, two_faces, tmp_path, capsys):
+def test_command_line_errors_have_exit_codes_and_write_nothing(
+    tiny_weights, two_faces, tmp_path, capsys, monkeypatch
+):
     (face, mask), _ = two_faces
     out = tmp_path / "out.png"
     bad_mask = tmp_path / "bad.png"
     Image.fromarray(np.full((64, 64), 40, np.uint8)).save(bad_mask)
     cases = [
         (["--mask", str(bad_mask), "--style", str(face), "--style-mask", str(mask)], 2, "outside 0..18"),
-        (["--mask", str(mask), "--style", str(face)], 2, "no mask was given"),
         (["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--part", f"tail={face}:{mask}"],
          2, "unknown part 'tail'"),
         (["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--shape", "nose"], 2, "PART=VALUE"),
@@ -73,6 +74,9 @@ def test_command_line_errors_have_exit_codes_and_write_nothing(tiny_weights, two
     for args, expected_code, message in cases:
         assert _edit(*args, "--out", str(out), weights=tiny_weights) == expected_code, args
         assert message in capsys.readouterr().err
+    monkeypatch.setenv("CA2SIS_PARSER_WEIGHTS", str(tmp_path))  # no face parser installed
+    assert _edit("--mask", str(mask), "--style", str(face), "--out", str(out), weights=tiny_weights) == 2
+    assert "no mask was given" in capsys.readouterr().err
     assert cli_edit.main(["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
                           "--weights", str(tmp_path / "nowhere")]) == 3
     assert "no ca2sis weights" in capsys.readouterr().err
@@ -112,3 +116,11 @@ def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
         for operation in ("full generation", "part edit"):
             assert 0 < row[operation]["min_ms"] <= row[operation]["median_ms"]
             assert row[operation]["runs"] == 2
+
+
+def test_a_style_face_without_its_mask_is_parsed_automatically(tiny_weights, two_faces, tmp_path):
+    (face, mask), (other, _) = two_faces
+    out = tmp_path / "out.png"
+    assert _edit("--mask", str(mask), "--style", str(face), "--part", f"hair={other}", "--out", str(out),
+                 weights=tiny_weights) == 0
+    assert Image.open(out).size == (64, 64)
