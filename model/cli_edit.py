@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from .backends import resolve_device
 from .engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights, part_index
 from .errors import CA2SISError, DataError, WeightsError
+from .inputs import save_png
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_INPUT, EXIT_WEIGHTS = 0, 1, 2, 3
 _STRENGTH = re.compile(r"^(.*)@([0-9]*\.?[0-9]+)$")
@@ -136,13 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _save_png(image: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
-
-
 def run(args: argparse.Namespace) -> dict:
     edit = Edit(mask=args.mask, style=Reference(args.style, args.style_mask))
     for text in args.part:
@@ -163,9 +153,9 @@ def run(args: argparse.Namespace) -> dict:
     weights = ensure_weights(args.weights or default_weights())
     engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
     result = engine.render(edit)
-    _save_png(result.image, args.out)
+    save_png(result.image, args.out)
     for part, path in attention_outputs:
-        _save_png(attention_overlay(result.image, result.attention, part), path)
+        save_png(attention_overlay(result.image, result.attention, part), path)
     return {
         "out": str(args.out),
         "size": engine.image_size,

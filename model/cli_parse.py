@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from PIL import Image
 
 from .errors import CA2SISError, WeightsError
 from .face_reader import FaceReader, default_parser_weights
+from .inputs import save_png
 from .labels import CLASS_NAMES, colorize, palette_bytes
 
 
@@ -30,14 +30,7 @@ def save_mask_png(mask: np.ndarray, path: Path) -> None:
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
     image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
     image.putpalette(palette_bytes())
-    _save(image, path)
-
-
-def _save(image: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    save_png(image, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,10 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         parsed = reader.read(args.photo, align=not args.no_align)
         save_mask_png(parsed.mask, args.out)
         if args.aligned_out:
-            _save(Image.fromarray(parsed.image), args.aligned_out)
+            save_png(Image.fromarray(parsed.image), args.aligned_out)
         if args.colour_out:
             overlay = (0.5 * parsed.image + 0.5 * colorize(parsed.mask)).astype(np.uint8)
-            _save(Image.fromarray(overlay), args.colour_out)
+            save_png(Image.fromarray(overlay), args.colour_out)
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

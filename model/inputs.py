@@ -9,6 +9,7 @@ are not square crops.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,12 @@ def as_mask(value: MaskInput, size: int, num_classes: int = NUM_CLASSES) -> np.n
         raise TypeError(f"a mask must be a file path, a PIL image or a numpy array, not {type(value).__name__}")
     _check_square(mask.shape[1], mask.shape[0], source, "mask")
     return resize_mask(mask, size)
+
+
+def save_png(image: Image.Image | np.ndarray, path: str | Path) -> None:
+    """Write a PNG atomically (never a half-written file under ``path``), making folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(tmp, format="PNG")
+    os.replace(tmp, path)

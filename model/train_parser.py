@@ -1,7 +1,7 @@
 """`ca2sis-train-parser`: train the face parser on a labelled face folder.
 
     ca2sis-train-parser --data ../shared/data/celebamask-mini \\
-        --val-list assets/splits/celebamask-mini-val.txt --out runs/parser --epochs 60
+        --val-list assets/splits/celebamask-mini-val.txt --out runs/parser --epochs 50
 
 All faces are loaded once at the parser's input size. Each step takes random crops of
 randomly scaled, rotated, shifted, colour-jittered and (half the time) mirrored faces, the
