@@ -229,7 +229,7 @@ class OnnxBackend:
         if threads is not None:
             options.intra_op_num_threads = threads
         # Each graph has its own thread pool; threads left spinning after E_s would fight
-        # G's threads for the cores (measured: G 60% slower right after E_s on 2 cores).
+        # G's threads for the cores (seen while profiling: G much slower right after E_s).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers: list = ["CPUExecutionProvider"]
         if self.device == "cuda":

@@ -219,12 +219,9 @@ def run_benchmark(
         row: dict[str, object] = {"variant": name}
         try:
             engine = Engine.from_pretrained(
-                weights, device=variant.device, backend=variant.backend, threads=threads, compile=variant.compile
+                weights, device=variant.device, backend=variant.backend, threads=threads, compile=variant.compile,
+                tensorrt=variant.tensorrt,
             )
-            if variant.tensorrt:
-                from .backends import OnnxBackend
-
-                engine.backend = OnnxBackend(weights, engine.config, variant.device, threads, tensorrt=True)
             row["engine"] = engine.description
             for operation, times in measure(engine, runs, warmup).items():
                 row[operation] = {

@@ -23,7 +23,7 @@ from .engine import Edit, Engine, Reference, attention_overlay, default_weights,
 from .errors import CA2SISError, DataError, WeightsError
 from .inputs import save_png
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_INPUT, EXIT_WEIGHTS = 0, 1, 2, 3
+EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
 _STRENGTH = re.compile(r"^(.*)@([0-9]*\.?[0-9]+)$")
 
 

@@ -33,7 +33,7 @@ from PIL import Image
 from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, resolve_device, weights_digest
 from .ca2sis import CA2SIS
 from .config import CA2SISConfig
-from .errors import DataError, WeightsError
+from .errors import CA2SISError, DataError, WeightsError
 from .inputs import ImageInput, MaskInput, as_image, as_mask, describe
 from .labels import CLASS_NAMES, DISPLAY_NAMES
 
@@ -172,6 +172,7 @@ class Engine:
         expected_config: str | CA2SISConfig | None = None,
         threads: int | None = None,
         compile: bool = False,
+        tensorrt: bool = False,
     ) -> Engine:
         """Load a weights folder (fp16 or fp32 safetensors + config.json).
 
@@ -179,17 +180,23 @@ class Engine:
         backend: "torch", "onnx" (graphs written by ``ca2sis-export``), or "auto": ONNX
             Runtime on the CPU when an up-to-date export is present (it is the faster one
             there), PyTorch otherwise (fp16 on CUDA).
+        compile: torch.compile the PyTorch graphs (with CUDA graphs on a GPU).
+        tensorrt: with the onnx backend on CUDA, use ONNX Runtime's TensorRT provider.
         """
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
         folder = Path(folder)
         model = CA2SIS.from_pretrained(folder, expected_config)
         device = resolve_device(device)
-        if backend == "auto":
-            backend = "onnx" if device == "cpu" and cls.onnx_export_current(folder) else "torch"
+        runner: TorchBackend | OnnxBackend | None = None
         if backend == "onnx":
-            runner: TorchBackend | OnnxBackend = OnnxBackend(folder, model.config, device, threads)
-        else:
+            runner = OnnxBackend(folder, model.config, device, threads, tensorrt=tensorrt)
+        elif backend == "auto" and device == "cpu":
+            try:  # the faster backend on a CPU, when the folder holds a current export
+                runner = OnnxBackend(folder, model.config, device, threads)
+            except CA2SISError:  # none, a stale one, or no onnxruntime: PyTorch does the job
+                runner = None
+        if runner is None:
             runner = TorchBackend(model, device, compile=compile, threads=threads)
         engine = cls(model, runner)
         engine.face_reader = _bundled_face_reader()

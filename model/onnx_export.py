@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, build_graphs, weights_digest
+from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, build_graphs, weights_digest
 from .ca2sis import CA2SIS
 from .errors import CA2SISError
 
@@ -107,8 +107,6 @@ def export_onnx(
 
 def check_parity(folder: str | Path, batch: int = 2, seed: int = 0) -> dict[str, float]:
     """Max absolute difference between the ONNX and PyTorch fp32 backends on random inputs."""
-    from .backends import OnnxBackend, TorchBackend
-
     folder = Path(folder)
     model = CA2SIS.from_pretrained(folder)
     reference = TorchBackend(model, device="cpu")

@@ -48,12 +48,15 @@ def main() -> None:
     result["parse_ms_median"] = statistics.median(parse_ms[1:])
     result["align_and_parse_ms_median"] = statistics.median(full_ms[1:])
     result["faces"] = len(ids)
+    result["parameters"] = sum(p.numel() for p in reader.parser.network.parameters())
+    result["weights_bytes"] = sum(f.stat().st_size for f in args.weights.iterdir() if f.suffix == ".safetensors")
     print("| class | F1 | IoU |\n|---|---|---|")
     for name in CLASS_NAMES:
         print(f"| {name} | {result['f1'][name]:.3f} | {result['iou'][name]:.3f} |")
     print(f"| **mean over 19 classes** | **{result['mean_f1']:.3f}** | **{result['miou']:.3f}** |")
     print(f"\npixel accuracy {result['pixel_accuracy']:.4f}; {len(ids)} faces; CPU ms per photo (median): "
-          f"parse {result['parse_ms_median']:.0f}, align + parse {result['align_and_parse_ms_median']:.0f}")
+          f"parse {result['parse_ms_median']:.0f}, align + parse {result['align_and_parse_ms_median']:.0f}; "
+          f"{result['parameters']:,} parameters, {result['weights_bytes'] / 1e6:.1f} MB of weights")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 
