@@ -13,6 +13,7 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "celebamask-mini"
 SHARED_DATA = Path(os.environ.get("CA2SIS_TEST_DATA", SHARED_DATA))
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the studio's tests need no display
 
 
 @pytest.fixture

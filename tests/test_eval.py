@@ -1,0 +1,209 @@
+"""`ca2sis-eval` and its metrics: PSNR, SSIM, SWD and style leakage on known cases, and the
+command line end to end on a few shared faces with tiny random weights."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ca2sis.model import cli_eval
+from ca2sis.model.engine import Engine
+from ca2sis.model.evaluation import (
+    METRICS,
+    IdentityEmbedder,
+    cosine_similarity,
+    dilate,
+    evaluate,
+    laplacian_pyramid,
+    markdown_table,
+    psnr,
+    ssim,
+    style_leakage,
+    swd,
+    swd_descriptors,
+)
+
+
+def smooth_images(count: int, size: int = 64, seed: int = 0) -> np.ndarray:
+    """Face-like statistics without faces: low-frequency colour fields, uint8 (B, S, S, 3)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (count, 6, 6, 3)).astype(np.uint8)
+    return np.stack([np.asarray(Image.fromarray(c).resize((size, size), Image.Resampling.BICUBIC)) for c in coarse])
+
+
+def _descriptors(images: np.ndarray, seed: int) -> list[np.ndarray]:
+    return swd_descriptors(images, np.random.default_rng(seed))
+
+
+def test_laplacian_pyramid_goes_down_to_16_pixels():
+    levels = laplacian_pyramid(smooth_images(2, 128))
+    assert [level.shape[-1] for level in levels] == [128, 64, 32, 16]
+    descriptors = _descriptors(smooth_images(2, 128), 0)
+    assert [d.shape for d in descriptors] == [(256, 3, 7, 7)] * 4
+
+
+def test_swd_of_a_set_with_itself_is_zero_and_grows_for_noise():
+    faces = smooth_images(8)
+    same = swd(_descriptors(faces, 1), _descriptors(faces, 1))
+    assert same == [0.0, 0.0, 0.0]
+    resampled = np.mean(swd(_descriptors(faces, 1), _descriptors(faces, 2)))  # other patches, same images
+    noise = np.random.default_rng(3).integers(0, 256, faces.shape).astype(np.uint8)
+    different = np.mean(swd(_descriptors(faces, 1), _descriptors(noise, 2)))
+    assert different > 5 * resampled
+    assert different > 100  # x1e3: a large share of the normalised descriptors' spread
+    # Deterministic for a seed.
+    assert swd(_descriptors(faces, 1), _descriptors(noise, 2), seed=4) == swd(
+        _descriptors(faces, 1), _descriptors(noise, 2), seed=4
+    )
+
+
+def test_psnr_is_infinite_for_identical_images_and_follows_the_formula():
+    image = smooth_images(1)[0] // 2 + 50  # 50..177: +5 cannot clip
+    assert psnr(image, image) == math.inf
+    shifted = image + 5
+    assert psnr(image, shifted) == pytest.approx(10 * math.log10(255**2 / 25))
+    values = psnr(np.stack([image, image]), np.stack([image, shifted]))
+    assert values.shape == (2,) and values[0] == math.inf
+
+
+def test_ssim_is_one_for_identical_images_and_lower_for_a_blurred_copy():
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    image = np.asarray(Image.fromarray(image).resize((16, 16)).resize((64, 64), Image.Resampling.BICUBIC))
+    assert ssim(image, image) == pytest.approx(1.0, abs=1e-12)
+    from PIL import ImageFilter
+
+    blurred = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(2)))
+    value = ssim(image, blurred)
+    assert 0.0 < value < 0.95
+    assert ssim(np.stack([image, image]), np.stack([image, blurred])).tolist() == pytest.approx([1.0, value])
+
+
+def test_style_leakage_inside_the_part_is_zero_and_outside_is_one():
+    reference = np.full((32, 32, 3), 100, np.uint8)
+    region = np.zeros((32, 32), bool)
+    region[8:16, 8:16] = True
+    inside = reference.copy()
+    inside[10:14, 10:14] = 200
+    outside = reference.copy()
+    outside[24:30, 0:5] = 30
+    assert style_leakage(reference, inside, region) == 0.0
+    assert style_leakage(reference, outside, region) == 1.0
+    both = inside.copy()
+    both[24:30, 0:5] = 30
+    change_in, change_out = 16 * 100 * 3, 30 * 70 * 3  # pixels x change x channels
+    assert style_leakage(reference, both, region) == pytest.approx(change_out / (change_in + change_out))
+    assert math.isnan(style_leakage(reference, reference, region))
+    # A change just beside the part counts as the part's once the region is dilated.
+    rim = reference.copy()
+    rim[16, 8:16] = 0
+    assert style_leakage(reference, rim, region) == 1.0
+    assert style_leakage(reference, rim, region, dilation=1) == 0.0
+
+
+def test_dilate_grows_a_region_by_a_square():
+    region = np.zeros((9, 9), bool)
+    region[4, 4] = True
+    grown = dilate(region, 2)
+    assert grown.sum() == 25 and grown[2:7, 2:7].all()
+    assert (dilate(region, 0) == region).all()
+
+
+def test_identity_embedder_finds_real_faces_and_falls_back_on_noise(shared_data):
+    from ca2sis.model.data import load_image
+
+    paths = sorted((shared_data / "images").glob("*.jpg"))[:2]
+    faces = [load_image(path, 64) for path in paths]
+    embedder = IdentityEmbedder()
+    (first, missed), (again, _), (other, _) = (embedder.embed(face) for face in (faces[0], faces[0], faces[1]))
+    assert not missed and first.shape == (128,)
+    assert cosine_similarity(first, again) == pytest.approx(1.0)
+    assert cosine_similarity(first, other) < 0.99
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    assert embedder.embed(noise)[1]  # no face: the fixed box was used
+
+
+@pytest.fixture
+def four_ids(shared_data, tmp_path):
+    ids = sorted(p.stem for p in (shared_data / "images").glob("*.jpg"))[:4]
+    path = tmp_path / "ids.txt"
+    path.write_text("# four faces\n" + "\n".join(ids) + "\n")
+    return ids, path
+
+
+def test_command_line_writes_every_metric(tiny_weights, shared_data, four_ids, tmp_path, capsys):
+    ids, id_list = four_ids
+    out_json, out_md = tmp_path / "out" / "report.json", tmp_path / "out" / "report.md"
+    code = cli_eval.main([
+        "--data", str(shared_data), "--list", str(id_list), "--weights", str(tiny_weights), "--device", "cpu",
+        "--json", str(out_json), "--markdown", str(out_md), "--seed", "3",
+    ])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(out_json.read_text())
+    for key in METRICS:
+        assert report["metrics"][key] is not None, key
+    metrics, counts = report["metrics"], report["counts"]
+    assert metrics["psnr"] > 0 and -1 <= metrics["ssim"] <= 1 and metrics["swd"] > 0 and metrics["swd_sh"] > 0
+    assert 0 <= metrics["miou"] <= 1 and 0 <= metrics["pixel_accuracy"] <= 100
+    assert -1 <= metrics["frs"] <= 1 and 0 <= metrics["style_leakage"] <= 1 and metrics["ms_per_image"] > 0
+    assert list(metrics["swd_levels"]) == ["64", "32", "16"]
+    assert counts["faces"] == 4 and counts["shape_swaps"] == 4 and counts["style_swaps"] == 4
+    assert counts["identity_fallback_real"] + counts["identity_fallback_generated"] <= 8
+    assert report["config"] == "tiny" and report["image_size"] == 64 and report["seed"] == 3
+    assert report["backend"].startswith("onnx") and report["device"] == "cpu"
+    assert report["weights"] == str(tiny_weights) and "VGGFace2" in report["notes"]["frs"]
+    assert [face["id"] for face in report["per_face"]] == ids
+    for face in report["per_face"]:
+        for kind in ("shape_swap", "style_swap"):
+            assert face[kind]["from"] in ids and face[kind]["from"] != face["id"] and face[kind]["part"] != "background"
+    table = out_md.read_text()
+    assert table == captured.out
+    for label, _ in METRICS.values():
+        assert label in table
+    assert "VGGFace2" in table and "n/a" not in table
+
+
+def test_one_face_and_no_identity_leave_those_metrics_unmeasured(tiny_weights, shared_data):
+    engine = Engine.from_pretrained(tiny_weights, device="cpu")
+    report = evaluate(engine, shared_data, limit=1, identity=False, progress=False, timing_faces=1)
+    metrics = report["metrics"]
+    assert metrics["frs"] is None and metrics["identity_match"] is None
+    assert metrics["swd_sh"] is None and metrics["style_leakage"] is None
+    assert metrics["psnr"] is not None and metrics["miou"] is not None and report["backend"].startswith("onnx")
+    assert report["counts"]["faces"] == 1 and report["counts"]["shape_swaps"] == 0
+    json.dumps(report, allow_nan=False)  # strict JSON: no NaN or inf left
+    assert "n/a" in markdown_table(report)
+
+
+def test_command_line_errors_have_exit_codes(tiny_weights, shared_data, tmp_path, capsys):
+    missing = cli_eval.main(["--data", str(shared_data), "--weights", str(tmp_path / "nowhere"), "--limit", "1"])
+    error = capsys.readouterr().err
+    assert missing == 3 and error.startswith("error:") and "Traceback" not in error
+
+    no_parser = cli_eval.main(["--data", str(shared_data), "--weights", str(tiny_weights), "--limit", "1",
+                               "--parser-weights", str(tmp_path / "no-parser")])
+    assert no_parser == 3 and "no face parser" in capsys.readouterr().err
+
+    empty = tmp_path / "empty"
+    (empty / "images").mkdir(parents=True)
+    (empty / "masks").mkdir()
+    code = cli_eval.main(["--data", str(empty), "--weights", str(tiny_weights), "--json", str(tmp_path / "r.json")])
+    error = capsys.readouterr().err
+    assert code == 2 and error.startswith("error:") and "empty" in error and "Traceback" not in error
+    assert not (tmp_path / "r.json").exists()
+
+    not_a_dataset = cli_eval.main(["--data", str(tmp_path / "nothing"), "--weights", str(tiny_weights)])
+    assert not_a_dataset == 2 and "not found" in capsys.readouterr().err
+
+    unknown_id = tmp_path / "ids.txt"
+    unknown_id.write_text("no-such-face\n")
+    code = cli_eval.main(["--data", str(shared_data), "--list", str(unknown_id), "--weights", str(tiny_weights)])
+    assert code == 2 and "unknown face ids" in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as exit_info:  # argparse: bad values exit 2 as well
+        cli_eval.main(["--data", str(shared_data), "--limit", "0"])
+    assert exit_info.value.code == 2

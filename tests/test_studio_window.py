@@ -1,0 +1,202 @@
+"""The studio window, offscreen (pytest-qt), on random `tiny` weights and the demo gallery."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtTest import QTest
+
+from ca2sis.app.gallery import gallery_entries
+from ca2sis.app.main import main as studio_main
+from ca2sis.app.panels import GALLERY_MIME
+from ca2sis.app.qt_images import from_qimage
+from ca2sis.app.window import StudioWindow
+from ca2sis.model.engine import Engine
+from ca2sis.model.labels import CLASS_NAMES
+
+HAIR, NOSE, SKIN = (CLASS_NAMES.index(name) for name in ("hair", "nose", "skin"))
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_weights):
+    return Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+
+
+@pytest.fixture
+def window(qtbot, engine):
+    entries = gallery_entries()
+    studio_window = StudioWindow(engine, entries[0].load(), entries)
+    qtbot.addWidget(studio_window)
+    studio_window.show()
+    wait_current(qtbot, studio_window)
+    yield studio_window
+    studio_window.close()
+
+
+def wait_current(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: window.result is not None and window.is_current(), timeout=20_000)
+
+
+def gallery_mime(name: str) -> QMimeData:
+    mime = QMimeData()
+    mime.setData(GALLERY_MIME, name.encode())
+    return mime
+
+
+def expected_image(window) -> np.ndarray:
+    return window.engine.render(window.studio.edit()).image
+
+
+def test_a_mouse_stroke_paints_under_the_brush_and_undo_redo_restore_it(qtbot, window):
+    canvas = window.canvas
+    before = window.studio.document.mask.copy()
+    window.studio.set_brush_class(NOSE)
+    window.studio.set_brush_size(6)
+    start, end = canvas.mapFromScene(150, 400), canvas.mapFromScene(350, 400)
+    QTest.mousePress(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for step in range(1, 11):
+        point = start + (end - start) * (step / 10)
+        QTest.mouseMove(canvas.viewport(), QPoint(point.x(), point.y()))
+    QTest.mouseRelease(canvas.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    after = window.studio.document.mask.copy()
+    changed = np.argwhere(after != before)
+    assert len(changed) > 0 and (after[after != before] == NOSE).all()
+    scale = 1 / canvas.transform().m11()  # one view pixel in mask pixels: the pointer's rounding
+    assert changed[:, 0].min() >= 400 - 6 - 2 * scale and changed[:, 0].max() <= 400 + 6 + 2 * scale
+    assert window.undo_stack.count() == 1  # the whole stroke is one step
+    window.undo_action.trigger()
+    assert np.array_equal(window.studio.document.mask, before)
+    window.redo_action.trigger()
+    assert np.array_equal(window.studio.document.mask, after)
+    wait_current(qtbot, window)
+    assert np.array_equal(window.result.image, expected_image(window))
+
+
+def test_dropping_a_face_on_a_part_changes_its_style_and_the_output(qtbot, window):
+    before = window.result.image.copy()
+    donor = window.gallery["face-02"]
+    window.style_panel.rows[HAIR].face_dropped(gallery_mime(donor.name))
+    style = window.studio.document.part_styles[HAIR]
+    assert style.face.name == "face-02" and style.strength == 1.0
+    assert window.studio.style_face(SKIN).name == "face-01"
+    wait_current(qtbot, window)
+    assert not np.array_equal(window.result.image, before)
+    assert np.array_equal(window.result.image, expected_image(window))
+    # The strength slider interpolates the codes, as one undo step per drag.
+    slider = window.style_panel.rows[HAIR].slider
+    for value in (80, 60, 40):
+        slider.setValue(value)
+    assert window.studio.strength(HAIR) == pytest.approx(0.4)
+    window.undo_action.trigger()
+    assert window.studio.strength(HAIR) == 1.0
+    # Dropped on the result, a face styles every part.
+    window.result_view.face_dropped(gallery_mime("face-03"))
+    assert window.studio.document.base.name == "face-03" and not window.studio.document.part_styles
+
+
+def test_shape_slider_endpoints_match_the_engine(qtbot, window, engine):
+    source = window.gallery["face-02"].load()
+    window.shape_panel.face_dropped(gallery_mime(source.name))
+    assert window.studio.document.shape_source.key == source.key
+    wait_current(qtbot, window)
+    at_zero = window.result.image.copy()
+    edit = window.studio.edit()
+    codes = engine.edit_codes(edit)
+    own = engine.embed_mask(window.studio.document.mask)
+    assert np.array_equal(at_zero, engine.generate(own, codes)[0])
+    window.shape_panel.sliders[HAIR].setValue(100)
+    assert window.studio.document.shape_alphas == {HAIR: 1.0}
+    wait_current(qtbot, window)
+    theirs = engine.embed_mask(source.mask)
+    swapped = own.copy()
+    swapped[HAIR] = theirs[HAIR]
+    np.testing.assert_array_equal(window.result.image, engine.generate(swapped, codes)[0])
+    assert not np.array_equal(window.result.image, at_zero)
+
+
+def test_project_save_and_reopen_restores_everything(qtbot, window, tmp_path):
+    studio = window.studio
+    studio.set_part_style(NOSE, window.gallery["face-04"].load(), 0.7)
+    studio.set_shape_source(window.gallery["face-05"].load())
+    studio.set_shape_alpha(SKIN, 0.3)
+    studio.begin_stroke((60.5, 60.5))
+    studio.end_stroke()
+    wait_current(qtbot, window)
+    saved_image = window.result.image.copy()
+    saved_edit = studio.edit()
+    path = window.save_project(tmp_path / "portrait")
+    window.open_face(window.gallery["face-06"].load())  # something else entirely
+    wait_current(qtbot, window)
+    assert window.open_project(path)
+    wait_current(qtbot, window)
+    edit = studio.edit()
+    assert np.array_equal(edit.mask, saved_edit.mask)
+    assert {p: s for p, (_, s) in edit.part_styles.items()} == {NOSE: 0.7}
+    assert {p: a for p, (_, a) in edit.part_shapes.items()} == {SKIN: 0.3}
+    assert np.array_equal(window.result.image, saved_image)
+
+
+def test_a_burst_of_edits_ends_with_the_result_of_the_last(qtbot, window):
+    studio = window.studio
+    studio.set_part_style(HAIR, window.gallery["face-03"].load())
+    wait_current(qtbot, window)
+    render = window.worker.runner._job
+
+    def slow_render(edit):  # a slow CPU: each face takes 100 ms more
+        time.sleep(0.1)
+        return render(edit)
+
+    window.worker.runner._job = slow_render
+    first_runs = window.worker.runner.runs
+    started = time.perf_counter()
+    for index in range(50):
+        studio.set_strength(HAIR, (index % 10) / 10 + 0.05)
+    assert time.perf_counter() - started < 2.5  # the GUI thread never waited for the renders (5 s)
+    wait_current(qtbot, window)
+    assert studio.strength(HAIR) == pytest.approx(0.95)
+    assert np.array_equal(window.result.image, expected_image(window))
+    assert window.worker.runner.runs - first_runs < 10  # superseded requests never ran
+
+
+def test_bad_files_give_a_message_and_leave_the_work_untouched(qtbot, window, tmp_path):
+    studio = window.studio
+    studio.set_part_style(HAIR, window.gallery["face-02"].load())
+    mask_before = studio.document.mask.copy()
+    undo_count = window.undo_stack.count()
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n but then nothing")
+    assert not window.open_mask(corrupt)
+    assert "corrupt.png" in window.last_error
+    wrong = tmp_path / "wrong.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((512, 512), 40, np.uint8)).save(wrong)  # class 40 does not exist
+    assert not window.open_mask(wrong)
+    assert "out of range" in window.last_error or "40" in window.last_error
+    window.last_error = None
+    not_a_face = tmp_path / "flat.jpg"
+    Image.fromarray(np.full((300, 400, 3), 128, np.uint8)).save(not_a_face)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(not_a_face))])
+    window.style_panel.rows[NOSE].face_dropped(mime)  # parsed in the background, then refused
+    qtbot.waitUntil(lambda: window.last_error is not None, timeout=30_000)
+    assert "flat.jpg" in window.last_error
+    assert np.array_equal(studio.document.mask, mask_before)
+    assert window.undo_stack.count() == undo_count and NOSE not in studio.document.part_styles
+
+
+def test_window_renders_to_a_screenshot(window, tmp_path):
+    window.studio.set_attention_part(HAIR)
+    shot = from_qimage(window.grab().toImage())
+    assert shot.shape[0] > 400 and shot.shape[1] > 800
+    assert shot.std() > 10  # not a blank window
+    path = tmp_path / "studio.png"
+    assert window.grab().save(str(path)) and path.stat().st_size > 10_000
+
+
+def test_without_weights_the_studio_says_how_to_get_them(tmp_path, capsys):
+    assert studio_main(["--weights", str(tmp_path / "nothing-here")]) == 3
+    assert "docs/training.md" in capsys.readouterr().err
