@@ -141,14 +141,22 @@ class StudioWindow(QMainWindow):
     def _build_actions(self) -> None:
         menu = self.menuBar()
         files = menu.addMenu("&File")
-        files.addAction(self._action("&Open photo…", self._ask_open_photo, QKeySequence.StandardKey.Open,
+        files.addAction(self._action("&Open photo…", lambda: self._ask("Open a photo", "photo", self.open_photo),
+                                     QKeySequence.StandardKey.Open,
                                      "Open any portrait: it is aligned and parsed into mask, ghost and styles"))
-        files.addAction(self._action("Open &mask…", self._ask_open_mask, "Ctrl+M"))
-        files.addAction(self._action("Open pro&ject…", self._ask_open_project, "Ctrl+Shift+O"))
+        files.addAction(self._action("Open &mask…", lambda: self._ask("Open a mask", "mask", self.open_mask),
+                                     "Ctrl+M"))
+        files.addAction(self._action("Open pro&ject…",
+                                     lambda: self._ask("Open a project", "project", self.open_project),
+                                     "Ctrl+Shift+O"))
         files.addSeparator()
-        files.addAction(self._action("&Save project…", self._ask_save_project, QKeySequence.StandardKey.Save))
-        files.addAction(self._action("Save &result PNG…", self._ask_save_result, "Ctrl+E"))
-        files.addAction(self._action("Save mas&k PNG…", self._ask_save_mask, "Ctrl+Shift+S"))
+        files.addAction(self._action("&Save project…", lambda: self._ask(
+            "Save the project", "project", self.save_project, "portrait" + PROJECT_SUFFIX),
+            QKeySequence.StandardKey.Save))
+        files.addAction(self._action("Save &result PNG…", lambda: self._ask(
+            "Save the generated face", "png", self.save_result, "result.png"), "Ctrl+E"))
+        files.addAction(self._action("Save mas&k PNG…", lambda: self._ask(
+            "Save the mask", "png", self.save_mask, "mask.png"), "Ctrl+Shift+S"))
         files.addSeparator()
         files.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -334,54 +342,31 @@ class StudioWindow(QMainWindow):
         if self.result is None:
             self.show_error("Nothing to save yet", "The first face is still being generated.")
             return False
-        try:
-            save_png(self.result.image, path)
-        except OSError as error:
-            self.show_error("The result was not saved", str(error))
-            return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
+        return self._save_png(self.result.image, path, "result")
 
     def save_mask(self, path: str | Path) -> bool:
+        return self._save_png(mask_png(self.studio.document.mask), path, "mask")
+
+    def _save_png(self, image, path: str | Path, what: str) -> bool:
         try:
-            save_png(mask_png(self.studio.document.mask), path)
+            save_png(image, path)
         except OSError as error:
-            self.show_error("The mask was not saved", str(error))
+            self.show_error(f"The {what} was not saved", str(error))
             return False
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
 
     # ---- dialogs -----------------------------------------------------------------------
-    def _ask_open_photo(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "", PHOTO_FILTER)
+    def _ask(self, title: str, kind: str, then: Callable[[str], object], default: str = "") -> None:
+        """A file dialog for ``kind`` ("photo", "mask", "project", "png"); ``then(path)`` if one is chosen."""
+        filters = {"photo": PHOTO_FILTER, "mask": "Masks (*.png)", "png": "PNG (*.png)",
+                   "project": f"ca2sis projects (*{PROJECT_SUFFIX})"}
+        if default:
+            path, _ = QFileDialog.getSaveFileName(self, title, default, filters[kind])
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, title, "", filters[kind])
         if path:
-            self.open_photo(path)
-
-    def _ask_open_mask(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a mask", "", "Masks (*.png)")
-        if path:
-            self.open_mask(path)
-
-    def _ask_open_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a project", "", f"ca2sis projects (*{PROJECT_SUFFIX})")
-        if path:
-            self.open_project(path)
-
-    def _ask_save_project(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the project", "portrait" + PROJECT_SUFFIX,
-                                              f"ca2sis projects (*{PROJECT_SUFFIX})")
-        if path:
-            self.save_project(path)
-
-    def _ask_save_result(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the generated face", "result.png", "PNG (*.png)")
-        if path:
-            self.save_result(path)
-
-    def _ask_save_mask(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save the mask", "mask.png", "PNG (*.png)")
-        if path:
-            self.save_mask(path)
+            then(path)
 
     def _about(self) -> None:
         QMessageBox.about(

@@ -6,7 +6,9 @@ exported weights folder, so weights are always loaded into the networks they cam
 
 Presets:
 - ``paper``: the sizes of the paper and its official code (256x256, f=4, 8 heads of 64).
-- ``lite``: what the studio bundles: small enough for live editing on a CPU.
+- ``lite``: what the studio is designed around: small enough for live editing on a CPU.
+- ``lite-128``: ``lite`` at 128x128, what a CPU can train in a session (the bundled weights
+  until a GPU run replaces them).
 - ``tiny``: a few hundred thousand parameters at 64x64, for tests.
 """
 
@@ -154,22 +156,35 @@ class CA2SISConfig:
         return dataclasses.replace(self, **changes).validate()
 
 
+_LITE = CA2SISConfig(
+    name="lite",
+    style_features_per_class=2,
+    style_max_features_per_class=32,
+    mask_embed_input_size=64,
+    generator_input_channels=256,
+    generator_channels=(256, 128, 64, 32, 32),
+    attention_heads=(4, 4, 4, 2, 2),
+    attention_head_dim=(32, 32, 32, 32, 16),
+    self_attention_max_size=32,
+    disc_channels=48,
+    mapping_z_dim=128,
+    mapping_hidden=256,
+    mapping_branch_hidden=128,
+)
+
 PRESETS: dict[str, CA2SISConfig] = {
     "paper": CA2SISConfig(),
-    "lite": CA2SISConfig(
-        name="lite",
-        style_features_per_class=2,
-        style_max_features_per_class=32,
-        mask_embed_input_size=64,
-        generator_input_channels=256,
-        generator_channels=(256, 128, 64, 32, 32),
-        attention_heads=(4, 4, 4, 2, 2),
-        attention_head_dim=(32, 32, 32, 32, 16),
-        self_attention_max_size=32,
-        disc_channels=48,
-        mapping_z_dim=128,
-        mapping_hidden=256,
-        mapping_branch_hidden=128,
+    "lite": _LITE,
+    # lite at 128 x 128 (one generator block fewer): what a CPU can train in one session;
+    # the bundled weights use it until a GPU run at 256 replaces them.
+    "lite-128": dataclasses.replace(
+        _LITE,
+        name="lite-128",
+        image_size=128,
+        generator_channels=(256, 128, 64, 32),
+        attention_heads=(4, 4, 4, 2),
+        attention_head_dim=(32, 32, 32, 32),
+        extra={"note": "lite at 128x128: trained on a 2-core CPU for want of a GPU"},
     ),
     "tiny": CA2SISConfig(
         name="tiny",
@@ -196,7 +211,7 @@ PRESETS: dict[str, CA2SISConfig] = {
 
 
 def get_config(name_or_path: str | Path) -> CA2SISConfig:
-    """A preset by name (``paper``, ``lite``, ``tiny``) or a config JSON file by path."""
+    """A preset by name (``paper``, ``lite``, ``lite-128``, ``tiny``) or a config JSON file by path."""
     if str(name_or_path) in PRESETS:
         return PRESETS[str(name_or_path)].validate()
     path = Path(name_or_path)

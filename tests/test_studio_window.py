@@ -188,6 +188,20 @@ def test_bad_files_give_a_message_and_leave_the_work_untouched(qtbot, window, tm
     assert window.undo_stack.count() == undo_count and NOSE not in studio.document.part_styles
 
 
+def test_random_styles_and_the_attention_overlay(qtbot, window):
+    row = window.style_panel.rows[HAIR]
+    assert row.random.isEnabled()  # the tiny weights include M_s
+    row.random.click()
+    seed = window.studio.document.random_parts[HAIR].seed
+    wait_current(qtbot, window)
+    assert np.array_equal(window.result.image, expected_image(window))
+    assert f"#{seed}" in row.thumb.text()
+    window.result_view.attention.setCurrentIndex(window.result_view.attention.findData(HAIR))
+    assert window.studio.attention_part == HAIR
+    overlay = window.result_view.shown_image()
+    assert overlay.shape == window.result.image.shape and not np.array_equal(overlay, window.result.image)
+
+
 def test_window_renders_to_a_screenshot(window, tmp_path):
     window.studio.set_attention_part(HAIR)
     shot = from_qimage(window.grab().toImage())
