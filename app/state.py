@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,9 @@ class Face:
         """A face from any accepted image and mask input, at the canvas size."""
         return cls(name, as_image(image, CANVAS_SIZE), as_mask(mask, CANVAS_SIZE, NUM_CLASSES), source)
 
-    @property
+    @cached_property  # the arrays are read-only, so the hash never goes stale
     def key(self) -> str:
-        """A short content hash: equal faces share it (used by projects and comparisons)."""
+        """A short content hash: equal faces share it (used by projects and thumbnails)."""
         digest = hashlib.sha1(self.image.tobytes())
         digest.update(self.mask.tobytes())
         return digest.hexdigest()[:16]
