@@ -35,6 +35,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ca2sis.model.data import open_dataset, read_id_list
 from ca2sis.model.engine import Engine, ensure_weights, part_index
 from ca2sis.model.errors import CA2SISError
+from ca2sis.model.evaluation import psnr
 from ca2sis.model.inputs import save_png
 from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize
 
@@ -518,12 +519,6 @@ def grid_figure(
         for col, picture in enumerate(row):
             image.paste(_cell(picture, cell, nearest=col == 0), (x0 + col * (cell + gap), top))
     return image
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 # --------------------------------------------------------------------------- main
