@@ -1,6 +1,6 @@
 """The demo gallery: bundled aligned faces with their masks (``assets/faces``), and photos.
 
-A gallery entry is an image ``NAME.jpg`` (or .png) with its mask ``NAME.png`` beside it;
+A gallery entry is an image ``NAME.jpg`` (or .jpeg) with its mask ``NAME.png`` beside it;
 ``CA2SIS_GALLERY`` names another folder. Photos a user opens or drops go through the face
 parser instead (``read_photo``).
 """

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from ca2sis.model.engine import BACKENDS, Engine, default_weights, ensure_weights
-from ca2sis.model.errors import CA2SISError, WeightsError
+from ca2sis.model.errors import CA2SISError
 
 from .gallery import default_gallery, gallery_entries
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = ensure_weights(args.weights or default_weights())
         print(f"ca2sis: loading weights from {folder}…", file=sys.stderr)
         engine = Engine.from_pretrained(folder, device=args.device, backend=args.backend)
-    except (WeightsError, CA2SISError) as error:
+    except CA2SISError as error:
         message = (f"{error}\n\nThe studio needs CA2-SIS weights. The repository bundles them in weights/lite; "
                    "to train your own see docs/training.md, then start with `ca2sis --weights FOLDER`.")
         print(f"ca2sis: {message}", file=sys.stderr)
@@ -77,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         def shoot() -> None:
-            if window.result is None or not window.is_current() or window.tasks.running:
+            settled = window.worker.runner.idle() and not window.tasks.running
+            if not settled or not (window.is_current() or window.last_error is not None):
                 QTimer.singleShot(100, shoot)
                 return
             window.grab().save(args.screenshot)
-            print(f"ca2sis: screenshot written to {args.screenshot}", file=sys.stderr)
+            shown = f" (it shows an error: {window.last_error})" if window.last_error else ""
+            print(f"ca2sis: screenshot written to {args.screenshot}{shown}", file=sys.stderr)
             window.close()
 
         QTimer.singleShot(300, shoot)

@@ -247,6 +247,7 @@ class ShapePanel(DropTarget, QWidget):
     def __init__(self, studio: Studio, face_drop: FaceDrop, parent: QWidget | None = None):
         super().__init__(parent)
         self.studio, self.face_drop = studio, face_drop
+        self._shown_source: Face | None | bool = False  # False: nothing shown yet
         self.setAcceptDrops(True)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
@@ -302,14 +303,16 @@ class ShapePanel(DropTarget, QWidget):
     def refresh(self) -> None:
         document = self.studio.document
         source = document.shape_source
-        if source is None:
-            self.thumb.setPixmap(QPixmap())
-            self.thumb.setText("none")
-            self.caption.setText("Drop a face here (from the gallery or a photo) to take part shapes from it.")
-        else:
-            self.thumb.setPixmap(to_pixmap(source.image, 64))
-            self.caption.setText(f"Shapes from <b>{source.name}</b>: each slider moves a part from the painted "
-                                 "shape (0) to this face's (1).")
+        if source is not self._shown_source:  # a new thumbnail only when the source changes, not per stroke
+            self._shown_source = source
+            if source is None:
+                self.thumb.setPixmap(QPixmap())
+                self.thumb.setText("none")
+                self.caption.setText("Drop a face here (from the gallery or a photo) to take part shapes from it.")
+            else:
+                self.thumb.setPixmap(to_pixmap(source.image, 64))
+                self.caption.setText(f"Shapes from <b>{source.name}</b>: each slider moves a part from the painted "
+                                     "shape (0) to this face's (1).")
         self.clear.setEnabled(source is not None)
         for part, slider in enumerate(self.sliders):
             alpha = document.shape_alphas.get(part, 0.0)

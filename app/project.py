@@ -25,8 +25,8 @@ from PIL import Image
 
 from ca2sis.model.data import decode_file
 from ca2sis.model.errors import DataError
-from ca2sis.model.inputs import save_png
-from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, palette_bytes
+from ca2sis.model.inputs import mask_image, save_png
+from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES
 
 from .state import CANVAS_SIZE, Document, Face, PartStyle, RandomStyle
 
@@ -39,14 +39,6 @@ def files_folder(path: Path) -> Path:
     """The folder beside a project file that holds its PNGs."""
     name = path.name[: -len(PROJECT_SUFFIX)] if path.name.endswith(PROJECT_SUFFIX) else path.stem
     return path.with_name(name + "_files")
-
-
-def mask_png(mask: np.ndarray) -> Image.Image:
-    """A class-index mask as a palette image: indices stored, CelebAMask-HQ colours shown."""
-    image = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8))
-    image = image.convert("P")
-    image.putpalette(palette_bytes())
-    return image
 
 
 def save_project(document: Document, path: str | Path) -> Path:
@@ -65,11 +57,11 @@ def save_project(document: Document, path: str | Path) -> Path:
         key = face.key
         if key not in faces:
             save_png(face.image, staging / f"{key}.png")
-            save_png(mask_png(face.mask), staging / f"{key}_mask.png")
+            save_png(mask_image(face.mask), staging / f"{key}_mask.png")
             faces[key] = {"name": face.name, "source": face.source, "image": f"{key}.png", "mask": f"{key}_mask.png"}
         return key
 
-    save_png(mask_png(document.mask), staging / "mask.png")
+    save_png(mask_image(document.mask), staging / "mask.png")
     if document.ghost is not None:
         save_png(document.ghost, staging / "ghost.png")
     content: dict[str, Any] = {

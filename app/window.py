@@ -29,13 +29,13 @@ from PySide6.QtWidgets import (
 
 from ca2sis.model.engine import Engine, Result
 from ca2sis.model.errors import CA2SISError
-from ca2sis.model.inputs import save_png
+from ca2sis.model.inputs import mask_image, save_png
 from ca2sis.model.labels import DISPLAY_NAMES
 
 from .canvas import MaskCanvas
 from .gallery import GalleryEntry, read_photo
 from .panels import CLASS_SHORTCUTS, GALLERY_MIME, ClassPalette, GalleryList, ResultView, ShapePanel, StylePanel
-from .project import PROJECT_SUFFIX, load_project, mask_png, save_project
+from .project import PROJECT_SUFFIX, load_project, save_project
 from .state import DOCUMENT, Command, Face, Studio
 from .worker import BackgroundTask, RenderWorker
 
@@ -345,7 +345,7 @@ class StudioWindow(QMainWindow):
         return self._save_png(self.result.image, path, "result")
 
     def save_mask(self, path: str | Path) -> bool:
-        return self._save_png(mask_png(self.studio.document.mask), path, "mask")
+        return self._save_png(mask_image(self.studio.document.mask), path, "mask")
 
     def _save_png(self, image, path: str | Path, what: str) -> bool:
         try:

@@ -21,16 +21,8 @@ from PIL import Image
 
 from .errors import CA2SISError, WeightsError
 from .face_reader import FaceReader, default_parser_weights
-from .inputs import save_png
-from .labels import CLASS_NAMES, colorize, palette_bytes
-
-
-def save_mask_png(mask: np.ndarray, path: Path) -> None:
-    """A class-index mask as a palette PNG in the CelebAMask-HQ colours, written atomically."""
-    mask = np.ascontiguousarray(mask, dtype=np.uint8)
-    image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
-    image.putpalette(palette_bytes())
-    save_png(image, path)
+from .inputs import mask_image, save_png
+from .labels import CLASS_NAMES, colorize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reader = FaceReader(args.weights or default_parser_weights(), size=args.size)
         parsed = reader.read(args.photo, align=not args.no_align)
-        save_mask_png(parsed.mask, args.out)
+        save_png(mask_image(parsed.mask), args.out)
         if args.aligned_out:
             save_png(Image.fromarray(parsed.image), args.aligned_out)
         if args.colour_out:

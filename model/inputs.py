@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 
 from .data import check_labels, colors_to_indices, decode_file, mask_from_pil, resize_image, resize_mask, to_rgb
 from .errors import DataError
-from .labels import NUM_CLASSES
+from .labels import NUM_CLASSES, palette_bytes
 
 ImageInput = str | Path | Image.Image | np.ndarray
 MaskInput = str | Path | Image.Image | np.ndarray
@@ -131,3 +131,12 @@ def save_png(image: Image.Image | np.ndarray, path: str | Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(tmp, format="PNG")
     os.replace(tmp, path)
+
+
+def mask_image(mask: np.ndarray) -> Image.Image:
+    """A class-index mask as a palette image: the indices are stored (what every ca2sis tool
+    reads), any viewer shows the CelebAMask-HQ colours. Save it with ``save_png``."""
+    mask = np.ascontiguousarray(mask, dtype=np.uint8)
+    image = Image.frombytes("P", (mask.shape[1], mask.shape[0]), mask.tobytes())
+    image.putpalette(palette_bytes())
+    return image
