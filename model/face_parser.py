@@ -33,6 +33,7 @@ class FaceParserConfig:
     input_size: int = 256  # faces are parsed at this side; masks come back at the face's size
     widths: tuple[int, ...] = (16, 32, 64, 128, 192)  # one U-Net level each, halving the side
     num_classes: int = NUM_CLASSES
+    global_context: bool = False  # add the whole face's pooled features at the deepest level
 
     def to_dict(self) -> dict:
         return {"format": PARSER_FORMAT, **asdict(self), "widths": list(self.widths)}
@@ -44,7 +45,8 @@ class FaceParserConfig:
             raise WeightsError("not a ca2sis face-parser config")
         try:
             return cls(input_size=int(data["input_size"]), widths=tuple(int(w) for w in data["widths"]),
-                       num_classes=int(data["num_classes"]))
+                       num_classes=int(data["num_classes"]),
+                       global_context=bool(data.get("global_context", False)))  # absent in older configs
         except (KeyError, TypeError, ValueError) as exc:
             raise WeightsError(f"face-parser config is incomplete or malformed: {exc}") from exc
 
@@ -67,9 +69,17 @@ class FaceParser(nn.Module):
     Args:
         widths: channels of each level; level i works at S / 2**i.
         num_classes: C.
+        global_context: add a 1x1 projection of the deepest level's average over the whole
+            face to every position there (BiSeNet's global context), so that a pixel at the
+            image border can tell cloth under long hair from the hair itself.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128, 192), num_classes: int = NUM_CLASSES):
+    def __init__(
+        self,
+        widths: tuple[int, ...] = (16, 32, 64, 128, 192),
+        num_classes: int = NUM_CLASSES,
+        global_context: bool = False,
+    ):
         super().__init__()
         self.down = nn.ModuleList()
         previous = 3
@@ -80,6 +90,11 @@ class FaceParser(nn.Module):
             _DoubleConv(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(len(widths) - 1))
         )
         self.head = nn.Conv2d(widths[0], num_classes, 1)
+        self.context = (
+            nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(widths[-1], widths[-1], 1), nn.ReLU(inplace=True))
+            if global_context
+            else None
+        )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -89,6 +104,8 @@ class FaceParser(nn.Module):
                 x = F.max_pool2d(x, 2)
             x = block(x)
             skips.append(x)
+        if self.context is not None:
+            x = x + self.context(x)
         for block, skip in zip(self.up, reversed(skips[:-1])):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
@@ -118,7 +135,7 @@ class FaceParserModel:
             config = FaceParserConfig.from_dict(json.loads(config_path.read_text()))
         except (OSError, json.JSONDecodeError) as exc:
             raise WeightsError(f"cannot read {config_path}: {exc}") from exc
-        network = FaceParser(config.widths, config.num_classes)
+        network = FaceParser(config.widths, config.num_classes, config.global_context)
         load_module_tensors(network, read_tensors(folder / PARSER_WEIGHTS), str(folder / PARSER_WEIGHTS))
         return cls(network, config, device)
 

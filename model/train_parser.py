@@ -152,7 +152,7 @@ def train(config: ParserTrainConfig, parser_config: FaceParserConfig) -> dict:
             raise CA2SISError(f"--init {config.init} holds a parser of another config: {initial.config}")
         network = initial.network.train()
     else:
-        network = FaceParser(parser_config.widths, parser_config.num_classes)
+        network = FaceParser(parser_config.widths, parser_config.num_classes, parser_config.global_context)
     has_rare = torch.isin(train_masks.flatten(1), torch.tensor(RARE_CLASSES, dtype=torch.uint8)).any(dim=1)
     draw_weights = 1.0 + (config.rare_weight - 1.0) * has_rare.float()
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -211,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=5, help="epochs between validations (default 5)")
     parser.add_argument("--input-size", type=int, default=256, help="side faces are parsed at (default 256)")
     parser.add_argument("--widths", default="16,32,64,128,192", help="U-Net widths per level")
+    parser.add_argument("--global-context", action="store_true",
+                        help="add the face's pooled features at the deepest level (see FaceParser)")
     parser.add_argument("--rare-weight", type=float, default=1.0,
                         help="draw faces with eyeglasses, hat, earring or necklace this many times as often")
     parser.add_argument("--init", help="start from the parser weights in this folder (fine-tuning)")
@@ -222,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         crop=args.crop, lr=args.lr, eval_every=args.eval_every, rare_weight=args.rare_weight, init=args.init,
         seed=args.seed, threads=args.threads,
     )
-    parser_config = FaceParserConfig(input_size=args.input_size, widths=tuple(int(w) for w in args.widths.split(",")))
+    parser_config = FaceParserConfig(input_size=args.input_size, widths=tuple(int(w) for w in args.widths.split(",")),
+                                     global_context=args.global_context)
     try:
         best = train(config, parser_config)
     except CA2SISError as exc:

@@ -3,8 +3,9 @@
 Usage: python scripts/evaluate_parser.py DATA VAL_LIST [WEIGHTS] [--json OUT.json]
 Each held-out face is parsed as a user's aligned face would be (512 x 512 in, parsed at the
 parser's input size, logits upsampled back, mirror average) and scored against its own
-512 x 512 mask, counts summed over all faces. Time: median milliseconds per photo for
-parsing alone and for alignment + parsing (dlib detection and landmarks included).
+512 x 512 mask, counts summed over all faces (the JSON keeps the confusion matrix).
+Time: median milliseconds per photo for parsing alone and for alignment + parsing (dlib
+detection and landmarks included).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def main() -> None:
     result["parse_ms_median"] = statistics.median(parse_ms[1:])
     result["align_and_parse_ms_median"] = statistics.median(full_ms[1:])
     result["faces"] = len(ids)
+    result["confusion"] = {  # where each class's pixels went: what the table's errors are made of
+        "rows": "true class", "columns": "predicted class", "classes": list(CLASS_NAMES), "counts": confusion.tolist()}
     result["parameters"] = sum(p.numel() for p in reader.parser.network.parameters())
     result["weights_bytes"] = sum(f.stat().st_size for f in args.weights.iterdir() if f.suffix == ".safetensors")
     print("| class | F1 | IoU |\n|---|---|---|")
