@@ -96,6 +96,11 @@ class FaceParser(nn.Module):
             else None
         )
 
+    @classmethod
+    def from_config(cls, config: FaceParserConfig) -> FaceParser:
+        """An untrained network of the shape ``config`` describes."""
+        return cls(config.widths, config.num_classes, config.global_context)
+
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         skips = []
         x = image
@@ -135,7 +140,7 @@ class FaceParserModel:
             config = FaceParserConfig.from_dict(json.loads(config_path.read_text()))
         except (OSError, json.JSONDecodeError) as exc:
             raise WeightsError(f"cannot read {config_path}: {exc}") from exc
-        network = FaceParser(config.widths, config.num_classes, config.global_context)
+        network = FaceParser.from_config(config)
         load_module_tensors(network, read_tensors(folder / PARSER_WEIGHTS), str(folder / PARSER_WEIGHTS))
         return cls(network, config, device)
 

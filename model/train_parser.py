@@ -152,7 +152,7 @@ def train(config: ParserTrainConfig, parser_config: FaceParserConfig) -> dict:
             raise CA2SISError(f"--init {config.init} holds a parser of another config: {initial.config}")
         network = initial.network.train()
     else:
-        network = FaceParser(parser_config.widths, parser_config.num_classes, parser_config.global_context)
+        network = FaceParser.from_config(parser_config)
     has_rare = torch.isin(train_masks.flatten(1), torch.tensor(RARE_CLASSES, dtype=torch.uint8)).any(dim=1)
     draw_weights = 1.0 + (config.rare_weight - 1.0) * has_rare.float()
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)

@@ -1,6 +1,6 @@
 """Validation table of the face parser: per-class F1 and IoU, means, and CPU time per photo.
 
-Usage: python scripts/evaluate_parser.py DATA VAL_LIST [WEIGHTS] [--json OUT.json]
+Usage: python scripts/evaluate_parser.py DATA VAL_LIST [WEIGHTS] [--json OUT.json] [--limit N]
 Each held-out face is parsed as a user's aligned face would be (512 x 512 in, parsed at the
 parser's input size, logits upsampled back, mirror average) and scored against its own
 512 x 512 mask, counts summed over all faces (the JSON keeps the confusion matrix).
@@ -31,9 +31,10 @@ def main() -> None:
     parser.add_argument("val_list", type=Path)
     parser.add_argument("weights", type=Path, nargs="?", default=default_parser_weights())
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--limit", type=int, help="score only the list's first N faces (the tests take 5)")
     args = parser.parse_args()
     reader = FaceReader(args.weights, size=512)
-    ids = read_id_list(args.val_list)
+    ids = read_id_list(args.val_list)[: args.limit]
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     parse_ms, full_ms = [], []
     for face_id in tqdm(ids, unit="face"):
