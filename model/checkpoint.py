@@ -83,6 +83,16 @@ def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
     return json.loads(raw)
 
 
+def checkpoint_networks(path: str | Path) -> set[str]:
+    """Names of the networks (and run-state modules) a checkpoint holds."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            keys = list(handle.keys())
+    except Exception as exc:
+        raise WeightsError(f"{path} is not a readable ca2sis checkpoint: {exc}") from exc
+    return {key.split(".")[1] for key in keys if key.startswith("net.")}
+
+
 def network_tensors(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
     prefix = f"net.{name}."
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

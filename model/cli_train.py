@@ -23,26 +23,45 @@ from .checkpoint import checkpoint_path, read_checkpoint_meta
 from .config import PRESETS, CA2SISConfig, get_config
 from .discriminator import MultiScaleDiscriminator
 from .errors import CA2SISError
-from .train import TrainConfig, Trainer, export_weights
+from .train import AUGMENTS, DATA_LOADING, PRECISIONS, TrainConfig, Trainer, export_weights
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 
 # CLI flag → TrainConfig field, for the options a user may set (and override on resume).
 _TRAIN_FLAGS = {
-    "data": str, "steps": int, "batch_size": int, "lr": float, "lambda_feat": float,
+    "data": str, "steps": int, "batch_size": int, "lr": float, "lr_decay_kimg": float, "lambda_feat": float,
     "lambda_l1": float, "lambda_vgg": float, "lambda_att": float, "lambda_dv": float,
-    "vgg_weights": str, "init": str, "holdout": str, "seed": int, "workers": int,
+    "lambda_parser": float, "lambda_semantic": float, "parser_faces": int, "lambda_swap": float, "swap_faces": int,
+    "lambda_lecam": float, "lambda_code": float, "ema_kimg": float, "augment": str, "ada_target": float,
+    "ada_kimg": float, "precision": str, "data_loading": str,
+    "vgg_weights": str, "parser_weights": str, "init": str, "holdout": str, "seed": int, "workers": int,
     "log_every": int, "sample_every": int, "checkpoint_every": int, "device": str,
 }
+_CHOICES = {"augment": AUGMENTS, "precision": PRECISIONS, "data_loading": DATA_LOADING}
 _HELP = {
     "data": "dataset folder: images/ + masks/, or the official CelebAMask-HQ layout",
     "steps": "total optimizer steps of this stage",
     "batch_size": "faces per step and process",
     "lr": "Adam learning rate before the two-time-scale rule (G lr/2, D 2·lr); the paper's 2e-4",
+    "lr_decay_kimg": "decay the learning rate linearly to 0 over the last N thousand images of the run (0: constant)",
     "lambda_feat": "weight of the discriminator feature-matching loss",
     "lambda_l1": "weight of the L1 reconstruction loss",
     "lambda_vgg": "weight of the perceptual loss (only with --vgg-weights)",
     "lambda_dv": "mapping stage: weight of the diversity loss L_dv",
+    "lambda_parser": "weight of the face-parser perceptual loss (0: off)",
+    "lambda_semantic": "weight of the face parser's cross-entropy against the input mask (0: off)",
+    "parser_faces": "faces per batch the parser losses look at (each is parsed at the parser's 256 px)",
+    "lambda_swap": "weight of the swap-locality loss: a one-part style swap changes that part only (0: off)",
+    "swap_faces": "faces per batch that also get a one-part style swap for the swap-locality loss",
+    "lambda_lecam": "weight of the LeCam regularisation of D (0: off)",
+    "lambda_code": "mapping stage: weight of the loss keeping M_s's codes at E_s's statistics (0: off)",
+    "ema_kimg": "half-life in thousands of images of the weight average used for samples and export (0: off)",
+    "augment": "D's paired augmentation (translation, cutout, colour): ada = adaptive strength, always, off",
+    "ada_target": "ADA: the E[sign D(real)] kept by adapting the augmentation strength",
+    "ada_kimg": "ADA: thousands of images over which the strength may go from 0 to 1",
+    "precision": "auto (bf16 where the CPU or GPU runs it natively), bf16 or fp32",
+    "data_loading": "memory: decode every face once before training; workers: decode every step; "
+    "auto: memory when the faces fit in a quarter of the RAM",
     "seed": "seed of the initial weights, data order, flips and noise",
     "log_every": "steps between lines of log-<stage>.jsonl",
     "sample_every": "steps between sample grids in samples/",
@@ -50,10 +69,11 @@ _HELP = {
     "lambda_att": "weight of the attention loss L_att; 0 trains the 'w/o L_att' variant",
     "vgg_weights": "VGG19 ImageNet weights file (.safetensors or a torchvision state dict); "
     "turns the perceptual loss on",
-    "init": "mapping stage: run folder or weights folder with trained E_m and G "
-    "(default: --out's own synthesis checkpoint)",
+    "parser_weights": "face-parser folder for the parser losses (default: the bundled weights/parser)",
+    "init": "run folder or weights folder to start from (synthesis: E_s, E_m, G and D when present; "
+    "mapping: trained E_m and G, default --out's own synthesis checkpoint)",
     "holdout": "file of face ids (one per line) to keep out of training",
-    "workers": "data loader processes",
+    "workers": "data loader processes (with --data-loading workers)",
     "device": "auto (CUDA when present), cpu or cuda",
 }
 
@@ -71,8 +91,11 @@ def _train_parser() -> argparse.ArgumentParser:
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     for name, kind in _TRAIN_FLAGS.items():
         default = f" (default: {defaults[name]})" if defaults[name] not in (None, "") else ""
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, help=_HELP.get(name, "") + default)
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, choices=_CHOICES.get(name),
+                            help=_HELP.get(name, "") + default)
     parser.add_argument("--no-flip", action="store_true", help="no mirrored copies of the faces")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="train on the usable faces when some files are bad (default: list them and stop)")
     ablation = parser.add_argument_group("ablations (paper Table 3)")
     ablation.add_argument("--no-grouped-conv", action="store_true", help="'w/o GC': ordinary convolutions in E_s")
     ablation.add_argument("--no-mask-embedder", action="store_true", help="'w/o E_m': raw resized mask as G input")
@@ -105,6 +128,8 @@ def train_command(argv: list[str]) -> int:
     given = {name: getattr(args, name) for name in _TRAIN_FLAGS if getattr(args, name) is not None}
     if args.no_flip:
         given["flip"] = False
+    if args.skip_bad:
+        given["skip_bad"] = True
     given["stage"] = args.stage
 
     ckpt = checkpoint_path(out, args.stage)
@@ -133,15 +158,19 @@ def train_command(argv: list[str]) -> int:
     if trainer.dist.main:
         print(f"ca2sis-train: stage {train.stage}, config '{config.name}', {len(trainer.dataset)} faces "
               f"(with flips), device {trainer.device}, {trainer.dist.world} process(es), from step {trainer.step}")
+    start_step = trainer.step
     summary = trainer.run()
     if trainer.dist.main:
-        print(f"ca2sis-train: step {summary['step']}, {summary['images_per_second']:.2f} images/s, "
+        speed = summary["images_per_second"]
+        speed_text = f"{speed:.2f} images/s" if speed is not None else "no step timed"
+        print(f"ca2sis-train: step {summary['step']} ({summary['kimg']:.1f} kimg), {speed_text}, "
               f"checkpoint {summary['checkpoint']}")
         if summary["stopped_early"]:
             print(f"  stopped early; continue with: ca2sis-train --data {train.data} --out {out} --resume")
         else:
             print(f"  export inference weights: ca2sis-train export {out} --out weights/{config.name}")
-        (out / f"summary-{train.stage}.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if summary["step"] > start_step:  # a resume with nothing left to do keeps the run's summary
+            (out / f"summary-{train.stage}.json").write_text(json.dumps(summary, indent=2) + "\n")
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return EXIT_INTERRUPTED if summary["stopped_early"] else EXIT_OK

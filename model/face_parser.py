@@ -102,6 +102,13 @@ class FaceParser(nn.Module):
         return cls(config.widths, config.num_classes, config.global_context)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.features(image)[1]
+
+    def features(self, image: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The encoder's feature map at every level (finest first) and the class logits.
+
+        The features are what the training's parser perceptual loss compares.
+        """
         skips = []
         x = image
         for index, block in enumerate(self.down):
@@ -114,7 +121,7 @@ class FaceParser(nn.Module):
         for block, skip in zip(self.up, reversed(skips[:-1])):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skip], dim=1))
-        return self.head(x)
+        return skips, self.head(x)
 
 
 def flip_logits(logits: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,13 @@
 """Training losses: hinge adversarial, feature matching, L1, the attention loss L_att
-(paper Eq. 6), the diversity loss L_dv (§IV-G) and the VGG19 perceptual loss.
+(paper Eq. 6), the diversity loss L_dv (§IV-G), the VGG19 perceptual loss, and what
+training on few faces adds: the face-parser perceptual and semantic losses, the LeCam
+regulariser of D, the swap-locality loss of one-part style swaps and the code-statistics
+loss that keeps M_s's codes where E_s's are.
 
-The perceptual loss needs VGG19 ImageNet weights, which ca2sis never downloads: give a
-weights file (torchvision's ``vgg19-dcbb9e9d.pth`` state dict, or the same tensors in
-safetensors) and it is used; without one it is off.
+The VGG19 loss needs ImageNet weights, which ca2sis never downloads: give a weights file
+(torchvision's ``vgg19-dcbb9e9d.pth`` state dict, or the same tensors in safetensors) and
+it is used; without one it is off. The parser losses use the project's own bundled face
+parser, so they are always available.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import WeightsError
+from .face_parser import FaceParser
 
 Predictions = list[list[torch.Tensor]]  # D output: per scale, [features ..., prediction]
 
@@ -138,3 +143,134 @@ class VGGPerceptualLoss(nn.Module):
             x, y = block(x), block(y)
             loss = loss + weight * F.l1_loss(x, y.detach())
         return loss
+
+
+# ---- losses for training on few faces --------------------------------------------------
+
+
+class ParserLoss(nn.Module):
+    """The frozen face parser as a perceptual space, and as a judge of the painted mask.
+
+    - perceptual: Σ_levels mean ||n(φ_l(G)) - n(φ_l(y))||² over the parser's encoder
+      features, each unit-normalised over channels (as LPIPS does with VGG): no ImageNet
+      weights are needed, and a face parser's features are made to tell face parts apart.
+    - semantic: cross-entropy of the parser's labels of G's face against the input mask,
+      so the generated face shows the parts where they were painted.
+
+    Args:
+        parser: a trained FaceParser; frozen here and kept in eval mode (BatchNorm running
+            statistics).
+        input_size: side the faces are resized to before parsing (None: as they come); the
+            parser's own training size: at 128 px the bundled parser's cross-entropy on real
+            faces is 3-5x what it is at its 256 px.
+    """
+
+    def __init__(self, parser: FaceParser, input_size: int | None = None):
+        super().__init__()
+        self.parser = parser.requires_grad_(False).eval()
+        self.input_size = input_size
+
+    def train(self, mode: bool = True) -> ParserLoss:  # noqa: ARG002
+        return super().train(False)
+
+    def _resize(self, image: torch.Tensor) -> torch.Tensor:
+        if self.input_size is None or image.shape[-1] == self.input_size:
+            return image
+        return F.interpolate(image, size=(self.input_size,) * 2, mode="bilinear", align_corners=False)
+
+    def forward(
+        self, fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """fake, real: (B, 3, H, W) in [-1, 1]; labels: (B, H, W) class indices.
+
+        Returns (perceptual, semantic), both float32 scalars.
+        """
+        fake_features, fake_logits = self.parser.features(self._resize(fake))
+        with torch.no_grad():
+            real_features, _ = self.parser.features(self._resize(real))
+        perceptual = fake.new_zeros((), dtype=torch.float32)
+        for f, r in zip(fake_features, real_features):
+            f = F.normalize(f.float(), dim=1)
+            r = F.normalize(r.float(), dim=1)
+            perceptual = perceptual + (f - r).pow(2).sum(dim=1).mean()
+        logits = fake_logits.float()
+        if logits.shape[-2:] != labels.shape[-2:]:
+            logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+        semantic = F.cross_entropy(logits, labels.long())
+        return perceptual / len(fake_features), semantic
+
+
+class LeCamRegularizer(nn.Module):
+    """LeCam regularisation of D (Tseng et al. 2021), for GANs trained on little data.
+
+    R_LC = E[relu(D(x) - α_F)²] + E[relu(α_R - D(G(z)))²], where α_R and α_F are moving
+    averages of D's mean prediction on real and generated faces. It keeps D's predictions
+    from drifting apart without bound, which is how D overfits a small set. The averages
+    are buffers (saved in checkpoints).
+    """
+
+    def __init__(self, decay: float = 0.99):
+        super().__init__()
+        self.decay = decay
+        self.register_buffer("real_mean", torch.zeros(()))
+        self.register_buffer("fake_mean", torch.zeros(()))
+
+    def forward(self, real: Predictions, fake: Predictions) -> torch.Tensor:
+        real_pred = torch.cat([scale[-1].float().flatten() for scale in real])
+        fake_pred = torch.cat([scale[-1].float().flatten() for scale in fake])
+        with torch.no_grad():
+            self.real_mean.lerp_(real_pred.mean(), 1 - self.decay)
+            self.fake_mean.lerp_(fake_pred.mean(), 1 - self.decay)
+        return F.relu(real_pred - self.fake_mean).pow(2).mean() + F.relu(self.real_mean - fake_pred).pow(2).mean()
+
+
+def dilate(region: torch.Tensor, radius: int) -> torch.Tensor:
+    """Grow a (B, 1, H, W) 0/1 region by ``radius`` pixels (square structuring element)."""
+    if radius <= 0:
+        return region
+    return F.max_pool2d(region, 2 * radius + 1, stride=1, padding=radius)
+
+
+def swap_locality_loss(
+    swapped: torch.Tensor,
+    original: torch.Tensor,
+    part: torch.Tensor,
+    reference: torch.Tensor,
+    reference_part: torch.Tensor,
+    radius: int = 3,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How local a one-part style swap is, and how far the part moves toward its reference.
+
+    swapped: G's face with one part's style code taken from another face; original: G's
+    face with its own codes (a target: detach it); part: (B, 1, H, W) that part's region in
+    this face; reference / reference_part: the other face and its region of the part.
+
+    Returns (outside, transfer):
+    - outside: mean |swapped - original| outside the part grown by ``radius`` pixels (its
+      boundary may legitimately change); zero when the swap changes nothing there.
+    - transfer: L1 between the part's mean colour in ``swapped`` and in the reference.
+    """
+    part = part.float()
+    keep = 1.0 - dilate(part, radius)
+    outside = ((swapped.float() - original.float()).abs() * keep).sum() / (keep.sum() * swapped.shape[1]).clamp_min(1)
+
+    def mean_colour(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+        return (image.float() * region).sum(dim=(2, 3)) / region.sum(dim=(2, 3)).clamp_min(1.0)
+
+    reference_part = reference_part.float()
+    transfer = (mean_colour(swapped, part) - mean_colour(reference, reference_part)).abs().mean()
+    return outside, transfer
+
+
+def code_statistics_loss(generated: torch.Tensor, encoded: torch.Tensor) -> torch.Tensor:
+    """Match M_s's codes to E_s's, class by class: |Δ mean| + |Δ std| over the batch.
+
+    generated: (B1, C, D) codes of M_s; encoded: (B2, C, D) codes E_s gives real faces
+    (no gradient needed). Without it M_s's codes drift to 3-7x the norm of any code G was
+    trained on, and a "random" part wrecks the whole face.
+    """
+    encoded = encoded.detach().float()
+    generated = generated.float()
+    mean_gap = (generated.mean(0) - encoded.mean(0)).abs().mean()
+    std_gap = (generated.std(0) - encoded.std(0)).abs().mean()
+    return mean_gap + std_gap

@@ -2,7 +2,7 @@
 
 z ~ N(0, 1) passes through 3 shared linear layers of 512, then branches into C paths of
 4 linear layers (512, 512, 512, then the code size 1280), one path per class. The C codes
-replace E_s(y) as the cross-attention Key and Value (Eq. 7). It is trained after the main
+replace E_s(y) as the cross-attention Key and Value (Eq. 7); like E_s's, they pass a tanh. It is trained after the main
 networks, with G frozen, a re-initialised D, and L_D + the diversity loss L_dv.
 """
 
@@ -41,4 +41,5 @@ class MappingNetwork(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.shared(z)
-        return torch.stack([branch(h) for branch in self.branches], dim=1)
+        # tanh as at the end of E_s: the codes stay in the range G was trained on.
+        return torch.tanh(torch.stack([branch(h) for branch in self.branches], dim=1))
