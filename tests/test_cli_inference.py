@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ca2sis.model import bench, cli_edit, onnx_export
-from ca2sis.model.engine import Engine
+from ca2sis.model.cli import bench as cli_bench
+from ca2sis.model.cli import edit as cli_edit
+from ca2sis.model.cli import export as cli_export
+from ca2sis.model.inference.engine import Engine
 
 
 @pytest.fixture
@@ -89,7 +91,7 @@ def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
     args = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
             "--weights", str(tiny_weights), "--device", "cpu"]
     script = shutil.which("ca2sis-edit")
-    command = [script] if script else [sys.executable, "-m", "ca2sis.model.cli_edit"]
+    command = [script] if script else [sys.executable, "-m", "ca2sis.model.cli.edit"]
     finished = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert out.exists()
@@ -98,7 +100,7 @@ def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
 def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsys):
     copy = tmp_path / "weights"
     shutil.copytree(tiny_weights, copy, ignore=shutil.ignore_patterns("*.onnx"))
-    assert onnx_export.main([str(copy), "--check"]) == 0
+    assert cli_export.main([str(copy), "--check"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("wrote") == 4 and "max |onnx - torch| generator image" in printed
     assert Engine.onnx_export_current(copy)
@@ -106,7 +108,7 @@ def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsy
 
 def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
     report = tmp_path / "bench.json"
-    code = bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
+    code = cli_bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
                        "--runs", "2", "--warmup", "1", "--json", str(report)])
     assert code == 0
     table = capsys.readouterr().out

@@ -10,7 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ca2sis.model.data import (
+from ca2sis.model.errors import DataError
+from ca2sis.model.labels import ANNOTATION_PARTS, COLORS, colorize, palette_bytes
+from ca2sis.model.training.data import (
     CelebAMaskHQDataset,
     FolderDataset,
     load_image,
@@ -20,8 +22,6 @@ from ca2sis.model.data import (
     open_dataset,
     read_id_list,
 )
-from ca2sis.model.errors import DataError
-from ca2sis.model.labels import ANNOTATION_PARTS, COLORS, colorize, palette_bytes
 
 L_EYE, R_EYE = 4, 5
 

@@ -7,13 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from ca2sis.model.bench import synthetic_face, synthetic_face_mask
-from ca2sis.model.ca2sis import CA2SIS
 from ca2sis.model.config import get_config
-from ca2sis.model.engine import Edit, Engine, Reference, attention_overlay, part_index
 from ca2sis.model.errors import DataError, WeightsError
+from ca2sis.model.inference.bench import synthetic_face, synthetic_face_mask
+from ca2sis.model.inference.engine import Edit, Engine, Reference, attention_overlay, part_index
+from ca2sis.model.inference.onnx_export import check_parity
 from ca2sis.model.labels import COLORS
-from ca2sis.model.onnx_export import check_parity
+from ca2sis.model.networks.composite import CA2SIS
 
 from conftest import styled_random_model
 
@@ -260,7 +260,7 @@ def test_an_onnx_export_of_other_weights_is_refused(weights, tmp_path):
 
 
 def test_the_half_precision_graphs_a_gpu_runs_agree_with_float32(weights, faces):
-    from ca2sis.model.backends import TorchBackend
+    from ca2sis.model.inference.backends import TorchBackend
 
     (face_a, mask_a), _ = faces
     model = CA2SIS.from_pretrained(weights)

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ca2sis.model import cli_eval
-from ca2sis.model.engine import Engine
-from ca2sis.model.evaluation import (
+from ca2sis.model.cli import eval as cli_eval
+from ca2sis.model.evaluation.pipeline import (
     METRICS,
     IdentityEmbedder,
     cosine_similarity,
@@ -26,6 +25,7 @@ from ca2sis.model.evaluation import (
     swd,
     swd_descriptors,
 )
+from ca2sis.model.inference.engine import Engine
 
 
 def smooth_images(count: int, size: int = 64, seed: int = 0) -> np.ndarray:
@@ -113,7 +113,7 @@ def test_dilate_grows_a_region_by_a_square():
 
 
 def test_identity_embedder_finds_real_faces_and_falls_back_on_noise(shared_data):
-    from ca2sis.model.data import load_image
+    from ca2sis.model.training.data import load_image
 
     paths = sorted((shared_data / "images").glob("*.jpg"))[:2]
     faces = [load_image(path, 64) for path in paths]

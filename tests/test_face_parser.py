@@ -9,14 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
-from ca2sis.model import cli_parse
-from ca2sis.model.data import load_image, load_mask, read_id_list
+from ca2sis.model.cli import parse as cli_parse
 from ca2sis.model.errors import DataError
-from ca2sis.model.face_align import FaceAligner
-from ca2sis.model.face_parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
-from ca2sis.model.face_reader import FaceReader, default_parser_weights
+from ca2sis.model.evaluation.segmentation import confusion_matrix, scores
+from ca2sis.model.faces.align import FaceAligner
+from ca2sis.model.faces.parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
+from ca2sis.model.faces.reader import FaceReader, default_parser_weights
 from ca2sis.model.labels import FLIP_PERMUTATION
-from ca2sis.model.segmentation_metrics import confusion_matrix, scores
+from ca2sis.model.training.data import load_image, load_mask, read_id_list
 
 from conftest import REPO
 
@@ -131,7 +131,7 @@ def test_parse_command_writes_a_mask_every_tool_reads(held_out_faces, tmp_path, 
 
 
 def test_the_engine_parses_a_reference_photo_once(tiny_weights, held_out_faces):
-    from ca2sis.model.engine import Edit, Engine, Reference
+    from ca2sis.model.inference.engine import Edit, Engine, Reference
 
     engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
     assert engine.face_reader is not None  # the bundled parser is found

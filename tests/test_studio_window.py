@@ -9,12 +9,12 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtTest import QTest
 
-from ca2sis.app.gallery import gallery_entries
-from ca2sis.app.main import main as studio_main
-from ca2sis.app.panels import GALLERY_MIME
-from ca2sis.app.qt_images import from_qimage
-from ca2sis.app.window import StudioWindow
-from ca2sis.model.engine import Engine
+from ca2sis.app.qt.images import from_qimage
+from ca2sis.app.qt.main import main as studio_main
+from ca2sis.app.qt.panels import GALLERY_MIME
+from ca2sis.app.qt.window import StudioWindow
+from ca2sis.app.state.gallery import gallery_entries
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import CLASS_NAMES
 
 HAIR, NOSE, SKIN = (CLASS_NAMES.index(name) for name in ("hair", "nose", "skin"))

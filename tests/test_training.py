@@ -10,12 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ca2sis.model.ca2sis import CA2SIS
-from ca2sis.model.checkpoint import checkpoint_path
-from ca2sis.model.cli_train import main as train_main
+from ca2sis.model.cli.train import main as train_main
 from ca2sis.model.config import get_config
-from ca2sis.model.data import one_hot
-from ca2sis.model.train import TrainConfig, Trainer
+from ca2sis.model.io.checkpoint import checkpoint_path
+from ca2sis.model.networks.composite import CA2SIS
+from ca2sis.model.training.data import one_hot
+from ca2sis.model.training.train import TrainConfig, Trainer
 
 
 def _train_config(data, **changes) -> TrainConfig:
@@ -112,7 +112,7 @@ def test_two_process_ddp_run_on_cpu(shared_data, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "ca2sis.model.cli_train", "--data", str(shared_data), "--config", "tiny", "--out", str(run),
+               "-m", "ca2sis.model.cli.train", "--data", str(shared_data), "--config", "tiny", "--out", str(run),
                "--steps", "3", "--batch-size", "2", "--workers", "0", "--device", "cpu"]
     try:
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
