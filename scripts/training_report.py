@@ -33,10 +33,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ca2sis.model.errors import CA2SISError
-from ca2sis.model.evaluation.pipeline import psnr
-from ca2sis.model.inference.engine import Engine, ensure_weights, part_index
+from ca2sis.model.evaluation.image_quality import psnr
+from ca2sis.model.inference.engine import Engine, ensure_weights
 from ca2sis.model.io.images import save_png
-from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize
+from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize, part_index
 from ca2sis.model.training.data import open_dataset, read_id_list
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2

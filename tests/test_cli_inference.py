@@ -18,9 +18,9 @@ from ca2sis.model.inference.engine import Engine
 
 
 @pytest.fixture
-def two_faces(shared_data):
-    names = sorted(p.stem for p in (shared_data / "images").glob("*.jpg"))[:2]
-    return [(shared_data / "images" / f"{n}.jpg", shared_data / "masks" / f"{n}.png") for n in names]
+def two_faces(face_data):
+    names = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[:2]
+    return [(face_data / "images" / f"{n}.jpg", face_data / "masks" / f"{n}.png") for n in names]
 
 
 def _edit(*args: str, weights) -> int:
@@ -97,6 +97,7 @@ def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsys):
     copy = tmp_path / "weights"
     shutil.copytree(tiny_weights, copy, ignore=shutil.ignore_patterns("*.onnx"))
@@ -106,6 +107,7 @@ def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsy
     assert Engine.onnx_export_current(copy)
 
 
+@pytest.mark.slow
 def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
     report = tmp_path / "bench.json"
     code = cli_bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
@@ -120,6 +122,7 @@ def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
             assert row[operation]["runs"] == 2
 
 
+@pytest.mark.slow
 def test_a_style_face_without_its_mask_is_parsed_automatically(tiny_weights, two_faces, tmp_path):
     (face, mask), (other, _) = two_faces
     out = tmp_path / "out.png"

@@ -18,6 +18,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from ca2sis.model.errors import CA2SISError
+
 from ..state.runner import LatestOnlyRunner
 
 
@@ -43,8 +45,6 @@ class RenderWorker(QObject):
 
 def error_message(error: BaseException) -> str:
     """What a person reads: our own errors as they are, others with their type."""
-    from ca2sis.model.errors import CA2SISError
-
     if isinstance(error, CA2SISError):
         return str(error)
     return f"unexpected {type(error).__name__}: {error}"

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ca2sis.model.errors import DataError
+from ca2sis.model.errors import DataError, check_fraction
 from ca2sis.model.inference.engine import Edit, Reference
 from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
-from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES
+from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES, part_index
 
 from .painting import MaskPatch, brush_segment, flood_fill, patch_between, union_box
 
@@ -223,16 +223,11 @@ def part_name(part: int) -> str:
 
 
 def _check_part(part: int) -> int:
-    if not 0 <= int(part) < NUM_CLASSES:
-        raise DataError(f"no class {part}: classes run from 0 to {NUM_CLASSES - 1}")
-    return int(part)
+    return part_index(int(part))
 
 
 def _check_strength(value: float) -> float:
-    value = float(value)
-    if not 0.0 <= value <= 1.0:
-        raise DataError(f"a strength or slider value must lie between 0 and 1, not {value}")
-    return value
+    return check_fraction(value, "a strength or slider value")
 
 
 class Studio:

@@ -15,7 +15,6 @@ with what is wrong; nothing of the current session changes until a project has l
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ca2sis.model.errors import DataError
+from ca2sis.model.errors import DataError, check_fraction
+from ca2sis.model.io.atomic import atomic_write
 from ca2sis.model.io.images import mask_image, save_png
-from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES
+from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, part_index
 from ca2sis.model.training.data import decode_file
 
 from .document import CANVAS_SIZE, Document, Face, PartStyle, RandomStyle
@@ -79,15 +79,14 @@ def save_project(document: Document, path: str | Path) -> Path:
         "shape_alphas": {CLASS_NAMES[part]: alpha for part, alpha in sorted(document.shape_alphas.items())},
         "faces": faces,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(content, indent=2) + "\n")
-    # Swap the new files in, then the JSON that names them.
-    old = folder.with_name(folder.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    staging.rename(folder)
-    os.replace(tmp, path)
+    with atomic_write(path) as temporary:
+        temporary.write_text(json.dumps(content, indent=2) + "\n")
+        # Swap the new files in, then (as the block ends) the JSON that names them.
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
     return path
 
@@ -112,15 +111,14 @@ def _read_png(path: Path, kind: str) -> np.ndarray:
 
 
 def _part(name: str, path: Path) -> int:
-    if name not in CLASS_NAMES:
-        raise DataError(f"{path}: unknown part '{name}' (parts are {', '.join(CLASS_NAMES)})")
-    return CLASS_NAMES.index(name)
+    try:
+        return part_index(name)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
 
 
 def _unit(value: Any, what: str, path: Path) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= float(value) <= 1.0:
-        raise DataError(f"{path}: {what} must be a number between 0 and 1, not {value!r}")
-    return float(value)
+    return check_fraction(value, f"{path}: {what}")
 
 
 def load_project(path: str | Path) -> Document:

@@ -18,10 +18,11 @@ import re
 import sys
 from pathlib import Path
 
-from ..errors import CA2SISError, DataError, WeightsError
-from ..inference.backends import resolve_device
-from ..inference.engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights, part_index
+from ..devices import resolve_device
+from ..errors import CA2SISError, DataError, WeightsError, check_fraction
+from ..inference.engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights
 from ..io.images import save_png
+from ..labels import part_index
 
 EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
 _STRENGTH = re.compile(r"^(.*)@([0-9]*\.?[0-9]+)$")
@@ -59,9 +60,7 @@ def _fraction(text: str, what: str) -> float:
         value = float(text)
     except ValueError:
         raise UsageError(f"{what}: {text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise UsageError(f"{what}: {value} is outside 0..1")
-    return value
+    return check_fraction(value, what)
 
 
 def parse_part_style(text: str) -> tuple[str, Reference, float]:

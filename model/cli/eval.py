@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from ..devices import resolve_device
 from ..errors import CA2SISError, WeightsError
-from ..inference.backends import resolve_device
+from ..evaluation.pipeline import evaluate
+from ..evaluation.report import markdown_table
 from ..inference.engine import Engine, default_weights, ensure_weights
+from ..io.atomic import write_text_atomic
 from ..training.data import read_id_list
 
 EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
@@ -73,17 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write(path: Path, text: str) -> None:
-    """Write through a temporary file, so a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def run(args: argparse.Namespace) -> dict:
-    from ..evaluation.pipeline import evaluate
-
     ids = read_id_list(args.list) if args.list is not None else None
     resolve_device(args.device)
     weights = ensure_weights(args.weights or default_weights())
@@ -95,16 +87,14 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..evaluation.pipeline import markdown_table
-
     args = build_parser().parse_args(argv)
     try:
         report = run(args)
         table = markdown_table(report)
         if args.json is not None:
-            _write(args.json, json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+            write_text_atomic(args.json, json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
         if args.markdown is not None:
-            _write(args.markdown, table)
+            write_text_atomic(args.markdown, table)
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_WEIGHTS

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps
 
 from ..errors import CA2SISError, DataError
 from ..io.images import ImageInput, describe
+from ..training.data import decode_file, to_rgb
 
 # dlib's 68-point scheme: 36-41 and 42-47 are the eyes (image left first), 48 and 54 the
 # mouth corners.
@@ -34,7 +36,8 @@ RIGHT_EYE, LEFT_EYE, MOUTH_CORNERS = slice(36, 42), slice(42, 48), (48, 54)
 CELEBAHQ_SCALE = 1.008
 
 
-def _models_folder() -> Path:
+def dlib_models_folder() -> Path:
+    """The folder of dlib's model files shipped by face-recognition-models."""
     # face_recognition_models' __init__ imports pkg_resources (gone from new setuptools):
     # find its folder without importing it.
     spec = importlib.util.find_spec("face_recognition_models")
@@ -103,10 +106,10 @@ class FaceAligner:
 
     def __init__(self) -> None:
         try:
-            import dlib
+            import dlib  # a second to load: only when a photo is aligned
         except ImportError as exc:
             raise CA2SISError("face alignment needs dlib (pip install dlib-bin)") from exc
-        predictor_path = _models_folder() / "shape_predictor_68_face_landmarks.dat"
+        predictor_path = dlib_models_folder() / "shape_predictor_68_face_landmarks.dat"
         if not predictor_path.is_file():
             raise CA2SISError(f"dlib's landmark model is missing: {predictor_path}")
         self.detector = dlib.get_frontal_face_detector()
@@ -156,10 +159,6 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
 
 def _load_photo(photo: ImageInput) -> np.ndarray:
     """Any accepted image input → uint8 RGB at its own size (photos need not be square)."""
-    from PIL import Image, ImageOps
-
-    from ..training.data import decode_file, to_rgb
-
     source = describe(photo)
     if isinstance(photo, (str, Path)):
         return decode_file(Path(photo), lambda image: np.array(to_rgb(ImageOps.exif_transpose(image))))

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import WeightsError
+from ..io.pixels import to_network_tensor
 from ..io.weights import atomic_save_file, load_module_tensors, read_tensors
 from ..labels import FLIP_PERMUTATION, NUM_CLASSES
 
@@ -156,8 +157,7 @@ class FaceParserModel:
     def logits(self, images: np.ndarray, mirror: bool = True) -> torch.Tensor:
         """uint8 faces (B, H, W, 3) → logits (B, C, H, W) at the faces' size."""
         height, width = images.shape[1:3]
-        batch = torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2).float()
-        batch = batch / 127.5 - 1.0
+        batch = to_network_tensor(torch.from_numpy(np.ascontiguousarray(images)).to(self.device).permute(0, 3, 1, 2))
         size = self.config.input_size
         if (height, width) != (size, size):
             batch = F.interpolate(batch, size=(size, size), mode="bilinear", antialias=True, align_corners=False)

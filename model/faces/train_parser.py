@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from ..errors import CA2SISError
 from ..evaluation.segmentation import confusion_matrix, scores
+from ..io.pixels import to_network_tensor
 from ..labels import FLIP_PERMUTATION, NUM_CLASSES
 from ..training.data import open_dataset, read_id_list
 from .parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
@@ -78,7 +79,7 @@ def augment(
     crop) and int64 masks (B, crop, crop).
     """
     batch, _, size, _ = images.shape
-    x = images.float() / 127.5 - 1.0
+    x = to_network_tensor(images)
     labels = masks.long()
     mirror = torch.rand(batch, generator=generator) < 0.5
     if mirror.any():
@@ -126,7 +127,7 @@ def evaluate(network: FaceParser, images: torch.Tensor, masks: torch.Tensor, bat
     network.eval()
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     for start in range(0, len(images), batch_size):
-        x = images[start : start + batch_size].float() / 127.5 - 1.0
+        x = to_network_tensor(images[start : start + batch_size])
         logits = network(x) + flip_logits(network(x.flip(-1)))
         predicted = logits.argmax(dim=1).numpy()
         confusion += confusion_matrix(predicted, masks[start : start + batch_size].numpy())

@@ -18,7 +18,9 @@ its style read from each class (it sums to 1 over the classes).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import CA2SISConfig
+from ..devices import resolve_device
 from ..errors import CA2SISError, WeightsError
 from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS
@@ -127,15 +130,60 @@ def weights_digest(folder: Path, name: str) -> str:
     return digest.hexdigest()
 
 
-def resolve_device(device: str) -> str:
-    """"auto" → "cuda" when a GPU is usable, else "cpu"; "cuda" without one is an error."""
-    if device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, not '{device}'")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise CA2SISError("--device cuda: no CUDA GPU is available to PyTorch here (use cpu or auto)")
-    return device
+class Backend(Protocol):
+    """What the engine needs of a backend: the four graphs on numpy arrays (shapes above)."""
+
+    name: str
+    config: CA2SISConfig
+    device: str
+    description: str
+    has_mapping: bool
+
+    def encode_styles(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+    def embed_mask(self, planes: np.ndarray) -> np.ndarray: ...
+
+    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def random_codes(self, z: np.ndarray) -> np.ndarray: ...
+
+
+def _onnxruntime():
+    # Imported when an ONNX graph is opened: it takes a while, and the torch backend never needs it.
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise CA2SISError("the onnx backend needs onnxruntime-gpu (or onnxruntime) installed") from exc
+    return onnxruntime
+
+
+def open_onnx_graph(folder: Path, name: str, options: object = None, providers: Sequence = ("CPUExecutionProvider",)):
+    """An ONNX Runtime session of ``folder/<name>.onnx``; a WeightsError when the file is not a
+    loadable graph or was exported from other weights than the safetensors file beside it."""
+    ort = _onnxruntime()
+    path = folder / ONNX_FILES[name]
+    try:
+        session = ort.InferenceSession(str(path), options, providers=list(providers))
+    except Exception as exc:  # ORT raises its own exception types for bad files
+        raise WeightsError(f"{path} is not a loadable ONNX graph: {exc}") from exc
+    exported_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_DIGEST_KEY)
+    if exported_from != weights_digest(folder, name):
+        raise WeightsError(
+            f"{path} was exported from other weights than {WEIGHT_FILES[name]} beside it: "
+            f"run `ca2sis-export {folder}` again"
+        )
+    return session
+
+
+def onnx_export_current(folder: Path) -> bool:
+    """Whether ``folder`` holds an ONNX export of exactly its current weights."""
+    try:
+        for name, path in onnx_paths(folder).items():
+            if (folder / WEIGHT_FILES[name]).exists() and (not path.exists() or not open_onnx_graph(folder, name)):
+                return False
+    except CA2SISError:  # no onnxruntime, a broken file or a stale export: not current
+        return False
+    return True
 
 
 class TorchBackend:
@@ -209,10 +257,7 @@ class OnnxBackend:
         self, folder: str | Path, config: CA2SISConfig, device: str = "auto", threads: int | None = None,
         tensorrt: bool = False,
     ):
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise CA2SISError("the onnx backend needs onnxruntime-gpu (or onnxruntime) installed") from exc
+        ort = _onnxruntime()
         folder = Path(folder)
         self.config = config
         self.device = resolve_device(device)
@@ -237,18 +282,8 @@ class OnnxBackend:
             if tensorrt:
                 providers.insert(0, ("TensorrtExecutionProvider", {"trt_fp16_enable": True}))
         self.sessions = {}
-        for name, path in paths.items():
-            try:
-                session = ort.InferenceSession(str(path), options, providers=providers)
-            except Exception as exc:  # ORT raises its own exception types for bad files
-                raise WeightsError(f"{path} is not a loadable ONNX graph: {exc}") from exc
-            exported_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_DIGEST_KEY)
-            if exported_from != weights_digest(folder, name):
-                raise WeightsError(
-                    f"{path} was exported from other weights than {WEIGHT_FILES[name]} beside it: "
-                    f"run `ca2sis-export {folder}` again"
-                )
-            self.sessions[name] = session
+        for name in paths:
+            self.sessions[name] = open_onnx_graph(folder, name, options, providers)
         self.has_mapping = "mapping_network" in self.sessions
         used = self.sessions["generator"].get_providers()[0].removesuffix("ExecutionProvider")
         self.description = f"onnx {used} fp32"

@@ -26,15 +26,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from ..config import get_config
 from ..errors import CA2SISError
-from ..labels import CLASS_NAMES
+from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
+from .backends import build_graphs
 from .engine import Edit, Engine, Reference
+from .onnx_export import export_onnx
 
-HAIR = CLASS_NAMES.index("hair")
+HAIR = part_index("hair")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def synthetic_face_mask(size: int) -> np.ndarray:
         return ((rows - cy) / ry) ** 2 + ((cols - cx) / rx) ** 2 <= 1.0
 
     def paint(name: str, region: np.ndarray) -> None:
-        mask[region] = CLASS_NAMES.index(name)
+        mask[region] = part_index(name)
 
     paint("cloth", rows > 0.85)
     paint("neck", ellipse(0.85, 0.5, 0.2, 0.14))
@@ -147,10 +150,6 @@ def measure(engine: Engine, runs: int, warmup: int) -> dict[str, list[float]]:
 def count_gflop(weights: Path) -> dict[str, float]:
     """Floating-point operations (2 per multiply-add) of one full generation and one part
     edit, counted by PyTorch on the graphs the backends run."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from .backends import build_graphs
-
     model = CA2SIS.from_pretrained(weights)
     graphs = build_graphs(model)
     config = model.config
@@ -193,8 +192,6 @@ def machine_description() -> dict[str, object]:
 
 def prepare_weights(weights: Path | None, config_name: str, need_onnx: bool, scratch: Path) -> Path:
     """The folder to benchmark: ``weights`` (exported to ONNX when needed and missing)."""
-    from .onnx_export import export_onnx
-
     if weights is None:
         torch.manual_seed(0)
         weights = scratch / config_name

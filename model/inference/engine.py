@@ -31,31 +31,18 @@ import numpy as np
 from PIL import Image
 
 from ..config import CA2SISConfig
-from ..errors import CA2SISError, DataError, WeightsError
+from ..devices import resolve_device
+from ..errors import CA2SISError, DataError, WeightsError, check_fraction
+from ..faces.reader import FaceReader, default_parser_weights
 from ..io.bundled import bundled_weights
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
-from ..labels import CLASS_NAMES, DISPLAY_NAMES
+from ..io.pixels import to_network_images, to_uint8_images
+from ..io.weights import read_weights_config
+from ..labels import CLASS_NAMES, Part, part_index
 from ..networks.composite import CA2SIS
-from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, resolve_device, weights_digest
+from .backends import Backend, OnnxBackend, TorchBackend, onnx_export_current
 
-Part = int | str
 BACKENDS = ("auto", "torch", "onnx")
-
-
-def part_index(part: Part, num_classes: int = len(CLASS_NAMES)) -> int:
-    """A part given as an index, a dataset name ("l_eye") or a display name ("Left eye")."""
-    if isinstance(part, (int, np.integer)) and not isinstance(part, bool):
-        if 0 <= part < num_classes:
-            return int(part)
-        raise DataError(f"part index {part} is outside 0..{num_classes - 1}")
-    if isinstance(part, str):
-        key = part.strip().lower().replace(" ", "_")
-        for index, (name, display) in enumerate(zip(CLASS_NAMES, DISPLAY_NAMES)):
-            if key in (name, display.lower().replace(" ", "_")):
-                return index
-        if key.isdigit():
-            return part_index(int(key), num_classes)
-    raise DataError(f"unknown part {part!r}: use one of {', '.join(CLASS_NAMES)}")
 
 
 def _digest(*arrays: np.ndarray) -> str:
@@ -82,16 +69,6 @@ class _LRU(OrderedDict):
         self.move_to_end(key)
         while len(self) > self.capacity:
             self.popitem(last=False)
-
-
-def to_uint8_image(images: np.ndarray) -> np.ndarray:
-    """G's output (B, 3, H, W) in [-1, 1] → uint8 (B, H, W, 3)."""
-    return np.clip((images.transpose(0, 2, 3, 1) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-
-
-def to_network_image(images: np.ndarray) -> np.ndarray:
-    """uint8 (B, H, W, 3) → float32 (B, 3, H, W) in [-1, 1]."""
-    return images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
 
 
 @dataclass
@@ -137,23 +114,20 @@ class Result:
         return upsample_attention(self.attention, part, self.image.shape[0])
 
 
-def _check_alpha(alpha: float, what: str) -> float:
-    alpha = float(alpha)
-    if not 0.0 <= alpha <= 1.0:
-        raise DataError(f"{what}: strength must be between 0 and 1, got {alpha}")
-    return alpha
-
-
 class Engine:
     """CA2-SIS inference on one backend, with caches for interactive editing.
 
     Build it with ``Engine.from_pretrained(folder)``; ``Engine(model)`` wraps networks
-    already in memory (PyTorch backend only). Thread-safe: calls are serialised.
+    already in memory (PyTorch backend), ``Engine(backend=...)`` any backend. Thread-safe: calls are serialised.
     """
 
-    def __init__(self, model: CA2SIS, backend: TorchBackend | OnnxBackend | None = None, device: str = "auto"):
-        self.config: CA2SISConfig = model.config
-        self.backend = backend if backend is not None else TorchBackend(model, device)
+    def __init__(self, model: CA2SIS | None = None, backend: Backend | None = None, device: str = "auto"):
+        if backend is None:
+            if model is None:
+                raise TypeError("an Engine needs networks (a CA2SIS) or a backend that runs them")
+            backend = TorchBackend(model, device)
+        self.backend: Backend = backend
+        self.config: CA2SISConfig = backend.config
         # Photo → (aligned face, mask) for references given without a mask (FaceReader).
         self.face_reader: Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None = None
         self._lock = threading.RLock()
@@ -187,43 +161,28 @@ class Engine:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
         folder = Path(folder)
-        model = CA2SIS.from_pretrained(folder, expected_config)
+        # The config alone decides the ONNX backend: no torch network is built for it.
+        config = read_weights_config(folder, expected_config)
         device = resolve_device(device)
-        runner: TorchBackend | OnnxBackend | None = None
+        runner: Backend | None = None
         if backend == "onnx":
-            runner = OnnxBackend(folder, model.config, device, threads, tensorrt=tensorrt)
+            runner = OnnxBackend(folder, config, device, threads, tensorrt=tensorrt)
         elif backend == "auto" and device == "cpu":
             try:  # the faster backend on a CPU, when the folder holds a current export
-                runner = OnnxBackend(folder, model.config, device, threads)
+                runner = OnnxBackend(folder, config, device, threads)
             except CA2SISError:  # none, a stale one, or no onnxruntime: PyTorch does the job
                 runner = None
         if runner is None:
+            model = CA2SIS.from_pretrained(folder, expected_config)
             runner = TorchBackend(model, device, compile=compile, threads=threads)
-        engine = cls(model, runner)
+        engine = cls(backend=runner)
         engine.face_reader = _bundled_face_reader()
         return engine
 
     @staticmethod
     def onnx_export_current(folder: str | Path) -> bool:
         """Whether ``folder`` holds an ONNX export of exactly its current weights."""
-        folder = Path(folder)
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            return False
-        for name, filename in ONNX_FILES.items():
-            if not (folder / f"{name}.safetensors").exists():
-                continue
-            path = folder / filename
-            if not path.exists():
-                return False
-            try:
-                metadata = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta()
-            except Exception:  # a broken file just means "not current"
-                return False
-            if metadata.custom_metadata_map.get(WEIGHTS_DIGEST_KEY) != weights_digest(folder, name):
-                return False
-        return True
+        return onnx_export_current(Path(folder))
 
     @property
     def description(self) -> str:
@@ -289,7 +248,7 @@ class Engine:
             missing = sorted({key: index for index, key in enumerate(keys) if found[key] is None}.values())
             if missing:  # one backend call for all faces not seen before
                 fresh = self.backend.encode_styles(
-                    to_network_image(image_batch[missing]), mask_batch[missing].astype(np.int64)
+                    to_network_images(image_batch[missing]), mask_batch[missing].astype(np.int64)
                 )
                 self.stats["styles_encoded"] += len(missing)
                 for index, codes in zip(missing, fresh):
@@ -318,7 +277,7 @@ class Engine:
         with self._lock:
             images, attention = self.backend.generate(latents_batch.astype(np.float32), codes_batch.astype(np.float32))
             self.stats["generations"] += len(images)
-        images = to_uint8_image(images)
+        images = to_uint8_images(images)
         return (images[0], attention[0]) if single else (images, attention)
 
     # ---- cached building blocks ------------------------------------------------------
@@ -397,12 +356,13 @@ class Engine:
                     f"{describe(reference.image)}: its mask has no {CLASS_NAMES[index]}, so there is no "
                     f"{CLASS_NAMES[index]} style to take from it"
                 )
-            overrides[index] = (self._style_codes(image, mask), _check_alpha(alpha, CLASS_NAMES[index]))
+            strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
+            overrides[index] = (self._style_codes(image, mask), strength)
         codes = self.interpolate_parts(base_codes, overrides)
         randoms = {}
         for part, (seed, alpha) in edit.random_parts.items():
             index = part_index(part, self.config.num_classes)
-            randoms[index] = (self.random_codes(seed), _check_alpha(alpha, CLASS_NAMES[index]))
+            randoms[index] = (self.random_codes(seed), check_fraction(alpha, f"{CLASS_NAMES[index]}: strength"))
         return self.interpolate_parts(codes, randoms)
 
     def edit_latents(self, edit: Edit) -> np.ndarray:
@@ -411,7 +371,8 @@ class Engine:
         sources = {}
         for part, (source_mask, alpha) in edit.part_shapes.items():
             index = part_index(part, self.config.num_classes)
-            sources[index] = (self._latents(self.load_mask(source_mask)), _check_alpha(alpha, CLASS_NAMES[index]))
+            strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
+            sources[index] = (self._latents(self.load_mask(source_mask)), strength)
         return self.interpolate_parts(latents, sources)
 
     def render(self, edit: Edit) -> Result:
@@ -455,8 +416,6 @@ def attention_overlay(image: np.ndarray, attention: np.ndarray, part: Part, opac
 
 def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:
     """The bundled face parser (loaded on first use), or None when it is not installed."""
-    from ..faces.reader import FaceReader, default_parser_weights
-
     try:
         return FaceReader(default_parser_weights())
     except WeightsError:

@@ -11,7 +11,6 @@ file it came from, so an export older than its weights is refused instead of sil
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import CA2SISError
+from ..io.atomic import atomic_write
 from ..networks.composite import CA2SIS
 from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, build_graphs, weights_digest
 
@@ -94,9 +94,8 @@ def export_onnx(
             )
         program.model.metadata_props[WEIGHTS_DIGEST_KEY] = weights_digest(folder, name)
         program.model.metadata_props["ca2sis_config"] = model.config.name
-        tmp = path.with_name(path.name + ".tmp")
-        program.save(str(tmp))
-        os.replace(tmp, path)
+        with atomic_write(path) as temporary:
+            program.save(str(temporary))
         written.append(path)
         if on_written is not None:
             on_written(path)

@@ -9,7 +9,6 @@ are not square crops.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from ..training.data import (
     resize_mask,
     to_rgb,
 )
+from .atomic import atomic_write
 
 ImageInput = str | Path | Image.Image | np.ndarray
 MaskInput = str | Path | Image.Image | np.ndarray
@@ -134,11 +134,8 @@ def as_mask(value: MaskInput, size: int, num_classes: int = NUM_CLASSES) -> np.n
 
 def save_png(image: Image.Image | np.ndarray, path: str | Path) -> None:
     """Write a PNG atomically (never a half-written file under ``path``), making folders."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_write(path) as temporary:
+        (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(temporary, format="PNG")
 
 
 def mask_image(mask: np.ndarray) -> Image.Image:

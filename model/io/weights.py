@@ -15,7 +15,6 @@ says what is wrong. Nothing here ever unpickles.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -23,8 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..config import CA2SISConfig
+from ..config import CA2SISConfig, get_config
 from ..errors import WeightsError
+from .atomic import atomic_write
 
 WEIGHT_FILES = {
     "style_encoder": "style_encoder.safetensors",
@@ -47,9 +47,8 @@ def _looks_like_pickle(path: Path) -> bool:
 
 def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
     """safetensors save that never leaves a half-written file under ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_write(path) as temporary:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(temporary), metadata=metadata)
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -114,8 +113,9 @@ def save_weights_folder(
     return written
 
 
-def read_weights_folder(folder: str | Path) -> tuple[CA2SISConfig, dict[str, dict[str, torch.Tensor]]]:
-    """The config and the tensors of every network file present in ``folder``."""
+def read_weights_config(folder: str | Path, expected_config: str | CA2SISConfig | None = None) -> CA2SISConfig:
+    """The config of a weights folder. ``expected_config`` (a preset name or config) makes a
+    folder of another config an error instead of a silent switch."""
     folder = Path(folder)
     if not folder.is_dir():
         raise WeightsError(f"weights folder not found: {folder}")
@@ -126,6 +126,19 @@ def read_weights_folder(folder: str | Path) -> tuple[CA2SISConfig, dict[str, dic
         config = CA2SISConfig.load(config_path)
     except ValueError as exc:
         raise WeightsError(str(exc)) from exc
+    if expected_config is not None:
+        wanted = get_config(expected_config) if isinstance(expected_config, str) else expected_config
+        if wanted.to_dict() != config.to_dict():
+            raise WeightsError(f"{folder} holds weights of config '{config.name}', not '{wanted.name}'")
+    return config
+
+
+def read_weights_folder(
+    folder: str | Path, expected_config: str | CA2SISConfig | None = None
+) -> tuple[CA2SISConfig, dict[str, dict[str, torch.Tensor]]]:
+    """The config and the tensors of every network file present in ``folder``."""
+    folder = Path(folder)
+    config = read_weights_config(folder, expected_config)
     tensors = {
         name: read_tensors(folder / filename)
         for name, filename in WEIGHT_FILES.items()

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..config import CA2SISConfig, get_config
+from ..config import CA2SISConfig
 from ..errors import WeightsError
 from ..io.weights import load_module_tensors, read_weights_folder, save_weights_folder
 from .generator import Generator
@@ -126,13 +126,7 @@ class CA2SIS(nn.Module):
     ) -> CA2SIS:
         """Load a weights folder in float32. ``expected_config`` (a preset name or config)
         makes a folder of another config an error instead of a silent switch."""
-        config, tensors = read_weights_folder(folder)
-        if expected_config is not None:
-            wanted = get_config(expected_config) if isinstance(expected_config, str) else expected_config
-            if wanted.to_dict() != config.to_dict():
-                raise WeightsError(
-                    f"{folder} holds weights of config '{config.name}', not '{wanted.name}'"
-                )
+        config, tensors = read_weights_folder(folder, expected_config)
         for required in ("style_encoder", "mask_embedder", "generator"):
             if required not in tensors:
                 raise WeightsError(f"{folder} has no {required}.safetensors")
