@@ -44,7 +44,7 @@ STAGES = ("synthesis", "mapping")
 NOT_LOSSES = {"step", "epoch", "img_per_s"}
 TIME_WORDS = ("time", "sec", "second", "elapsed", "eta", "wall", "per_s", "ms", "duration", "clock", "speed")
 
-# What each logged key of model/train.py is (synthesis: adv fm l1 [vgg] [att] d; mapping: adv dv d).
+# What each logged key of model/training/train.py is (synthesis: adv fm l1 [vgg] [att] d; mapping: adv dv d).
 LOSS_NAMES = {
     "adv": "adversarial (G hinge)",
     "fm": "feature matching",
