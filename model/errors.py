@@ -1,5 +1,8 @@
 """Errors a user can act on. Each message names the file or value at fault."""
 
+import math
+from numbers import Real
+
 
 class CA2SISError(Exception):
     """Base class of the errors ca2sis raises for bad input."""
@@ -11,3 +14,12 @@ class DataError(CA2SISError, ValueError):
 
 class WeightsError(CA2SISError, ValueError):
     """A weights file or folder that cannot be loaded into the networks asked for."""
+
+
+def check_fraction(value: object, what: str) -> float:
+    """``value`` as a float in [0, 1] (a strength, a slider, an interpolation α), or a
+    DataError that starts with ``what``. Text, booleans and NaN are refused."""
+    number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else math.nan
+    if not 0.0 <= number <= 1.0:  # False for NaN too
+        raise DataError(f"{what} must be a number between 0 and 1, not {value!r}")
+    return number

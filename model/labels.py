@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import DataError
+
 CLASS_NAMES: tuple[str, ...] = (
     "background",
     "skin",
@@ -94,6 +96,25 @@ FLIP_PERMUTATION: tuple[int, ...] = _flip_permutation()
 # File-name part of each class (1..18) in the official CelebAMask-HQ annotation layout,
 # ``CelebAMask-HQ-mask-anno/<k>/<id:05d>_<part>.png``; background has no file.
 ANNOTATION_PARTS: tuple[str, ...] = CLASS_NAMES[1:]
+
+
+Part = int | str  # a class index, a dataset name ("l_eye") or a display name ("Left eye")
+
+
+def part_index(part: Part, num_classes: int = NUM_CLASSES) -> int:
+    """A part given as an index, a dataset name ("l_eye") or a display name ("Left eye")."""
+    if isinstance(part, (int, np.integer)) and not isinstance(part, bool):
+        if 0 <= part < num_classes:
+            return int(part)
+        raise DataError(f"part index {part} is outside 0..{num_classes - 1}")
+    if isinstance(part, str):
+        key = part.strip().lower().replace(" ", "_")
+        for index, (name, display) in enumerate(zip(CLASS_NAMES, DISPLAY_NAMES)):
+            if key in (name, display.lower().replace(" ", "_")):
+                return index
+        if key.isdigit():
+            return part_index(int(key), num_classes)
+    raise DataError(f"unknown part {part!r}: use one of {', '.join(CLASS_NAMES)}")
 
 
 def palette_bytes() -> list[int]:

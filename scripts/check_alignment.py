@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ca2sis.model.data import load_image, read_id_list
 from ca2sis.model.errors import DataError
-from ca2sis.model.face_align import CELEBAHQ_SCALE, FaceAligner, celebahq_matrix
+from ca2sis.model.faces.align import CELEBAHQ_SCALE, FaceAligner, celebahq_matrix
+from ca2sis.model.training.data import load_image, read_id_list
 
 
 def measure(aligner: FaceAligner, paths: list[Path], scale: float) -> tuple[np.ndarray, np.ndarray, int]:

@@ -32,16 +32,18 @@ ln -s "$work/old/app" "$work/old-pkg/ca2sis/app"
 common=(--data "$data" --config "$config" --steps "$steps" --batch-size "$batch"
         --sample-every 1000000 --checkpoint-every 1000000 --device cpu)
 
-run() {  # name, PYTHONPATH, extra args...
-  local name=$1 path=$2; shift 2
+run() {  # name, PYTHONPATH, module of ca2sis-train, extra args...
+  local name=$1 path=$2 module=$3; shift 3
   local start end
   start=$(date +%s.%N)
-  PYTHONPATH=$path "$python" -m ca2sis.model.cli_train "${common[@]}" --out "$work/$name" "$@" \
+  PYTHONPATH=$path "$python" -m "$module" "${common[@]}" --out "$work/$name" "$@" \
     2>/dev/null | grep -o '[0-9.]* images/s' | sed "s/^/$name: steps at /"
   end=$(date +%s.%N)
   echo "$name: whole process $(echo "$end - $start" | bc) s for $((steps * batch)) images"
 }
 
 echo "config $config, batch $batch, $steps steps, $(nproc) CPUs, $(date -u +%F)"
-run old "$work/old-pkg" --workers 1
-run new "${PYTHONPATH:-}" "${new_args[@]}"
+old_module=ca2sis.model.cli_train  # before the layout of issue 17
+[ -d "$work/old/model/cli" ] && old_module=ca2sis.model.cli.train
+run old "$work/old-pkg" "$old_module" --workers 1
+run new "${PYTHONPATH:-}" ca2sis.model.cli.train "${new_args[@]}"

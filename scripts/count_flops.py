@@ -12,11 +12,11 @@ import sys
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ca2sis.model.ca2sis import CA2SIS
 from ca2sis.model.config import get_config
-from ca2sis.model.discriminator import MultiScaleDiscriminator
-from ca2sis.model.face_parser import FaceParserModel
-from ca2sis.model.face_reader import default_parser_weights
+from ca2sis.model.faces.parser import FaceParserModel
+from ca2sis.model.faces.reader import default_parser_weights
+from ca2sis.model.networks.composite import CA2SIS
+from ca2sis.model.networks.discriminator import MultiScaleDiscriminator
 
 
 def gflop(run) -> float:

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ca2sis.model.data import load_mask, read_id_list
-from ca2sis.model.face_reader import FaceReader, default_parser_weights
+from ca2sis.model.evaluation.segmentation import confusion_matrix, scores
+from ca2sis.model.faces.reader import FaceReader, default_parser_weights
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES
-from ca2sis.model.segmentation_metrics import confusion_matrix, scores
+from ca2sis.model.training.data import load_mask, read_id_list
 
 
 def main() -> None:

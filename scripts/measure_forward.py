@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from ca2sis.model.ca2sis import CA2SIS
 from ca2sis.model.config import get_config
+from ca2sis.model.networks.composite import CA2SIS
 
 
 def main() -> None:

@@ -20,11 +20,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from ca2sis.app.gallery import gallery_entries  # noqa: E402
-from ca2sis.app.panels import StylePanel  # noqa: E402
-from ca2sis.app.state import Studio  # noqa: E402
-from ca2sis.app.window import StudioWindow  # noqa: E402
-from ca2sis.model.engine import Engine, default_weights  # noqa: E402
+from ca2sis.app.qt.panels import StylePanel  # noqa: E402
+from ca2sis.app.qt.window import StudioWindow  # noqa: E402
+from ca2sis.app.state.document import Studio  # noqa: E402
+from ca2sis.app.state.gallery import gallery_entries  # noqa: E402
+from ca2sis.model.inference.engine import Engine, default_weights  # noqa: E402
 
 
 def time_moves(studio: Studio, moves: int, app: QApplication) -> float:

@@ -32,19 +32,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ca2sis.model.data import open_dataset, read_id_list
-from ca2sis.model.engine import Engine, ensure_weights, part_index
 from ca2sis.model.errors import CA2SISError
-from ca2sis.model.evaluation import psnr
-from ca2sis.model.inputs import save_png
-from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize
+from ca2sis.model.evaluation.image_quality import psnr
+from ca2sis.model.inference.engine import Engine, ensure_weights
+from ca2sis.model.io.images import save_png
+from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize, part_index
+from ca2sis.model.training.data import open_dataset, read_id_list
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
 STAGES = ("synthesis", "mapping")
 NOT_LOSSES = {"step", "epoch", "img_per_s"}
 TIME_WORDS = ("time", "sec", "second", "elapsed", "eta", "wall", "per_s", "ms", "duration", "clock", "speed")
 
-# What each logged key of model/train.py is (synthesis: adv fm l1 [vgg] [att] d; mapping: adv dv d).
+# What each logged key of model/training/train.py is (synthesis: adv fm l1 [vgg] [att] d; mapping: adv dv d).
 LOSS_NAMES = {
     "adv": "adversarial (G hinge)",
     "fm": "feature matching",

@@ -9,18 +9,18 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data" / "celebamask-mini"
-SHARED_DATA = Path(os.environ.get("CA2SIS_TEST_DATA", SHARED_DATA))
+# Eight CelebAMask-HQ faces at 256 px, committed with the tests (see its README for the
+# terms): five of the held-out validation list, three training faces.
+FACE_DATA = REPO / "tests" / "fixtures" / "celebamask-tiny"
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the studio's tests need no display
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not (SHARED_DATA / "images").is_dir():
-        pytest.skip(f"shared CelebAMask-HQ subset not found at {SHARED_DATA}")
-    return SHARED_DATA
+def face_data() -> Path:
+    """The committed face fixture: images/ + masks/, 256 x 256."""
+    return FACE_DATA
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def random_mask(batch: int, size: int, classes: int = 19, seed: int = 0) -> torc
 def styled_random_model(config, with_mapping: bool = True, seed: int = 0):
     """Random networks in which styles matter: a fresh G starts as a plain CNN (its
     attention outputs are zero-initialised), which would make every style test vacuous."""
-    from ca2sis.model.ca2sis import CA2SIS
+    from ca2sis.model.networks.composite import CA2SIS
 
     torch.manual_seed(seed)
     model = CA2SIS(config, with_mapping=with_mapping)
@@ -57,7 +57,7 @@ def tiny_weights(tmp_path_factory) -> Path:
     """Styled random tiny weights with M_s, stored in fp16 like shipped ones, exported to ONNX.
     Shared by the session: tests copy it before changing anything."""
     from ca2sis.model.config import get_config
-    from ca2sis.model.onnx_export import export_onnx
+    from ca2sis.model.inference.onnx_export import export_onnx
 
     folder = tmp_path_factory.mktemp("weights") / "tiny"
     styled_random_model(get_config("tiny")).save_pretrained(folder)

@@ -11,14 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ca2sis.model import bench, cli_edit, onnx_export
-from ca2sis.model.engine import Engine
+from ca2sis.model.cli import bench as cli_bench
+from ca2sis.model.cli import edit as cli_edit
+from ca2sis.model.cli import export as cli_export
+from ca2sis.model.inference.engine import Engine
 
 
 @pytest.fixture
-def two_faces(shared_data):
-    names = sorted(p.stem for p in (shared_data / "images").glob("*.jpg"))[:2]
-    return [(shared_data / "images" / f"{n}.jpg", shared_data / "masks" / f"{n}.png") for n in names]
+def two_faces(face_data):
+    names = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[:2]
+    return [(face_data / "images" / f"{n}.jpg", face_data / "masks" / f"{n}.png") for n in names]
 
 
 def _edit(*args: str, weights) -> int:
@@ -89,24 +91,26 @@ def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
     args = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
             "--weights", str(tiny_weights), "--device", "cpu"]
     script = shutil.which("ca2sis-edit")
-    command = [script] if script else [sys.executable, "-m", "ca2sis.model.cli_edit"]
+    command = [script] if script else [sys.executable, "-m", "ca2sis.model.cli.edit"]
     finished = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsys):
     copy = tmp_path / "weights"
     shutil.copytree(tiny_weights, copy, ignore=shutil.ignore_patterns("*.onnx"))
-    assert onnx_export.main([str(copy), "--check"]) == 0
+    assert cli_export.main([str(copy), "--check"]) == 0
     printed = capsys.readouterr().out
     assert printed.count("wrote") == 4 and "max |onnx - torch| generator image" in printed
     assert Engine.onnx_export_current(copy)
 
 
+@pytest.mark.slow
 def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
     report = tmp_path / "bench.json"
-    code = bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
+    code = cli_bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
                        "--runs", "2", "--warmup", "1", "--json", str(report)])
     assert code == 0
     table = capsys.readouterr().out
@@ -118,6 +122,7 @@ def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
             assert row[operation]["runs"] == 2
 
 
+@pytest.mark.slow
 def test_a_style_face_without_its_mask_is_parsed_automatically(tiny_weights, two_faces, tmp_path):
     (face, mask), (other, _) = two_faces
     out = tmp_path / "out.png"

@@ -10,7 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ca2sis.model.data import (
+from ca2sis.model.errors import DataError
+from ca2sis.model.labels import ANNOTATION_PARTS, COLORS, colorize, palette_bytes
+from ca2sis.model.training.data import (
     CelebAMaskHQDataset,
     FolderDataset,
     load_image,
@@ -20,8 +22,6 @@ from ca2sis.model.data import (
     open_dataset,
     read_id_list,
 )
-from ca2sis.model.errors import DataError
-from ca2sis.model.labels import ANNOTATION_PARTS, COLORS, colorize, palette_bytes
 
 L_EYE, R_EYE = 4, 5
 
@@ -51,32 +51,32 @@ def _face_with_both_eyes(shared):
         mask = load_mask(shared / "masks" / f"{face_id}.png")
         if (mask == L_EYE).sum() > 50 and (mask == R_EYE).sum() > 50:
             return face_id
-    pytest.fail("no face with both eyes among the first 50 shared faces")
+    pytest.fail("no face with both eyes in the fixture")
 
 
-def test_loaders_read_a_shared_face_at_full_and_reduced_size(shared_data):
-    face_id = _ids(shared_data, 1)[0]
-    image = load_image(shared_data / "images" / f"{face_id}.jpg")
-    assert image.shape == (512, 512, 3) and image.dtype == np.uint8
+def test_loaders_read_a_face_at_full_and_reduced_size(face_data):
+    face_id = _ids(face_data, 1)[0]
+    image = load_image(face_data / "images" / f"{face_id}.jpg")
+    assert image.shape == (256, 256, 3) and image.dtype == np.uint8
     assert image.std() > 10  # a photo, not a blank
-    small = load_image(shared_data / "images" / f"{face_id}.jpg", size=64)
+    small = load_image(face_data / "images" / f"{face_id}.jpg", size=64)
     assert small.shape == (64, 64, 3) and small.dtype == np.uint8
     # A resized face keeps the original's colours on average.
     assert np.abs(small.mean(axis=(0, 1)) - image.mean(axis=(0, 1))).max() < 3
 
-    mask = load_mask(shared_data / "masks" / f"{face_id}.png")
-    assert mask.shape == (512, 512) and mask.dtype == np.uint8
+    mask = load_mask(face_data / "masks" / f"{face_id}.png")
+    assert mask.shape == (256, 256) and mask.dtype == np.uint8
     assert mask.max() <= 18 and {0, 1, 2} <= set(np.unique(mask).tolist())
-    small_mask = load_mask(shared_data / "masks" / f"{face_id}.png", size=64)
+    small_mask = load_mask(face_data / "masks" / f"{face_id}.png", size=64)
     assert small_mask.shape == (64, 64)
     # Nearest resizing invents no label.
     assert set(np.unique(small_mask).tolist()) <= set(np.unique(mask).tolist())
 
 
-def test_dataset_items_are_normalised_tensors(shared_data):
-    dataset = open_dataset(shared_data, image_size=64)
+def test_dataset_items_are_normalised_tensors(face_data):
+    dataset = open_dataset(face_data, image_size=64)
     assert isinstance(dataset, FolderDataset)
-    assert len(dataset) == 900 and dataset.ids == sorted(dataset.ids)
+    assert len(dataset) == 8 and dataset.ids == sorted(dataset.ids)  # the fixture's eight faces
     item = dataset[0]
     assert item["name"] == dataset.ids[0]
     assert item["image"].shape == (3, 64, 64) and item["image"].dtype == torch.float32
@@ -90,10 +90,10 @@ def test_dataset_items_are_normalised_tensors(shared_data):
 
 @pytest.mark.parametrize("bad_label", [19, 255])
 def test_mask_with_a_label_out_of_range_is_rejected_naming_the_file(
-    shared_data, tmp_path, bad_label
+    face_data, tmp_path, bad_label
 ):
-    ids = _ids(shared_data, 2)
-    root = _copy_faces(shared_data, tmp_path / "data", ids)
+    ids = _ids(face_data, 2)
+    root = _copy_faces(face_data, tmp_path / "data", ids)
     bad = root / "masks" / f"{ids[1]}.png"
     mask = load_mask(bad)
     mask[:10, :10] = bad_label
@@ -108,9 +108,9 @@ def test_mask_with_a_label_out_of_range_is_rejected_naming_the_file(
         load_mask(tmp_path / "grey.png")
 
 
-def test_corrupt_image_is_rejected_naming_the_file(shared_data, tmp_path):
-    ids = _ids(shared_data, 2)
-    root = _copy_faces(shared_data, tmp_path / "data", ids)
+def test_corrupt_image_is_rejected_naming_the_file(face_data, tmp_path):
+    ids = _ids(face_data, 2)
+    root = _copy_faces(face_data, tmp_path / "data", ids)
     truncated = root / "images" / f"{ids[0]}.jpg"
     truncated.write_bytes(truncated.read_bytes()[:2000])
     dataset = open_dataset(root, image_size=64)
@@ -157,8 +157,8 @@ def test_any_image_mode_becomes_rgb(tmp_path):
     assert abs(int(load_image(tmp_path / "mid16.png")[0, 0, 0]) - 128) <= 1
 
 
-def test_colour_coded_mask_gives_the_same_indices_as_the_palette_one(shared_data, tmp_path):
-    palette_path = shared_data / "masks" / f"{_ids(shared_data, 1)[0]}.png"
+def test_colour_coded_mask_gives_the_same_indices_as_the_palette_one(face_data, tmp_path):
+    palette_path = face_data / "masks" / f"{_ids(face_data, 1)[0]}.png"
     indices = load_mask(palette_path)
     assert Image.open(palette_path).mode == "P"
     Image.fromarray(colorize(indices)).save(tmp_path / "rgb.png")
@@ -176,9 +176,9 @@ def test_colour_coded_mask_gives_the_same_indices_as_the_palette_one(shared_data
         load_mask(tmp_path / "smudged.png")
 
 
-def test_flip_mirrors_the_face_and_swaps_left_and_right(shared_data):
-    face_id = _face_with_both_eyes(shared_data)
-    dataset = open_dataset(shared_data, image_size=128, flip=True, include=[face_id])
+def test_flip_mirrors_the_face_and_swaps_left_and_right(face_data):
+    face_id = _face_with_both_eyes(face_data)
+    dataset = open_dataset(face_data, image_size=128, flip=True, include=[face_id])
     assert len(dataset) == 2
     original, mirrored = dataset[0], dataset[1]
     assert original["name"] == face_id and mirrored["name"] == f"{face_id}:flip"
@@ -197,8 +197,8 @@ def test_flip_mirrors_the_face_and_swaps_left_and_right(shared_data):
     assert torch.equal(mirrored["image"].flip(-1), original["image"])
 
 
-def test_dataset_draws_no_random_numbers(shared_data):
-    dataset = open_dataset(shared_data, image_size=32, flip=True, include=_ids(shared_data, 2))
+def test_dataset_draws_no_random_numbers(face_data):
+    dataset = open_dataset(face_data, image_size=32, flip=True, include=_ids(face_data, 2))
     torch_state, numpy_state, python_state = (
         torch.get_rng_state(),
         np.random.get_state()[1].copy(),
@@ -214,15 +214,15 @@ def test_dataset_draws_no_random_numbers(shared_data):
         assert torch.equal(a["image"], b["image"]) and torch.equal(a["mask"], b["mask"])
 
 
-def test_official_layout_merges_the_parts_into_the_source_mask(shared_data, tmp_path):
+def test_official_layout_merges_the_parts_into_the_source_mask(face_data, tmp_path):
     root = tmp_path / "CelebAMask-HQ"
     (root / "CelebA-HQ-img").mkdir(parents=True)
     (root / "CelebAMask-HQ-mask-anno" / "0").mkdir(parents=True)
-    sources = _ids(shared_data, 2)
+    sources = _ids(face_data, 2)
     for face_id, source in enumerate(sources):
-        photo = Image.open(shared_data / "images" / f"{source}.jpg").resize((1024, 1024))
+        photo = Image.open(face_data / "images" / f"{source}.jpg").resize((1024, 1024))
         photo.save(root / "CelebA-HQ-img" / f"{face_id}.jpg")
-        mask = load_mask(shared_data / "masks" / f"{source}.png")
+        mask = load_mask(face_data / "masks" / f"{source}.png")
         for index, part in enumerate(ANNOTATION_PARTS, start=1):
             if not (mask == index).any():
                 continue  # a missing file means the part is absent
@@ -235,11 +235,11 @@ def test_official_layout_merges_the_parts_into_the_source_mask(shared_data, tmp_
     assert dataset.ids == ["0", "1"]
     for face_id, source in enumerate(sources):
         item = dataset[face_id]
-        expected = load_mask(shared_data / "masks" / f"{source}.png", size=256)
+        expected = load_mask(face_data / "masks" / f"{source}.png", size=256)
         assert np.array_equal(item["mask"].numpy(), expected)
         assert item["image"].shape == (3, 256, 256) and item["name"] == str(face_id)
     assert np.array_equal(
-        load_official_mask(root, 1), load_mask(shared_data / "masks" / f"{sources[1]}.png")
+        load_official_mask(root, 1), load_mask(face_data / "masks" / f"{sources[1]}.png")
     )
 
 
@@ -262,7 +262,7 @@ def test_official_parts_later_classes_overwrite_earlier_ones(tmp_path):
         load_official_mask(tmp_path, 7)
 
 
-def test_open_dataset_explains_what_a_dataset_folder_must_hold(shared_data, tmp_path):
+def test_open_dataset_explains_what_a_dataset_folder_must_hold(face_data, tmp_path):
     with pytest.raises(DataError, match=r"expected images/ \+ masks/.*CelebA-HQ-img/"):
         open_dataset(tmp_path, image_size=64)
     with pytest.raises(DataError, match="dataset folder not found"):
@@ -271,8 +271,8 @@ def test_open_dataset_explains_what_a_dataset_folder_must_hold(shared_data, tmp_
     (tmp_path / "empty" / "masks").mkdir()
     with pytest.raises(DataError, match="empty"):
         open_dataset(tmp_path / "empty", image_size=64)
-    ids = _ids(shared_data, 3)
-    root = _copy_faces(shared_data, tmp_path / "data", ids)
+    ids = _ids(face_data, 3)
+    root = _copy_faces(face_data, tmp_path / "data", ids)
     (root / "masks" / f"{ids[2]}.png").rename(tmp_path / "kept.png")
     with pytest.raises(DataError, match=rf"{ids[2]}\.jpg has no mask"):
         open_dataset(root, image_size=64)
@@ -282,18 +282,18 @@ def test_open_dataset_explains_what_a_dataset_folder_must_hold(shared_data, tmp_
         open_dataset(root, image_size=64)
 
 
-def test_holdout_list_excludes_faces_and_include_restricts(shared_data, tmp_path):
-    ids = _ids(shared_data, 3)
+def test_holdout_list_excludes_faces_and_include_restricts(face_data, tmp_path):
+    ids = _ids(face_data, 3)
     holdout = tmp_path / "holdout.txt"
     holdout.write_text(f"# validation faces\n{ids[0]}\n\n  {ids[2]}  # another\n")
     assert read_id_list(holdout) == [ids[0], ids[2]]
-    dataset = open_dataset(shared_data, image_size=64, exclude=read_id_list(holdout))
-    assert len(dataset) == 898 and ids[1] in dataset.ids
+    dataset = open_dataset(face_data, image_size=64, exclude=read_id_list(holdout))
+    assert len(dataset) == 6 and ids[1] in dataset.ids
     assert ids[0] not in dataset.ids and ids[2] not in dataset.ids
-    kept = open_dataset(shared_data, image_size=64, include=ids, exclude=[ids[1]], flip=True)
+    kept = open_dataset(face_data, image_size=64, include=ids, exclude=[ids[1]], flip=True)
     assert kept.ids == [ids[0], ids[2]] and len(kept) == 4
     with pytest.raises(DataError, match="unknown face ids.*no-such-face"):
-        open_dataset(shared_data, image_size=64, include=[ids[0], "no-such-face"])
+        open_dataset(face_data, image_size=64, include=[ids[0], "no-such-face"])
 
 
 @pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))

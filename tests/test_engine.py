@@ -7,13 +7,13 @@ import pytest
 import torch
 from PIL import Image
 
-from ca2sis.model.bench import synthetic_face, synthetic_face_mask
-from ca2sis.model.ca2sis import CA2SIS
 from ca2sis.model.config import get_config
-from ca2sis.model.engine import Edit, Engine, Reference, attention_overlay, part_index
 from ca2sis.model.errors import DataError, WeightsError
-from ca2sis.model.labels import COLORS
-from ca2sis.model.onnx_export import check_parity
+from ca2sis.model.inference.bench import synthetic_face, synthetic_face_mask
+from ca2sis.model.inference.engine import Edit, Engine, Reference, attention_overlay
+from ca2sis.model.inference.onnx_export import check_parity
+from ca2sis.model.labels import COLORS, part_index
+from ca2sis.model.networks.composite import CA2SIS
 
 from conftest import styled_random_model
 
@@ -90,6 +90,7 @@ def test_shape_interpolation_at_0_and_1_gives_the_endpoints_latents(engine, face
     np.testing.assert_allclose(latents(0.25)[NOSE], 0.75 * latents_a[NOSE] + 0.25 * latents_b[NOSE], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_caches_reuse_work_and_give_identical_outputs(weights, faces):
     (face_a, mask_a), (face_b, mask_b) = faces
     engine = Engine.from_pretrained(weights, device="cpu", backend="torch")
@@ -229,6 +230,7 @@ def test_weights_of_another_config_truncated_or_pickled_are_refused(weights, tmp
         Engine.from_pretrained(tmp_path, device="cpu")
 
 
+@pytest.mark.slow
 def test_the_onnx_backend_matches_torch(weights, faces):
     differences = check_parity(weights)
     assert max(differences.values()) < 1e-3, differences
@@ -259,8 +261,9 @@ def test_an_onnx_export_of_other_weights_is_refused(weights, tmp_path):
         Engine.from_pretrained(copy, device="cpu", backend="onnx")
 
 
+@pytest.mark.slow
 def test_the_half_precision_graphs_a_gpu_runs_agree_with_float32(weights, faces):
-    from ca2sis.model.backends import TorchBackend
+    from ca2sis.model.inference.backends import TorchBackend
 
     (face_a, mask_a), _ = faces
     model = CA2SIS.from_pretrained(weights)
@@ -273,6 +276,7 @@ def test_the_half_precision_graphs_a_gpu_runs_agree_with_float32(weights, faces)
     np.testing.assert_allclose(a.attention, b.attention, atol=2e-2)
 
 
+@pytest.mark.slow
 def test_renders_from_several_threads_give_the_sequential_results(weights, faces):
     # The studio renders on a worker thread while the window may ask for codes itself.
     from concurrent.futures import ThreadPoolExecutor
@@ -289,3 +293,14 @@ def test_renders_from_several_threads_give_the_sequential_results(weights, faces
         images = list(pool.map(lambda edit: shared.render(edit).image, edits * 4))
     for index, image in enumerate(images):
         assert np.abs(image.astype(int) - expected[index % 3]).max() <= 1
+
+
+def test_the_onnx_backend_builds_no_torch_network(weights, faces, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a torch network was built for the ONNX backend")
+
+    monkeypatch.setattr(CA2SIS, "from_pretrained", refuse)
+    monkeypatch.setattr(CA2SIS, "__init__", refuse)
+    engine = Engine.from_pretrained(weights, device="cpu", backend="onnx")
+    (face, mask), _ = faces
+    assert engine.backend.name == "onnx" and engine.reconstruct(face, mask).shape[-1] == 3

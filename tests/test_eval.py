@@ -10,22 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ca2sis.model import cli_eval
-from ca2sis.model.engine import Engine
-from ca2sis.model.evaluation import (
-    METRICS,
-    IdentityEmbedder,
-    cosine_similarity,
-    dilate,
-    evaluate,
-    laplacian_pyramid,
-    markdown_table,
-    psnr,
-    ssim,
-    style_leakage,
-    swd,
-    swd_descriptors,
-)
+from ca2sis.model.cli import eval as cli_eval
+from ca2sis.model.evaluation.identity import IdentityEmbedder, cosine_similarity
+from ca2sis.model.evaluation.image_quality import psnr, ssim
+from ca2sis.model.evaluation.leakage import dilate, style_leakage
+from ca2sis.model.evaluation.pipeline import evaluate
+from ca2sis.model.evaluation.report import METRICS, markdown_table
+from ca2sis.model.evaluation.swd import laplacian_pyramid, swd, swd_descriptors
+from ca2sis.model.inference.engine import Engine
 
 
 def smooth_images(count: int, size: int = 64, seed: int = 0) -> np.ndarray:
@@ -112,10 +104,10 @@ def test_dilate_grows_a_region_by_a_square():
     assert (dilate(region, 0) == region).all()
 
 
-def test_identity_embedder_finds_real_faces_and_falls_back_on_noise(shared_data):
-    from ca2sis.model.data import load_image
+def test_identity_embedder_finds_real_faces_and_falls_back_on_noise(face_data):
+    from ca2sis.model.training.data import load_image
 
-    paths = sorted((shared_data / "images").glob("*.jpg"))[:2]
+    paths = sorted((face_data / "images").glob("*.jpg"))[:2]
     faces = [load_image(path, 64) for path in paths]
     embedder = IdentityEmbedder()
     (first, missed), (again, _), (other, _) = (embedder.embed(face) for face in (faces[0], faces[0], faces[1]))
@@ -127,18 +119,19 @@ def test_identity_embedder_finds_real_faces_and_falls_back_on_noise(shared_data)
 
 
 @pytest.fixture
-def four_ids(shared_data, tmp_path):
-    ids = sorted(p.stem for p in (shared_data / "images").glob("*.jpg"))[:4]
+def four_ids(face_data, tmp_path):
+    ids = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[:4]
     path = tmp_path / "ids.txt"
     path.write_text("# four faces\n" + "\n".join(ids) + "\n")
     return ids, path
 
 
-def test_command_line_writes_every_metric(tiny_weights, shared_data, four_ids, tmp_path, capsys):
+@pytest.mark.slow
+def test_command_line_writes_every_metric(tiny_weights, face_data, four_ids, tmp_path, capsys):
     ids, id_list = four_ids
     out_json, out_md = tmp_path / "out" / "report.json", tmp_path / "out" / "report.md"
     code = cli_eval.main([
-        "--data", str(shared_data), "--list", str(id_list), "--weights", str(tiny_weights), "--device", "cpu",
+        "--data", str(face_data), "--list", str(id_list), "--weights", str(tiny_weights), "--device", "cpu",
         "--json", str(out_json), "--markdown", str(out_md), "--seed", "3",
     ])
     captured = capsys.readouterr()
@@ -152,7 +145,9 @@ def test_command_line_writes_every_metric(tiny_weights, shared_data, four_ids, t
     assert -1 <= metrics["frs"] <= 1 and 0 <= metrics["style_leakage"] <= 1 and metrics["ms_per_image"] > 0
     assert list(metrics["swd_levels"]) == ["64", "32", "16"]
     assert counts["faces"] == 4 and counts["shape_swaps"] == 4 and counts["style_swaps"] == 4
-    assert counts["identity_fallback_real"] + counts["identity_fallback_generated"] <= 8
+    # dlib finds every real face (the fallback box is for poor generations: random weights
+    # here, so most or all of those fall back).
+    assert counts["identity_fallback_real"] == 0 and counts["identity_fallback_generated"] <= counts["faces"]
     assert report["config"] == "tiny" and report["image_size"] == 64 and report["seed"] == 3
     assert report["backend"].startswith("onnx") and report["device"] == "cpu"
     assert report["weights"] == str(tiny_weights) and "VGGFace2" in report["notes"]["frs"]
@@ -167,9 +162,9 @@ def test_command_line_writes_every_metric(tiny_weights, shared_data, four_ids, t
     assert "VGGFace2" in table and "n/a" not in table
 
 
-def test_one_face_and_no_identity_leave_those_metrics_unmeasured(tiny_weights, shared_data):
+def test_one_face_and_no_identity_leave_those_metrics_unmeasured(tiny_weights, face_data):
     engine = Engine.from_pretrained(tiny_weights, device="cpu")
-    report = evaluate(engine, shared_data, limit=1, identity=False, progress=False, timing_faces=1)
+    report = evaluate(engine, face_data, limit=1, identity=False, progress=False, timing_faces=1)
     metrics = report["metrics"]
     assert metrics["frs"] is None and metrics["identity_match"] is None
     assert metrics["swd_sh"] is None and metrics["style_leakage"] is None
@@ -179,12 +174,12 @@ def test_one_face_and_no_identity_leave_those_metrics_unmeasured(tiny_weights, s
     assert "n/a" in markdown_table(report)
 
 
-def test_command_line_errors_have_exit_codes(tiny_weights, shared_data, tmp_path, capsys):
-    missing = cli_eval.main(["--data", str(shared_data), "--weights", str(tmp_path / "nowhere"), "--limit", "1"])
+def test_command_line_errors_have_exit_codes(tiny_weights, face_data, tmp_path, capsys):
+    missing = cli_eval.main(["--data", str(face_data), "--weights", str(tmp_path / "nowhere"), "--limit", "1"])
     error = capsys.readouterr().err
     assert missing == 3 and error.startswith("error:") and "Traceback" not in error
 
-    no_parser = cli_eval.main(["--data", str(shared_data), "--weights", str(tiny_weights), "--limit", "1",
+    no_parser = cli_eval.main(["--data", str(face_data), "--weights", str(tiny_weights), "--limit", "1",
                                "--parser-weights", str(tmp_path / "no-parser")])
     assert no_parser == 3 and "no face parser" in capsys.readouterr().err
 
@@ -201,9 +196,9 @@ def test_command_line_errors_have_exit_codes(tiny_weights, shared_data, tmp_path
 
     unknown_id = tmp_path / "ids.txt"
     unknown_id.write_text("no-such-face\n")
-    code = cli_eval.main(["--data", str(shared_data), "--list", str(unknown_id), "--weights", str(tiny_weights)])
+    code = cli_eval.main(["--data", str(face_data), "--list", str(unknown_id), "--weights", str(tiny_weights)])
     assert code == 2 and "unknown face ids" in capsys.readouterr().err
 
     with pytest.raises(SystemExit) as exit_info:  # argparse: bad values exit 2 as well
-        cli_eval.main(["--data", str(shared_data), "--limit", "0"])
+        cli_eval.main(["--data", str(face_data), "--limit", "0"])
     assert exit_info.value.code == 2

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import save_file
 
 from ca2sis.model.errors import WeightsError
-from ca2sis.model.losses import (
+from ca2sis.model.training.losses import (
     VGGPerceptualLoss,
     _vgg19_features,
     attention_loss,

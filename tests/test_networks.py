@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from ca2sis.model.ca2sis import CA2SIS
 from ca2sis.model.config import PRESETS, CA2SISConfig, get_config
-from ca2sis.model.discriminator import MultiScaleDiscriminator
-from ca2sis.model.layers import concat_groups
-from ca2sis.model.mapping_network import MappingNetwork
-from ca2sis.model.style_encoder import masked_average_pool
+from ca2sis.model.networks.composite import CA2SIS
+from ca2sis.model.networks.discriminator import MultiScaleDiscriminator
+from ca2sis.model.networks.layers import concat_groups
+from ca2sis.model.networks.mapping_network import MappingNetwork
+from ca2sis.model.networks.style_encoder import masked_average_pool
 
 from conftest import random_mask
 
@@ -170,7 +170,7 @@ def test_config_json_round_trip_and_errors(tmp_path):
 
 
 def test_lite_fits_the_bundle_budget():
-    from ca2sis.model.cli_train import network_sizes
+    from ca2sis.model.cli.train import network_sizes
 
     sizes = network_sizes(PRESETS["lite"])
     inference = sum(v for k, v in sizes.items() if k != "discriminator")
@@ -181,7 +181,7 @@ def test_lite_fits_the_bundle_budget():
 def test_style_pooling_does_not_overflow_in_half_precision():
     # fp16 is what the engine uses on GPUs; a class covering a whole 256x256 image has an
     # area (65,536) beyond fp16's largest number.
-    from ca2sis.model.style_encoder import masked_average_pool
+    from ca2sis.model.networks.style_encoder import masked_average_pool
 
     features = torch.full((1, 2, 256, 256), 3.0)
     mask = torch.zeros(1, 2, 256, 256)

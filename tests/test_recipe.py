@@ -10,21 +10,21 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ca2sis.model.augment import PairedAugment
-from ca2sis.model.ca2sis import CA2SIS
 from ca2sis.model.config import get_config
-from ca2sis.model.data import FacesInMemory, load_image, load_mask, one_hot, open_dataset
-from ca2sis.model.ema import WeightAverage
-from ca2sis.model.face_parser import FaceParserModel
-from ca2sis.model.face_reader import default_parser_weights
-from ca2sis.model.losses import LeCamRegularizer, ParserLoss, code_statistics_loss, swap_locality_loss
-from ca2sis.model.mapping_network import MappingNetwork
-from ca2sis.model.objectives import pick_swap_parts
-from ca2sis.model.train import DISC_EXPORT, TrainConfig, Trainer, export_weights
+from ca2sis.model.faces.parser import FaceParserModel
+from ca2sis.model.faces.reader import default_parser_weights
+from ca2sis.model.networks.composite import CA2SIS
+from ca2sis.model.networks.mapping_network import MappingNetwork
+from ca2sis.model.training.augment import PairedAugment
+from ca2sis.model.training.data import FacesInMemory, load_image, load_mask, one_hot, open_dataset
+from ca2sis.model.training.ema import WeightAverage
+from ca2sis.model.training.losses import LeCamRegularizer, ParserLoss, code_statistics_loss, swap_locality_loss
+from ca2sis.model.training.objectives import pick_swap_parts
+from ca2sis.model.training.train import DISC_EXPORT, TrainConfig, Trainer, export_weights
 
 from conftest import random_mask
 
-DEMO_FACES = Path(__file__).resolve().parents[1] / "assets" / "faces"
+DEMO_FACES = Path(__file__).resolve().parents[1] / "assets" / "faces"  # committed demo faces
 
 
 def _train_config(data, **changes) -> TrainConfig:
@@ -48,9 +48,9 @@ def test_weight_average_follows_the_weights_at_the_rate_of_its_half_life():
     assert not ema.averages["net"].weight.requires_grad
 
 
-def test_export_writes_the_weight_average_and_the_discriminator(shared_data, tmp_path):
+def test_export_writes_the_weight_average_and_the_discriminator(face_data, tmp_path):
     run = tmp_path / "run"
-    trainer = Trainer(get_config("tiny"), _train_config(shared_data, steps=2, ema_kimg=1.0, lambda_parser=0,
+    trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=2, ema_kimg=1.0, lambda_parser=0,
                                                         lambda_semantic=0), run)
     trainer.run()
     out = tmp_path / "weights"
@@ -181,9 +181,9 @@ def test_mapping_codes_stay_in_the_encoders_range_and_statistics_loss_is_zero_fo
 # ---- data, warm start, bf16 --------------------------------------------------------------
 
 
-def test_faces_in_memory_give_the_same_batches_as_the_dataset(shared_data):
-    first_three = open_dataset(shared_data, 64).ids[:3]
-    dataset = open_dataset(shared_data, 64, flip=True, include=first_three)
+def test_faces_in_memory_give_the_same_batches_as_the_dataset(face_data):
+    first_three = open_dataset(face_data, 64).ids[:3]
+    dataset = open_dataset(face_data, 64, flip=True, include=first_three)
     faces = FacesInMemory(dataset, progress=False)
     indices = [0, 4, 2, 3]  # 3 and 4 are mirrored copies
     batch = faces.batch(indices)
@@ -193,12 +193,12 @@ def test_faces_in_memory_give_the_same_batches_as_the_dataset(shared_data):
         assert torch.equal(batch["mask"][row], item["mask"])
 
 
-def test_warm_start_from_an_exported_folder_restores_the_same_outputs(shared_data, tmp_path):
+def test_warm_start_from_an_exported_folder_restores_the_same_outputs(face_data, tmp_path):
     run = tmp_path / "run"
-    Trainer(get_config("tiny"), _train_config(shared_data, steps=1, lambda_parser=0, lambda_semantic=0), run).run()
+    Trainer(get_config("tiny"), _train_config(face_data, steps=1, lambda_parser=0, lambda_semantic=0), run).run()
     weights = tmp_path / "weights"
     export_weights(run, weights)
-    warm = Trainer(get_config("tiny"), _train_config(shared_data, steps=1, init=str(weights)), tmp_path / "warm")
+    warm = Trainer(get_config("tiny"), _train_config(face_data, steps=1, init=str(weights)), tmp_path / "warm")
     exported = CA2SIS.from_pretrained(weights)
     image = torch.rand(1, 3, 64, 64) * 2 - 1
     mask = random_mask(1, 64)
@@ -211,8 +211,8 @@ def test_warm_start_from_an_exported_folder_restores_the_same_outputs(shared_dat
         assert torch.equal(value, disc[key].float()), key
 
 
-def test_bf16_training_gives_finite_losses(shared_data, tmp_path):
-    trainer = Trainer(get_config("tiny"), _train_config(shared_data, steps=2, precision="bf16", augment="always"),
+def test_bf16_training_gives_finite_losses(face_data, tmp_path):
+    trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=2, precision="bf16", augment="always"),
                       tmp_path / "run")
     summary = trainer.run()
     assert summary["step"] == 2
@@ -220,8 +220,8 @@ def test_bf16_training_gives_finite_losses(shared_data, tmp_path):
     assert {"parser", "sem", "swap_out", "lecam"} <= set(summary["losses"])
 
 
-def test_one_hot_of_in_memory_masks_matches_labels(shared_data):
-    faces = FacesInMemory(open_dataset(shared_data, 32, include=open_dataset(shared_data, 32).ids[:1]),
+def test_one_hot_of_in_memory_masks_matches_labels(face_data):
+    faces = FacesInMemory(open_dataset(face_data, 32, include=open_dataset(face_data, 32).ids[:1]),
                           progress=False)
     batch = faces.batch([0])
     assert torch.equal(one_hot(batch["mask"]).argmax(1), batch["mask"])

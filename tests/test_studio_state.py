@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from ca2sis.app.gallery import gallery_entries, read_photo
-from ca2sis.app.painting import brush_segment, flood_fill
-from ca2sis.app.project import load_project, save_project
-from ca2sis.app.state import CANVAS_SIZE, Face, Studio
-from ca2sis.app.worker import LatestOnlyRunner
+from ca2sis.app.qt.worker import LatestOnlyRunner
+from ca2sis.app.state.document import CANVAS_SIZE, Face, Studio
+from ca2sis.app.state.gallery import gallery_entries, read_photo
+from ca2sis.app.state.painting import brush_segment, flood_fill
+from ca2sis.app.state.project import load_project, save_project
 from ca2sis.model.errors import DataError
 from ca2sis.model.labels import CLASS_NAMES
 

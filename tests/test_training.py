@@ -10,12 +10,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ca2sis.model.ca2sis import CA2SIS
-from ca2sis.model.checkpoint import checkpoint_path
-from ca2sis.model.cli_train import main as train_main
+from ca2sis.model.cli.train import main as train_main
 from ca2sis.model.config import get_config
-from ca2sis.model.data import one_hot
-from ca2sis.model.train import TrainConfig, Trainer
+from ca2sis.model.io.checkpoint import checkpoint_path
+from ca2sis.model.networks.composite import CA2SIS
+from ca2sis.model.training.data import one_hot
+from ca2sis.model.training.train import TrainConfig, Trainer
 
 
 def _train_config(data, **changes) -> TrainConfig:
@@ -33,8 +33,9 @@ def _reconstruction_error(trainer: Trainer, batch) -> float:
     return (fake - batch["image"]).abs().mean().item()
 
 
-def test_thirty_cpu_steps_lower_the_reconstruction_loss(shared_data, tmp_path):
-    trainer = Trainer(get_config("tiny"), _train_config(shared_data, steps=30, lr=2e-3), tmp_path / "run")
+@pytest.mark.slow
+def test_thirty_cpu_steps_lower_the_reconstruction_loss(face_data, tmp_path):
+    trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=30, lr=2e-3), tmp_path / "run")
     fixed = next(iter(torch.utils.data.DataLoader(trainer.dataset, batch_size=8)))
     before = _reconstruction_error(trainer, fixed)
     summary = trainer.run()
@@ -48,12 +49,13 @@ def test_thirty_cpu_steps_lower_the_reconstruction_loss(shared_data, tmp_path):
     assert len(log) == 30 and '"att"' in log[0]
 
 
-def test_resume_after_a_stop_gives_the_same_weights(shared_data, tmp_path):
-    straight = Trainer(get_config("tiny"), _train_config(shared_data, steps=4), tmp_path / "a")
+@pytest.mark.slow
+def test_resume_after_a_stop_gives_the_same_weights(face_data, tmp_path):
+    straight = Trainer(get_config("tiny"), _train_config(face_data, steps=4), tmp_path / "a")
     straight.run()
-    first = Trainer(get_config("tiny"), _train_config(shared_data, steps=2), tmp_path / "b")
+    first = Trainer(get_config("tiny"), _train_config(face_data, steps=2), tmp_path / "b")
     first.run()
-    resumed = Trainer(get_config("tiny"), _train_config(shared_data, steps=4), tmp_path / "b", resume=True)
+    resumed = Trainer(get_config("tiny"), _train_config(face_data, steps=4), tmp_path / "b", resume=True)
     assert resumed.step == 2
     resumed.run()
     a = load_file(str(checkpoint_path(tmp_path / "a")))
@@ -63,17 +65,19 @@ def test_resume_after_a_stop_gives_the_same_weights(shared_data, tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
-def test_ctrl_c_saves_a_checkpoint_after_the_current_step(shared_data, tmp_path):
-    trainer = Trainer(get_config("tiny"), _train_config(shared_data, steps=50), tmp_path / "run")
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_after_the_current_step(face_data, tmp_path):
+    trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=50), tmp_path / "run")
     trainer._on_sigint(None, None)  # as if Ctrl-C arrived during the first step
     summary = trainer.run()
     assert summary["stopped_early"] and summary["step"] == 1
     assert checkpoint_path(tmp_path / "run").exists()
 
 
-def test_cli_trains_exports_and_trains_the_mapping_network(shared_data, tmp_path, capsys):
+@pytest.mark.slow
+def test_cli_trains_exports_and_trains_the_mapping_network(face_data, tmp_path, capsys):
     run = tmp_path / "run"
-    common = ["--data", str(shared_data), "--out", str(run), "--batch-size", "2", "--workers", "0",
+    common = ["--data", str(face_data), "--out", str(run), "--batch-size", "2", "--workers", "0",
               "--device", "cpu"]
     assert train_main([*common, "--config", "tiny", "--steps", "2"]) == 0
     # The same run cannot be started twice by mistake.
@@ -108,11 +112,12 @@ def test_info_reports_parameter_counts(capsys):
     assert "tiny" in out and "lite" in out and "fp16 MiB" in out
 
 
-def test_two_process_ddp_run_on_cpu(shared_data, tmp_path):
+@pytest.mark.slow
+def test_two_process_ddp_run_on_cpu(face_data, tmp_path):
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "ca2sis.model.cli_train", "--data", str(shared_data), "--config", "tiny", "--out", str(run),
+               "-m", "ca2sis.model.cli.train", "--data", str(face_data), "--config", "tiny", "--out", str(run),
                "--steps", "3", "--batch-size", "2", "--workers", "0", "--device", "cpu"]
     try:
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)

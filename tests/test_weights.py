@@ -7,9 +7,9 @@ import pickle
 import pytest
 import torch
 
-from ca2sis.model.ca2sis import CA2SIS
 from ca2sis.model.config import get_config
 from ca2sis.model.errors import WeightsError
+from ca2sis.model.networks.composite import CA2SIS
 
 from conftest import random_mask
 
@@ -76,7 +76,7 @@ def test_a_safetensors_file_whose_header_length_starts_with_0x80_is_not_taken_fo
     # as legal as any other, and once made the lite generator unloadable.
     from safetensors.torch import save_file
 
-    from ca2sis.model.weights import read_tensors
+    from ca2sis.model.io.weights import read_tensors
 
     path = tmp_path / "t.safetensors"
     for pad in range(300):

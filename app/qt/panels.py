@@ -1,0 +1,426 @@
+"""The studio's side panels: class palette, styles, shapes, gallery and the result view.
+
+Every panel reads the ``Studio`` and calls its operations; none keeps state of its own
+beyond what it shows. Faces travel by drag and drop as the gallery's own MIME type (a
+gallery name) or as file URLs (photos from the desktop); the window turns either into a
+``Face`` (photos are aligned and parsed in the background) and calls ``on_face``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ca2sis.model.inference.engine import attention_overlay
+from ca2sis.model.labels import COLORS, DISPLAY_NAMES, NUM_CLASSES
+
+from ..state.document import Face, Studio
+from ..state.gallery import GalleryEntry
+from .images import to_pixmap
+
+GALLERY_MIME = "application/x-ca2sis-gallery-face"
+THUMB = 40
+
+# Keyboard shortcuts of the classes: 0-9, then Alt+0 .. Alt+8 for classes 10-18.
+CLASS_SHORTCUTS: tuple[str, ...] = tuple(str(index) for index in range(10)) + tuple(
+    f"Alt+{index}" for index in range(NUM_CLASSES - 10)
+)
+
+FaceDrop = Callable[[QMimeData, Callable[[Face], None]], bool]
+
+
+def swatch(part: int, size: int = 14) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(*COLORS[part]))
+    return pixmap
+
+
+def mime_has_face(mime: QMimeData) -> bool:
+    return mime.hasFormat(GALLERY_MIME) or any(url.isLocalFile() for url in mime.urls())
+
+
+class DropTarget:
+    """Mixin: a widget that accepts faces and hands them to ``self.face_dropped(mime)``."""
+
+    def _accepts(self, event) -> bool:
+        if mime_has_face(event.mimeData()):
+            event.acceptProposedAction()
+            return True
+        event.ignore()
+        return False
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        self._accepts(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        self._accepts(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        if self._accepts(event):
+            self.face_dropped(event.mimeData())
+
+    def face_dropped(self, mime: QMimeData) -> None:
+        raise NotImplementedError
+
+
+# ---- class palette -----------------------------------------------------------------------
+class ClassPalette(QWidget):
+    """One checkable button per class with its colour, name and shortcut."""
+
+    def __init__(self, studio: Studio, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio = studio
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(1)
+        self.group = QButtonGroup(self)
+        self.group.setExclusive(True)
+        self.buttons: list[QToolButton] = []
+        for part in range(NUM_CLASSES):
+            button = QToolButton()
+            button.setCheckable(True)
+            button.setIcon(QIcon(swatch(part)))
+            button.setText(f"{DISPLAY_NAMES[part]}   ({CLASS_SHORTCUTS[part]})")
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setToolTip(f"Paint {DISPLAY_NAMES[part].lower()} (shortcut {CLASS_SHORTCUTS[part]})")
+            button.setAutoRaise(True)
+            self.group.addButton(button, part)
+            self.buttons.append(button)
+            layout.addWidget(button)
+        layout.addStretch(1)
+        self.group.idClicked.connect(studio.set_brush_class)
+        studio.listen(lambda _what: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        button = self.buttons[self.studio.brush_class]
+        if not button.isChecked():
+            button.setChecked(True)
+
+
+# ---- style panel -------------------------------------------------------------------------
+class StyleRow(DropTarget, QFrame):
+    """A class's row: colour, name, where its style comes from, strength, Random, Reset."""
+
+    def __init__(self, panel: StylePanel, part: int):
+        super().__init__()
+        self.panel, self.part = panel, part
+        self.setAcceptDrops(True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        colour = QLabel()
+        colour.setPixmap(swatch(part, 12))
+        self.name = QLabel(DISPLAY_NAMES[part])
+        self.name.setMinimumWidth(78)
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(THUMB, THUMB)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setMinimumWidth(70)
+        self.slider.setToolTip("Strength: 0 = the base style, 100 = this part's reference")
+        self.slider.valueChanged.connect(self._strength_moved)
+        self.random = QToolButton()
+        self.random.setText("Random")
+        self.random.clicked.connect(lambda: panel.randomise(part))
+        self.reset = QToolButton()
+        self.reset.setText("Reset")
+        self.reset.setToolTip("Back to the base style")
+        self.reset.clicked.connect(lambda: panel.studio.reset_part_style(part))
+        for widget in (colour, self.name, self.thumb, self.slider, self.random, self.reset):
+            layout.addWidget(widget)
+        layout.setStretch(3, 1)
+
+    def face_dropped(self, mime: QMimeData) -> None:
+        self.panel.face_drop(mime, lambda face: self.panel.studio.set_part_style(self.part, face))
+
+    def _strength_moved(self, value: int) -> None:
+        if self.panel.studio.strength(self.part) is not None:
+            self.panel.studio.set_strength(self.part, value / 100.0)
+
+    def refresh(self, present: bool) -> None:
+        studio = self.panel.studio
+        face = studio.style_face(self.part)
+        custom = self.part in studio.document.part_styles or self.part in studio.document.random_parts
+        if face is None:
+            seed = studio.document.random_parts[self.part].seed
+            self.thumb.setPixmap(QPixmap())
+            self.thumb.setText(f"M_s\n#{seed}")
+            self.thumb.setToolTip(f"Random style from the mapping network, seed {seed}")
+        else:
+            self.thumb.setText("")
+            self.thumb.setPixmap(self.panel.thumbnail(face))
+            self.thumb.setToolTip(f"Style from {face.name}" + ("" if custom else " (base style)"))
+        strength = studio.strength(self.part)
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(100 * (strength if strength is not None else 1.0)))
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(strength is not None)
+        self.reset.setEnabled(custom)
+        self.random.setEnabled(self.panel.has_mapping)
+        self.name.setEnabled(present)
+        font = self.name.font()
+        font.setBold(custom)
+        self.name.setFont(font)
+
+
+class StylePanel(DropTarget, QWidget):
+    """Where each part's style comes from. Drop a face on a row: that part takes its style;
+    on the header: every part does."""
+
+    def __init__(self, studio: Studio, face_drop: FaceDrop, has_mapping: bool, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.face_drop, self.has_mapping = studio, face_drop, has_mapping
+        self._thumbs: dict[str, QPixmap] = {}
+        self._seeds = np.random.default_rng()
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+        self.header = QLabel()
+        self.header.setWordWrap(True)
+        outer.addWidget(self.header)
+        self.setAcceptDrops(True)
+        rows = QWidget()
+        column = QVBoxLayout(rows)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        self.rows = [StyleRow(self, part) for part in range(NUM_CLASSES)]
+        for row in self.rows:
+            column.addWidget(row)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(rows)
+        outer.addWidget(scroll)
+        studio.listen(lambda what: self.refresh() if what == "document" else None)
+        self.refresh()
+
+    def face_dropped(self, mime: QMimeData) -> None:
+        self.face_drop(mime, self.studio.set_all_styles)
+
+    def thumbnail(self, face: Face) -> QPixmap:
+        key = face.key
+        if key not in self._thumbs:
+            self._thumbs[key] = to_pixmap(face.image, THUMB)
+        return self._thumbs[key]
+
+    def randomise(self, part: int) -> None:
+        self.studio.set_random_style(part, int(self._seeds.integers(0, 2**31 - 1)))
+
+    def refresh(self) -> None:
+        base = self.studio.document.base
+        self.header.setText(
+            f"Base style: <b>{base.name}</b>. Drop a face on a row to style that part, here for all parts."
+        )
+        present = np.bincount(self.studio.document.mask.ravel(), minlength=NUM_CLASSES) > 0
+        for row in self.rows:
+            row.refresh(bool(present[row.part]))
+
+
+# ---- shape panel -------------------------------------------------------------------------
+class ShapePanel(DropTarget, QWidget):
+    """A shape source face and one slider per part: α from the painted shape (0) to the
+    source's shape (1), through the part's mask embedding."""
+
+    def __init__(self, studio: Studio, face_drop: FaceDrop, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.face_drop = studio, face_drop
+        self._shown_source: Face | None | bool = False  # False: nothing shown yet
+        self.setAcceptDrops(True)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+        top = QHBoxLayout()
+        self.thumb = QLabel()
+        self.thumb.setFixedSize(64, 64)
+        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumb.setFrameShape(QFrame.Shape.StyledPanel)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.clear = QPushButton("Clear")
+        self.clear.clicked.connect(lambda: studio.set_shape_source(None))
+        top.addWidget(self.thumb)
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.clear)
+        outer.addLayout(top)
+        grid_widget = QWidget()
+        grid = QGridLayout(grid_widget)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.sliders: list[QSlider] = []
+        self.values: list[QLabel] = []
+        for part in range(NUM_CLASSES):
+            colour = QLabel()
+            colour.setPixmap(swatch(part, 12))
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0, 100)
+            slider.valueChanged.connect(lambda value, part=part: self._moved(part, value))
+            value = QLabel("0.00")
+            value.setMinimumWidth(32)
+            grid.addWidget(colour, part, 0)
+            grid.addWidget(QLabel(DISPLAY_NAMES[part]), part, 1)
+            grid.addWidget(slider, part, 2)
+            grid.addWidget(value, part, 3)
+            self.sliders.append(slider)
+            self.values.append(value)
+        grid.setColumnStretch(2, 1)
+        grid.setRowStretch(NUM_CLASSES, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(grid_widget)
+        outer.addWidget(scroll)
+        studio.listen(lambda what: self.refresh() if what == "document" else None)
+        self.refresh()
+
+    def face_dropped(self, mime: QMimeData) -> None:
+        self.face_drop(mime, self.studio.set_shape_source)
+
+    def _moved(self, part: int, value: int) -> None:
+        self.values[part].setText(f"{value / 100:.2f}")
+        if self.studio.document.shape_source is not None:
+            self.studio.set_shape_alpha(part, value / 100.0)
+
+    def refresh(self) -> None:
+        document = self.studio.document
+        source = document.shape_source
+        if source is not self._shown_source:  # a new thumbnail only when the source changes, not per stroke
+            self._shown_source = source
+            if source is None:
+                self.thumb.setPixmap(QPixmap())
+                self.thumb.setText("none")
+                self.caption.setText("Drop a face here (from the gallery or a photo) to take part shapes from it.")
+            else:
+                self.thumb.setPixmap(to_pixmap(source.image, 64))
+                self.caption.setText(f"Shapes from <b>{source.name}</b>: each slider moves a part from the painted "
+                                     "shape (0) to this face's (1).")
+        self.clear.setEnabled(source is not None)
+        for part, slider in enumerate(self.sliders):
+            alpha = document.shape_alphas.get(part, 0.0)
+            slider.blockSignals(True)
+            slider.setValue(round(alpha * 100))
+            slider.blockSignals(False)
+            slider.setEnabled(source is not None)
+            self.values[part].setText(f"{alpha:.2f}")
+
+
+# ---- gallery -----------------------------------------------------------------------------
+class GalleryList(QListWidget):
+    """The demo faces as draggable thumbnails; double-click opens one as the face to edit."""
+
+    opened = Signal(str)
+
+    def __init__(self, entries: list[GalleryEntry], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.entries = {entry.name: entry for entry in entries}
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(72, 72))
+        self.setFlow(QListWidget.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setFixedHeight(118)
+        for entry in entries:
+            item = QListWidgetItem(QIcon(QPixmap(str(entry.image)).scaled(
+                72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)), entry.name)
+            item.setData(Qt.ItemDataRole.UserRole, entry.name)
+            item.setToolTip(f"{entry.name}: drag onto a part, the result or the shape panel; double-click to edit")
+            self.addItem(item)
+        self.itemDoubleClicked.connect(lambda item: self.opened.emit(item.data(Qt.ItemDataRole.UserRole)))
+
+    def startDrag(self, _actions) -> None:  # noqa: N802
+        item = self.currentItem()
+        if item is None:
+            return
+        mime = QMimeData()
+        mime.setData(GALLERY_MIME, item.data(Qt.ItemDataRole.UserRole).encode())
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        drag.setPixmap(item.icon().pixmap(56, 56))
+        drag.exec(Qt.DropAction.CopyAction)
+
+
+# ---- result ------------------------------------------------------------------------------
+class ResultView(DropTarget, QWidget):
+    """The generated face, optionally with one part's attention map over it. Dropping a
+    face here gives every part that face's style."""
+
+    def __init__(self, studio: Studio, face_drop: FaceDrop, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.face_drop = studio, face_drop
+        self.setAcceptDrops(True)
+        self.result = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Attention:"))
+        self.attention = QComboBox()
+        self.attention.addItem("off", None)
+        for part in range(NUM_CLASSES):
+            self.attention.addItem(QIcon(swatch(part)), DISPLAY_NAMES[part], part)
+        self.attention.setToolTip("Overlay where a part's style lands: its share of the cross-attention per pixel")
+        self.attention.currentIndexChanged.connect(lambda _i: studio.set_attention_part(self.attention.currentData()))
+        bar.addWidget(self.attention)
+        bar.addStretch(1)
+        self.busy = QLabel("")
+        bar.addWidget(self.busy)
+        layout.addLayout(bar)
+        self.image = QLabel("no result yet")
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(320, 320)
+        self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.image.setStyleSheet("background: #28282c; color: #aaa;")
+        layout.addWidget(self.image, 1)
+        studio.listen(lambda what: self.redraw() if what == "settings" else None)
+
+    def face_dropped(self, mime: QMimeData) -> None:
+        self.face_drop(mime, self.studio.set_all_styles)
+
+    def show_result(self, result) -> None:
+        self.result = result
+        self.redraw()
+
+    def shown_image(self) -> np.ndarray | None:
+        """What the view shows, at the networks' size (face or face with attention)."""
+        if self.result is None:
+            return None
+        part = self.studio.attention_part
+        if part is None:
+            return self.result.image
+        return attention_overlay(self.result.image, self.result.attention, part)
+
+    def redraw(self) -> None:
+        index = self.attention.findData(self.studio.attention_part)
+        if index >= 0 and index != self.attention.currentIndex():
+            self.attention.blockSignals(True)
+            self.attention.setCurrentIndex(index)
+            self.attention.blockSignals(False)
+        image = self.shown_image()
+        if image is None:
+            return
+        side = max(64, min(self.image.width(), self.image.height()))
+        self.image.setPixmap(to_pixmap(image, side))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.redraw()

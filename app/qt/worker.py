@@ -1,0 +1,77 @@
+"""Inference off the GUI thread: the newest request wins, superseded ones never run.
+
+``LatestOnlyRunner`` (``state.runner``) is plain Python: one background thread runs
+``job(request)`` on the newest request submitted so far; requests that a newer one replaced
+while waiting are dropped unrun. Each request gets a ticket number; results come back with
+it, so a view can ignore a result older than the one it shows. ``RenderWorker`` wraps it in
+Qt signals, which Qt delivers on the GUI thread.
+
+``BackgroundTask`` runs one-off slow work (reading and parsing a photo) on a thread and
+hands the result or the error to a callback on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from ca2sis.model.errors import CA2SISError
+
+from ..state.runner import LatestOnlyRunner
+
+
+class RenderWorker(QObject):
+    """Qt face of ``LatestOnlyRunner``: ``rendered(ticket, result)``, ``failed(ticket, message)``."""
+
+    rendered = Signal(int, object)
+    failed = Signal(int, str)
+
+    def __init__(self, job: Callable[[Any], Any], parent: QObject | None = None):
+        super().__init__(parent)
+        self.runner = LatestOnlyRunner(job, self.rendered.emit, self._report)
+
+    def _report(self, ticket: int, error: BaseException) -> None:
+        self.failed.emit(ticket, error_message(error))
+
+    def submit(self, request: Any) -> int:
+        return self.runner.submit(request)
+
+    def close(self) -> None:
+        self.runner.close()
+
+
+def error_message(error: BaseException) -> str:
+    """What a person reads: our own errors as they are, others with their type."""
+    if isinstance(error, CA2SISError):
+        return str(error)
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+class BackgroundTask(QObject):
+    """Run ``work()`` on a thread; ``on_done(result)`` or ``on_error(message)`` run on the GUI thread."""
+
+    _finished = Signal(object, object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._finished.connect(self._deliver)
+        self.running = 0
+
+    def start(self, work: Callable[[], Any], on_done: Callable[[Any], None], on_error: Callable[[str], None]) -> None:
+        self.running += 1
+
+        def run() -> None:
+            try:
+                outcome: tuple[Callable, Any] = (on_done, work())
+            except Exception as error:  # shown in the window; the session goes on
+                outcome = (on_error, error_message(error))
+            self._finished.emit(*outcome)
+
+        threading.Thread(target=run, name="ca2sis-task", daemon=True).start()
+
+    def _deliver(self, callback: Callable[[Any], None], value: Any) -> None:
+        self.running -= 1
+        callback(value)

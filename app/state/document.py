@@ -1,0 +1,480 @@
+"""The studio's state, apart from Qt: the document being edited, its commands and history.
+
+- ``Face``: an aligned face and its mask, where a style or a shape comes from.
+- ``Document``: what decides the generated face: the mask being painted, the base style,
+  per-part style references and strengths, random parts (M_s), the shape source and the
+  per-part shape sliders α.
+- ``Command``: one undoable change of a document (a stroke, a drop, a slider move).
+- ``History``: undo/redo of commands, merging consecutive moves of one slider.
+- ``Studio``: the operations a user performs, each turned into a command and handed to an
+  executor (its own ``History`` here; the window hands them to a QUndoStack instead), plus
+  view settings that are not part of the document (tool, brush, attention part).
+
+``Studio.edit()`` turns the document into an engine ``Edit``; everything the window shows
+follows from it, so all of this is tested without a screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ca2sis.model.errors import DataError, check_fraction
+from ca2sis.model.inference.engine import Edit, Reference
+from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
+from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES, part_index
+
+from .painting import MaskPatch, brush_segment, flood_fill, patch_between, union_box
+
+# Masks are painted at CelebAMask-HQ's own resolution; the engine resizes them (nearest)
+# to the networks' size, so one project works with weights of any resolution.
+CANVAS_SIZE = 512
+BACKGROUND = 0
+TOOLS = ("brush", "eraser", "fill", "picker")
+DOCUMENT, SETTINGS = "document", "settings"  # what a change notification is about
+
+
+@dataclass(frozen=True, eq=False)
+class Face:
+    """An aligned face (uint8 (S, S, 3)) and its mask (uint8 (S, S)), with a name to show.
+
+    ``source`` is where it came from (a file path or "gallery:<id>"), for display only.
+    """
+
+    name: str
+    image: np.ndarray
+    mask: np.ndarray
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.image.shape[:2] != self.mask.shape:
+            raise DataError(f"{self.name}: face {self.image.shape[:2]} and mask {self.mask.shape} differ in size")
+        self.image.setflags(write=False)  # shared by commands and caches: never changed in place
+        self.mask.setflags(write=False)
+
+    @classmethod
+    def load(cls, image: ImageInput, mask: MaskInput, name: str, source: str = "") -> Face:
+        """A face from any accepted image and mask input, at the canvas size."""
+        return cls(name, as_image(image, CANVAS_SIZE), as_mask(mask, CANVAS_SIZE, NUM_CLASSES), source)
+
+    @cached_property  # the arrays are read-only, so the hash never goes stale
+    def key(self) -> str:
+        """A short content hash: equal faces share it (used by projects and thumbnails)."""
+        digest = hashlib.sha1(self.image.tobytes())
+        digest.update(self.mask.tobytes())
+        return digest.hexdigest()[:16]
+
+    def has_part(self, part: int) -> bool:
+        return bool((self.mask == part).any())
+
+    def reference(self) -> Reference:
+        return Reference(self.image, self.mask)
+
+
+@dataclass(frozen=True)
+class PartStyle:
+    """A part's style taken from ``face`` with ``strength`` α: code = (1-α)·base + α·face."""
+
+    face: Face
+    strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class RandomStyle:
+    """A part's style drawn from M_s with ``seed``, mixed in with ``strength``."""
+
+    seed: int
+    strength: float = 1.0
+
+
+@dataclass
+class Document:
+    """Everything that decides the generated face; commands are the only writers."""
+
+    mask: np.ndarray
+    base: Face
+    ghost: np.ndarray | None = None  # the photo shown faintly under the mask
+    part_styles: dict[int, PartStyle] = field(default_factory=dict)
+    random_parts: dict[int, RandomStyle] = field(default_factory=dict)
+    shape_source: Face | None = None
+    shape_alphas: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_face(cls, face: Face) -> Document:
+        """A new document: the face's mask to paint on, its photo as ghost and as style."""
+        return cls(mask=np.array(face.mask, dtype=np.uint8), base=face, ghost=face.image)
+
+
+# ---- commands ----------------------------------------------------------------------------
+class Command:
+    """One undoable change. ``merge_key``: consecutive commands with the same key (not None)
+    merge into one undo step, as a slider drag should."""
+
+    text: str = ""
+    merge_key: str | None = None
+
+    def apply(self, document: Document) -> None:
+        raise NotImplementedError
+
+    def revert(self, document: Document) -> None:
+        raise NotImplementedError
+
+    def merged(self, later: Command) -> Command:
+        """One command doing this and then ``later`` (same merge key)."""
+        raise NotImplementedError
+
+
+class PaintCommand(Command):
+    """A brush stroke, an eraser stroke or a fill: the patch of the mask it changed."""
+
+    def __init__(self, patch: MaskPatch, text: str):
+        self.patch = patch
+        self.text = text
+
+    def apply(self, document: Document) -> None:
+        self.patch.apply(document.mask)
+
+    def revert(self, document: Document) -> None:
+        self.patch.revert(document.mask)
+
+
+_FIELDS = ("mask", "base", "ghost", "part_styles", "random_parts", "shape_source", "shape_alphas")
+
+
+class SetFields(Command):
+    """Replace some document fields (dicts and arrays are replaced whole, never mutated,
+    so keeping the old values is enough to undo)."""
+
+    def __init__(self, document: Document, text: str, merge_key: str | None = None, **after: Any):
+        unknown = set(after) - set(_FIELDS)
+        if unknown:
+            raise TypeError(f"not document fields: {sorted(unknown)}")
+        self.before = {name: getattr(document, name) for name in after}
+        self.after = after
+        self.text = text
+        self.merge_key = merge_key
+
+    def apply(self, document: Document) -> None:
+        for name, value in self.after.items():
+            setattr(document, name, value)
+
+    def revert(self, document: Document) -> None:
+        for name, value in self.before.items():
+            setattr(document, name, value)
+
+    def merged(self, later: Command) -> Command:
+        assert isinstance(later, SetFields) and later.merge_key == self.merge_key
+        combined = SetFields.__new__(SetFields)
+        combined.before = {**later.before, **self.before}
+        combined.after = {**self.after, **later.after}
+        combined.text, combined.merge_key = later.text, self.merge_key
+        return combined
+
+
+class History:
+    """Undo/redo of commands applied to one document; ``on_change(command)`` after each."""
+
+    def __init__(self, document: Document, on_change: Callable[[Command], None] | None = None):
+        self.document = document
+        self.on_change = on_change
+        self.done: list[Command] = []
+        self.undone: list[Command] = []
+
+    def push(self, command: Command) -> None:
+        command.apply(self.document)
+        if self.done and command.merge_key is not None and self.done[-1].merge_key == command.merge_key:
+            self.done[-1] = self.done[-1].merged(command)
+        else:
+            self.done.append(command)
+        self.undone.clear()
+        self._changed(command)
+
+    def undo(self) -> bool:
+        if not self.done:
+            return False
+        command = self.done.pop()
+        command.revert(self.document)
+        self.undone.append(command)
+        self._changed(command)
+        return True
+
+    def redo(self) -> bool:
+        if not self.undone:
+            return False
+        command = self.undone.pop()
+        command.apply(self.document)
+        self.done.append(command)
+        self._changed(command)
+        return True
+
+    def _changed(self, command: Command) -> None:
+        if self.on_change is not None:
+            self.on_change(command)
+
+
+def part_name(part: int) -> str:
+    return DISPLAY_NAMES[part]
+
+
+def _check_part(part: int) -> int:
+    return part_index(int(part))
+
+
+def _check_strength(value: float) -> float:
+    return check_fraction(value, "a strength or slider value")
+
+
+class Studio:
+    """The studio's operations on a document, as undoable commands, plus view settings.
+
+    ``execute`` runs every command; by default it is ``self.history.push``. The window sets
+    it to push onto a QUndoStack, which then calls ``apply_command``/``revert_command``.
+    Listeners (``listen``) hear about every change: "document" when what the engine renders
+    changed (live stroke pixels included), "settings" for view settings.
+    """
+
+    def __init__(self, face: Face):
+        self.document = Document.from_face(face)
+        self.history = History(self.document, lambda _command: self._notify(DOCUMENT))
+        self.execute: Callable[[Command], None] = self.history.push
+        self._listeners: list[Callable[[str], None]] = []
+        # View settings: not part of the document, not undone.
+        self.tool = "brush"
+        self.brush_class = 1
+        self.brush_size = 12  # radius in canvas pixels
+        self.show_ghost = True
+        self.attention_part: int | None = None
+        self._stroke_start: np.ndarray | None = None
+        self._stroke_box: tuple[int, int, int, int] | None = None
+
+    # ---- observers -----------------------------------------------------------------------
+    def listen(self, callback: Callable[[str], None]) -> None:
+        self._listeners.append(callback)
+
+    def _notify(self, what: str) -> None:
+        for callback in list(self._listeners):
+            callback(what)
+
+    def apply_command(self, command: Command) -> None:
+        """For an outside undo stack: apply and notify."""
+        command.apply(self.document)
+        self._notify(DOCUMENT)
+
+    def revert_command(self, command: Command) -> None:
+        command.revert(self.document)
+        self._notify(DOCUMENT)
+
+    # ---- view settings -------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}")
+        self.tool = tool
+        self._notify(SETTINGS)
+
+    def set_brush_class(self, part: int) -> None:
+        self.brush_class = _check_part(part)
+        self._notify(SETTINGS)
+
+    def set_brush_size(self, radius: int) -> None:
+        self.brush_size = int(min(max(radius, 1), 128))
+        self._notify(SETTINGS)
+
+    def set_show_ghost(self, show: bool) -> None:
+        self.show_ghost = bool(show)
+        self._notify(SETTINGS)
+
+    def set_attention_part(self, part: int | None) -> None:
+        self.attention_part = None if part is None else _check_part(part)
+        self._notify(SETTINGS)
+
+    # ---- painting ------------------------------------------------------------------------
+    @property
+    def paint_value(self) -> int:
+        return BACKGROUND if self.tool == "eraser" else self.brush_class
+
+    @property
+    def stroke_active(self) -> bool:
+        return self._stroke_start is not None
+
+    def begin_stroke(self, point: tuple[float, float]) -> None:
+        """Start a brush or eraser stroke at ``point`` (x, y in canvas pixels). The mask
+        changes live while painting; the stroke becomes one undo step at ``end_stroke``."""
+        self._stroke_start = self.document.mask.copy()
+        self._stroke_box = None
+        self.continue_stroke(point, point)
+
+    def continue_stroke(self, previous: tuple[float, float], point: tuple[float, float]) -> None:
+        if self._stroke_start is None:
+            return
+        box = brush_segment(self.document.mask, previous, point, self.brush_size, self.paint_value)
+        if box is not None:
+            self._stroke_box = union_box(self._stroke_box, box)
+            self._notify(DOCUMENT)
+
+    def end_stroke(self) -> Command | None:
+        """Finish the stroke: one command for the pixels it changed (None when none did)."""
+        start, box = self._stroke_start, self._stroke_box
+        self._stroke_start = self._stroke_box = None
+        if start is None or box is None:
+            return None
+        patch = patch_between(start, self.document.mask, box)
+        if not patch.changed:
+            return None
+        patch.revert(self.document.mask)  # the command re-applies it, through the executor
+        what = "Erase" if self.tool == "eraser" else f"Paint {part_name(self.brush_class)}"
+        command = PaintCommand(patch, what)
+        self.execute(command)
+        return command
+
+    def fill(self, point: tuple[int, int]) -> Command | None:
+        """Flood-fill the region under ``point`` with the brush class."""
+        before = self.document.mask.copy()
+        box = flood_fill(self.document.mask, point, self.brush_class)
+        if box is None:
+            return None
+        patch = patch_between(before, self.document.mask, box)
+        patch.revert(self.document.mask)
+        command = PaintCommand(patch, f"Fill {part_name(self.brush_class)}")
+        self.execute(command)
+        return command
+
+    def pick(self, point: tuple[int, int]) -> int:
+        """Take the class under ``point`` as the brush class."""
+        x, y = point
+        size = self.document.mask.shape[0]
+        self.set_brush_class(int(self.document.mask[min(max(y, 0), size - 1), min(max(x, 0), size - 1)]))
+        return self.brush_class
+
+    def set_mask(self, mask: MaskInput, text: str = "Open mask") -> Command:
+        """Replace the whole mask (opening a mask file); the ghost is kept."""
+        new = np.array(as_mask(mask, CANVAS_SIZE, NUM_CLASSES), dtype=np.uint8)
+        return self._run(SetFields(self.document, text, mask=new))
+
+    # ---- styles --------------------------------------------------------------------------
+    def set_part_style(self, part: int, face: Face, strength: float = 1.0) -> Command:
+        """A part takes its style from ``face`` (dropped on the part's row)."""
+        part = _check_part(part)
+        if not face.has_part(part):
+            raise DataError(f"{face.name} has no {part_name(part).lower()}, so it has no such style to give")
+        styles = {**self.document.part_styles, part: PartStyle(face, _check_strength(strength))}
+        randoms = {k: v for k, v in self.document.random_parts.items() if k != part}
+        return self._run(SetFields(self.document, f"{part_name(part)} style from {face.name}",
+                                   part_styles=styles, random_parts=randoms))
+
+    def set_all_styles(self, face: Face) -> Command:
+        """Every part takes its style from ``face`` (dropped on the result)."""
+        return self._run(SetFields(self.document, f"All styles from {face.name}", base=face,
+                                   part_styles={}, random_parts={}))
+
+    def reset_part_style(self, part: int) -> Command:
+        """The part goes back to the base style."""
+        part = _check_part(part)
+        styles = {k: v for k, v in self.document.part_styles.items() if k != part}
+        randoms = {k: v for k, v in self.document.random_parts.items() if k != part}
+        return self._run(SetFields(self.document, f"{part_name(part)} style reset",
+                                   part_styles=styles, random_parts=randoms))
+
+    def set_random_style(self, part: int, seed: int, strength: float = 1.0) -> Command:
+        """A part takes a style drawn from M_s with ``seed``."""
+        part = _check_part(part)
+        randoms = {**self.document.random_parts, part: RandomStyle(int(seed), _check_strength(strength))}
+        styles = {k: v for k, v in self.document.part_styles.items() if k != part}
+        return self._run(SetFields(self.document, f"Random {part_name(part).lower()} style (seed {seed})",
+                                   part_styles=styles, random_parts=randoms))
+
+    def set_strength(self, part: int, strength: float) -> Command | None:
+        """Move a part's strength slider (consecutive moves make one undo step)."""
+        part, strength = _check_part(part), _check_strength(strength)
+        if part in self.document.part_styles:
+            current = self.document.part_styles[part]
+            if current.strength == strength:
+                return None
+            changes = {"part_styles": {**self.document.part_styles, part: replace(current, strength=strength)}}
+        elif part in self.document.random_parts:
+            current_random = self.document.random_parts[part]
+            if current_random.strength == strength:
+                return None
+            changes = {"random_parts": {**self.document.random_parts,
+                                        part: replace(current_random, strength=strength)}}
+        else:
+            raise DataError(f"{part_name(part)} takes the base style: drop a face on it before setting a strength")
+        return self._run(SetFields(self.document, f"{part_name(part)} strength", f"strength:{part}", **changes))
+
+    def strength(self, part: int) -> float | None:
+        """The part's strength, or None when it takes the base style."""
+        if part in self.document.part_styles:
+            return self.document.part_styles[part].strength
+        if part in self.document.random_parts:
+            return self.document.random_parts[part].strength
+        return None
+
+    def style_face(self, part: int) -> Face | None:
+        """The face a part's style comes from (None for a random style)."""
+        if part in self.document.random_parts:
+            return None
+        return self.document.part_styles.get(part, PartStyle(self.document.base)).face
+
+    # ---- shapes --------------------------------------------------------------------------
+    def set_shape_source(self, face: Face | None) -> Command:
+        """Choose the face whose part shapes the sliders move towards (sliders keep their α)."""
+        return self._run(SetFields(self.document, "Shape source" if face is None else f"Shape source {face.name}",
+                                   shape_source=face))
+
+    def set_shape_alpha(self, part: int, alpha: float) -> Command | None:
+        """Move a part's shape slider: α=0 the painted shape, α=1 the source face's."""
+        part, alpha = _check_part(part), _check_strength(alpha)
+        if self.document.shape_alphas.get(part, 0.0) == alpha:
+            return None
+        alphas = {k: v for k, v in self.document.shape_alphas.items() if k != part}
+        if alpha > 0.0:
+            alphas[part] = alpha
+        return self._run(SetFields(self.document, f"{part_name(part)} shape", f"shape:{part}", shape_alphas=alphas))
+
+    # ---- whole documents -----------------------------------------------------------------
+    def open_face(self, face: Face) -> Command:
+        """Start over from a face: its mask, its ghost and every part's style (undoable)."""
+        return self._run(SetFields(self.document, f"Open {face.name}", mask=np.array(face.mask, dtype=np.uint8),
+                                   base=face, ghost=face.image, part_styles={}, random_parts={},
+                                   shape_source=self.document.shape_source, shape_alphas={}))
+
+    def replace_document(self, document: Document, text: str) -> Command:
+        """Take every field of ``document`` (opening a project), as one undo step."""
+        changes = {name: getattr(document, name) for name in _FIELDS}
+        changes["mask"] = np.array(document.mask, dtype=np.uint8)
+        return self._run(SetFields(self.document, text, **changes))
+
+    def _run(self, command: Command) -> Command:
+        self.execute(command)
+        return command
+
+    # ---- what the engine renders ---------------------------------------------------------
+    def edit(self) -> Edit:
+        """The engine ``Edit`` for the current document (copies: safe to render on another thread)."""
+        document = self.document
+        part_shapes = {}
+        if document.shape_source is not None:
+            part_shapes = {part: (document.shape_source.mask, alpha) for part, alpha in document.shape_alphas.items()}
+        return Edit(
+            mask=document.mask.copy(),
+            style=document.base.reference(),
+            part_styles={part: (style.face.reference(), style.strength) for part, style in
+                          document.part_styles.items()},
+            part_shapes=part_shapes,
+            random_parts={part: (style.seed, style.strength) for part, style in document.random_parts.items()},
+        )
+
+
+def face_name(path: str | Path) -> str:
+    return Path(path).stem
+
+
+__all__ = [
+    "BACKGROUND", "CANVAS_SIZE", "CLASS_NAMES", "Command", "Document", "Face", "History", "PaintCommand",
+    "PartStyle", "RandomStyle", "SetFields", "Studio", "TOOLS", "face_name", "part_name",
+]

@@ -1,0 +1,170 @@
+"""Project files: a JSON document plus the PNG files it names, restoring a session exactly.
+
+    portrait.ca2sis.json          the document: styles, strengths, sliders, file names
+    portrait_files/mask.png       the painted mask (palette PNG, class index per pixel)
+    portrait_files/ghost.png      the photo under the mask, when there is one
+    portrait_files/<key>.png      each face a style or shape comes from
+    portrait_files/<key>_mask.png and its mask
+
+PNG is lossless, so every array comes back bit for bit. The files are written to a
+temporary folder first and swapped in at the end: a failed save leaves the last good
+project as it was. Loading checks every name, class and value and raises ``DataError``
+with what is wrong; nothing of the current session changes until a project has loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ca2sis.model.errors import DataError, check_fraction
+from ca2sis.model.io.atomic import atomic_write
+from ca2sis.model.io.images import mask_image, save_png
+from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, part_index
+from ca2sis.model.training.data import decode_file
+
+from .document import CANVAS_SIZE, Document, Face, PartStyle, RandomStyle
+
+PROJECT_FORMAT = "ca2sis-project"
+PROJECT_VERSION = 1
+PROJECT_SUFFIX = ".ca2sis.json"
+
+
+def files_folder(path: Path) -> Path:
+    """The folder beside a project file that holds its PNGs."""
+    name = path.name[: -len(PROJECT_SUFFIX)] if path.name.endswith(PROJECT_SUFFIX) else path.stem
+    return path.with_name(name + "_files")
+
+
+def save_project(document: Document, path: str | Path) -> Path:
+    """Write ``document`` as a project; returns the JSON file's path."""
+    path = Path(path)
+    if not path.name.endswith(PROJECT_SUFFIX):
+        path = path.with_name(path.name + PROJECT_SUFFIX)
+    folder = files_folder(path)
+    staging = folder.with_name(folder.name + ".saving")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+
+    faces: dict[str, dict[str, str]] = {}
+
+    def keep(face: Face) -> str:
+        key = face.key
+        if key not in faces:
+            save_png(face.image, staging / f"{key}.png")
+            save_png(mask_image(face.mask), staging / f"{key}_mask.png")
+            faces[key] = {"name": face.name, "source": face.source, "image": f"{key}.png", "mask": f"{key}_mask.png"}
+        return key
+
+    save_png(mask_image(document.mask), staging / "mask.png")
+    if document.ghost is not None:
+        save_png(document.ghost, staging / "ghost.png")
+    content: dict[str, Any] = {
+        "format": PROJECT_FORMAT,
+        "version": PROJECT_VERSION,
+        "files": folder.name,
+        "mask": "mask.png",
+        "ghost": "ghost.png" if document.ghost is not None else None,
+        "base": keep(document.base),
+        "part_styles": {CLASS_NAMES[part]: {"face": keep(style.face), "strength": style.strength}
+                        for part, style in sorted(document.part_styles.items())},
+        "random_parts": {CLASS_NAMES[part]: {"seed": style.seed, "strength": style.strength}
+                         for part, style in sorted(document.random_parts.items())},
+        "shape_source": keep(document.shape_source) if document.shape_source is not None else None,
+        "shape_alphas": {CLASS_NAMES[part]: alpha for part, alpha in sorted(document.shape_alphas.items())},
+        "faces": faces,
+    }
+    with atomic_write(path) as temporary:
+        temporary.write_text(json.dumps(content, indent=2) + "\n")
+        # Swap the new files in, then (as the block ends) the JSON that names them.
+        old = folder.with_name(folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if folder.exists():
+            folder.rename(old)
+        staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def _read_png(path: Path, kind: str) -> np.ndarray:
+    if not path.is_file():
+        raise DataError(f"{path}: the project names this {kind} file, but it is missing")
+
+    def convert(image: Image.Image) -> np.ndarray:
+        if kind == "mask":
+            if image.mode not in ("P", "L"):
+                raise DataError(f"{path}: a project mask must be a palette or grey PNG, not {image.mode}")
+            return np.array(image, dtype=np.uint8)
+        return np.array(image.convert("RGB"), dtype=np.uint8)
+
+    array = decode_file(path, convert)
+    if array.shape[0] != CANVAS_SIZE or array.shape[1] != CANVAS_SIZE:
+        raise DataError(f"{path}: expected {CANVAS_SIZE}x{CANVAS_SIZE}, found {array.shape[1]}x{array.shape[0]}")
+    if kind == "mask" and array.max(initial=0) >= NUM_CLASSES:
+        raise DataError(f"{path}: class {int(array.max())} is out of range (0..{NUM_CLASSES - 1})")
+    return array
+
+
+def _part(name: str, path: Path) -> int:
+    try:
+        return part_index(name)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+
+
+def _unit(value: Any, what: str, path: Path) -> float:
+    return check_fraction(value, f"{path}: {what}")
+
+
+def load_project(path: str | Path) -> Document:
+    """Read a project written by ``save_project``; a DataError says what is wrong."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such project file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not a readable ca2sis project ({error})") from None
+    if not isinstance(content, dict) or content.get("format") != PROJECT_FORMAT:
+        raise DataError(f"{path}: not a ca2sis project file")
+    if content.get("version") != PROJECT_VERSION:
+        raise DataError(f"{path}: project version {content.get('version')} is not supported (this is version 1)")
+    try:
+        folder = path.parent / Path(str(content["files"])).name  # a bare name: never outside the project
+        faces: dict[str, Face] = {}
+        for key, entry in dict(content["faces"]).items():
+            faces[key] = Face(
+                str(entry["name"]),
+                _read_png(folder / Path(entry["image"]).name, "face"),
+                _read_png(folder / Path(entry["mask"]).name, "mask"),
+                str(entry.get("source", "")),
+            )
+
+        def face(key: Any) -> Face:
+            if key not in faces:
+                raise DataError(f"{path}: the project names face '{key}', which it does not contain")
+            return faces[key]
+
+        mask = _read_png(folder / Path(content["mask"]).name, "mask")
+        ghost = _read_png(folder / Path(content["ghost"]).name, "face") if content.get("ghost") else None
+        part_styles = {
+            _part(name, path): PartStyle(face(entry["face"]), _unit(entry["strength"], f"{name} strength", path))
+            for name, entry in dict(content["part_styles"]).items()
+        }
+        random_parts = {
+            _part(name, path): RandomStyle(int(entry["seed"]), _unit(entry["strength"], f"{name} strength", path))
+            for name, entry in dict(content["random_parts"]).items()
+        }
+        shape_alphas = {_part(name, path): _unit(alpha, f"{name} shape", path)
+                        for name, alpha in dict(content["shape_alphas"]).items()}
+        shape_source = face(content["shape_source"]) if content.get("shape_source") is not None else None
+        return Document(mask=mask, base=face(content["base"]), ghost=ghost, part_styles=part_styles,
+                        random_parts=random_parts, shape_source=shape_source, shape_alphas=shape_alphas)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        problem = f"{type(error).__name__}: {error}"
+        raise DataError(f"{path}: the project file is incomplete or malformed ({problem})") from None

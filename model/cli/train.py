@@ -1,0 +1,243 @@
+"""``ca2sis-train``: train CA2-SIS, export inference weights, show network sizes.
+
+    ca2sis-train --data DIR --config lite --out runs/NAME        train (E_s, E_m, G vs D)
+    ca2sis-train --data DIR --out runs/NAME --resume              continue exactly
+    ca2sis-train --data DIR --out runs/NAME --stage mapping       then train M_s
+    torchrun --nproc_per_node 4 -m ca2sis.model.cli.train ...     several GPUs (DDP)
+    ca2sis-train export runs/NAME --out weights/lite              fp16 safetensors + config
+    ca2sis-train info --config paper lite                         parameters and sizes
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from ..config import PRESETS, CA2SISConfig, get_config
+from ..errors import CA2SISError
+from ..io.checkpoint import checkpoint_path, read_checkpoint_meta
+from ..networks.composite import CA2SIS, count_parameters
+from ..networks.discriminator import MultiScaleDiscriminator
+from ..training.train import AUGMENTS, DATA_LOADING, PRECISIONS, TrainConfig, Trainer, export_weights
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+
+# CLI flag → TrainConfig field, for the options a user may set (and override on resume).
+_TRAIN_FLAGS = {
+    "data": str, "steps": int, "batch_size": int, "lr": float, "lr_decay_kimg": float, "lambda_feat": float,
+    "lambda_l1": float, "lambda_vgg": float, "lambda_att": float, "lambda_dv": float,
+    "lambda_parser": float, "lambda_semantic": float, "parser_faces": int, "lambda_swap": float, "swap_faces": int,
+    "lambda_lecam": float, "lambda_code": float, "ema_kimg": float, "augment": str, "ada_target": float,
+    "ada_kimg": float, "precision": str, "data_loading": str,
+    "vgg_weights": str, "parser_weights": str, "init": str, "holdout": str, "seed": int, "workers": int,
+    "log_every": int, "sample_every": int, "checkpoint_every": int, "device": str,
+}
+_CHOICES = {"augment": AUGMENTS, "precision": PRECISIONS, "data_loading": DATA_LOADING}
+_HELP = {
+    "data": "dataset folder: images/ + masks/, or the official CelebAMask-HQ layout",
+    "steps": "total optimizer steps of this stage",
+    "batch_size": "faces per step and process",
+    "lr": "Adam learning rate before the two-time-scale rule (G lr/2, D 2·lr); the paper's 2e-4",
+    "lr_decay_kimg": "decay the learning rate linearly to 0 over the last N thousand images of the run (0: constant)",
+    "lambda_feat": "weight of the discriminator feature-matching loss",
+    "lambda_l1": "weight of the L1 reconstruction loss",
+    "lambda_vgg": "weight of the perceptual loss (only with --vgg-weights)",
+    "lambda_dv": "mapping stage: weight of the diversity loss L_dv",
+    "lambda_parser": "weight of the face-parser perceptual loss (0: off)",
+    "lambda_semantic": "weight of the face parser's cross-entropy against the input mask (0: off)",
+    "parser_faces": "faces per batch the parser losses look at (each is parsed at the parser's 256 px)",
+    "lambda_swap": "weight of the swap-locality loss: a one-part style swap changes that part only (0: off)",
+    "swap_faces": "faces per batch that also get a one-part style swap for the swap-locality loss",
+    "lambda_lecam": "weight of the LeCam regularisation of D (0: off)",
+    "lambda_code": "mapping stage: weight of the loss keeping M_s's codes at E_s's statistics (0: off)",
+    "ema_kimg": "half-life in thousands of images of the weight average used for samples and export (0: off)",
+    "augment": "D's paired augmentation (translation, cutout, colour): ada = adaptive strength, always, off",
+    "ada_target": "ADA: the E[sign D(real)] kept by adapting the augmentation strength",
+    "ada_kimg": "ADA: thousands of images over which the strength may go from 0 to 1",
+    "precision": "auto (bf16 where the CPU or GPU runs it natively), bf16 or fp32",
+    "data_loading": "memory: decode every face once before training; workers: decode every step; "
+    "auto: memory when the faces fit in a quarter of the RAM",
+    "seed": "seed of the initial weights, data order, flips and noise",
+    "log_every": "steps between lines of log-<stage>.jsonl",
+    "sample_every": "steps between sample grids in samples/",
+    "checkpoint_every": "steps between checkpoints (one is also written at the end and on Ctrl-C)",
+    "lambda_att": "weight of the attention loss L_att; 0 trains the 'w/o L_att' variant",
+    "vgg_weights": "VGG19 ImageNet weights file (.safetensors or a torchvision state dict); "
+    "turns the perceptual loss on",
+    "parser_weights": "face-parser folder for the parser losses (default: the bundled weights/parser)",
+    "init": "run folder or weights folder to start from (synthesis: E_s, E_m, G and D when present; "
+    "mapping: trained E_m and G, default --out's own synthesis checkpoint)",
+    "holdout": "file of face ids (one per line) to keep out of training",
+    "workers": "data loader processes (with --data-loading workers)",
+    "device": "auto (CUDA when present), cpu or cuda",
+}
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ca2sis-train",
+        description="Train CA2-SIS on CelebAMask-HQ-style data. Subcommands: "
+        "'ca2sis-train export RUN --out DIR', 'ca2sis-train info'.",
+    )
+    parser.add_argument("--config", help="preset (paper, lite, tiny) or config JSON; default lite")
+    parser.add_argument("--out", required=True, help="run folder: checkpoints, samples, logs")
+    parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
+    parser.add_argument("--stage", choices=("synthesis", "mapping"), default="synthesis")
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for name, kind in _TRAIN_FLAGS.items():
+        default = f" (default: {defaults[name]})" if defaults[name] not in (None, "") else ""
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, choices=_CHOICES.get(name),
+                            help=_HELP.get(name, "") + default)
+    parser.add_argument("--no-flip", action="store_true", help="no mirrored copies of the faces")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="train on the usable faces when some files are bad (default: list them and stop)")
+    ablation = parser.add_argument_group("ablations (paper Table 3)")
+    ablation.add_argument("--no-grouped-conv", action="store_true", help="'w/o GC': ordinary convolutions in E_s")
+    ablation.add_argument("--no-mask-embedder", action="store_true", help="'w/o E_m': raw resized mask as G input")
+    ablation.add_argument(
+        "--spade", action="store_true", help="'w/o CA': SEAN-style normalisation instead of cross-attention"
+    )
+    return parser
+
+
+def _config_with_ablations(config: CA2SISConfig, args: argparse.Namespace) -> CA2SISConfig:
+    ablations = [
+        (args.no_grouped_conv, "woGC", {"grouped_style_encoder": False}),
+        (args.no_mask_embedder, "woEm", {"use_mask_embedder": False}),
+        (args.spade, "woCA", {"generator_conditioning": "spade"}),
+    ]
+    changes: dict = {}
+    tags = []
+    for chosen, tag, change in ablations:
+        if chosen:
+            changes.update(change)
+            tags.append(tag)
+    if not changes:
+        return config
+    return config.replace(name="-".join([config.name, *tags]), **changes)
+
+
+def train_command(argv: list[str]) -> int:
+    args = _train_parser().parse_args(argv)
+    out = Path(args.out)
+    given = {name: getattr(args, name) for name in _TRAIN_FLAGS if getattr(args, name) is not None}
+    if args.no_flip:
+        given["flip"] = False
+    if args.skip_bad:
+        given["skip_bad"] = True
+    given["stage"] = args.stage
+
+    ckpt = checkpoint_path(out, args.stage)
+    if args.resume:
+        if not ckpt.exists():
+            raise CA2SISError(f"--resume: {ckpt} does not exist")
+        meta = read_checkpoint_meta(ckpt)
+        config = CA2SISConfig.from_dict(meta["config"])
+        if args.config and get_config(args.config).to_dict() != config.to_dict():
+            raise CA2SISError(f"{ckpt} was trained with config '{config.name}'; drop --config to resume it")
+        train = TrainConfig.from_dict({**meta["train"], **given})
+    else:
+        if ckpt.exists():
+            raise CA2SISError(f"{ckpt} exists: add --resume to continue it, or choose another --out")
+        if args.stage == "mapping":
+            source = Path(args.init) if args.init else out
+            config = get_config(args.config or source)
+        else:
+            config = get_config(args.config or "lite")
+        config = _config_with_ablations(config, args)
+        train = TrainConfig(**given)
+    if not train.data:
+        raise CA2SISError("--data is required (a dataset folder)")
+
+    trainer = Trainer(config, train, out, resume=args.resume)
+    if trainer.dist.main:
+        print(f"ca2sis-train: stage {train.stage}, config '{config.name}', {len(trainer.dataset)} faces "
+              f"(with flips), device {trainer.device}, {trainer.dist.world} process(es), from step {trainer.step}")
+    start_step = trainer.step
+    summary = trainer.run()
+    if trainer.dist.main:
+        speed = summary["images_per_second"]
+        speed_text = f"{speed:.2f} images/s" if speed is not None else "no step timed"
+        print(f"ca2sis-train: step {summary['step']} ({summary['kimg']:.1f} kimg), {speed_text}, "
+              f"checkpoint {summary['checkpoint']}")
+        if summary["stopped_early"]:
+            print(f"  stopped early; continue with: ca2sis-train --data {train.data} --out {out} --resume")
+        else:
+            print(f"  export inference weights: ca2sis-train export {out} --out weights/{config.name}")
+        if summary["step"] > start_step:  # a resume with nothing left to do keeps the run's summary
+            (out / f"summary-{train.stage}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return EXIT_INTERRUPTED if summary["stopped_early"] else EXIT_OK
+
+
+def export_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ca2sis-train export",
+                                     description="Write inference weights (safetensors + config.json) of a run.")
+    parser.add_argument("run", help="run folder (or its checkpoint.safetensors)")
+    parser.add_argument("--out", required=True, help="weights folder to write")
+    parser.add_argument("--fp32", action="store_true", help="keep float32 (default: float16)")
+    args = parser.parse_args(argv)
+    paths = export_weights(args.run, args.out, torch.float32 if args.fp32 else torch.float16)
+    total = sum(p.stat().st_size for p in paths)
+    for path in paths:
+        print(f"{path}  {path.stat().st_size / 1e6:.2f} MB")
+    print(f"total {total / 1e6:.2f} MB")
+    return EXIT_OK
+
+
+def network_sizes(config: CA2SISConfig) -> dict[str, int]:
+    """Parameter count of every network of ``config`` (M_s and D included)."""
+    model = CA2SIS(config, with_mapping=True)
+    sizes = {name: count_parameters(module) for name, module in model.networks().items()}
+    disc = MultiScaleDiscriminator(config.num_classes, config.disc_channels, config.disc_layers, config.disc_scales)
+    sizes["discriminator"] = count_parameters(disc)
+    return sizes
+
+
+def info_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ca2sis-train info", description="Parameter counts and fp16 sizes.")
+    parser.add_argument("--config", nargs="+", default=list(PRESETS), help="presets or config files")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    report = {}
+    for name in args.config:
+        config = get_config(name)
+        sizes = network_sizes(config)
+        inference = sum(v for k, v in sizes.items() if k != "discriminator")
+        report[config.name] = {**sizes, "inference_total": inference, "inference_fp16_mb": inference * 2 / 2**20,
+                               "config": dataclasses.asdict(config)}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    columns = ["style_encoder", "mask_embedder", "generator", "mapping_network", "discriminator"]
+    print(f"{'config':<8}" + "".join(f"{c:>17}" for c in columns) + f"{'inference':>12}{'fp16 MiB':>10}")
+    for name, row in report.items():
+        print(f"{name:<8}" + "".join(f"{row[c]:>17,}" for c in columns)
+              + f"{row['inference_total']:>12,}{row['inference_fp16_mb']:>10.1f}")
+    print("inference = E_s + E_m + G + M_s (what a weights folder holds); D is used in training only")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"export": export_command, "info": info_command}
+    try:
+        if argv and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        return train_command(argv)
+    except (CA2SISError, ValueError) as exc:
+        print(f"ca2sis-train: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("ca2sis-train: aborted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

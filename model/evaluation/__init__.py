@@ -1,0 +1,8 @@
+"""The paper's metrics, one module per family, and the pipeline that measures a model.
+
+- ``image_quality``: PSNR and SSIM;  ``swd``: sliced Wasserstein distance;
+- ``segmentation``: confusion matrix, IoU, F1, pixel accuracy;
+- ``identity``: dlib's face-recognition descriptors (FRS);  ``leakage``: style leakage;
+- ``pairing``: which faces swap which part;  ``pipeline``: ``evaluate`` itself;
+- ``report``: the metrics' names and the markdown table.
+"""

@@ -1,0 +1,150 @@
+"""The evaluation report: the metrics' names and directions, strict JSON, the markdown table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .image_quality import PSNR_CAP_DB
+from .leakage import LEAKAGE_MIN_AREA
+from .swd import SWD_PATCH, SWD_PATCHES_PER_IMAGE, SWD_PROJECTIONS, SWD_REPEATS
+
+FRS_NOTE = (
+    "FRS uses dlib's face-recognition ResNet (dlib_face_recognition_resnet_model_v1, from "
+    "face-recognition-models) in place of the paper's VGGFace2-trained network, so its values are not "
+    "comparable with the paper's Table 2; frs_unrelated (real faces of different people) gives the scale."
+)
+
+# key → (label, direction); the direction says which way is better.
+METRICS: dict[str, tuple[str, str]] = {
+    "psnr": ("PSNR of reconstructions (dB)", "↑"),
+    "ssim": ("SSIM of reconstructions", "↑"),
+    "swd": ("SWD ×1e3, reconstructions vs real", "↓"),
+    "swd_sh": ("SWD-Sh ×1e3, one part's shape swapped vs real", "↓"),
+    "miou": ("mIoU, face parser on reconstructions vs input masks", "↑"),
+    "pixel_accuracy": ("Pixel accuracy (%), face parser on reconstructions", "↑"),
+    "frs": ("FRS, identity cosine similarity real vs reconstruction (dlib)", "↑"),
+    "frs_unrelated": ("FRS between different people (reference, not a score)", "·"),
+    "identity_match": ("Identity kept: share of reconstructions within dlib's same-person distance 0.6", "↑"),
+    "style_leakage": ("Style leakage of one-part style swaps (share outside the part)", "↓"),
+    "ms_per_image": ("ms per image (reconstruction, batch 1)", "↓"),
+}
+
+
+def clean_json(value: object) -> object:
+    """NaN and inf → None, numpy scalars → Python: the report must be strict JSON."""
+    if isinstance(value, dict):
+        return {k: clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def build_report(
+    metrics: dict,
+    per_face: list[dict],
+    shape_swaps: list,
+    fallbacks: dict[str, int] | None,
+    timing_faces: int,
+    *,
+    config: str,
+    image_size: int,
+    weights: object,
+    backend: str,
+    device: str,
+    data: str,
+    seed: int,
+    level_sizes: list[str],
+    dilation: int,
+    parser_input_size: int,
+    per_class_iou: dict,
+    seconds: float,
+) -> dict:
+    """The report ``evaluate`` returns (before ``clean_json``): the metrics with the counts,
+    settings and notes a reader needs to judge them. ``fallbacks`` is None without identity."""
+    leakages = [face["style_swap"]["leakage"] for face in per_face if "style_swap" in face]
+    identity = fallbacks is not None
+    return {
+        "metrics": metrics,
+        "counts": {
+            "faces": len(per_face),
+            "shape_swaps": sum(swap is not None for swap in shape_swaps),
+            "style_swaps": len(leakages),
+            "style_swaps_without_change": sum(not np.isfinite(v) for v in leakages),
+            "identity_fallback_real": fallbacks["real"] if identity else None,
+            "identity_fallback_generated": fallbacks["generated"] if identity else None,
+            "timing_faces": timing_faces,
+        },
+        "config": config,
+        "image_size": image_size,
+        "weights": str(weights) if weights is not None else None,
+        "backend": backend,
+        "device": device,
+        "data": data,
+        "faces": len(per_face),
+        "seed": seed,
+        "settings": {
+            "psnr_cap_db": PSNR_CAP_DB,
+            "ssim": {"window": 11, "sigma": 1.5, "k1": 0.01, "k2": 0.03},
+            "swd": {"levels": level_sizes, "patch": SWD_PATCH, "patches_per_image": SWD_PATCHES_PER_IMAGE,
+                    "projections": SWD_PROJECTIONS, "repeats": SWD_REPEATS},
+            "leakage_dilation_px": dilation,
+            "leakage_min_part_area": LEAKAGE_MIN_AREA,
+            "parser_input_size": parser_input_size,
+        },
+        "notes": {
+            "frs": FRS_NOTE if identity else "identity not measured (--no-identity)",
+            "swd": "Karras et al. 2018: 7x7 patches of each Laplacian level down to 16 px, normalised per "
+                   "channel over both sets, 512 random projections x 4; x1e3.",
+            "style_leakage": f"part region dilated by {dilation} px: its boundary pixels legitimately change",
+            "ms_per_image": "median wall time of one reconstruction (E_s + E_m + G, caches cleared), batch 1",
+        },
+        "per_class_iou": per_class_iou,
+        "seconds": seconds,
+        "per_face": per_face,
+    }
+
+
+def _format(key: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if key in ("ssim", "miou", "frs", "frs_unrelated", "identity_match", "style_leakage"):
+        return f"{value:.4f}"
+    if key in ("ms_per_image",):
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def markdown_table(report: dict) -> str:
+    """The report as one markdown table (metric | value | direction) with its notes."""
+    metrics, counts = report["metrics"], report["counts"]
+    lines = [
+        f"CA2-SIS evaluation: {counts['faces']} faces of {report['data']}, config `{report['config']}` "
+        f"({report['image_size']} px), {report['backend']} on {report['device']}, seed {report['seed']}",
+        "",
+        "| metric | value | direction |",
+        "|---|---|---|",
+    ]
+    for key, (label, direction) in METRICS.items():
+        value = _format(key, metrics.get(key))
+        levels = metrics.get(f"{key}_levels")
+        if levels:
+            value += " (" + ", ".join(f"{side} px: {v:.2f}" for side, v in levels.items()) + ")"
+        lines.append(f"| {label} | {value} | {direction} |")
+    lines.append("")
+    notes = report["notes"]
+    lines.append(f"- {notes['frs']}")
+    if counts.get("identity_fallback_real") is not None:
+        lines.append(
+            f"- dlib found no face in {counts['identity_fallback_real']} real and "
+            f"{counts['identity_fallback_generated']} reconstructed faces of {counts['faces']}; "
+            "those were embedded from a fixed central box."
+        )
+    lines.append(f"- SWD: {notes['swd']} SWD-Sh: one random part's shape from a random other face "
+                 f"({counts['shape_swaps']} swaps, the paper's FID-Sh setting).")
+    lines.append(f"- Style leakage: {counts['style_swaps']} one-part style swaps; {notes['style_leakage']}.")
+    lines.append(f"- ms per image: {notes['ms_per_image']}, over {counts['timing_faces']} faces.")
+    return "\n".join(lines) + "\n"

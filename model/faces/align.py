@@ -1,0 +1,171 @@
+"""Face finding and alignment: any portrait photo → a square crop in CelebA-HQ framing.
+
+dlib finds the main (largest) face and its 68 landmarks, offline: the detector is built
+into dlib (`dlib-bin`), the landmark predictor ships in the `face-recognition-models`
+wheel. The crop is the one CelebA-HQ was made with (Karras et al. 2018, appendix C; FFHQ
+uses the same rule): an oriented square from the eye centres and mouth corners,
+
+    x = (e1 - e0) - rot90(m - e),  |x| = max(2 |e1 - e0|, 1.8 |m - e|),  centre e + 0.1 (m - e)
+
+(e0, e1 the eye centres, e their mean, m the mouth-corner mean), the square having side 2|x|.
+dlib's landmarks sit slightly differently from CelebA's, so the side is scaled by
+``CELEBAHQ_SCALE``, measured on celebamask-mini (`scripts/check_alignment.py`): an aligned
+CelebA-HQ crop then maps (nearly) onto itself. The transform is kept, so a result can be
+pasted back into the photo.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..errors import CA2SISError, DataError
+from ..io.images import ImageInput, describe
+from ..training.data import decode_file, to_rgb
+
+# dlib's 68-point scheme: 36-41 and 42-47 are the eyes (image left first), 48 and 54 the
+# mouth corners.
+RIGHT_EYE, LEFT_EYE, MOUTH_CORNERS = slice(36, 42), slice(42, 48), (48, 54)
+# How much larger CelebA-HQ's own crops are than the square the rule gives on dlib's
+# landmarks: the median over the 800 training faces of celebamask-mini
+# (scripts/check_alignment.py).
+CELEBAHQ_SCALE = 1.008
+
+
+def dlib_models_folder() -> Path:
+    """The folder of dlib's model files shipped by face-recognition-models."""
+    # face_recognition_models' __init__ imports pkg_resources (gone from new setuptools):
+    # find its folder without importing it.
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise CA2SISError("face alignment needs the face-recognition-models package (pip install it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def celebahq_matrix(landmarks: np.ndarray, size: int, scale: float = CELEBAHQ_SCALE) -> np.ndarray:
+    """2x3 affine map from photo pixels to a size x size crop in CelebA-HQ framing."""
+    import cv2  # imported where used: the engine imports this module without aligning
+
+    eye_0, eye_1 = landmarks[RIGHT_EYE].mean(axis=0), landmarks[LEFT_EYE].mean(axis=0)
+    mouth = landmarks[list(MOUTH_CORNERS)].mean(axis=0)
+    eyes = (eye_0 + eye_1) / 2
+    eye_to_eye, eye_to_mouth = eye_1 - eye_0, mouth - eyes
+
+    def rot90(v: np.ndarray) -> np.ndarray:
+        return np.array([-v[1], v[0]])
+
+    x = eye_to_eye - rot90(eye_to_mouth)
+    x *= max(2.0 * np.hypot(*eye_to_eye), 1.8 * np.hypot(*eye_to_mouth)) * scale / np.hypot(*x)
+    y = rot90(x)
+    centre = eyes + 0.1 * eye_to_mouth
+    # Corners top-left, bottom-left, top-right of the square → of the crop.
+    source = np.float32([centre - x - y, centre - x + y, centre + x - y])
+    target = np.float32([[0, 0], [0, size], [size, 0]])
+    return cv2.getAffineTransform(source, target).astype(np.float64)
+
+
+@dataclass
+class AlignedFace:
+    """A face cut out of a photo, and how to put it back.
+
+    image: uint8 (size, size, 3), CelebA-HQ framing.
+    matrix: 2x3 affine map from photo pixel coordinates to aligned pixel coordinates.
+    photo_size: (width, height) of the photo.
+    landmarks: the 68 landmarks found in the photo, (68, 2) photo pixels.
+    """
+
+    image: np.ndarray
+    matrix: np.ndarray
+    photo_size: tuple[int, int]
+    landmarks: np.ndarray
+
+    def paste_back(self, photo: np.ndarray, face: np.ndarray, feather: float = 0.06) -> np.ndarray:
+        """``face`` (any square size, same framing) warped back into ``photo`` with soft edges."""
+        import cv2
+
+        side = self.image.shape[0]
+        if face.shape[:2] != (side, side):
+            face = cv2.resize(face, (side, side), interpolation=cv2.INTER_LANCZOS4)
+        width, height = self.photo_size
+        inverse = cv2.invertAffineTransform(self.matrix)
+        warped = cv2.warpAffine(face, inverse, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        # Weight 1 inside the crop, fading to 0 over its outer ``feather`` fraction.
+        ramp = np.minimum(np.arange(side), np.arange(side)[::-1]) / max(feather * side, 1.0)
+        weight = np.clip(np.minimum.outer(ramp, ramp), 0.0, 1.0).astype(np.float32)
+        alpha = cv2.warpAffine(weight, inverse, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
+        blended = photo.astype(np.float32) * (1 - alpha) + warped.astype(np.float32) * alpha
+        return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+class FaceAligner:
+    """Finds the largest face of a photo and crops it in CelebA-HQ framing."""
+
+    def __init__(self) -> None:
+        try:
+            import dlib  # a second to load: only when a photo is aligned
+        except ImportError as exc:
+            raise CA2SISError("face alignment needs dlib (pip install dlib-bin)") from exc
+        predictor_path = dlib_models_folder() / "shape_predictor_68_face_landmarks.dat"
+        if not predictor_path.is_file():
+            raise CA2SISError(f"dlib's landmark model is missing: {predictor_path}")
+        self.detector = dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(str(predictor_path))
+
+    def landmarks(self, photo: np.ndarray, source: str = "photo") -> np.ndarray:
+        """The 68 landmarks (68, 2) of the largest face in an RGB uint8 photo."""
+        height, width = photo.shape[:2]
+        # Detect on a copy at most 1024 px wide (fast); the detector finds faces down to
+        # about 80 px, and looks again at twice the size when it finds none.
+        scale = min(1.0, 1024 / max(height, width))
+        small = photo if scale == 1.0 else _resize(photo, scale)
+        boxes = list(self.detector(small, 0)) or list(self.detector(small, 1))
+        if not boxes:
+            raise DataError(f"{source}: no face found in the picture")
+        box = max(boxes, key=lambda b: b.width() * b.height())
+        shape = self.predictor(small, box)
+        points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+        return points / scale
+
+    def align(self, photo: ImageInput, size: int = 512) -> AlignedFace:
+        """The main face of ``photo`` (path, PIL image or array), aligned at size x size."""
+        import cv2
+
+        rgb = _load_photo(photo)
+        points = self.landmarks(rgb, describe(photo))
+        matrix = celebahq_matrix(points, size)
+        source, source_matrix = rgb, matrix
+        zoom = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+        if zoom < 0.5:  # a big face shrunk a lot: area-resize first, or the warp would alias
+            source = _resize(rgb, 2 * zoom)
+            source_matrix = matrix.copy()
+            source_matrix[:, 0] *= rgb.shape[1] / source.shape[1]  # the exact factors after rounding
+            source_matrix[:, 1] *= rgb.shape[0] / source.shape[0]
+        aligned = cv2.warpAffine(source, source_matrix, (size, size), flags=cv2.INTER_CUBIC,
+                                 borderMode=cv2.BORDER_REFLECT)
+        return AlignedFace(aligned, matrix, (rgb.shape[1], rgb.shape[0]), points)
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    import cv2
+
+    height, width = image.shape[:2]
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, new_size, interpolation=cv2.INTER_AREA)
+
+
+def _load_photo(photo: ImageInput) -> np.ndarray:
+    """Any accepted image input → uint8 RGB at its own size (photos need not be square)."""
+    source = describe(photo)
+    if isinstance(photo, (str, Path)):
+        return decode_file(Path(photo), lambda image: np.array(to_rgb(ImageOps.exif_transpose(image))))
+    if isinstance(photo, Image.Image):
+        return np.array(to_rgb(ImageOps.exif_transpose(photo)))
+    if isinstance(photo, np.ndarray):
+        if photo.ndim == 3 and photo.shape[-1] == 3 and photo.dtype == np.uint8:
+            return np.ascontiguousarray(photo)
+        raise DataError(f"{source}: photos as arrays must be uint8 (H, W, 3)")
+    raise TypeError(f"a photo must be a file path, a PIL image or a numpy array, not {type(photo).__name__}")

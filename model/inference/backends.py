@@ -1,0 +1,312 @@
+"""Where the networks run: PyTorch (CPU or CUDA) or ONNX Runtime.
+
+Both backends run the same four graphs with the same inputs and outputs, so the engine
+does not care which one it holds and the ONNX files are exports of exactly these modules:
+
+    style_encoder    image (B, 3, H, W) in [-1, 1], mask (B, H, W) int64 → codes (B, C, D)
+    mask_embedder    planes (B, K, H, W) float, any K ≤ C       → latents (B, K, L)
+    generator        latents (B, C, L), codes (B, C, D)        → image (B, 3, H, W) in [-1, 1],
+                                                                  attention (B, C, 64, 64)
+    mapping_network  z (B, z_dim)                              → codes (B, C, D)
+
+E_m takes any number of mask planes because it embeds each class channel on its own: the
+engine re-embeds only the planes an edit changed. ``attention`` is the cross-attention map
+M_A averaged over heads and blocks, at 64x64: at each pixel, the share of
+its style read from each class (it sums to 1 over the classes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import CA2SISConfig
+from ..devices import resolve_device
+from ..errors import CA2SISError, WeightsError
+from ..io.weights import WEIGHT_FILES
+from ..networks.composite import CA2SIS
+
+GRAPH_NAMES = ("style_encoder", "mask_embedder", "generator", "mapping_network")
+ONNX_FILES = {name: f"{name}.onnx" for name in GRAPH_NAMES}
+# Attention maps leave G at this side (enough to show, 1/16 of the bytes of 256x256); the
+# engine upsamples the one part shown to the image.
+ATTENTION_SIZE = 64
+NO_MAPPING = "these weights have no mapping network M_s (train it with `ca2sis-train --stage mapping`)"
+WEIGHTS_DIGEST_KEY = "ca2sis_weights_sha256"  # ONNX metadata: which safetensors it came from
+
+
+def summarize_attention(maps: list[torch.Tensor], size: int) -> torch.Tensor:
+    """Per-block maps (B, heads, C, h, w) → (B, C, size, size): mean over heads, resized to
+    ``size`` (bilinear up, area down), mean over blocks."""
+    total = None
+    for block_map in maps:
+        block_map = block_map.mean(dim=1)
+        if block_map.shape[-1] > size:
+            block_map = F.adaptive_avg_pool2d(block_map, (size, size))
+        elif block_map.shape[-1] < size:
+            block_map = F.interpolate(block_map, size=(size, size), mode="bilinear", align_corners=False)
+        total = block_map if total is None else total + block_map
+    if total is None:
+        raise CA2SISError("this generator has no cross-attention maps (the 'spade' ablation)")
+    return total / len(maps)
+
+
+class StyleEncoderGraph(nn.Module):
+    """E_s with the one-hot encoding of the index mask inside the graph."""
+
+    def __init__(self, model: CA2SIS):
+        super().__init__()
+        self.style_encoder = model.style_encoder
+        self.num_classes = model.config.num_classes
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        one_hot = F.one_hot(mask.long(), self.num_classes).permute(0, 3, 1, 2).to(image.dtype)
+        return self.style_encoder(image, one_hot)
+
+
+class MaskEmbedderGraph(nn.Module):
+    """E_m on any number of mask planes."""
+
+    def __init__(self, model: CA2SIS):
+        super().__init__()
+        self.mask_embedder = model.mask_embedder
+
+    def forward(self, planes: torch.Tensor) -> torch.Tensor:
+        return self.mask_embedder(planes)
+
+
+class GeneratorGraph(nn.Module):
+    """G returning the image and its summarized cross-attention map."""
+
+    def __init__(self, model: CA2SIS):
+        super().__init__()
+        self.mask_embedder = model.mask_embedder  # only its latent → grid reshape is used
+        self.generator = model.generator
+        self.attention_size = min(ATTENTION_SIZE, model.config.image_size)
+
+    def forward(self, latents: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        image, maps = self.generator(self.mask_embedder.to_grid(latents), codes)
+        return image, summarize_attention(maps, self.attention_size)
+
+
+class MappingGraph(nn.Module):
+    """M_s."""
+
+    def __init__(self, model: CA2SIS):
+        super().__init__()
+        self.mapping_network = model.mapping_network
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.mapping_network(z)
+
+
+def build_graphs(model: CA2SIS) -> dict[str, nn.Module]:
+    """The inference graphs of ``model`` (M_s only when it has one), in eval mode."""
+    if model.config.generator_conditioning != "cross_attention":
+        raise WeightsError("the inference engine needs the cross-attention generator, not the 'spade' ablation")
+    graphs: dict[str, nn.Module] = {
+        "style_encoder": StyleEncoderGraph(model),
+        "mask_embedder": MaskEmbedderGraph(model),
+        "generator": GeneratorGraph(model),
+    }
+    if model.mapping_network is not None:
+        graphs["mapping_network"] = MappingGraph(model)
+    return {name: graph.eval() for name, graph in graphs.items()}
+
+
+def weights_digest(folder: Path, name: str) -> str:
+    """SHA-256 of a network's safetensors file: ties an ONNX export to its weights."""
+    digest = hashlib.sha256()
+    with open(folder / WEIGHT_FILES[name], "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Backend(Protocol):
+    """What the engine needs of a backend: the four graphs on numpy arrays (shapes above)."""
+
+    name: str
+    config: CA2SISConfig
+    device: str
+    description: str
+    has_mapping: bool
+
+    def encode_styles(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+    def embed_mask(self, planes: np.ndarray) -> np.ndarray: ...
+
+    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def random_codes(self, z: np.ndarray) -> np.ndarray: ...
+
+
+def _onnxruntime():
+    # Imported when an ONNX graph is opened: it takes a while, and the torch backend never needs it.
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise CA2SISError("the onnx backend needs onnxruntime-gpu (or onnxruntime) installed") from exc
+    return onnxruntime
+
+
+def open_onnx_graph(folder: Path, name: str, options: object = None, providers: Sequence = ("CPUExecutionProvider",)):
+    """An ONNX Runtime session of ``folder/<name>.onnx``; a WeightsError when the file is not a
+    loadable graph or was exported from other weights than the safetensors file beside it."""
+    ort = _onnxruntime()
+    path = folder / ONNX_FILES[name]
+    try:
+        session = ort.InferenceSession(str(path), options, providers=list(providers))
+    except Exception as exc:  # ORT raises its own exception types for bad files
+        raise WeightsError(f"{path} is not a loadable ONNX graph: {exc}") from exc
+    exported_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_DIGEST_KEY)
+    if exported_from != weights_digest(folder, name):
+        raise WeightsError(
+            f"{path} was exported from other weights than {WEIGHT_FILES[name]} beside it: "
+            f"run `ca2sis-export {folder}` again"
+        )
+    return session
+
+
+def onnx_export_current(folder: Path) -> bool:
+    """Whether ``folder`` holds an ONNX export of exactly its current weights."""
+    try:
+        for name, path in onnx_paths(folder).items():
+            if (folder / WEIGHT_FILES[name]).exists() and (not path.exists() or not open_onnx_graph(folder, name)):
+                return False
+    except CA2SISError:  # no onnxruntime, a broken file or a stale export: not current
+        return False
+    return True
+
+
+class TorchBackend:
+    """The graphs in PyTorch: fp32 on the CPU, fp16 on CUDA; optionally torch.compile'd."""
+
+    name = "torch"
+
+    def __init__(
+        self, model: CA2SIS, device: str = "auto", compile: bool = False, threads: int | None = None,
+        dtype: torch.dtype | None = None,
+    ):
+        self.device = resolve_device(device)
+        self.dtype = dtype or (torch.float16 if self.device == "cuda" else torch.float32)
+        if threads is not None and self.device == "cpu":
+            torch.set_num_threads(threads)
+        self.config = model.config
+        model = model.to(self.device, self.dtype).eval()
+        self.graphs = build_graphs(model)
+        self.calls = dict(self.graphs)
+        if compile:
+            # CUDA graphs ("reduce-overhead") remove the launch cost that dominates on a GPU.
+            mode = "reduce-overhead" if self.device == "cuda" else None
+            self.calls = {name: torch.compile(graph, mode=mode, dynamic=False) for name, graph in self.graphs.items()}
+        self.has_mapping = "mapping_network" in self.graphs
+        self.description = f"torch {self.device} {str(self.dtype).removeprefix('torch.')}" + (
+            " compiled" if compile else ""
+        )
+
+    def _tensor(self, array: np.ndarray, floating: bool = True) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).to(self.device, non_blocking=True)
+        return tensor.to(self.dtype) if floating else tensor
+
+    @staticmethod
+    def _numpy(tensor: torch.Tensor) -> np.ndarray:
+        return tensor.float().cpu().numpy()
+
+    @torch.inference_mode()
+    def encode_styles(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self._numpy(self.calls["style_encoder"](self._tensor(image), self._tensor(mask.astype(np.int64), False)))
+
+    @torch.inference_mode()
+    def embed_mask(self, planes: np.ndarray) -> np.ndarray:
+        return self._numpy(self.calls["mask_embedder"](self._tensor(planes)))
+
+    @torch.inference_mode()
+    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        image, attention = self.calls["generator"](self._tensor(latents), self._tensor(codes))
+        return self._numpy(image), self._numpy(attention)
+
+    @torch.inference_mode()
+    def random_codes(self, z: np.ndarray) -> np.ndarray:
+        if not self.has_mapping:
+            raise WeightsError(NO_MAPPING)
+        return self._numpy(self.calls["mapping_network"](self._tensor(z)))
+
+
+def onnx_paths(folder: Path) -> dict[str, Path]:
+    return {name: folder / filename for name, filename in ONNX_FILES.items()}
+
+
+class OnnxBackend:
+    """The graphs exported by ``ca2sis-export`` (fp32), run by ONNX Runtime.
+
+    Uses onnxruntime-gpu's CUDA provider (or TensorRT when asked) when the device is a GPU,
+    the CPU provider otherwise. An export older than the weights beside it is refused.
+    """
+
+    name = "onnx"
+
+    def __init__(
+        self, folder: str | Path, config: CA2SISConfig, device: str = "auto", threads: int | None = None,
+        tensorrt: bool = False,
+    ):
+        ort = _onnxruntime()
+        folder = Path(folder)
+        self.config = config
+        self.device = resolve_device(device)
+        paths = {name: path for name, path in onnx_paths(folder).items() if (folder / WEIGHT_FILES[name]).exists()}
+        missing = [str(path) for path in paths.values() if not path.exists()]
+        if missing:
+            raise WeightsError(
+                f"{folder} has no ONNX export ({', '.join(Path(m).name for m in missing)} missing): run "
+                f"`ca2sis-export {folder}` first, or use --backend torch"
+            )
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # warnings about unused initializers etc. are noise to a user
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        # Each graph has its own thread pool; threads left spinning after E_s would fight
+        # G's threads for the cores (seen while profiling: G much slower right after E_s).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers: list = ["CPUExecutionProvider"]
+        if self.device == "cuda":
+            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            if tensorrt:
+                providers.insert(0, ("TensorrtExecutionProvider", {"trt_fp16_enable": True}))
+        self.sessions = {}
+        for name in paths:
+            self.sessions[name] = open_onnx_graph(folder, name, options, providers)
+        self.has_mapping = "mapping_network" in self.sessions
+        used = self.sessions["generator"].get_providers()[0].removesuffix("ExecutionProvider")
+        self.description = f"onnx {used} fp32"
+        if self.device == "cuda" and used == "CPU":
+            self.device = "cpu"  # CUDA provider failed to load (no CUDA/cuDNN libraries): say so honestly
+
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.sessions[name].run(None, feeds)
+
+    def encode_styles(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feeds = {"image": np.ascontiguousarray(image, np.float32), "mask": np.ascontiguousarray(mask, np.int64)}
+        return self._run("style_encoder", feeds)[0]
+
+    def embed_mask(self, planes: np.ndarray) -> np.ndarray:
+        return self._run("mask_embedder", {"planes": np.ascontiguousarray(planes, np.float32)})[0]
+
+    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {"latents": np.ascontiguousarray(latents, np.float32), "codes": np.ascontiguousarray(codes, np.float32)}
+        image, attention = self._run("generator", feeds)
+        return image, attention
+
+    def random_codes(self, z: np.ndarray) -> np.ndarray:
+        if not self.has_mapping:
+            raise WeightsError(NO_MAPPING)
+        return self._run("mapping_network", {"z": np.ascontiguousarray(z, np.float32)})[0]
+

@@ -1,0 +1,249 @@
+"""`ca2sis-bench`: how fast the engine generates, per backend and device.
+
+Two latencies, each the median and minimum over N runs after warm-up:
+
+- full generation: nothing cached: E_s of the style face, E_m of every mask plane, G;
+- part edit: what the studio pays per brush stroke or part drop: a stroke paints hair at a
+  new place (two mask planes re-embedded), one part takes a cached reference's style, G.
+
+Without ``--weights`` random weights of ``--config`` stand in (speed does not depend on the
+values) and are exported to ONNX in a temporary folder. On a GPU the variants also cover
+fp16, torch.compile with CUDA graphs and the ONNX Runtime CUDA / TensorRT providers.
+
+    ca2sis-bench --config lite --runs 20 --json bench.json
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from tqdm import tqdm
+
+from ..config import get_config
+from ..errors import CA2SISError
+from ..labels import CLASS_NAMES, part_index
+from ..networks.composite import CA2SIS
+from .backends import build_graphs
+from .engine import Edit, Engine, Reference
+from .onnx_export import export_onnx
+
+HAIR = part_index("hair")
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    backend: str
+    device: str
+    compile: bool = False
+    tensorrt: bool = False
+
+
+VARIANTS = {
+    "torch-cpu": Variant("torch-cpu", "torch", "cpu"),
+    "onnx-cpu": Variant("onnx-cpu", "onnx", "cpu"),
+    "torch-cuda": Variant("torch-cuda", "torch", "cuda"),
+    "torch-cuda-compiled": Variant("torch-cuda-compiled", "torch", "cuda", compile=True),
+    "onnx-cuda": Variant("onnx-cuda", "onnx", "cuda"),
+    "onnx-tensorrt": Variant("onnx-tensorrt", "onnx", "cuda", tensorrt=True),
+}
+
+
+def default_variants() -> list[str]:
+    names = ["torch-cpu", "onnx-cpu"]
+    if torch.cuda.is_available():
+        names += ["torch-cuda", "torch-cuda-compiled", "onnx-cuda", "onnx-tensorrt"]
+    return names
+
+
+def synthetic_face_mask(size: int) -> np.ndarray:
+    """A plausible frontal-face layout drawn from ellipses, so every part has its usual size."""
+    rows, cols = np.mgrid[0:size, 0:size] / size
+    mask = np.zeros((size, size), np.uint8)
+
+    def ellipse(cy: float, cx: float, ry: float, rx: float) -> np.ndarray:
+        return ((rows - cy) / ry) ** 2 + ((cols - cx) / rx) ** 2 <= 1.0
+
+    def paint(name: str, region: np.ndarray) -> None:
+        mask[region] = part_index(name)
+
+    paint("cloth", rows > 0.85)
+    paint("neck", ellipse(0.85, 0.5, 0.2, 0.14))
+    paint("hair", ellipse(0.42, 0.5, 0.4, 0.33))
+    paint("l_ear", ellipse(0.5, 0.22, 0.07, 0.04))
+    paint("r_ear", ellipse(0.5, 0.78, 0.07, 0.04))
+    paint("skin", ellipse(0.52, 0.5, 0.3, 0.24))
+    paint("l_brow", ellipse(0.4, 0.4, 0.015, 0.06))
+    paint("r_brow", ellipse(0.4, 0.6, 0.015, 0.06))
+    paint("l_eye", ellipse(0.46, 0.4, 0.02, 0.045))
+    paint("r_eye", ellipse(0.46, 0.6, 0.02, 0.045))
+    paint("nose", ellipse(0.56, 0.5, 0.07, 0.035))
+    paint("u_lip", ellipse(0.67, 0.5, 0.015, 0.07))
+    paint("l_lip", ellipse(0.695, 0.5, 0.02, 0.065))
+    return mask
+
+
+def synthetic_face(mask: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A face-coloured image for a mask: one random colour per class plus noise."""
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(40, 220, (len(CLASS_NAMES), 3))
+    noise = rng.normal(0, 12, (*mask.shape, 3))
+    return np.clip(colours[mask] + noise, 0, 255).astype(np.uint8)
+
+
+def _time(function: Callable[[], object], runs: int, warmup: int, cuda: bool) -> list[float]:
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(runs):
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        function()
+        if cuda:
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def measure(engine: Engine, runs: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of each full generation and each part edit."""
+    size = engine.image_size
+    mask = synthetic_face_mask(size)
+    face = synthetic_face(mask, seed=0)
+    reference = synthetic_face(mask, seed=1)
+    cuda = engine.backend.device == "cuda"
+
+    def full() -> None:
+        engine.clear_caches()
+        engine.render(Edit(mask, Reference(face, mask)))
+
+    stroke = {"count": 0}
+    brush = max(2, size // 32)
+
+    def part_edit() -> None:
+        # A new stroke every time (never a cached mask): a square of hair on the cloth, one
+        # pixel further each run, row after row (thousands of distinct places).
+        stroke["count"] += 1
+        edited = mask.copy()
+        x = stroke["count"] % (size - brush)
+        y = size - brush - stroke["count"] // (size - brush) % (size // 8)
+        edited[y : y + brush, x : x + brush] = HAIR
+        engine.render(Edit(edited, Reference(face, mask), part_styles={HAIR: (Reference(reference, mask), 1.0)}))
+
+    return {
+        "full generation": _time(full, runs, warmup, cuda),
+        "part edit": _time(part_edit, runs, warmup, cuda),
+    }
+
+
+def count_gflop(weights: Path) -> dict[str, float]:
+    """Floating-point operations (2 per multiply-add) of one full generation and one part
+    edit, counted by PyTorch on the graphs the backends run."""
+    model = CA2SIS.from_pretrained(weights)
+    graphs = build_graphs(model)
+    config = model.config
+    size, classes = config.image_size, config.num_classes
+    mask = torch.from_numpy(synthetic_face_mask(size)).long()[None]
+    counts = {}
+    with torch.inference_mode():
+        for name, inputs in (
+            ("style_encoder", (torch.zeros(1, 3, size, size), mask)),
+            ("mask_embedder", (torch.zeros(1, 1, size, size),)),  # one plane, as the engine embeds them
+            ("generator", (torch.zeros(1, classes, config.mask_latent_dim), torch.zeros(1, classes, config.code_dim))),
+        ):
+            with FlopCounterMode(display=False) as counter:
+                graphs[name](*inputs)
+            counts[name] = counter.get_total_flops() / 1e9
+    return {
+        "full generation": counts["style_encoder"] + classes * counts["mask_embedder"] + counts["generator"],
+        "part edit": 2 * counts["mask_embedder"] + counts["generator"],
+        **{f"{name} (one call)": value for name, value in counts.items()},
+    }
+
+
+def machine_description() -> dict[str, object]:
+    info: dict[str, object] = {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+    try:
+        import onnxruntime
+
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        pass
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def prepare_weights(weights: Path | None, config_name: str, need_onnx: bool, scratch: Path) -> Path:
+    """The folder to benchmark: ``weights`` (exported to ONNX when needed and missing)."""
+    if weights is None:
+        torch.manual_seed(0)
+        weights = scratch / config_name
+        CA2SIS(get_config(config_name), with_mapping=True).save_pretrained(weights)
+    if need_onnx and not Engine.onnx_export_current(weights):
+        if not os.access(weights, os.W_OK):
+            raise CA2SISError(f"{weights} has no current ONNX export and is read-only: run ca2sis-export on a copy")
+        print(f"exporting {weights} to ONNX ...", file=sys.stderr)
+        export_onnx(weights)
+    return weights
+
+
+def run_benchmark(
+    weights: Path, variants: list[str], runs: int, warmup: int, threads: int | None = None
+) -> list[dict[str, object]]:
+    results = []
+    for name in tqdm(variants, desc="variants", unit="variant", file=sys.stderr):
+        variant = VARIANTS[name]
+        row: dict[str, object] = {"variant": name}
+        try:
+            engine = Engine.from_pretrained(
+                weights, device=variant.device, backend=variant.backend, threads=threads, compile=variant.compile,
+                tensorrt=variant.tensorrt,
+            )
+            row["engine"] = engine.description
+            for operation, times in measure(engine, runs, warmup).items():
+                row[operation] = {
+                    "median_ms": round(statistics.median(times), 2),
+                    "min_ms": round(min(times), 2),
+                    "runs": len(times),
+                }
+        except Exception as exc:  # one variant failing (no TensorRT, say) must not hide the others
+            row["error"] = f"{type(exc).__name__}: {exc}"
+        results.append(row)
+    return results
+
+
+def format_table(results: list[dict[str, object]], config: str, size: int, gflop: dict[str, float]) -> str:
+    lines = [
+        f"CA2-SIS {config} at {size}x{size}, milliseconds (median / min); "
+        f"{gflop['full generation']:.2f} GFLOP per full generation, {gflop['part edit']:.2f} per part edit",
+        "",
+        "| variant | engine | full generation | part edit |",
+        "|---|---|---|---|",
+    ]
+    for row in results:
+        if "error" in row:
+            lines.append(f"| {row['variant']} | failed: {row['error']} | | |")
+            continue
+        cells = []
+        for op in ("full generation", "part edit"):
+            median, fastest = row[op]["median_ms"], row[op]["min_ms"]
+            cells.append(f"{median:.1f} / {fastest:.1f} ({gflop[op] * 1000 / median:.0f} GFLOP/s)")
+        lines.append(f"| {row['variant']} | {row['engine']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)

@@ -1,0 +1,441 @@
+"""The inference engine: one object serves the studio, ``ca2sis-edit``, evaluation and scripts.
+
+It wraps E_s, E_m, G (and M_s) on a backend (PyTorch or ONNX Runtime, CPU or CUDA) and adds
+what an editor needs on top of the three boxes of Fig. 1:
+
+- faces and masks given as files, PIL images or arrays, checked and converted;
+- per-part style swaps with a strength α (codes interpolated per class), a base style for
+  every other part, and random styles for chosen parts from M_s with a seed;
+- per-part shape transfer and interpolation, m_j = (1 - α) E_m(M_j) + α E_m(M_j^src)
+  (paper §IV-C; α = 0 keeps the current shape, α = 1 takes the source's);
+- the cross-attention map of a part, upsampled to the image, for display;
+- caches: a reference's style codes are kept by content, and a mask's latents are
+  re-embedded only for the class channels that changed, so a part edit costs one G pass.
+
+Every operation works on one face; the ``encode_styles``/``embed_mask``/``generate``
+primitives and ``reconstruct``/``transfer_styles`` also take batches (lists or stacked arrays).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..config import CA2SISConfig
+from ..devices import resolve_device
+from ..errors import CA2SISError, DataError, WeightsError, check_fraction
+from ..faces.reader import FaceReader, default_parser_weights
+from ..io.bundled import bundled_weights
+from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
+from ..io.pixels import to_network_images, to_uint8_images
+from ..io.weights import read_weights_config
+from ..labels import CLASS_NAMES, Part, part_index
+from ..networks.composite import CA2SIS
+from .backends import Backend, OnnxBackend, TorchBackend, onnx_export_current
+
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        digest.update(str((array.shape, array.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+class _LRU(OrderedDict):
+    def __init__(self, capacity: int):
+        super().__init__()
+        self.capacity = capacity
+
+    def get_fresh(self, key: str) -> np.ndarray | None:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+
+
+@dataclass
+class Reference:
+    """A face to take styles from: its photo and its mask (None: parsed automatically)."""
+
+    image: ImageInput
+    mask: MaskInput | None = None
+
+
+@dataclass
+class Edit:
+    """Everything that decides one generated face.
+
+    mask: the semantic mask to generate (its shapes), any accepted mask input.
+    style: the face every part takes its style from unless overridden.
+    part_styles: part → (reference face, strength α in [0, 1]); α interpolates the part's
+        code from the base style (0) to the reference's (1).
+    part_shapes: part → (source mask, α in [0, 1]); α interpolates the part's latent from
+        ``mask``'s shape (0) to the source's (1).
+    random_parts: part → (seed, strength α): a style from M_s, mixed in like a reference.
+    """
+
+    mask: MaskInput
+    style: Reference
+    part_styles: dict[Part, tuple[Reference, float]] = field(default_factory=dict)
+    part_shapes: dict[Part, tuple[MaskInput, float]] = field(default_factory=dict)
+    random_parts: dict[Part, tuple[int, float]] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    """A generated face and how it was made."""
+
+    image: np.ndarray  # uint8 (H, W, 3)
+    codes: np.ndarray  # (C, code_dim) the style codes G read
+    latents: np.ndarray  # (C, latent_dim) the part latents G read
+    attention: np.ndarray  # (C, 64, 64) share of each pixel's style read from each class
+    milliseconds: dict[str, float]  # time per stage and "total"
+
+    def attention_map(self, part: Part) -> np.ndarray:
+        """Where ``part``'s style lands: float32 (H, W) in [0, 1], upsampled to the image."""
+        return upsample_attention(self.attention, part, self.image.shape[0])
+
+
+class Engine:
+    """CA2-SIS inference on one backend, with caches for interactive editing.
+
+    Build it with ``Engine.from_pretrained(folder)``; ``Engine(model)`` wraps networks
+    already in memory (PyTorch backend), ``Engine(backend=...)`` any backend. Thread-safe: calls are serialised.
+    """
+
+    def __init__(self, model: CA2SIS | None = None, backend: Backend | None = None, device: str = "auto"):
+        if backend is None:
+            if model is None:
+                raise TypeError("an Engine needs networks (a CA2SIS) or a backend that runs them")
+            backend = TorchBackend(model, device)
+        self.backend: Backend = backend
+        self.config: CA2SISConfig = backend.config
+        # Photo → (aligned face, mask) for references given without a mask (FaceReader).
+        self.face_reader: Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None = None
+        self._lock = threading.RLock()
+        self._codes_cache = _LRU(64)
+        self._plane_cache = _LRU(8 * self.config.num_classes)
+        self._random_cache = _LRU(64)
+        self._parsed_cache = _LRU(16)  # photo path → aligned face and parsed mask
+        self.stats = {"styles_encoded": 0, "planes_embedded": 0, "generations": 0}
+
+    # ---- construction ----------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls,
+        folder: str | Path,
+        device: str = "auto",
+        backend: str = "auto",
+        expected_config: str | CA2SISConfig | None = None,
+        threads: int | None = None,
+        compile: bool = False,
+        tensorrt: bool = False,
+    ) -> Engine:
+        """Load a weights folder (fp16 or fp32 safetensors + config.json).
+
+        device: "auto" (CUDA when present, else CPU), "cpu" or "cuda".
+        backend: "torch", "onnx" (graphs written by ``ca2sis-export``), or "auto": ONNX
+            Runtime on the CPU when an up-to-date export is present (it is the faster one
+            there), PyTorch otherwise (fp16 on CUDA).
+        compile: torch.compile the PyTorch graphs (with CUDA graphs on a GPU).
+        tensorrt: with the onnx backend on CUDA, use ONNX Runtime's TensorRT provider.
+        """
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
+        folder = Path(folder)
+        # The config alone decides the ONNX backend: no torch network is built for it.
+        config = read_weights_config(folder, expected_config)
+        device = resolve_device(device)
+        runner: Backend | None = None
+        if backend == "onnx":
+            runner = OnnxBackend(folder, config, device, threads, tensorrt=tensorrt)
+        elif backend == "auto" and device == "cpu":
+            try:  # the faster backend on a CPU, when the folder holds a current export
+                runner = OnnxBackend(folder, config, device, threads)
+            except CA2SISError:  # none, a stale one, or no onnxruntime: PyTorch does the job
+                runner = None
+        if runner is None:
+            model = CA2SIS.from_pretrained(folder, expected_config)
+            runner = TorchBackend(model, device, compile=compile, threads=threads)
+        engine = cls(backend=runner)
+        engine.face_reader = _bundled_face_reader()
+        return engine
+
+    @staticmethod
+    def onnx_export_current(folder: str | Path) -> bool:
+        """Whether ``folder`` holds an ONNX export of exactly its current weights."""
+        return onnx_export_current(Path(folder))
+
+    @property
+    def description(self) -> str:
+        """E.g. "onnx CPU fp32" or "torch cuda float16", for status bars and reports."""
+        return self.backend.description
+
+    @property
+    def has_mapping(self) -> bool:
+        return self.backend.has_mapping
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    # ---- inputs ------------------------------------------------------------------------
+    def load_image(self, image: ImageInput) -> np.ndarray:
+        """Any accepted face input → uint8 RGB at the networks' size."""
+        return as_image(image, self.image_size)
+
+    def load_mask(self, mask: MaskInput) -> np.ndarray:
+        """Any accepted mask input → uint8 class indices at the networks' size."""
+        return as_mask(mask, self.image_size, self.config.num_classes)
+
+    def load_reference(self, reference: Reference) -> tuple[np.ndarray, np.ndarray]:
+        """A reference's face and mask; a photo without mask is aligned and parsed first."""
+        if reference.mask is not None:
+            return self.load_image(reference.image), self.load_mask(reference.mask)
+        if self.face_reader is None:
+            raise DataError(
+                f"{describe(reference.image)}: no mask was given for this face and no face parser is "
+                "available to make one; give the face's mask as well"
+            )
+        key = None
+        if isinstance(reference.image, (str, Path)) and Path(reference.image).is_file():
+            status = Path(reference.image).stat()  # a file saved again under the same name is new
+            key = f"{Path(reference.image).resolve()}:{status.st_mtime_ns}:{status.st_size}"
+        cached = self._parsed_cache.get_fresh(key) if key is not None else None
+        if cached is None:
+            image, mask = self.face_reader(reference.image)
+            cached = (self.load_image(image), self.load_mask(mask))
+            if key is not None:
+                self._parsed_cache.put(key, cached)
+        return cached
+
+    def _batch(self, items: object, load: Callable) -> tuple[np.ndarray, bool]:
+        """A single input, or a batch given as a list or tuple → stacked arrays."""
+        if isinstance(items, (list, tuple)):
+            return np.stack([load(item) for item in items]), True
+        return load(items)[None], False
+
+    # ---- the three boxes, on single faces or batches ----------------------------------
+    def encode_styles(
+        self, images: ImageInput | Sequence[ImageInput], masks: MaskInput | Sequence[MaskInput]
+    ) -> np.ndarray:
+        """E_s: face(s) and mask(s) → style codes (C, code_dim), or (B, C, code_dim) for lists."""
+        image_batch, batched = self._batch(images, self.load_image)
+        mask_batch, _ = self._batch(masks, self.load_mask)
+        if len(image_batch) != len(mask_batch):
+            raise DataError(f"{len(image_batch)} faces but {len(mask_batch)} masks")
+        keys = [_digest(image, mask) for image, mask in zip(image_batch, mask_batch)]
+        with self._lock:
+            found = {key: self._codes_cache.get_fresh(key) for key in keys}
+            missing = sorted({key: index for index, key in enumerate(keys) if found[key] is None}.values())
+            if missing:  # one backend call for all faces not seen before
+                fresh = self.backend.encode_styles(
+                    to_network_images(image_batch[missing]), mask_batch[missing].astype(np.int64)
+                )
+                self.stats["styles_encoded"] += len(missing)
+                for index, codes in zip(missing, fresh):
+                    found[keys[index]] = codes
+                    self._codes_cache.put(keys[index], codes)
+        codes = np.stack([found[key] for key in keys])
+        return codes if batched else codes[0]
+
+    def embed_mask(self, masks: MaskInput | Sequence[MaskInput]) -> np.ndarray:
+        """E_m: mask(s) → part latents (C, latent_dim), or (B, C, latent_dim) for lists."""
+        mask_batch, batched = self._batch(masks, self.load_mask)
+        latents = np.stack([self._latents(mask) for mask in mask_batch])
+        return latents if batched else latents[0]
+
+    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """G: latents and codes, (C, ·) or (B, C, ·) → uint8 image(s) and attention map(s)."""
+        single = latents.ndim == 2
+        latents_batch = latents[None] if single else latents
+        codes_batch = codes[None] if codes.ndim == 2 else codes
+        expected = (self.config.num_classes, self.config.mask_latent_dim, self.config.code_dim)
+        if latents_batch.shape[1:] != expected[:2] or codes_batch.shape[1:] != (expected[0], expected[2]):
+            raise DataError(
+                f"latents {latents.shape} and codes {codes.shape} do not fit config '{self.config.name}' "
+                f"(C={expected[0]}, latent {expected[1]}, code {expected[2]})"
+            )
+        with self._lock:
+            images, attention = self.backend.generate(latents_batch.astype(np.float32), codes_batch.astype(np.float32))
+            self.stats["generations"] += len(images)
+        images = to_uint8_images(images)
+        return (images[0], attention[0]) if single else (images, attention)
+
+    # ---- cached building blocks ------------------------------------------------------
+    def _style_codes(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Cached E_s of one loaded face and mask."""
+        return self.encode_styles([image], [mask])[0]
+
+    def _latents(self, mask: np.ndarray) -> np.ndarray:
+        """E_m of every class plane of ``mask``, embedding only planes not seen before."""
+        classes = np.arange(self.config.num_classes, dtype=np.uint8)
+        planes = mask[None] == classes[:, None, None]  # (C, H, W) bool
+        keys = [_digest(np.packbits(plane)) for plane in planes]
+        with self._lock:
+            missing = [index for index, key in enumerate(keys) if key not in self._plane_cache]
+            for index in missing:
+                # One plane per call: a plane's latent then never depends on which other
+                # planes were embedded with it (batched matmuls may round differently).
+                latent = self.backend.embed_mask(planes[index][None, None].astype(np.float32))[0, 0]
+                self._plane_cache.put(keys[index], latent)
+                self.stats["planes_embedded"] += 1
+            return np.stack([self._plane_cache.get_fresh(key) for key in keys])
+
+    def random_codes(self, seed: int) -> np.ndarray:
+        """M_s(z) with z ~ N(0, I) drawn from ``seed``: a full set of (C, code_dim) codes."""
+        key = str(int(seed))
+        with self._lock:
+            codes = self._random_cache.get_fresh(key)
+            if codes is None:
+                z = np.random.default_rng(int(seed)).standard_normal((1, self.config.mapping_z_dim))
+                codes = self.backend.random_codes(z.astype(np.float32))[0]
+                self._random_cache.put(key, codes)
+            return codes
+
+    def clear_caches(self) -> None:
+        with self._lock:
+            self._codes_cache.clear()
+            self._plane_cache.clear()
+            self._random_cache.clear()
+            self._parsed_cache.clear()
+
+    # ---- editing operations ---------------------------------------------------------
+    def reconstruct(
+        self, images: ImageInput | Sequence[ImageInput], masks: MaskInput | Sequence[MaskInput]
+    ) -> np.ndarray:
+        """G(E_m(M), E_s(y, M)): the face(s) regenerated from their own mask and style."""
+        return self.generate(self.embed_mask(masks), self.encode_styles(images, masks))[0]
+
+    def transfer_styles(
+        self,
+        masks: MaskInput | Sequence[MaskInput],
+        references: ImageInput | Sequence[ImageInput],
+        reference_masks: MaskInput | Sequence[MaskInput],
+    ) -> np.ndarray:
+        """The shapes of ``masks`` with every part styled like the reference face(s)."""
+        return self.generate(self.embed_mask(masks), self.encode_styles(references, reference_masks))[0]
+
+    @staticmethod
+    def interpolate_parts(values: np.ndarray, others: Mapping[int, tuple[np.ndarray, float]]) -> np.ndarray:
+        """Per-part interpolation of (C, ·) codes or latents: row j ← (1 - α) row_j + α other_j
+        for each given part j. On codes it mixes styles; on latents it is the paper's shape
+        interpolation m_j = (1 - α) E_m(M_j) + α E_m(M_j^src) (§IV-C)."""
+        mixed = values.copy()
+        for part, (other, alpha) in others.items():
+            mixed[part] = (1.0 - alpha) * values[part] + alpha * other[part]
+        return mixed
+
+    def edit_codes(self, edit: Edit) -> np.ndarray:
+        """The style codes an ``Edit`` asks for: base style, part references, random parts."""
+        base_codes = self._style_codes(*self.load_reference(edit.style))
+        overrides: dict[int, tuple[np.ndarray, float]] = {}
+        for part, (reference, alpha) in edit.part_styles.items():
+            index = part_index(part, self.config.num_classes)
+            image, mask = self.load_reference(reference)
+            if not (mask == index).any():
+                raise DataError(
+                    f"{describe(reference.image)}: its mask has no {CLASS_NAMES[index]}, so there is no "
+                    f"{CLASS_NAMES[index]} style to take from it"
+                )
+            strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
+            overrides[index] = (self._style_codes(image, mask), strength)
+        codes = self.interpolate_parts(base_codes, overrides)
+        randoms = {}
+        for part, (seed, alpha) in edit.random_parts.items():
+            index = part_index(part, self.config.num_classes)
+            randoms[index] = (self.random_codes(seed), check_fraction(alpha, f"{CLASS_NAMES[index]}: strength"))
+        return self.interpolate_parts(codes, randoms)
+
+    def edit_latents(self, edit: Edit) -> np.ndarray:
+        """The part latents an ``Edit`` asks for: its mask with part shapes interpolated."""
+        latents = self._latents(self.load_mask(edit.mask))
+        sources = {}
+        for part, (source_mask, alpha) in edit.part_shapes.items():
+            index = part_index(part, self.config.num_classes)
+            strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
+            sources[index] = (self._latents(self.load_mask(source_mask)), strength)
+        return self.interpolate_parts(latents, sources)
+
+    def render(self, edit: Edit) -> Result:
+        """Generate the face an ``Edit`` describes, reusing every cached part."""
+        start = time.perf_counter()
+        codes = self.edit_codes(edit)
+        after_codes = time.perf_counter()
+        latents = self.edit_latents(edit)
+        after_latents = time.perf_counter()
+        image, attention = self.generate(latents, codes)
+        end = time.perf_counter()
+        milliseconds = {
+            "styles": (after_codes - start) * 1000,
+            "shapes": (after_latents - after_codes) * 1000,
+            "generator": (end - after_latents) * 1000,
+            "total": (end - start) * 1000,
+        }
+        return Result(image, codes, latents, attention, milliseconds)
+
+
+def upsample_attention(attention: np.ndarray, part: Part, size: int) -> np.ndarray:
+    """One part's channel of a (C, h, w) attention summary, bilinearly resized to size x size."""
+    index = part_index(part, attention.shape[0])
+    channel = Image.fromarray(np.ascontiguousarray(attention[index], dtype=np.float32), mode="F")
+    return np.asarray(channel.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def attention_overlay(image: np.ndarray, attention: np.ndarray, part: Part, opacity: float = 0.6) -> np.ndarray:
+    """The face with one part's attention map (from a (C, h, w) summary) laid over it.
+
+    The map is the share of each pixel's style read from ``part`` (0..1); it is shown as is,
+    not rescaled, so a part that attracts little attention looks faint.
+    """
+    share = np.clip(upsample_attention(attention, part, image.shape[0]), 0.0, 1.0)[..., None]
+    # A black-red-yellow ramp: easy to read over skin tones.
+    heat = np.concatenate([np.clip(share * 2, 0, 1), np.clip(share * 2 - 1, 0, 1), np.zeros_like(share)], axis=-1)
+    weight = opacity * np.sqrt(share)
+    blended = image.astype(np.float32) * (1 - weight) + heat * 255.0 * weight
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:
+    """The bundled face parser (loaded on first use), or None when it is not installed."""
+    try:
+        return FaceReader(default_parser_weights())
+    except WeightsError:
+        return None
+
+
+def default_weights() -> Path:
+    """The bundled ``lite`` weights (package data), unless CA2SIS_WEIGHTS names a folder."""
+    override = os.environ.get("CA2SIS_WEIGHTS")
+    return Path(override) if override else bundled_weights()
+
+
+def ensure_weights(folder: str | Path) -> Path:
+    """``folder`` if it is a weights folder, else a WeightsError that says how to get one."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise WeightsError(
+            f"no ca2sis weights in {folder}: pass --weights DIR, or train and export them with "
+            "`ca2sis-train --data DATA --config lite --out runs/lite` then "
+            "`ca2sis-train export runs/lite --out weights/lite`"
+        )
+    return folder
+

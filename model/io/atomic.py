@@ -1,0 +1,34 @@
+"""The one atomic file writer: a reader never sees half a file, a crash leaves none behind.
+
+Everything ca2sis writes for someone else to read (PNGs, weights, checkpoints, ONNX graphs,
+reports, projects) goes through ``atomic_write``: the content is written to a temporary
+file in the same folder, then renamed over the target, which is atomic on POSIX and Windows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_write(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write to; on leaving the block without an
+    error it replaces ``path``, on an error it is removed. Makes the parent folders."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The process id keeps two writers of one file (two studio windows, say) apart.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    with atomic_write(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")

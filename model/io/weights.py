@@ -1,0 +1,148 @@
+"""Reading and writing weights folders: one safetensors file per network + config.json.
+
+A folder looks like::
+
+    config.json                  the CA2SISConfig the networks were built from
+    style_encoder.safetensors    E_s
+    mask_embedder.safetensors    E_m
+    generator.safetensors        G
+    mapping_network.safetensors  M_s (optional)
+
+Loading is strict: a file of another config (missing or extra tensors, other shapes), a
+truncated file, or a pickle offered in place of safetensors is refused with a message that
+says what is wrong. Nothing here ever unpickles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ..config import CA2SISConfig, get_config
+from ..errors import WeightsError
+from .atomic import atomic_write
+
+WEIGHT_FILES = {
+    "style_encoder": "style_encoder.safetensors",
+    "mask_embedder": "mask_embedder.safetensors",
+    "generator": "generator.safetensors",
+    "mapping_network": "mapping_network.safetensors",
+}
+
+
+def _looks_like_pickle(path: Path) -> bool:
+    with open(path, "rb") as file:
+        head = file.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header's "{". Its
+    # first byte can be anything, 0x80 included, so that layout is recognised first.
+    if len(head) == 9 and head[8:9] == b"{":
+        return False
+    # Protocol-2+ pickles start with 0x80 and the protocol number; torch.save zips them.
+    return (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")) or head[:4] == b"PK\x03\x04"
+
+
+def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    """safetensors save that never leaves a half-written file under ``path``."""
+    with atomic_write(path) as temporary:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(temporary), metadata=metadata)
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """All tensors of one safetensors file, with clear errors for everything else."""
+    if not path.is_file():
+        raise WeightsError(f"missing weights file {path}")
+    if _looks_like_pickle(path):
+        raise WeightsError(
+            f"{path} is a pickle (torch.save) file, not safetensors; ca2sis does not load "
+            "pickles because they can run code. Convert it with `ca2sis-train export`."
+        )
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
+
+
+def load_module_tensors(module: nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Copy ``tensors`` into ``module``, refusing any missing, extra or mis-shaped tensor."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape)
+    if missing or extra or wrong:
+        details = []
+        if missing:
+            details.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if extra:
+            details.append(f"{len(extra)} unexpected (e.g. {extra[0]})")
+        if wrong:
+            k = wrong[0]
+            details.append(
+                f"{len(wrong)} of another shape (e.g. {k}: {tuple(tensors[k].shape)} "
+                f"instead of {tuple(expected[k].shape)})"
+            )
+        raise WeightsError(f"{source} does not fit this config: " + "; ".join(details))
+    dtype_fixed = {k: v.to(expected[k].dtype) for k, v in tensors.items()}
+    module.load_state_dict(dtype_fixed, strict=True)
+
+
+def save_weights_folder(
+    folder: str | Path,
+    config: CA2SISConfig,
+    networks: dict[str, nn.Module],
+    dtype: torch.dtype = torch.float16,
+) -> list[Path]:
+    """Write config.json and one safetensors file per network (floating tensors as ``dtype``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, module in networks.items():
+        if name not in WEIGHT_FILES:
+            raise ValueError(f"unknown network '{name}'")
+        tensors = {
+            k: v.to(dtype) if v.is_floating_point() else v for k, v in module.state_dict().items()
+        }
+        path = folder / WEIGHT_FILES[name]
+        atomic_save_file(tensors, path, metadata={"network": name, "config": config.name})
+        written.append(path)
+    config.save(folder / "config.json")
+    written.append(folder / "config.json")
+    return written
+
+
+def read_weights_config(folder: str | Path, expected_config: str | CA2SISConfig | None = None) -> CA2SISConfig:
+    """The config of a weights folder. ``expected_config`` (a preset name or config) makes a
+    folder of another config an error instead of a silent switch."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise WeightsError(f"weights folder not found: {folder}")
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise WeightsError(f"{folder} has no config.json; is it a ca2sis weights folder?")
+    try:
+        config = CA2SISConfig.load(config_path)
+    except ValueError as exc:
+        raise WeightsError(str(exc)) from exc
+    if expected_config is not None:
+        wanted = get_config(expected_config) if isinstance(expected_config, str) else expected_config
+        if wanted.to_dict() != config.to_dict():
+            raise WeightsError(f"{folder} holds weights of config '{config.name}', not '{wanted.name}'")
+    return config
+
+
+def read_weights_folder(
+    folder: str | Path, expected_config: str | CA2SISConfig | None = None
+) -> tuple[CA2SISConfig, dict[str, dict[str, torch.Tensor]]]:
+    """The config and the tensors of every network file present in ``folder``."""
+    folder = Path(folder)
+    config = read_weights_config(folder, expected_config)
+    tensors = {
+        name: read_tensors(folder / filename)
+        for name, filename in WEIGHT_FILES.items()
+        if (folder / filename).exists()
+    }
+    return config, tensors
+

@@ -1,0 +1,1 @@
+"""Training CA2-SIS: datasets (``data``), losses (``losses``) and the trainer (``train``)."""

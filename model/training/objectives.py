@@ -1,0 +1,252 @@
+"""What each training stage optimises: the losses of one step, apart from the loop.
+
+Stage "synthesis" (paper §IV) trains E_s, E_m and G against D:
+
+    L_G = L_adv + λ_feat L_FM + λ_L1 ||G - y||_1 + λ_att L_att
+          [+ λ_vgg L_VGG] [+ λ_parser L_parser + λ_sem L_sem] [+ λ_swap (L_out + L_transfer)]
+    L_D = hinge(D(y), D(G)) [+ λ_lecam R_LC]
+
+Stage "mapping" (§IV-G) trains M_s with G and E_m frozen: L_adv + λ_dv L_dv
+[+ λ_code L_code], against a fresh D.
+
+D runs once per step, on the real and generated pairs together: the generator-side
+losses and D's loss are both computed from that one pass (D's weights are the same for
+both, as in the alternating update, which also used D before its step), and the loop
+takes their gradients separately, G's with respect to the generator side only and D's
+with respect to D only. Both D inputs go through the same paired augmentation draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..networks.composite import CA2SIS
+from .augment import PairedAugment
+from .losses import (
+    LeCamRegularizer,
+    ParserLoss,
+    VGGPerceptualLoss,
+    attention_loss,
+    code_statistics_loss,
+    diversity_loss,
+    feature_matching_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    swap_locality_loss,
+)
+
+Predictions = list[list[torch.Tensor]]
+
+
+@dataclass
+class StepLosses:
+    """The two objectives of one step and the scalars to log."""
+
+    generator: torch.Tensor
+    discriminator: torch.Tensor
+    logs: dict[str, torch.Tensor]
+
+
+@dataclass
+class LossWeights:
+    """λ of every term (0 turns a term off)."""
+
+    feat: float = 10.0
+    l1: float = 10.0
+    att: float = 1.0
+    vgg: float = 10.0
+    parser: float = 1.0
+    semantic: float = 0.5
+    swap: float = 1.0
+    lecam: float = 0.1
+    dv: float = 1.0
+    code: float = 10.0
+
+
+class SynthesisForward(nn.Module):
+    """E_s, E_m and G in one forward, so DDP sees one module: the reconstruction of every
+    face and, for the first faces, the same face with one part's style code swapped in
+    from another face (for the swap-locality loss), in one batched pass through G."""
+
+    def __init__(self, model: CA2SIS):
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, image: torch.Tensor, mask: torch.Tensor, swap_parts: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
+        """swap_parts: (n,) class of face i (i < n) whose code comes from face i + 1.
+
+        Returns the B reconstructions, their attention maps and the n swapped faces.
+        """
+        codes = self.model.encode_styles(image, mask)
+        latents = self.model.embed_mask(mask)
+        if swap_parts is None:
+            fake, maps = self.model.generate(latents, codes, mask)
+            return fake, maps, None
+        n = swap_parts.shape[0]
+        donors = codes.roll(-1, dims=0)[:n]
+        chosen = F.one_hot(swap_parts, codes.shape[1]).to(codes.dtype)[:, :, None]  # (n, C, 1)
+        swapped = codes[:n] * (1 - chosen) + donors * chosen
+        both, maps = self.model.generate(
+            torch.cat([latents, latents[:n]]), torch.cat([codes, swapped]), torch.cat([mask, mask[:n]])
+        )
+        batch = image.shape[0]
+        return both[:batch], [m[:batch] for m in maps], both[batch:]
+
+
+def pick_swap_parts(
+    mask: torch.Tensor, count: int, generator: torch.Generator, min_share: float = 0.005
+) -> torch.Tensor:
+    """For faces 0..count-1, a random class present (≥ min_share of the pixels) both in the
+    face and in the next face (its donor); background when none is."""
+    share = mask.float().mean(dim=(2, 3))  # (B, C)
+    present = (share >= min_share) & (share.roll(-1, dims=0) >= min_share)
+    scores = torch.rand(present[:count].shape, generator=generator).to(mask.device)
+    return torch.where(present[:count], scores, -1.0).argmax(dim=1)
+
+
+class Objective:
+    """Shared by both stages: the single D pass, D's loss, and ADA's bookkeeping."""
+
+    def __init__(
+        self,
+        disc: nn.Module,
+        weights: LossWeights,
+        augment: PairedAugment | None,
+        lecam: LeCamRegularizer | None,
+    ):
+        self.disc = disc
+        self.weights = weights
+        self.augment = augment
+        self.lecam = lecam
+
+    def judge(
+        self, real_mask: torch.Tensor, real: torch.Tensor, fake_mask: torch.Tensor, fake: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[Predictions, Predictions]:
+        """D on (real pairs, generated pairs) in one pass, both augmented by one draw."""
+        pairs = torch.cat([torch.cat([real_mask, real.to(fake.dtype)], 1), torch.cat([fake_mask, fake], 1)])
+        if self.augment is not None:
+            batch, _, height, width = real.shape
+            draw = self.augment.draw(batch, height, width, generator).repeat(2)
+            pairs = self.augment(pairs, draw)
+        pred = self.disc(pairs[:, :-3], pairs[:, -3:])
+        n = real.shape[0]
+        return [[t[:n] for t in scale] for scale in pred], [[t[n:] for t in scale] for scale in pred]
+
+    def discriminator_loss(self, pred_real: Predictions, pred_fake: Predictions, logs: dict) -> torch.Tensor:
+        loss = hinge_discriminator_loss(pred_real, pred_fake)
+        logs["d"] = loss
+        if self.lecam is not None and self.weights.lecam > 0:
+            logs["lecam"] = self.lecam(pred_real, pred_fake)
+            loss = loss + self.weights.lecam * logs["lecam"]
+        if self.augment is not None:
+            self.augment.observe([scale[-1] for scale in pred_real])
+        return loss
+
+
+class SynthesisObjective(Objective):
+    """E_s, E_m and G against D (the losses of the module docstring)."""
+
+    def __init__(
+        self,
+        forward: nn.Module,
+        disc: nn.Module,
+        weights: LossWeights,
+        augment: PairedAugment | None = None,
+        lecam: LeCamRegularizer | None = None,
+        parser: ParserLoss | None = None,
+        vgg: VGGPerceptualLoss | None = None,
+        use_attention_loss: bool = True,
+        swap_faces: int = 0,
+        parser_faces: int = 2,
+    ):
+        super().__init__(disc, weights, augment, lecam)
+        self.forward = forward
+        self.parser = parser
+        self.vgg = vgg
+        self.use_attention_loss = use_attention_loss
+        self.swap_faces = swap_faces
+        self.parser_faces = parser_faces
+
+    def __call__(
+        self, image: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
+    ) -> StepLosses:
+        w = self.weights
+        swap_count = min(self.swap_faces, image.shape[0] - 1) if w.swap > 0 else 0
+        swap_parts = pick_swap_parts(mask, swap_count, generator) if swap_count > 0 else None
+        fake, maps, swapped = self.forward(image, mask, swap_parts)
+        pred_real, pred_fake = self.judge(mask, image, mask, fake, generator)
+        logs: dict[str, torch.Tensor] = {}
+        logs["adv"] = hinge_generator_loss(pred_fake)
+        logs["fm"] = feature_matching_loss(pred_fake, pred_real)
+        logs["l1"] = F.l1_loss(fake.float(), image)
+        total = logs["adv"] + w.feat * logs["fm"] + w.l1 * logs["l1"]
+        if self.use_attention_loss and w.att > 0:
+            logs["att"] = attention_loss(maps, mask)
+            total = total + w.att * logs["att"]
+        if self.vgg is not None and w.vgg > 0:
+            logs["vgg"] = self.vgg(fake.float(), image)
+            total = total + w.vgg * logs["vgg"]
+        if self.parser is not None and self.parser_faces > 0 and (w.parser > 0 or w.semantic > 0):
+            # The parser sees faces at its own 256 px: costly on a CPU, so a few faces per batch.
+            n = self.parser_faces
+            logs["parser"], logs["sem"] = self.parser(fake[:n], image[:n], labels[:n])
+            total = total + w.parser * logs["parser"] + w.semantic * logs["sem"]
+        if swapped is not None:
+            n = swapped.shape[0]
+            rows = torch.arange(n, device=mask.device)
+            part = mask[rows, swap_parts][:, None]
+            donor_part = mask.roll(-1, dims=0)[rows, swap_parts][:, None]
+            logs["swap_out"], logs["swap_tr"] = swap_locality_loss(
+                swapped, fake[:n].detach(), part, image.roll(-1, dims=0)[:n], donor_part
+            )
+            total = total + w.swap * (logs["swap_out"] + logs["swap_tr"])
+        d_loss = self.discriminator_loss(pred_real, pred_fake, logs)
+        return StepLosses(total, d_loss, logs)
+
+
+class MappingObjective(Objective):
+    """M_s with E_m and G frozen: two faces per mask from two noise draws (L_dv), and
+    M_s's codes kept at E_s's per-class statistics (L_code)."""
+
+    def __init__(
+        self,
+        mapping: nn.Module,
+        model: CA2SIS,
+        disc: nn.Module,
+        weights: LossWeights,
+        z_dim: int,
+        augment: PairedAugment | None = None,
+        lecam: LeCamRegularizer | None = None,
+    ):
+        super().__init__(disc, weights, augment, lecam)
+        self.mapping = mapping
+        self.model = model
+        self.z_dim = z_dim
+
+    def __call__(
+        self, image: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor, generator: torch.Generator  # noqa: ARG002
+    ) -> StepLosses:
+        w = self.weights
+        batch = image.shape[0]
+        z = torch.randn(2 * batch, self.z_dim, generator=generator).to(image.device)
+        codes = self.mapping(z)
+        mask2 = torch.cat([mask, mask])
+        fake, _ = self.model.generate(self.model.embed_mask(mask2), codes, mask2)
+        pred_real, pred_fake = self.judge(mask2, torch.cat([image, image]), mask2, fake, generator)
+        logs: dict[str, torch.Tensor] = {"adv": hinge_generator_loss(pred_fake)}
+        logs["dv"] = diversity_loss(fake[:batch].float(), fake[batch:].float())
+        total = logs["adv"] + w.dv * logs["dv"]
+        if w.code > 0:
+            with torch.no_grad():
+                encoded = self.model.encode_styles(image, mask)
+            logs["code"] = code_statistics_loss(codes, encoded)
+            total = total + w.code * logs["code"]
+        d_loss = self.discriminator_loss(pred_real, pred_fake, logs)
+        return StepLosses(total, d_loss, logs)
