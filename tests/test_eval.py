@@ -13,7 +13,7 @@ from PIL import Image
 from ca2sis.model.cli import eval as cli_eval
 from ca2sis.model.evaluation.identity import IdentityEmbedder, cosine_similarity
 from ca2sis.model.evaluation.image_quality import psnr, ssim
-from ca2sis.model.evaluation.leakage import dilate, style_leakage
+from ca2sis.model.evaluation.leakage import dilate, style_leakage, style_transfer
 from ca2sis.model.evaluation.pipeline import evaluate
 from ca2sis.model.evaluation.report import METRICS, markdown_table
 from ca2sis.model.evaluation.swd import laplacian_pyramid, swd, swd_descriptors
@@ -96,6 +96,20 @@ def test_style_leakage_inside_the_part_is_zero_and_outside_is_one():
     assert style_leakage(reference, rim, region, dilation=1) == 0.0
 
 
+def test_style_transfer_measures_the_share_of_the_colour_gap_a_swap_closes():
+    region = np.zeros((8, 8), bool)
+    region[2:6, 2:6] = True
+    before = np.full((8, 8, 3), 100, np.uint8)
+    reference = np.full((8, 8, 3), 200, np.uint8)
+    halfway = before.copy()
+    halfway[region] = 150
+    assert style_transfer(before, reference, region, reference, region) == 1.0
+    assert style_transfer(before, before, region, reference, region) == 0.0
+    assert style_transfer(before, halfway, region, reference, region) == pytest.approx(0.5)
+    assert math.isnan(style_transfer(before, halfway, region, before, region)), "no gap to close"
+    assert math.isnan(style_transfer(before, halfway, np.zeros((8, 8), bool), reference, region))
+
+
 def test_dilate_grows_a_region_by_a_square():
     region = np.zeros((9, 9), bool)
     region[4, 4] = True
@@ -143,6 +157,8 @@ def test_command_line_writes_every_metric(tiny_weights, face_data, four_ids, tmp
     assert metrics["psnr"] > 0 and -1 <= metrics["ssim"] <= 1 and metrics["swd"] > 0 and metrics["swd_sh"] > 0
     assert 0 <= metrics["miou"] <= 1 and 0 <= metrics["pixel_accuracy"] <= 100
     assert -1 <= metrics["frs"] <= 1 and 0 <= metrics["style_leakage"] <= 1 and metrics["ms_per_image"] > 0
+    assert metrics["style_transfer"] is not None and metrics["style_transfer"] <= 1
+    assert 0 <= metrics["random_part_leakage"] <= 1  # the tiny weights have M_s
     assert list(metrics["swd_levels"]) == ["64", "32", "16"]
     assert counts["faces"] == 4 and counts["shape_swaps"] == 4 and counts["style_swaps"] == 4
     # dlib finds every real face (the fallback box is for poor generations: random weights

@@ -28,6 +28,9 @@ and measures (``METRICS`` lists them with their directions):
   same-person distance (0.6) of the real face's;
 - ``style_leakage``: share of the mean absolute change of a one-part style swap that falls
   outside the swapped part (its region dilated by ``leakage_dilation`` px), mean over faces;
+- ``style_transfer``: share of the part's mean-colour gap to the reference's part that the
+  same swap closes (1: the part took the reference's colour, 0: it did not move);
+- ``random_part_leakage``: the leakage of the same parts given a random style from M_s;
 - ``ms_per_image``: median wall time of one reconstruction (E_s + E_m + G, caches cleared)
   in batch 1.
 
@@ -53,7 +56,7 @@ from ..labels import CLASS_NAMES, NUM_CLASSES
 from ..training.data import FaceMaskDataset, open_dataset
 from .identity import IDENTITY_SAME_PERSON, IdentityEmbedder, cosine_similarity
 from .image_quality import PSNR_CAP_DB, psnr, ssim
-from .leakage import LEAKAGE_MIN_AREA, leakage_dilation, style_leakage
+from .leakage import LEAKAGE_MIN_AREA, leakage_dilation, style_leakage, style_transfer
 from .pairing import Swap, part_areas, pick_partners
 from .report import build_report, clean_json
 from .segmentation import confusion_matrix, scores
@@ -232,9 +235,23 @@ def _measure(
                 per_face[i]["shape_swap"] = {"from": face_ids[swap.other], "part": CLASS_NAMES[swap.part]}
             for k, i in enumerate(style_rows):
                 swap = style_swaps[i]
-                leakage = style_leakage(recon[i - start], styled[k], masks[i] == swap.part, dilation)
+                region = masks[i] == swap.part
+                leakage = style_leakage(recon[i - start], styled[k], region, dilation)
+                transfer = style_transfer(recon[i - start], styled[k], region, images[swap.other],
+                                          masks[swap.other] == swap.part)
                 per_face[i]["style_swap"] = {"from": face_ids[swap.other], "part": CLASS_NAMES[swap.part],
-                                             "leakage": leakage}
+                                             "leakage": leakage, "transfer": transfer}
+            if engine.has_mapping and style_rows:
+                # The same parts drawn from M_s instead of another face (the studio's "Random").
+                random_codes = [Engine.interpolate_parts(codes[i], {style_swaps[i].part: (
+                    engine.random_codes(seed * 100_003 + i), 1.0)}) for i in style_rows]
+                randomised, _ = engine.generate(np.stack([latents[i] for i in style_rows]), np.stack(random_codes))
+                for k, i in enumerate(style_rows):
+                    region = masks[i] == style_swaps[i].part
+                    per_face[i]["random_part"] = {
+                        "part": CLASS_NAMES[style_swaps[i].part],
+                        "leakage": style_leakage(recon[i - start], randomised[k], region, dilation),
+                    }
             if embedder is not None:
                 for k, i in enumerate(rows):
                     embeddings["real"][i], missed_real = embedder.embed(real[k])
@@ -281,6 +298,8 @@ def _aggregate(
         frs_unrelated = _finite_mean(unrelated)
 
     leakages = [face["style_swap"]["leakage"] for face in per_face if "style_swap" in face]
+    transfers = [face["style_swap"]["transfer"] for face in per_face if "style_swap" in face]
+    random_leakages = [face["random_part"]["leakage"] for face in per_face if "random_part" in face]
     metrics = {
         "psnr": _finite_mean([face["psnr"] for face in per_face]),
         "ssim": _finite_mean([face["ssim"] for face in per_face]),
@@ -294,6 +313,8 @@ def _aggregate(
         "frs_unrelated": frs_unrelated,
         "identity_match": identity_match,
         "style_leakage": _finite_mean(leakages),
+        "style_transfer": _finite_mean(transfers),
+        "random_part_leakage": _finite_mean(random_leakages),
         "per_class_iou": segmentation["iou"],
     }
     return metrics, level_sizes

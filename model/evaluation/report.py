@@ -26,6 +26,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "frs_unrelated": ("FRS between different people (reference, not a score)", "·"),
     "identity_match": ("Identity kept: share of reconstructions within dlib's same-person distance 0.6", "↑"),
     "style_leakage": ("Style leakage of one-part style swaps (share outside the part)", "↓"),
+    "style_transfer": ("Style transfer of one-part swaps (share of the colour gap to the reference closed)", "↑"),
+    "random_part_leakage": ("Style leakage of one random part style from M_s (share outside the part)", "↓"),
     "ms_per_image": ("ms per image (reconstruction, batch 1)", "↓"),
 }
 
@@ -111,7 +113,8 @@ def build_report(
 def _format(key: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    if key in ("ssim", "miou", "frs", "frs_unrelated", "identity_match", "style_leakage"):
+    if key in ("ssim", "miou", "frs", "frs_unrelated", "identity_match", "style_leakage", "style_transfer",
+               "random_part_leakage"):
         return f"{value:.4f}"
     if key in ("ms_per_image",):
         return f"{value:.1f}"
