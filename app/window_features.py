@@ -199,7 +199,11 @@ class StudioFeatures:
             return [engine.render(variation_edit(edit, parts, seed)).image for seed in seeds]
 
         self.statusBar().showMessage(f"Drawing {len(seeds)} variations…")
-        self.tasks.start(work, lambda images: self.variations.show_variations(parts, seeds, images),
+        def show(images: list[np.ndarray]) -> None:
+            self.variations.show_variations(parts, seeds, images)
+            self.statusBar().showMessage(f"{len(images)} variations: click one to use it", 5000)
+
+        self.tasks.start(work, show,
                          lambda message: (self.variations.finished(),
                                           self.show_error("The variations could not be drawn", message)))
 
