@@ -29,10 +29,12 @@ def engine(tiny_weights):
 def window(qtbot, engine):
     entries = gallery_entries()
     studio_window = StudioWindow(engine, entries[0].load(), entries)
-    qtbot.addWidget(studio_window)
+    # Tests leave changes unsaved: close without the question on quitting.
+    qtbot.addWidget(studio_window, before_close_func=lambda window: window.undo_stack.setClean())
     studio_window.show()
     wait_current(qtbot, studio_window)
     yield studio_window
+    studio_window.undo_stack.setClean()
     studio_window.close()
 
 

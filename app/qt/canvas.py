@@ -4,7 +4,10 @@ A QGraphicsView over three items: the ghost photo, the colour-coded mask above i
 transparent while the ghost shows) and the brush outline. Mouse input becomes ``Studio``
 calls; the canvas redraws from the studio's document whenever it changes.
 
-- Left button: the current tool (brush, eraser, fill, picker). Right button: pick a class.
+- Left button: the current tool (brush, eraser, fill, picker, polygon). Right button: pick
+  a class. Shift while dragging the brush or eraser: a straight line from where the drag
+  began. Polygon: click the corners; double-click, Enter or a click on the first corner
+  fills it, Escape drops it.
 - Wheel: zoom around the pointer. Middle button, or Space held while dragging: pan.
 """
 
@@ -12,15 +15,23 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+)
 
 from ca2sis.model.labels import colorize
 
-from ..state.document import DOCUMENT, Studio
+from ..state.document import Studio
+from ..state.events import FieldChanged
 from .images import to_pixmap
 
 MASK_OPACITY_OVER_GHOST = 0.55
+CLOSE_POLYGON_PIXELS = 8  # a click this near (in screen pixels) the first corner closes the polygon
 
 
 class MaskCanvas(QGraphicsView):
@@ -43,7 +54,10 @@ class MaskCanvas(QGraphicsView):
         self.cursor_item = QGraphicsEllipseItem()
         self.cursor_item.setPen(QPen(QColor(255, 255, 255, 220), 0))
         self.cursor_item.setZValue(10)
-        for item in (self.ghost_item, self.mask_item, self.cursor_item):
+        self.polygon_item = QGraphicsPathItem()
+        self.polygon_item.setPen(QPen(QColor(255, 255, 255, 230), 0, Qt.PenStyle.DashLine))
+        self.polygon_item.setZValue(11)
+        for item in (self.ghost_item, self.mask_item, self.cursor_item, self.polygon_item):
             self.scene().addItem(item)
         self._last_point: QPointF | None = None
         self._last_hover: QPointF | None = None
@@ -52,15 +66,16 @@ class MaskCanvas(QGraphicsView):
         self._fitted = False
         self._ghost_id: int | None = None
         self._drawn_mask: np.ndarray | None = None  # what the mask pixmap shows
-        studio.listen(self._on_change)
+        studio.events.connect(("mask", "ghost"), self._on_document_field)
+        studio.events.connect(("show_ghost", "tool", "brush_size"), self._on_setting)
         self.refresh()
 
     # ---- drawing -----------------------------------------------------------------------
-    def _on_change(self, what: str) -> None:
-        if what == DOCUMENT:
-            self.refresh()
-        else:
-            self.refresh_settings()
+    def _on_document_field(self, _event: FieldChanged) -> None:
+        self.refresh()
+
+    def _on_setting(self, _event: FieldChanged) -> None:
+        self.refresh_settings()
 
     def refresh(self) -> None:
         document = self.studio.document
@@ -82,9 +97,21 @@ class MaskCanvas(QGraphicsView):
         self.ghost_item.setVisible(ghost)
         self.mask_item.setOpacity(MASK_OPACITY_OVER_GHOST if ghost else 1.0)
         self._place_cursor(self._last_hover)
+        self._draw_polygon(self._last_hover)
+
+    def _draw_polygon(self, pointer: QPointF | None) -> None:
+        points = self.studio.polygon
+        path = QPainterPath()
+        if points:
+            path.moveTo(*points[0])
+            for point in points[1:]:
+                path.lineTo(*point)
+            if pointer is not None:
+                path.lineTo(pointer)
+        self.polygon_item.setPath(path)
 
     def _place_cursor(self, point: QPointF | None) -> None:
-        painting = self.studio.tool in ("brush", "eraser")
+        painting = self.studio.tool in ("brush", "eraser")  # the polygon has its own outline
         self.cursor_item.setVisible(point is not None and painting)
         if point is not None:
             radius = self.studio.brush_size
@@ -136,7 +163,26 @@ class MaskCanvas(QGraphicsView):
         elif tool == "fill":
             self.studio.fill((int(point.x()), int(point.y())))
         elif tool == "picker":
-            self.studio.pick((int(point.x()), int(point.y())))
+            self.studio.pick((int(point.x()), int(point.y())), back_to_brush=True)
+        elif tool == "polygon":
+            if self._closes_polygon(event):
+                self.studio.close_polygon()
+            else:
+                self.studio.add_polygon_point((point.x(), point.y()))
+
+    def _closes_polygon(self, event: QMouseEvent) -> bool:
+        """A click on (near) the first corner of a polygon of three corners or more."""
+        points = self.studio.polygon
+        if len(points) < 3:
+            return False
+        first = self.mapFromScene(QPointF(*points[0]))
+        return (first - event.position().toPoint()).manhattanLength() <= CLOSE_POLYGON_PIXELS
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self.studio.tool == "polygon" and event.button() == Qt.MouseButton.LeftButton:
+            self.studio.close_polygon()  # the double-click's first press already added its corner
+            return
+        super().mouseDoubleClickEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._panning is not None:
@@ -153,8 +199,13 @@ class MaskCanvas(QGraphicsView):
         if 0 <= x < size and 0 <= y < size:
             self.hovered.emit(x, y, int(self.studio.document.mask[y, x]))
         if self._last_point is not None and self.studio.stroke_active:
-            self.studio.continue_stroke((self._last_point.x(), self._last_point.y()), (point.x(), point.y()))
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.studio.straight_stroke((point.x(), point.y()))
+            else:
+                self.studio.continue_stroke((self._last_point.x(), self._last_point.y()), (point.x(), point.y()))
             self._last_point = point
+        elif self.studio.polygon:
+            self._draw_polygon(point)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._panning is not None and event.button() in (Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
@@ -171,6 +222,12 @@ class MaskCanvas(QGraphicsView):
         self.cursor_item.setVisible(False)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
+        if self.studio.polygon and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.studio.close_polygon()
+            return
+        if self.studio.polygon and event.key() == Qt.Key.Key_Escape:
+            self.studio.cancel_polygon()
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
             self.setCursor(Qt.CursorShape.OpenHandCursor)

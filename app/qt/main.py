@@ -22,6 +22,7 @@ from ca2sis.model.inference.engine import BACKENDS, Engine, default_weights, ens
 from ..state.gallery import default_gallery, gallery_entries
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_WEIGHTS = 0, 2, 3
+EXIT_NO_DISPLAY = 4  # Qt could not open a window (its platform plugin would abort the process)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Qt loads after the arguments are parsed: `ca2sis --help` and bad options answer at once.
     from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from .platform import platform_problem
+
+    problem = None if QApplication.instance() else platform_problem()
+    if problem is not None:  # Qt would abort with a core dump: say what is missing instead
+        print(f"ca2sis: {problem}", file=sys.stderr)
+        return EXIT_NO_DISPLAY
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ca2sis")
@@ -63,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     from .window import StudioWindow
 
     try:
-        window = StudioWindow(engine, entries[0].load(), entries)
+        window = StudioWindow(engine, entries[0].load(), entries, export_onnx=args.backend == "auto")
     except CA2SISError as error:
         print(f"ca2sis: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

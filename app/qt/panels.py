@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QIcon, QPixmap
+from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -23,16 +23,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QSlider,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ca2sis.model.inference.engine import attention_overlay
+from ca2sis.model.inference.engine import attention_colours, attention_overlay
 from ca2sis.model.labels import COLORS, DISPLAY_NAMES, NUM_CLASSES
 
 from ..state.document import Face, Studio
@@ -54,6 +56,32 @@ def swatch(part: int, size: int = 14) -> QPixmap:
     pixmap = QPixmap(size, size)
     pixmap.fill(QColor(*COLORS[part]))
     return pixmap
+
+
+def fitting_font(font: QFont, text: str, width: int) -> QFont:
+    """``font`` made small enough for ``text`` to fit in ``width`` pixels (never below 6 pt)."""
+    fitted = QFont(font)
+    size = fitted.pointSizeF() if fitted.pointSizeF() > 0 else 9.0
+    while size > 6 and QFontMetrics(fitted).horizontalAdvance(text) > width:
+        size -= 0.5
+        fitted.setPointSizeF(size)
+    return fitted
+
+
+def elided(text: str, limit: int = 48) -> str:
+    """``text`` cut in the middle with "…" when longer than ``limit`` characters, so long
+    photo names cannot stretch menus and labels."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) * 2 // 3
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+
+
+def attention_legend(width: int = 120, height: int = 12) -> QPixmap:
+    """The attention overlay's colour ramp, from no share of the part's style to all of it."""
+    share = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :].repeat(height, axis=0)
+    heat, _weight = attention_colours(share)
+    return to_pixmap((heat * 255 + 0.5).astype(np.uint8))
 
 
 def mime_has_face(mime: QMimeData) -> bool:
@@ -111,7 +139,7 @@ class ClassPalette(QWidget):
             layout.addWidget(button)
         layout.addStretch(1)
         self.group.idClicked.connect(studio.set_brush_class)
-        studio.listen(lambda _what: self.refresh())
+        studio.events.brush_class.connect(lambda _event: self.refresh())
         self.refresh()
 
     def refresh(self) -> None:
@@ -168,6 +196,7 @@ class StyleRow(DropTarget, QFrame):
         if face is None:
             seed = studio.document.random_parts[self.part].seed
             self.thumb.setPixmap(QPixmap())
+            self.thumb.setFont(fitting_font(self.thumb.font(), f"#{seed}", THUMB - 4))
             self.thumb.setText(f"M_s\n#{seed}")
             self.thumb.setToolTip(f"Random style from the mapping network, seed {seed}")
         else:
@@ -214,7 +243,9 @@ class StylePanel(DropTarget, QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(rows)
         outer.addWidget(scroll)
-        studio.listen(lambda what: self.refresh() if what == "document" else None)
+        # The mask matters for which names are greyed out; live stroke pixels wait for the stroke's end.
+        studio.events.connect(("base", "part_styles", "random_parts"), lambda _event: self.refresh())
+        studio.events.mask.connect(lambda event: None if event.live else self.refresh())
         self.refresh()
 
     def face_dropped(self, mime: QMimeData) -> None:
@@ -289,7 +320,7 @@ class ShapePanel(DropTarget, QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(grid_widget)
         outer.addWidget(scroll)
-        studio.listen(lambda what: self.refresh() if what == "document" else None)
+        studio.events.connect(("shape_source", "shape_alphas"), lambda _event: self.refresh())
         self.refresh()
 
     def face_dropped(self, mime: QMimeData) -> None:
@@ -361,18 +392,42 @@ class GalleryList(QListWidget):
 
 
 # ---- result ------------------------------------------------------------------------------
+VIEWS = (("face", "Generated face"), ("photo", "In the photo"), ("compare", "Before | after"))
+
+
+def split_view(before: np.ndarray, after: np.ndarray, position: float) -> np.ndarray:
+    """``before`` left of ``position`` (0..1 of the width), ``after`` right of it, with a
+    white divider: the before/after view."""
+    width = before.shape[1]
+    cut = int(round(np.clip(position, 0.0, 1.0) * width))
+    shown = after.copy()
+    shown[:, :cut] = before[:, :cut]
+    shown[:, max(cut - 1, 0):min(cut + 1, width)] = 255
+    return shown
+
+
 class ResultView(DropTarget, QWidget):
-    """The generated face, optionally with one part's attention map over it. Dropping a
-    face here gives every part that face's style."""
+    """The generated face, optionally with one part's attention map over it, or, for a
+    face edited inside its photo, the photo with the face pasted back (alone, or split
+    with the original photo to compare). Dropping a face here gives every part that face's
+    style."""
 
     def __init__(self, studio: Studio, face_drop: FaceDrop, parent: QWidget | None = None):
         super().__init__(parent)
         self.studio, self.face_drop = studio, face_drop
         self.setAcceptDrops(True)
         self.result = None
+        self.composite: np.ndarray | None = None  # the photo preview with the face pasted back
+        self.original: np.ndarray | None = None  # the photo preview as it was
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
+        self.view = QComboBox()
+        for key, text in VIEWS:
+            self.view.addItem(text, key)
+        self.view.setToolTip("The generated face, or the photo it was cut out of with the face pasted back")
+        self.view.currentIndexChanged.connect(lambda _i: self.redraw())
+        bar.addWidget(self.view)
         bar.addWidget(QLabel("Attention:"))
         self.attention = QComboBox()
         self.attention.addItem("off", None)
@@ -381,6 +436,15 @@ class ResultView(DropTarget, QWidget):
         self.attention.setToolTip("Overlay where a part's style lands: its share of the cross-attention per pixel")
         self.attention.currentIndexChanged.connect(lambda _i: studio.set_attention_part(self.attention.currentData()))
         bar.addWidget(self.attention)
+        self.legend = QWidget()
+        legend_layout = QHBoxLayout(self.legend)
+        legend_layout.setContentsMargins(4, 0, 0, 0)
+        ramp = QLabel()
+        ramp.setPixmap(attention_legend())
+        ramp.setToolTip("Share of each pixel's style read from the chosen part")
+        for widget in (QLabel("0%"), ramp, QLabel("100% of the style")):
+            legend_layout.addWidget(widget)
+        bar.addWidget(self.legend)
         bar.addStretch(1)
         self.busy = QLabel("")
         bar.addWidget(self.busy)
@@ -391,19 +455,39 @@ class ResultView(DropTarget, QWidget):
         self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.image.setStyleSheet("background: #28282c; color: #aaa;")
         layout.addWidget(self.image, 1)
-        studio.listen(lambda what: self.redraw() if what == "settings" else None)
+        self.split = QSlider(Qt.Orientation.Horizontal)
+        self.split.setRange(0, 100)
+        self.split.setValue(50)
+        self.split.setToolTip("Where the original photo (left) gives way to the edited one (right)")
+        self.split.valueChanged.connect(lambda _v: self.redraw())
+        layout.addWidget(self.split)
+        studio.events.attention_part.connect(lambda _event: self.redraw())
+        self.redraw()
 
     def face_dropped(self, mime: QMimeData) -> None:
         self.face_drop(mime, self.studio.set_all_styles)
 
-    def show_result(self, result) -> None:
-        self.result = result
+    def show_result(self, result, composite: np.ndarray | None = None, original: np.ndarray | None = None) -> None:
+        self.result, self.composite, self.original = result, composite, original
         self.redraw()
 
+    def set_view(self, key: str) -> None:
+        self.view.setCurrentIndex(self.view.findData(key))
+
+    @property
+    def view_key(self) -> str:
+        """The view shown: "face", or "photo"/"compare" when there is a photo to show."""
+        key = self.view.currentData()
+        return key if key == "face" or self.composite is not None else "face"
+
     def shown_image(self) -> np.ndarray | None:
-        """What the view shows, at the networks' size (face or face with attention)."""
+        """What the view shows: the face (with attention) at the networks' size, or the photo preview."""
         if self.result is None:
             return None
+        if self.view_key == "photo":
+            return self.composite
+        if self.view_key == "compare":
+            return split_view(self.original, self.composite, self.split.value() / 100)
         part = self.studio.attention_part
         if part is None:
             return self.result.image
@@ -415,12 +499,119 @@ class ResultView(DropTarget, QWidget):
             self.attention.blockSignals(True)
             self.attention.setCurrentIndex(index)
             self.attention.blockSignals(False)
+        has_photo = self.composite is not None
+        for key in ("photo", "compare"):  # photo views only for a face from a photo
+            item = self.view.model().item(self.view.findData(key))
+            item.setEnabled(has_photo)
+        face_view = self.view_key == "face"
+        self.attention.setEnabled(face_view)
+        self.legend.setVisible(face_view and self.studio.attention_part is not None)
+        self.split.setVisible(self.view_key == "compare")
         image = self.shown_image()
         if image is None:
             return
-        side = max(64, min(self.image.width(), self.image.height()))
-        self.image.setPixmap(to_pixmap(image, side))
+        height, width = image.shape[:2]
+        scale = min(max(self.image.width(), 64) / width, max(self.image.height(), 64) / height)
+        pixmap = to_pixmap(image).scaled(max(1, round(width * scale)), max(1, round(height * scale)),
+                                         Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        self.image.setPixmap(pixmap)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self.redraw()
+
+
+# ---- variations --------------------------------------------------------------------------
+class VariationStrip(QWidget):
+    """N random styles from M_s for the chosen parts, as a row of thumbnails to pick from.
+
+    ``draw`` asks ``render_variations(parts, seeds)`` (run by the window in the background)
+    for the faces; ``show_variations`` lays them out; a click on one applies its seeds as
+    one undo step.
+    """
+
+    picked = Signal(object)  # dict part → seed
+
+    def __init__(self, studio: Studio, render_variations: Callable[[list[int], list[int]], None],
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.studio, self.render_variations = studio, render_variations
+        self._seeds = np.random.default_rng()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Variations of"))
+        self.parts_button = QToolButton()
+        self.parts_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.parts_menu = QMenu(self.parts_button)
+        self.part_actions = []
+        for part in range(1, NUM_CLASSES):
+            action = self.parts_menu.addAction(QIcon(swatch(part)), DISPLAY_NAMES[part])
+            action.setCheckable(True)
+            action.setChecked(part == 13)  # hair: the part people vary first
+            action.toggled.connect(lambda _checked: self._show_parts())
+            self.part_actions.append((part, action))
+        self.parts_button.setMenu(self.parts_menu)
+        controls.addWidget(self.parts_button)
+        controls.addWidget(QLabel("count"))
+        self.count = QSpinBox()
+        self.count.setRange(2, 12)
+        self.count.setValue(6)
+        controls.addWidget(self.count)
+        self.draw_button = QPushButton("Draw")
+        self.draw_button.setToolTip("Draw random styles for the chosen parts from the mapping network M_s")
+        self.draw_button.clicked.connect(self.draw)
+        controls.addWidget(self.draw_button)
+        controls.addStretch(1)
+        layout.addLayout(controls)
+        self.row = QHBoxLayout()
+        self.row.setSpacing(4)
+        row_widget = QWidget()
+        row_widget.setLayout(self.row)
+        layout.addWidget(row_widget)
+        self.buttons: list[QToolButton] = []
+        self.seeds: list[dict[int, int]] = []
+        self._show_parts()
+
+    def parts(self) -> list[int]:
+        return [part for part, action in self.part_actions if action.isChecked()]
+
+    def set_parts(self, parts: list[int]) -> None:
+        for part, action in self.part_actions:
+            action.setChecked(part in parts)
+
+    def _show_parts(self) -> None:
+        names = [DISPLAY_NAMES[part] for part in self.parts()]
+        self.parts_button.setText(elided(", ".join(names), 28) if names else "(choose parts)")
+        self.draw_button.setEnabled(bool(names))
+
+    def draw(self) -> None:
+        parts = self.parts()
+        if not parts:
+            return
+        seeds = [int(seed) for seed in self._seeds.integers(0, 100_000, self.count.value())]
+        self.draw_button.setEnabled(False)
+        self.draw_button.setText("Drawing…")
+        self.render_variations(parts, seeds)
+
+    def show_variations(self, parts: list[int], seeds: list[int], images: list[np.ndarray]) -> None:
+        for button in self.buttons:
+            self.row.removeWidget(button)
+            button.deleteLater()
+        self.buttons, self.seeds = [], []
+        for seed, image in zip(seeds, images):
+            button = QToolButton()
+            button.setIcon(QIcon(to_pixmap(image, 96)))
+            button.setIconSize(QSize(96, 96))
+            button.setToolTip(f"Seed {seed}: click to use this style for {', '.join(DISPLAY_NAMES[p] for p in parts)}")
+            choice = {part: seed for part in parts}
+            button.clicked.connect(lambda _checked=False, choice=choice: self.picked.emit(choice))
+            self.row.addWidget(button)
+            self.buttons.append(button)
+            self.seeds.append(choice)
+        self.row.addStretch(1)
+        self.finished()
+
+    def finished(self) -> None:
+        self.draw_button.setText("Draw")
+        self._show_parts()

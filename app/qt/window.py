@@ -3,7 +3,9 @@
 The window owns the Qt side only: the ``Studio`` (pure Python) holds the document, every
 change arrives as a command pushed on a QUndoStack, and every document change asks the
 render worker for a new face. The worker runs the engine on its own thread and keeps only
-the newest request, so painting never waits for the network.
+the newest request, so painting never waits for the network. Editing inside a photo, File >
+New, variations, the background ONNX export and the question on quitting live in
+``window_features.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,18 @@ from ..state.document import DOCUMENT, Command, Face, Studio
 from ..state.gallery import GalleryEntry, read_photo
 from ..state.project import PROJECT_SUFFIX, load_project, save_project
 from .canvas import MaskCanvas
-from .panels import CLASS_SHORTCUTS, GALLERY_MIME, ClassPalette, GalleryList, ResultView, ShapePanel, StylePanel
+from .panels import (
+    CLASS_SHORTCUTS,
+    GALLERY_MIME,
+    ClassPalette,
+    GalleryList,
+    ResultView,
+    ShapePanel,
+    StylePanel,
+    VariationStrip,
+    elided,
+)
+from .window_features import Rendered, StudioFeatures
 from .worker import BackgroundTask, RenderWorker
 
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff)"
@@ -46,7 +59,7 @@ class UndoCommand(QUndoCommand):
     """A studio command on Qt's undo stack; slider drags merge into one step."""
 
     def __init__(self, studio: Studio, command: Command):
-        super().__init__(command.text)
+        super().__init__(elided(command.text))  # a long photo name must not stretch the Edit menu
         self.studio, self.command = studio, command
 
     def redo(self) -> None:
@@ -67,17 +80,22 @@ class UndoCommand(QUndoCommand):
         return True
 
 
-class StudioWindow(QMainWindow):
-    """The face-editing studio around one engine."""
+class StudioWindow(StudioFeatures, QMainWindow):
+    """The face-editing studio around one engine.
 
-    def __init__(self, engine: Engine, face: Face, gallery: list[GalleryEntry] | None = None):
+    export_onnx: on a CPU without an ONNX export beside the weights, export it in the
+    background and switch to ONNX Runtime when it is ready (``ca2sis`` with ``--backend auto``).
+    """
+
+    def __init__(self, engine: Engine, face: Face, gallery: list[GalleryEntry] | None = None,
+                 export_onnx: bool = False):
         super().__init__()
         self.engine = engine
         self.gallery = {entry.name: entry for entry in gallery or []}
         self.studio = Studio(face)
         self.undo_stack = QUndoStack(self)
         self.studio.execute = lambda command: self.undo_stack.push(UndoCommand(self.studio, command))
-        self.worker = RenderWorker(engine.render, self)
+        self.worker = RenderWorker(self.render_job, self)
         self.worker.rendered.connect(self._on_rendered)
         self.worker.failed.connect(self._on_render_failed)
         self.tasks = BackgroundTask(self)
@@ -110,13 +128,22 @@ class StudioWindow(QMainWindow):
         self._dock("Parts", tabs, Qt.DockWidgetArea.RightDockWidgetArea)
         self.gallery_list = GalleryList(list(self.gallery.values()))
         self.gallery_list.opened.connect(lambda name: self.open_face(self.gallery[name].load()))
-        self._dock("Gallery: drag a face onto a part, the result or the shapes; double-click to edit it",
-                   self.gallery_list, Qt.DockWidgetArea.BottomDockWidgetArea)
+        gallery_dock = self._dock("Gallery: drag a face onto a part, the result or the shapes; double-click to edit it",
+                                  self.gallery_list, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.variations = VariationStrip(self.studio, self.render_variations)
+        self.variations.picked.connect(self.studio.set_random_styles)
+        self.variations.setEnabled(engine.has_mapping)
+        if not engine.has_mapping:
+            self.variations.setToolTip("These weights have no mapping network M_s to draw styles from")
+        variations_dock = self._dock("Variations: random styles for chosen parts, click one to use it",
+                                     self.variations, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(gallery_dock, variations_dock, Qt.Orientation.Horizontal)
 
         self._build_actions()
         self._build_status_bar()
         self.canvas.hovered.connect(self._show_hover)
         self.studio.listen(self._on_change)
+        self.setup_features(export_onnx)
         self.request_render()
 
     # ---- layout ------------------------------------------------------------------------
@@ -139,8 +166,16 @@ class StudioWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        menu = self.menuBar()
-        files = menu.addMenu("&File")
+        self._build_file_menu()
+        self._build_edit_menu()
+        self._build_view_menu()
+        self._build_tool_bar()
+        self._build_help_menu()
+
+    def _build_file_menu(self) -> None:
+        files = self.menuBar().addMenu("&File")
+        files.addAction(self._action("&New face…", self.ask_new_face, QKeySequence.StandardKey.New,
+                                     "Start a face that never existed from a template mask, in a chosen style"))
         files.addAction(self._action("&Open photo…", lambda: self._ask("Open a photo", "photo", self.open_photo),
                                      QKeySequence.StandardKey.Open,
                                      "Open any portrait: it is aligned and parsed into mask, ghost and styles"))
@@ -153,14 +188,18 @@ class StudioWindow(QMainWindow):
         files.addAction(self._action("&Save project…", lambda: self._ask(
             "Save the project", "project", self.save_project, "portrait" + PROJECT_SUFFIX),
             QKeySequence.StandardKey.Save))
-        files.addAction(self._action("Save &result PNG…", lambda: self._ask(
-            "Save the generated face", "png", self.save_result, "result.png"), "Ctrl+E"))
+        files.addAction(self._action("Save &result…", lambda: self._ask(
+            "Save the result", "result", self.save_result, self.result_file_name()), "Ctrl+E",
+            "Save the photo with the edited face pasted back (or the generated face when it has no photo)"))
+        files.addAction(self._action("Save generated &face PNG…", lambda: self._ask(
+            "Save the generated face", "png", self.save_face, "face.png"), "Ctrl+Shift+E"))
         files.addAction(self._action("Save mas&k PNG…", lambda: self._ask(
             "Save the mask", "png", self.save_mask, "mask.png"), "Ctrl+Shift+S"))
         files.addSeparator()
         files.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
-        edit = menu.addMenu("&Edit")
+    def _build_edit_menu(self) -> None:
+        edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
@@ -168,7 +207,8 @@ class StudioWindow(QMainWindow):
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
 
-        view = menu.addMenu("&View")
+    def _build_view_menu(self) -> None:
+        view = self.menuBar().addMenu("&View")
         self.ghost_action = QAction("Show &ghost of the face", self, checkable=True, checked=True)
         self.ghost_action.setShortcut(QKeySequence("G"))
         self.ghost_action.toggled.connect(self.studio.set_show_ghost)
@@ -176,7 +216,15 @@ class StudioWindow(QMainWindow):
         view.addAction(self._action("&Fit mask in view", self.canvas.fit, "Ctrl+0"))
         view.addAction(self._action("Zoom &in", lambda: self.canvas.zoom(1.25), QKeySequence.StandardKey.ZoomIn))
         view.addAction(self._action("Zoom &out", lambda: self.canvas.zoom(0.8), QKeySequence.StandardKey.ZoomOut))
+        view.addSeparator()
+        view.addAction(self._action("&Before | after in the photo", self.toggle_compare, "Ctrl+B",
+                                    "Compare the photo as it was with the edited one (a face opened from a photo)"))
+        self.paste_edited_action = QAction("&Paste back only the edited parts", self, checkable=True, checked=True)
+        self.paste_edited_action.setStatusTip("Off: the whole generated face goes into the photo")
+        self.paste_edited_action.toggled.connect(lambda _on: self.request_render())
+        view.addAction(self.paste_edited_action)
 
+    def _build_tool_bar(self) -> None:
         tools = self.addToolBar("Tools")
         tools.setObjectName("tools")
         group = QActionGroup(self)
@@ -185,7 +233,8 @@ class StudioWindow(QMainWindow):
             ("brush", "Brush", "B", "Paint the current class"),
             ("eraser", "Eraser", "E", "Paint background"),
             ("fill", "Fill", "F", "Fill a connected region with the current class"),
-            ("picker", "Picker", "I", "Take the class under the pointer (right click does it too)"),
+            ("picker", "Picker", "I", "Take the class under the pointer, then back to the brush (right click too)"),
+            ("polygon", "Polygon", "P", "Click corners, then double-click (or Enter) to fill the polygon"),
         ):
             action = QAction(f"{text} ({key})", self, checkable=True)
             action.setShortcut(QKeySequence(key))
@@ -215,7 +264,10 @@ class StudioWindow(QMainWindow):
         for part, key in enumerate(CLASS_SHORTCUTS):
             QShortcut(QKeySequence(key), self, lambda part=part: self.studio.set_brush_class(part))
 
-        help_menu = menu.addMenu("&Help")
+    def _build_help_menu(self) -> None:
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&Keyboard and mouse shortcuts", self.show_shortcuts,
+                                         QKeySequence.StandardKey.HelpContents))
         help_menu.addAction(self._action("&About ca2sis", self._about))
 
     def _build_status_bar(self) -> None:
@@ -249,28 +301,28 @@ class StudioWindow(QMainWindow):
 
     # ---- rendering ---------------------------------------------------------------------
     def request_render(self) -> int:
-        """Ask for the face of the current document; the newest request wins."""
+        """Ask for the face of the current document (and its photo); the newest request wins."""
         self.result_view.busy.setText("rendering…")
-        return self.worker.submit(self.studio.edit())
+        return self.worker.submit(self.render_request())
 
-    def _on_rendered(self, ticket: int, result: Result) -> None:
+    def _on_rendered(self, ticket: int, rendered: Rendered) -> None:
         if ticket < self.shown_ticket:  # an older request finished after a newer one: stale
             return
         self.shown_ticket = ticket
-        self.result = result
-        self.result_view.show_result(result)
-        self.timing_label.setText(f"last generation {result.milliseconds['total']:.0f} ms")
-        if ticket == self.worker.runner.latest_ticket:
+        self.result = rendered.result
+        self.result_view.show_result(rendered.result, rendered.composite, rendered.original)
+        self.timing_label.setText(f"last generation {rendered.result.milliseconds['total']:.0f} ms")
+        if ticket == self.worker.latest_ticket:
             self.result_view.busy.setText("")
 
     def _on_render_failed(self, ticket: int, message: str) -> None:
-        if ticket == self.worker.runner.latest_ticket:
+        if ticket == self.worker.latest_ticket:
             self.result_view.busy.setText("")
             self.show_error("The face could not be generated", message)
 
     def is_current(self) -> bool:
         """Whether the face shown is that of the newest request and nothing is pending."""
-        return self.shown_ticket == self.worker.runner.latest_ticket and self.worker.runner.idle()
+        return self.shown_ticket == self.worker.latest_ticket and self.worker.idle()
 
     # ---- faces from drops and files ----------------------------------------------------
     def face_drop(self, mime: QMimeData, apply: Callable[[Face], object]) -> bool:
@@ -287,13 +339,15 @@ class StudioWindow(QMainWindow):
         self.read_photo(paths[0], apply)
         return True
 
-    def read_photo(self, path: str | Path, apply: Callable[[Face], object]) -> None:
-        """Align and parse a photo in the background, then ``apply`` the face."""
-        self.statusBar().showMessage(f"Reading {Path(path).name}: finding and parsing the face…")
+    def read_photo(self, path: str | Path, apply: Callable[[Face], object], whole_picture: bool = False) -> None:
+        """Align and parse a photo in the background, then ``apply`` the face. When no face
+        is found in a square picture, offer to take the whole picture as the face."""
+        name = elided(Path(path).name)
+        self.statusBar().showMessage(f"Reading {name}: finding and parsing the face…")
         self.tasks.start(
-            lambda: read_photo(path, self.engine.face_reader),
+            lambda: read_photo(path, self.engine.face_reader, whole_picture),
             lambda face: self._apply_face(apply, face),
-            lambda message: self.show_error(f"Cannot use {Path(path).name}", message),
+            lambda message: self.photo_failed(path, apply, message),
         )
 
     def _apply_face(self, apply: Callable[[Face], object], face: Face) -> None:
@@ -307,6 +361,9 @@ class StudioWindow(QMainWindow):
     def open_face(self, face: Face) -> None:
         """Start over from a face: its mask, ghost and styles (undoable)."""
         self.studio.open_face(face)
+        self.undo_stack.setClean()  # nothing unsaved yet in what was just opened
+        if face.photo is not None:
+            self.result_view.set_view("compare")
         QTimer.singleShot(0, self.canvas.fit)
 
     def open_photo(self, path: str | Path) -> None:
@@ -327,6 +384,7 @@ class StudioWindow(QMainWindow):
             self.show_error(f"Cannot open {Path(path).name}", str(error))
             return False
         self.studio.replace_document(document, f"Open project {Path(path).name}")
+        self.undo_stack.setClean()
         return True
 
     def save_project(self, path: str | Path) -> Path | None:
@@ -335,14 +393,25 @@ class StudioWindow(QMainWindow):
         except OSError as error:
             self.show_error("The project was not saved", str(error))
             return None
+        self.undo_stack.setClean()
         self.statusBar().showMessage(f"Saved {written}", 5000)
         return written
 
     def save_result(self, path: str | Path) -> bool:
+        """The photo with the face pasted back (written in the background), or the face alone."""
         if self.result is None:
             self.show_error("Nothing to save yet", "The first face is still being generated.")
             return False
+        if self.document_photo() is not None:
+            return self.save_photo_result(path)
         return self._save_png(self.result.image, path, "result")
+
+    def save_face(self, path: str | Path) -> bool:
+        """The generated face alone, at the networks' size."""
+        if self.result is None:
+            self.show_error("Nothing to save yet", "The first face is still being generated.")
+            return False
+        return self._save_png(self.result.image, path, "face")
 
     def save_mask(self, path: str | Path) -> bool:
         return self._save_png(mask_image(self.studio.document.mask), path, "mask")
@@ -358,15 +427,20 @@ class StudioWindow(QMainWindow):
 
     # ---- dialogs -----------------------------------------------------------------------
     def _ask(self, title: str, kind: str, then: Callable[[str], object], default: str = "") -> None:
-        """A file dialog for ``kind`` ("photo", "mask", "project", "png"); ``then(path)`` if one is chosen."""
+        """A file dialog for ``kind`` ("photo", "mask", "project", "png", "result"); ``then(path)`` if one is chosen."""
+        path = self.choose_path(title, kind, default)
+        if path:
+            then(path)
+
+    def choose_path(self, title: str, kind: str, default: str = "") -> str:
+        """The file the user picks ("" when cancelled): to save when ``default`` is given, else to open."""
         filters = {"photo": PHOTO_FILTER, "mask": "Masks (*.png)", "png": "PNG (*.png)",
-                   "project": f"ca2sis projects (*{PROJECT_SUFFIX})"}
+                   "result": "Images (*.png *.jpg *.jpeg)", "project": f"ca2sis projects (*{PROJECT_SUFFIX})"}
         if default:
             path, _ = QFileDialog.getSaveFileName(self, title, default, filters[kind])
         else:
             path, _ = QFileDialog.getOpenFileName(self, title, "", filters[kind])
-        if path:
-            then(path)
+        return path
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -387,5 +461,8 @@ class StudioWindow(QMainWindow):
         self._error_box.open()
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if not self.may_close():  # unsaved changes: save, discard or cancel
+            event.ignore()
+            return
         self.worker.close()
         super().closeEvent(event)

@@ -39,6 +39,15 @@ class RenderWorker(QObject):
     def submit(self, request: Any) -> int:
         return self.runner.submit(request)
 
+    @property
+    def latest_ticket(self) -> int:
+        """The ticket of the newest request submitted."""
+        return self.runner.latest_ticket
+
+    def idle(self) -> bool:
+        """Nothing waiting and nothing running."""
+        return self.runner.idle()
+
     def close(self) -> None:
         self.runner.close()
 

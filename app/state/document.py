@@ -11,7 +11,8 @@
   view settings that are not part of the document (tool, brush, attention part).
 
 ``Studio.edit()`` turns the document into an engine ``Edit``; everything the window shows
-follows from it, so all of this is tested without a screen.
+follows from it, so all of this is tested without a screen. ``Studio.events`` tells which
+field changed (``app/events.py``), so each panel redraws only what it shows.
 """
 
 from __future__ import annotations
@@ -26,17 +27,19 @@ from typing import Any
 import numpy as np
 
 from ca2sis.model.errors import DataError, check_fraction
+from ca2sis.model.faces.paste_back import SourcePhoto
 from ca2sis.model.inference.engine import Edit, Reference
 from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
 from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES, part_index
 
-from .painting import MaskPatch, brush_segment, flood_fill, patch_between, union_box
+from .events import DOCUMENT_FIELDS, StudioEvents
+from .painting import MaskPatch, brush_segment, flood_fill, patch_between, polygon_fill, union_box
 
 # Masks are painted at CelebAMask-HQ's own resolution; the engine resizes them (nearest)
 # to the networks' size, so one project works with weights of any resolution.
 CANVAS_SIZE = 512
 BACKGROUND = 0
-TOOLS = ("brush", "eraser", "fill", "picker")
+TOOLS = ("brush", "eraser", "fill", "picker", "polygon")
 DOCUMENT, SETTINGS = "document", "settings"  # what a change notification is about
 
 
@@ -44,13 +47,15 @@ DOCUMENT, SETTINGS = "document", "settings"  # what a change notification is abo
 class Face:
     """An aligned face (uint8 (S, S, 3)) and its mask (uint8 (S, S)), with a name to show.
 
-    ``source`` is where it came from (a file path or "gallery:<id>"), for display only.
+    ``source`` is where it came from (a file path or "gallery:<id>"), for display only;
+    ``photo`` the photo it was cut out of, with the alignment to paste an edit back.
     """
 
     name: str
     image: np.ndarray
     mask: np.ndarray
     source: str = ""
+    photo: SourcePhoto | None = None
 
     def __post_init__(self) -> None:
         if self.image.shape[:2] != self.mask.shape:
@@ -59,9 +64,10 @@ class Face:
         self.mask.setflags(write=False)
 
     @classmethod
-    def load(cls, image: ImageInput, mask: MaskInput, name: str, source: str = "") -> Face:
+    def load(cls, image: ImageInput, mask: MaskInput, name: str, source: str = "",
+             photo: SourcePhoto | None = None) -> Face:
         """A face from any accepted image and mask input, at the canvas size."""
-        return cls(name, as_image(image, CANVAS_SIZE), as_mask(mask, CANVAS_SIZE, NUM_CLASSES), source)
+        return cls(name, as_image(image, CANVAS_SIZE), as_mask(mask, CANVAS_SIZE, NUM_CLASSES), source, photo)
 
     @cached_property  # the arrays are read-only, so the hash never goes stale
     def key(self) -> str:
@@ -104,11 +110,19 @@ class Document:
     random_parts: dict[int, RandomStyle] = field(default_factory=dict)
     shape_source: Face | None = None
     shape_alphas: dict[int, float] = field(default_factory=dict)
+    photo_face: Face | None = None  # the face as cut out of a photo, when editing inside it
 
     @classmethod
     def from_face(cls, face: Face) -> Document:
         """A new document: the face's mask to paint on, its photo as ghost and as style."""
-        return cls(mask=np.array(face.mask, dtype=np.uint8), base=face, ghost=face.image)
+        return cls(mask=np.array(face.mask, dtype=np.uint8), base=face, ghost=face.image,
+                   photo_face=face if face.photo is not None else None)
+
+    def restyled_parts(self) -> set[int]:
+        """The parts whose style is not the photo's own (every part when the base is another face)."""
+        if self.photo_face is None or self.base.key != self.photo_face.key:
+            return set(range(1, NUM_CLASSES))  # the background is left to the photo
+        return set(self.part_styles) | set(self.random_parts)
 
 
 # ---- commands ----------------------------------------------------------------------------
@@ -118,6 +132,7 @@ class Command:
 
     text: str = ""
     merge_key: str | None = None
+    fields: tuple[str, ...] = ()  # the document fields it changes (for per-field events)
 
     def apply(self, document: Document) -> None:
         raise NotImplementedError
@@ -133,6 +148,8 @@ class Command:
 class PaintCommand(Command):
     """A brush stroke, an eraser stroke or a fill: the patch of the mask it changed."""
 
+    fields = ("mask",)
+
     def __init__(self, patch: MaskPatch, text: str):
         self.patch = patch
         self.text = text
@@ -144,7 +161,7 @@ class PaintCommand(Command):
         self.patch.revert(document.mask)
 
 
-_FIELDS = ("mask", "base", "ghost", "part_styles", "random_parts", "shape_source", "shape_alphas")
+_FIELDS = DOCUMENT_FIELDS
 
 
 class SetFields(Command):
@@ -159,6 +176,7 @@ class SetFields(Command):
         self.after = after
         self.text = text
         self.merge_key = merge_key
+        self.fields = tuple(after)
 
     def apply(self, document: Document) -> None:
         for name, value in self.after.items():
@@ -174,6 +192,7 @@ class SetFields(Command):
         combined.before = {**later.before, **self.before}
         combined.after = {**self.after, **later.after}
         combined.text, combined.merge_key = later.text, self.merge_key
+        combined.fields = tuple(combined.after)
         return combined
 
 
@@ -241,9 +260,10 @@ class Studio:
 
     def __init__(self, face: Face):
         self.document = Document.from_face(face)
-        self.history = History(self.document, lambda _command: self._notify(DOCUMENT))
+        self.history = History(self.document, self._command_done)
         self.execute: Callable[[Command], None] = self.history.push
         self._listeners: list[Callable[[str], None]] = []
+        self.events = StudioEvents()
         # View settings: not part of the document, not undone.
         self.tool = "brush"
         self.brush_class = 1
@@ -252,6 +272,8 @@ class Studio:
         self.attention_part: int | None = None
         self._stroke_start: np.ndarray | None = None
         self._stroke_box: tuple[int, int, int, int] | None = None
+        self._stroke_origin: tuple[float, float] | None = None  # where a straight line starts
+        self.polygon: list[tuple[float, float]] = []  # vertices of the polygon being drawn
 
     # ---- observers -----------------------------------------------------------------------
     def listen(self, callback: Callable[[str], None]) -> None:
@@ -261,37 +283,48 @@ class Studio:
         for callback in list(self._listeners):
             callback(what)
 
+    def _setting(self, name: str) -> None:
+        getattr(self.events, name).emit(getattr(self, name))
+        self._notify(SETTINGS)
+
+    def _command_done(self, command: Command) -> None:
+        for name in command.fields:
+            getattr(self.events, name).emit(getattr(self.document, name))
+        self._notify(DOCUMENT)
+
     def apply_command(self, command: Command) -> None:
         """For an outside undo stack: apply and notify."""
         command.apply(self.document)
-        self._notify(DOCUMENT)
+        self._command_done(command)
 
     def revert_command(self, command: Command) -> None:
         command.revert(self.document)
-        self._notify(DOCUMENT)
+        self._command_done(command)
 
     # ---- view settings -------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(f"tool must be one of {TOOLS}")
         self.tool = tool
-        self._notify(SETTINGS)
+        if tool != "polygon":
+            self.polygon = []  # a half-drawn polygon does not outlive its tool
+        self._setting("tool")
 
     def set_brush_class(self, part: int) -> None:
         self.brush_class = _check_part(part)
-        self._notify(SETTINGS)
+        self._setting("brush_class")
 
     def set_brush_size(self, radius: int) -> None:
         self.brush_size = int(min(max(radius, 1), 128))
-        self._notify(SETTINGS)
+        self._setting("brush_size")
 
     def set_show_ghost(self, show: bool) -> None:
         self.show_ghost = bool(show)
-        self._notify(SETTINGS)
+        self._setting("show_ghost")
 
     def set_attention_part(self, part: int | None) -> None:
         self.attention_part = None if part is None else _check_part(part)
-        self._notify(SETTINGS)
+        self._setting("attention_part")
 
     # ---- painting ------------------------------------------------------------------------
     @property
@@ -307,6 +340,7 @@ class Studio:
         changes live while painting; the stroke becomes one undo step at ``end_stroke``."""
         self._stroke_start = self.document.mask.copy()
         self._stroke_box = None
+        self._stroke_origin = point
         self.continue_stroke(point, point)
 
     def continue_stroke(self, previous: tuple[float, float], point: tuple[float, float]) -> None:
@@ -315,7 +349,24 @@ class Studio:
         box = brush_segment(self.document.mask, previous, point, self.brush_size, self.paint_value)
         if box is not None:
             self._stroke_box = union_box(self._stroke_box, box)
-            self._notify(DOCUMENT)
+            self._live_mask_changed()
+
+    def straight_stroke(self, point: tuple[float, float]) -> None:
+        """Make the stroke under way one straight line from where it began to ``point``
+        (shift-drag): what it painted so far is undone first."""
+        if self._stroke_start is None or self._stroke_origin is None:
+            return
+        if self._stroke_box is not None:
+            top, left, bottom, right = self._stroke_box
+            self.document.mask[top:bottom, left:right] = self._stroke_start[top:bottom, left:right]
+        self._stroke_box = None
+        box = brush_segment(self.document.mask, self._stroke_origin, point, self.brush_size, self.paint_value)
+        self._stroke_box = box
+        self._live_mask_changed()
+
+    def _live_mask_changed(self) -> None:
+        self.events.mask.emit(self.document.mask, live=True)
+        self._notify(DOCUMENT)
 
     def end_stroke(self) -> Command | None:
         """Finish the stroke: one command for the pixels it changed (None when none did)."""
@@ -329,6 +380,7 @@ class Studio:
         patch.revert(self.document.mask)  # the command re-applies it, through the executor
         what = "Erase" if self.tool == "eraser" else f"Paint {part_name(self.brush_class)}"
         command = PaintCommand(patch, what)
+        self._stroke_origin = None
         self.execute(command)
         return command
 
@@ -344,12 +396,43 @@ class Studio:
         self.execute(command)
         return command
 
-    def pick(self, point: tuple[int, int]) -> int:
-        """Take the class under ``point`` as the brush class."""
+    def pick(self, point: tuple[int, int], back_to_brush: bool = False) -> int:
+        """Take the class under ``point`` as the brush class (and, with the picker tool,
+        go back to the brush: a pick is almost always followed by painting)."""
         x, y = point
         size = self.document.mask.shape[0]
         self.set_brush_class(int(self.document.mask[min(max(y, 0), size - 1), min(max(x, 0), size - 1)]))
+        if back_to_brush:
+            self.set_tool("brush")
         return self.brush_class
+
+    # ---- polygon fill --------------------------------------------------------------------
+    def add_polygon_point(self, point: tuple[float, float]) -> None:
+        """Add a vertex to the polygon being drawn (the polygon tool's clicks)."""
+        self.polygon.append((float(point[0]), float(point[1])))
+        self._setting("tool")  # the canvas redraws the outline
+
+    def cancel_polygon(self) -> None:
+        self.polygon = []
+        self._setting("tool")
+
+    def close_polygon(self) -> Command | None:
+        """Fill the polygon drawn so far with the brush class, as one undo step."""
+        points, self.polygon = self.polygon, []
+        self._setting("tool")
+        if len(points) < 3:
+            return None
+        before = self.document.mask.copy()
+        box = polygon_fill(self.document.mask, points, self.brush_class)
+        if box is None:
+            return None
+        patch = patch_between(before, self.document.mask, box)
+        patch.revert(self.document.mask)
+        if not patch.changed:
+            return None
+        command = PaintCommand(patch, f"Polygon {part_name(self.brush_class)}")
+        self.execute(command)
+        return command
 
     def set_mask(self, mask: MaskInput, text: str = "Open mask") -> Command:
         """Replace the whole mask (opening a mask file); the ghost is kept."""
@@ -387,6 +470,15 @@ class Studio:
         styles = {k: v for k, v in self.document.part_styles.items() if k != part}
         return self._run(SetFields(self.document, f"Random {part_name(part).lower()} style (seed {seed})",
                                    part_styles=styles, random_parts=randoms))
+
+    def set_random_styles(self, seeds: dict[int, int], text: str = "") -> Command:
+        """Several parts take styles from M_s at once (a variation picked from a row)."""
+        parts = {_check_part(part): int(seed) for part, seed in seeds.items()}
+        randoms = {**self.document.random_parts, **{part: RandomStyle(seed) for part, seed in parts.items()}}
+        styles = {k: v for k, v in self.document.part_styles.items() if k not in parts}
+        names = ", ".join(part_name(part).lower() for part in sorted(parts))
+        return self._run(SetFields(self.document, text or f"Variation of {names}", part_styles=styles,
+                                   random_parts=randoms))
 
     def set_strength(self, part: int, strength: float) -> Command | None:
         """Move a part's strength slider (consecutive moves make one undo step)."""
@@ -441,7 +533,15 @@ class Studio:
         """Start over from a face: its mask, its ghost and every part's style (undoable)."""
         return self._run(SetFields(self.document, f"Open {face.name}", mask=np.array(face.mask, dtype=np.uint8),
                                    base=face, ghost=face.image, part_styles={}, random_parts={},
-                                   shape_source=self.document.shape_source, shape_alphas={}))
+                                   shape_source=self.document.shape_source, shape_alphas={},
+                                   photo_face=face if face.photo is not None else None))
+
+    def new_document(self, mask: np.ndarray, base: Face, text: str = "New face") -> Command:
+        """Start a face that never existed: ``mask`` to paint on (a template), every part
+        in ``base``'s style, no ghost and no photo."""
+        new = np.array(as_mask(mask, CANVAS_SIZE, NUM_CLASSES), dtype=np.uint8)
+        return self._run(SetFields(self.document, text, mask=new, base=base, ghost=None, part_styles={},
+                                   random_parts={}, shape_source=None, shape_alphas={}, photo_face=None))
 
     def replace_document(self, document: Document, text: str) -> Command:
         """Take every field of ``document`` (opening a project), as one undo step."""

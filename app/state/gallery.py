@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ca2sis.model.errors import DataError
+from ca2sis.model.faces.paste_back import read_photo as read_source_photo
+from ca2sis.model.faces.reader import FaceReader
 from ca2sis.model.io.bundled import bundled_gallery
 
 from .document import Face
@@ -48,11 +50,14 @@ def gallery_entries(folder: str | Path | None = None) -> list[GalleryEntry]:
     return entries
 
 
-def read_photo(path: str | Path, reader: Callable[[str | Path], tuple[np.ndarray, np.ndarray]] | None) -> Face:
+def read_photo(path: str | Path, reader: Callable[[str | Path], tuple[np.ndarray, np.ndarray]] | None,
+               whole_picture: bool = False) -> Face:
     """A photo → an aligned, parsed ``Face`` (any portrait; slow: run it off the GUI thread).
 
     A square image with a mask of the same name beside it (``face.jpg`` + ``face.png``) is
-    taken with that mask, as in the gallery.
+    taken with that mask, as in the gallery. With a ``FaceReader`` the face keeps its photo
+    and alignment (``Face.photo``), so an edit can be pasted back; ``whole_picture`` takes
+    a square picture as the aligned face itself.
     """
     path = Path(path)
     if not path.is_file():
@@ -62,6 +67,9 @@ def read_photo(path: str | Path, reader: Callable[[str | Path], tuple[np.ndarray
         return Face.load(path, mask, path.stem, str(path))
     if reader is None:
         raise DataError(f"{path}: no face parser is installed to find and parse the face in this photo")
-    image, parsed = reader(path)
-    return Face.load(image, parsed, path.stem, str(path))
+    if isinstance(reader, FaceReader):
+        parsed, photo = read_source_photo(reader, path, whole_picture)
+        return Face.load(parsed.image, parsed.mask, path.stem, str(path), photo)
+    image, parsed_mask = reader(path)
+    return Face.load(image, parsed_mask, path.stem, str(path))
 

@@ -96,3 +96,20 @@ def patch_between(before: np.ndarray, after: np.ndarray, box: tuple[int, int, in
     """The undo patch for ``box`` of two whole masks (copies, so later painting cannot alter it)."""
     top, left, bottom, right = box
     return MaskPatch(box, before[top:bottom, left:right].copy(), after[top:bottom, left:right].copy())
+
+
+def polygon_fill(mask: np.ndarray, points: list[tuple[float, float]], value: int) -> tuple[int, int, int, int] | None:
+    """Fill the polygon through ``points`` (x, y in mask pixels) with class ``value``, in
+    place. Returns the box it covers inside the mask, or None when it lies outside."""
+    height, width = mask.shape
+    # fillPoly works on integer vertices; 4 fractional bits keep sub-pixel clicks exact enough.
+    shift = 4
+    vertices = np.round((np.asarray(points, np.float64) - 0.5) * (1 << shift)).astype(np.int32)
+    region = np.zeros_like(mask)
+    cv2.fillPoly(region, [vertices], 1, lineType=cv2.LINE_8, shift=shift)
+    filled = region.astype(bool)
+    if not filled.any():
+        return None
+    mask[filled] = value
+    rows, cols = np.nonzero(filled.any(axis=1))[0], np.nonzero(filled.any(axis=0))[0]
+    return (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)

@@ -4,6 +4,7 @@
     ca2sis-edit --mask M.png --style A.jpg --style-mask A.png \\
         --part hair=B.jpg:B.png --part l_eye=C.jpg:C.png@0.5 \\
         --shape nose=D.png:0.5 --random-part u_lip:7 --out OUT.png
+    ca2sis-edit --paste-back PHOTO.jpg --part hair=B.jpg --out EDITED.jpg     (edit a face inside its photo)
 
 Exit codes a script can rely on: 0 written; 2 bad arguments or an input that cannot be
 used (corrupt file, mask out of range, unknown part...); 3 weights missing or unusable;
@@ -21,7 +22,7 @@ from pathlib import Path
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, WeightsError, check_fraction
 from ..inference.engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights
-from ..io.images import save_png
+from ..io.images import as_mask, save_png
 from ..labels import part_index
 
 EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
@@ -102,8 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate a face from a semantic mask and reference faces with CA2-SIS.",
         epilog="Exit codes: 0 written, 2 bad arguments or input, 3 weights missing or unusable, 1 unexpected.",
     )
-    parser.add_argument("--mask", required=True, help="semantic mask to generate (index PNG or palette-coloured RGB)")
-    parser.add_argument("--style", required=True, help="face every part takes its style from (any portrait photo)")
+    parser.add_argument("--mask", help="semantic mask to generate (index PNG or palette-coloured RGB); required "
+                        "unless --paste-back gives it")
+    parser.add_argument("--style", help="face every part takes its style from (any portrait photo); required unless "
+                        "--paste-back gives it")
     parser.add_argument(
         "--style-mask", help="mask of the --style face (default: found by the face parser, which also aligns the photo)"
     )
@@ -129,11 +132,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: ONNX Runtime on the CPU when exported, else PyTorch (default)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: CUDA when present")
     parser.add_argument("--json", action="store_true", help="print what was done as JSON on stdout")
+    paste = parser.add_argument_group("editing a face inside its photo")
+    paste.add_argument("--paste-back", metavar="PHOTO", help="edit the face of PHOTO: it is found, aligned and parsed "
+                       "(its mask and face are the default --mask and --style), and --out is the whole photo with "
+                       "the generated face blended back in, at the photo's resolution (.jpg: JPEG, else PNG)")
+    paste.add_argument("--paste-region", choices=("edited", "face"), default="edited",
+                       help="what to paste back: only the restyled parts and repainted pixels (default: the "
+                       "photo keeps its own pixels wherever nothing changed), or the whole face")
+    paste.add_argument("--whole-picture", action="store_true",
+                       help="with --paste-back: PHOTO is a square crop taken whole as the aligned face")
+    paste.add_argument("--face-out", type=Path, help="with --paste-back: also write the generated aligned face")
     return parser
 
 
 def run(args: argparse.Namespace) -> dict:
-    edit = Edit(mask=args.mask, style=Reference(args.style, args.style_mask))
+    photo_face = photo = None
+    if args.paste_back is not None:
+        from ..faces.paste_back import read_photo
+        from ..faces.reader import FaceReader
+
+        photo_face, photo = read_photo(FaceReader(), args.paste_back, args.whole_picture)
+    mask = args.mask if args.mask is not None else photo_face.mask
+    style = Reference(args.style, args.style_mask) if args.style is not None else Reference(
+        photo_face.image, photo_face.mask)
+    edit = Edit(mask=mask, style=style)
     for text in args.part:
         part, reference, strength = parse_part_style(text)
         edit.part_styles[part_index(part)] = (reference, strength)
@@ -152,10 +174,13 @@ def run(args: argparse.Namespace) -> dict:
     weights = ensure_weights(args.weights or default_weights())
     engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
     result = engine.render(edit)
-    save_png(result.image, args.out)
+    if photo is not None:
+        _paste_back(args, edit, result.image, photo_face, photo)
+    else:
+        save_png(result.image, args.out)
     for part, path in attention_outputs:
         save_png(attention_overlay(result.image, result.attention, part), path)
-    return {
+    summary = {
         "out": str(args.out),
         "size": engine.image_size,
         "backend": engine.description,
@@ -163,10 +188,33 @@ def run(args: argparse.Namespace) -> dict:
         "milliseconds": {k: round(v, 1) for k, v in result.milliseconds.items()},
         "attention": [str(path) for _, path in attention_outputs],
     }
+    if photo is not None:
+        summary["pasted_into"] = {"photo": str(args.paste_back), "size": list(photo.size)}
+    return summary
+
+
+def _paste_back(args: argparse.Namespace, edit: Edit, face, photo_face, photo) -> None:
+    """Write the photo with the generated ``face`` blended back in (and the face itself)."""
+    from ..faces.paste_back import anchor_pixels, edited_region, face_region, paste_back, save_image
+
+    edited_mask = as_mask(edit.mask, photo_face.mask.shape[0])
+    restyled = set(edit.part_styles) | set(edit.random_parts)
+    if args.paste_region == "edited":
+        region = edited_region(photo_face.mask, edited_mask, restyled)
+    else:
+        region = face_region(photo_face.mask, edited_mask)
+    # Colours are matched on the parts that keep the photo's own style: none when --style is another face.
+    anchor = anchor_pixels(photo_face.mask, edited_mask, restyled) if args.style is None else None
+    save_image(paste_back(photo, face, region, anchor), args.out)
+    if args.face_out is not None:
+        save_png(face, args.face_out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.paste_back is None and (args.mask is None or args.style is None):
+        parser.error("--mask and --style are required, unless --paste-back PHOTO gives them")
     try:
         summary = run(args)
     except WeightsError as exc:

@@ -20,9 +20,10 @@ import numpy as np
 from PIL import Image
 
 from ..errors import CA2SISError, WeightsError
+from ..faces.align import NoFaceFound
 from ..faces.reader import FaceReader, default_parser_weights
 from ..io.images import mask_image, save_png
-from ..labels import CLASS_NAMES, colorize
+from ..labels import CLASS_NAMES, DISPLAY_NAMES, colorize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +38,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--colour-out", type=Path, help="also write the mask in colour over the aligned face")
     parser.add_argument("--size", type=int, default=512, help="side of the aligned face and mask (default 512)")
     parser.add_argument("--no-align", action="store_true", help="the photo is already an aligned square face")
+    parser.add_argument("--whole-if-no-face", action="store_true",
+                        help="when no face is found in a square picture, use the whole picture as the aligned face")
     parser.add_argument("--weights", type=Path, help="parser weights folder (default: the bundled one)")
     parser.add_argument("--json", action="store_true", help="print what was found as JSON")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         reader = FaceReader(args.weights or default_parser_weights(), size=args.size)
-        parsed = reader.read(args.photo, align=not args.no_align)
+        try:
+            parsed = reader.read(args.photo, align=not args.no_align)
+        except NoFaceFound as exc:
+            square = _is_square(args.photo)
+            if not (square and args.whole_if_no_face):
+                hint = ""
+                if square:
+                    hint = " (it is square: --whole-if-no-face uses the whole picture as the aligned face)"
+                raise NoFaceFound(f"{exc}{hint}") from None
+            print("no face found: using the whole picture as the aligned face", file=sys.stderr)
+            parsed = reader.read(args.photo, align=False)
         save_png(mask_image(parsed.mask), args.out)
         if args.aligned_out:
             save_png(Image.fromarray(parsed.image), args.aligned_out)
@@ -59,13 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     milliseconds = (time.perf_counter() - start) * 1000
     present = [CLASS_NAMES[c] for c in np.unique(parsed.mask)]
     if args.json:
-        summary = {"out": str(args.out), "size": args.size, "classes": present, "milliseconds": round(milliseconds, 1)}
+        # "classes": the dataset's names, for scripts; "parts": the names a person reads ("Earring", not "ear_r").
+        parts = [DISPLAY_NAMES[c] for c in np.unique(parsed.mask)]
+        summary = {"out": str(args.out), "size": args.size, "classes": present, "parts": parts,
+                   "aligned": parsed.alignment is not None, "milliseconds": round(milliseconds, 1)}
         if parsed.alignment is not None:
             summary["photo_to_face"] = np.round(parsed.alignment.matrix, 6).tolist()
         print(json.dumps(summary, indent=2))
     else:
         print(f"wrote {args.out} ({args.size}x{args.size}, {len(present)} classes, {milliseconds:.0f} ms)")
     return 0
+
+
+def _is_square(photo: str) -> bool:
+    try:
+        with Image.open(photo) as image:
+            return image.width == image.height
+    except OSError:
+        return False
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """Face finding and alignment: any portrait photo → a square crop in CelebA-HQ framing.
 
-dlib finds the main (largest) face and its 68 landmarks, offline: the detector is built
-into dlib (`dlib-bin`), the landmark predictor ships in the `face-recognition-models`
-wheel. The crop is the one CelebA-HQ was made with (Karras et al. 2018, appendix C; FFHQ
-uses the same rule): an oriented square from the eye centres and mouth corners,
+dlib finds the main (largest) face and its 68 landmarks, offline: the frontal (HOG)
+detector is built into dlib (`dlib-bin`); when it finds nothing (a cap, a hand over the
+face, a strongly tilted head) dlib's CNN detector (`mmod_human_face_detector.dat`) looks
+again, slower but more tolerant. The landmark predictor and the CNN detector ship in the
+`face-recognition-models` wheel. Landmarks of a tilted face are found again on an upright
+copy, where the predictor is most accurate.
+
+The crop is the one CelebA-HQ was made with (Karras et al. 2018, appendix C; FFHQ uses the
+same rule): an oriented square from the eye centres and mouth corners,
 
     x = (e1 - e0) - rot90(m - e),  |x| = max(2 |e1 - e0|, 1.8 |m - e|),  centre e + 0.1 (m - e)
 
@@ -34,6 +39,17 @@ RIGHT_EYE, LEFT_EYE, MOUTH_CORNERS = slice(36, 42), slice(42, 48), (48, 54)
 # landmarks: the median over the 800 training faces of celebamask-mini
 # (scripts/check_alignment.py).
 CELEBAHQ_SCALE = 1.008
+# The CNN detector costs seconds on a CPU: it looks at a copy at most this wide (it finds
+# faces down to about 40 px there).
+CNN_SIDE = 640
+# Landmarks of a face tilted more than this are predicted again on an upright copy.
+UPRIGHT_DEGREES = 10.0
+# Tilts (degrees) at which a face only the CNN detector found is looked for again upright.
+TILTS = (45.0, -45.0, 90.0, -90.0)
+
+
+class NoFaceFound(DataError):
+    """No face in the picture (the studio then offers to take a square picture whole)."""
 
 
 def dlib_models_folder() -> Path:
@@ -114,6 +130,79 @@ class FaceAligner:
             raise CA2SISError(f"dlib's landmark model is missing: {predictor_path}")
         self.detector = dlib.get_frontal_face_detector()
         self.predictor = dlib.shape_predictor(str(predictor_path))
+        self._cnn_detector = None  # loaded when first needed
+        self.last_detector = ""  # "hog" or "cnn": which detector found the last face
+
+    @property
+    def cnn_detector(self):
+        if self._cnn_detector is None:
+            import dlib
+
+            path = dlib_models_folder() / "mmod_human_face_detector.dat"
+            if not path.is_file():
+                raise CA2SISError(f"dlib's CNN face detector is missing: {path}")
+            self._cnn_detector = dlib.cnn_face_detection_model_v1(str(path))
+        return self._cnn_detector
+
+    def detect(self, photo: np.ndarray) -> list:
+        """Face boxes (dlib rectangles) in photo pixels of an RGB uint8 image: the frontal
+        detector's, else the CNN detector's."""
+        import dlib
+
+        height, width = photo.shape[:2]
+        boxes = list(self.detector(photo, 0)) or list(self.detector(photo, 1))
+        if boxes:
+            self.last_detector = "hog"
+            return boxes
+        scale = min(1.0, CNN_SIDE / max(height, width))
+        small = photo if scale == 1.0 else _resize(photo, scale)
+        found = [detection.rect for detection in self.cnn_detector(small, 0)]
+        self.last_detector = "cnn" if found else ""
+        return [dlib.rectangle(round(b.left() / scale), round(b.top() / scale), round(b.right() / scale),
+                               round(b.bottom() / scale)) for b in found]
+
+    def _predict(self, photo: np.ndarray, box) -> np.ndarray:
+        return np.array([[p.x, p.y] for p in self.predictor(photo, box).parts()], dtype=np.float64)
+
+    def _turned_landmarks(self, photo: np.ndarray, box, degrees: float) -> np.ndarray | None:
+        """Landmarks of the face in ``box`` found by the frontal detector on a copy turned by
+        ``degrees`` around the box (None when it finds no face there), in photo pixels."""
+        import cv2
+
+        centre = ((box.left() + box.right()) / 2, (box.top() + box.bottom()) / 2)
+        turn = cv2.getRotationMatrix2D(centre, degrees, 1.0)
+        turned = cv2.warpAffine(photo, turn, (photo.shape[1], photo.shape[0]), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT)
+        found = [b for b in self.detector(turned, 1)
+                 if b.left() <= centre[0] <= b.right() and b.top() <= centre[1] <= b.bottom()]
+        if not found:
+            return None
+        points = self._predict(turned, max(found, key=lambda b: b.width() * b.height()))
+        back = cv2.invertAffineTransform(turn)
+        return points @ back[:, :2].T + back[:, 2]
+
+    def _upright_landmarks(self, photo: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The predictor starts from an upright mean face: on a tilted face, predict again
+        on a copy turned upright around the face, and map the points back."""
+        import cv2
+        import dlib
+
+        for _ in range(2):  # a second turn corrects what a far-off first estimate missed
+            eye_line = points[LEFT_EYE].mean(axis=0) - points[RIGHT_EYE].mean(axis=0)
+            degrees = float(np.degrees(np.arctan2(eye_line[1], eye_line[0])))
+            if abs(degrees) < UPRIGHT_DEGREES:
+                break
+            centre = points.mean(axis=0)
+            turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), degrees, 1.0)
+            upright = cv2.warpAffine(photo, turn, (photo.shape[1], photo.shape[0]), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REFLECT)
+            half = float(np.ptp(points, axis=0).max()) * 0.6
+            box = dlib.rectangle(round(centre[0] - half), round(centre[1] - half),
+                                 round(centre[0] + half), round(centre[1] + half))
+            found = self._predict(upright, box)
+            back = cv2.invertAffineTransform(turn)
+            points = found @ back[:, :2].T + back[:, 2]
+        return points
 
     def landmarks(self, photo: np.ndarray, source: str = "photo") -> np.ndarray:
         """The 68 landmarks (68, 2) of the largest face in an RGB uint8 photo."""
@@ -122,13 +211,21 @@ class FaceAligner:
         # about 80 px, and looks again at twice the size when it finds none.
         scale = min(1.0, 1024 / max(height, width))
         small = photo if scale == 1.0 else _resize(photo, scale)
-        boxes = list(self.detector(small, 0)) or list(self.detector(small, 1))
+        boxes = self.detect(small)
         if not boxes:
-            raise DataError(f"{source}: no face found in the picture")
+            raise NoFaceFound(f"{source}: no face found in the picture")
         box = max(boxes, key=lambda b: b.width() * b.height())
-        shape = self.predictor(small, box)
-        points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-        return points / scale
+        points = None
+        if self.last_detector == "cnn":
+            # The CNN box says where, not how the head is tilted, and the predictor starts
+            # upright: find the tilt at which the frontal detector sees the face.
+            for degrees in TILTS:
+                points = self._turned_landmarks(small, box, degrees)
+                if points is not None:
+                    break
+        if points is None:
+            points = self._predict(small, box)
+        return self._upright_landmarks(small, points) / scale
 
     def align(self, photo: ImageInput, size: int = 512) -> AlignedFace:
         """The main face of ``photo`` (path, PIL image or array), aligned at size x size."""
@@ -155,6 +252,11 @@ def _resize(image: np.ndarray, scale: float) -> np.ndarray:
     height, width = image.shape[:2]
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(image, new_size, interpolation=cv2.INTER_AREA)
+
+
+def load_photo(photo: ImageInput) -> np.ndarray:
+    """Any accepted image input → uint8 RGB at its own size, EXIF orientation applied."""
+    return _load_photo(photo)
 
 
 def _load_photo(photo: ImageInput) -> np.ndarray:

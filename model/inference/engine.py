@@ -136,6 +136,7 @@ class Engine:
         self._random_cache = _LRU(64)
         self._parsed_cache = _LRU(16)  # photo path → aligned face and parsed mask
         self.stats = {"styles_encoded": 0, "planes_embedded": 0, "generations": 0}
+        self.folder: Path | None = None  # the weights folder, when loaded from one
 
     # ---- construction ----------------------------------------------------------------
     @classmethod
@@ -177,7 +178,17 @@ class Engine:
             runner = TorchBackend(model, device, compile=compile, threads=threads)
         engine = cls(backend=runner)
         engine.face_reader = _bundled_face_reader()
+        engine.folder = folder
         return engine
+
+    def use_backend(self, backend: TorchBackend | OnnxBackend) -> None:
+        """Run on ``backend`` from now on (e.g. ONNX Runtime once an export is ready).
+        Cached codes and latents are dropped, so every result comes from one backend."""
+        with self._lock:
+            self.backend = backend
+            self._codes_cache.clear()
+            self._plane_cache.clear()
+            self._random_cache.clear()
 
     @staticmethod
     def onnx_export_current(folder: str | Path) -> bool:
@@ -407,11 +418,17 @@ def attention_overlay(image: np.ndarray, attention: np.ndarray, part: Part, opac
     not rescaled, so a part that attracts little attention looks faint.
     """
     share = np.clip(upsample_attention(attention, part, image.shape[0]), 0.0, 1.0)[..., None]
-    # A black-red-yellow ramp: easy to read over skin tones.
-    heat = np.concatenate([np.clip(share * 2, 0, 1), np.clip(share * 2 - 1, 0, 1), np.zeros_like(share)], axis=-1)
-    weight = opacity * np.sqrt(share)
+    heat, weight = attention_colours(share[..., 0], opacity)
     blended = image.astype(np.float32) * (1 - weight) + heat * 255.0 * weight
     return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+
+
+def attention_colours(share: np.ndarray, opacity: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+    """The overlay's colour (float (..., 3) in 0..1) and weight (float (..., 1)) for a share
+    of attention in 0..1: a black-red-yellow ramp, easy to read over skin tones."""
+    share = np.clip(share, 0.0, 1.0)[..., None]
+    heat = np.concatenate([np.clip(share * 2, 0, 1), np.clip(share * 2 - 1, 0, 1), np.zeros_like(share)], axis=-1)
+    return heat, opacity * np.sqrt(share)
 
 
 def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:

@@ -1,0 +1,156 @@
+"""The studio window with a photo, the question on quitting, the first-start ONNX export,
+File > New and variations (pytest-qt, offscreen, random `tiny` weights)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from ca2sis.app.qt.window import StudioWindow
+from ca2sis.app.state.gallery import gallery_entries
+from ca2sis.model.inference.engine import Engine
+from ca2sis.model.labels import CLASS_NAMES
+
+from photo_cases import photo_region, photo_with_face
+
+HAIR = CLASS_NAMES.index("hair")
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_weights):
+    return Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+
+
+def open_window(qtbot, engine, **options) -> StudioWindow:
+    entries = gallery_entries()
+    window = StudioWindow(engine, entries[0].load(), entries, **options)
+    # Whatever a test leaves unsaved: pytest-qt closes the window without the question on quitting.
+    qtbot.addWidget(window, before_close_func=lambda widget: widget.undo_stack.setClean())
+    window.show()
+    wait_current(qtbot, window)
+    return window
+
+
+def wait_current(qtbot, window, timeout: int = 30_000) -> None:
+    qtbot.waitUntil(lambda: window.result is not None and window.is_current() and not window.tasks.running,
+                    timeout=timeout)
+
+
+@pytest.fixture
+def window(qtbot, engine):
+    studio_window = open_window(qtbot, engine)
+    yield studio_window
+    studio_window.undo_stack.setClean()
+    studio_window.close()
+
+
+def answer_next_question(button: QMessageBox.StandardButton, asked: list[str]) -> None:
+    """Click ``button`` in the next message box that opens (modal questions block the test's thread)."""
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        asked.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(20, click)
+
+
+def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, window, tmp_path):
+    pixels, _ = photo_with_face()
+    path = tmp_path / "portrait.png"
+    Image.fromarray(pixels).save(path)
+    window.open_photo(path)
+    qtbot.waitUntil(lambda: window.studio.document.photo_face is not None, timeout=60_000)
+    wait_current(qtbot, window)
+    photo = window.document_photo()
+    assert photo.size == (900, 700) and window.undo_stack.isClean()
+    view = window.result_view
+    assert view.view_key == "compare" and view.composite.shape == pixels.shape  # a small photo is its own preview
+    shown = view.shown_image()
+    assert np.array_equal(shown[:, :400], pixels[:, :400])  # left of the divider: the photo as it was
+    # Restyle the hair: only the edited parts go back into the photo.
+    window.studio.set_random_styles({HAIR: 5})
+    wait_current(qtbot, window)
+    out = tmp_path / "edited.png"
+    assert window.save_result(out)
+    qtbot.waitUntil(lambda: out.exists() and not window.tasks.running, timeout=30_000)
+    saved = np.array(Image.open(out))
+    assert saved.shape == pixels.shape
+    plan_region = window.render_request().plan.region
+    inside = photo_region(photo, plan_region)
+    assert np.array_equal(saved[~inside], pixels[~inside])  # the rest of the photo: byte for byte
+    assert np.any(saved[inside] != pixels[inside])
+    assert np.array_equal(view.composite, window.render_request().plan.compose(window.result.image, preview=True))
+
+
+def test_quitting_with_unsaved_changes_asks_first(qtbot, window, tmp_path):
+    window.studio.begin_stroke((60.5, 60.5))
+    window.studio.end_stroke()
+    assert not window.undo_stack.isClean()
+    asked: list[str] = []
+    answer_next_question(QMessageBox.StandardButton.Cancel, asked)
+    assert not window.close() and window.isVisible() and asked  # cancelled: still open, work kept
+    project = tmp_path / "kept.ca2sis.json"
+    window.choose_path = lambda *_args: str(project)
+    answer_next_question(QMessageBox.StandardButton.Save, asked)
+    assert window.close() and project.exists() and len(asked) == 2
+    # Saved: no question. Changed again and discarded: closes without saving.
+    other = open_window(qtbot, window.engine)
+    assert other.close()
+    other = open_window(qtbot, window.engine)
+    other.studio.set_random_styles({HAIR: 3})
+    answer_next_question(QMessageBox.StandardButton.Discard, asked)
+    assert other.close() and len(asked) == 3
+
+
+def test_first_start_without_an_onnx_export_renders_then_switches_backend(qtbot, tiny_weights, tmp_path):
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder, ignore=shutil.ignore_patterns("*.onnx"))
+    engine = Engine.from_pretrained(folder, device="cpu", backend="auto")
+    assert engine.description.startswith("torch")
+    window = open_window(qtbot, engine, export_onnx=True)  # renders at once, on PyTorch
+    assert window.result is not None
+    assert "exporting ONNX" in window.device_label.text() or engine.description.startswith("onnx")
+    qtbot.waitUntil(lambda: not window.exporting, timeout=300_000)
+    assert engine.description.startswith("onnx") and window.device_label.text() == engine.description
+    assert Engine.onnx_export_current(folder)
+    wait_current(qtbot, window)
+    assert np.array_equal(window.result.image, engine.render(window.studio.edit()).image)
+    window.close()
+
+
+def test_new_gives_an_editable_face_and_variations_are_picked_from_a_row(qtbot, window):
+    window.new_face(window.gallery["face-04"].load())
+    document = window.studio.document
+    assert document.ghost is None and document.base.name == "face-04"
+    assert np.array_equal(document.mask, window.template_mask())
+    wait_current(qtbot, window)
+    assert window.result is not None and window.result_view.view_key == "face"
+    window.studio.begin_stroke((256.5, 256.5))
+    window.studio.end_stroke()
+    assert not np.array_equal(window.studio.document.mask, window.template_mask())
+    strip = window.variations
+    strip.set_parts([HAIR])
+    strip.count.setValue(3)
+    strip.draw()
+    qtbot.waitUntil(lambda: len(strip.buttons) == 3 and not window.tasks.running, timeout=30_000)
+    steps = window.undo_stack.count()
+    strip.buttons[1].click()
+    seed = strip.seeds[1][HAIR]
+    assert window.studio.document.random_parts[HAIR].seed == seed and window.undo_stack.count() == steps + 1
+    wait_current(qtbot, window)
+    row = window.style_panel.rows[HAIR]
+    assert f"#{seed}" in row.thumb.text()
+    from PySide6.QtGui import QFontMetrics
+
+    assert QFontMetrics(row.thumb.font()).horizontalAdvance(f"#{seed}") <= row.thumb.width()  # not cut off
+    shortcuts = dict((what, keys) for keys, what in window.shortcuts())
+    assert "Polygon (P)" in shortcuts and any("Shift" in keys for keys in shortcuts.values())
