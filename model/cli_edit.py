@@ -21,10 +21,14 @@ from pathlib import Path
 from .backends import resolve_device
 from .engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights, part_index
 from .errors import CA2SISError, DataError, WeightsError
-from .inputs import save_png
+from .inputs import check_output_paths, save_pngs
+from .labels import CLASS_NAMES, has_face_parts
 
 EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
-_STRENGTH = re.compile(r"^(.*)@([0-9]*\.?[0-9]+)$")
+# A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
+# "@-1" is reported as a strength outside 0..1, not as part of a file name.
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:inf|infinity|nan)"
+_STRENGTH = re.compile(rf"^(.*)@({_NUMBER})$", re.IGNORECASE)
 
 
 class UsageError(DataError):
@@ -79,7 +83,7 @@ def parse_shape(text: str) -> tuple[str, str, float]:
     """nose=OTHER_MASK.png[:ALPHA] (ALPHA 1 by default: take the other shape whole)."""
     part, rest = _split_part(text, "--shape")
     path, sep, alpha = rest.rpartition(":")
-    if sep and path and re.fullmatch(r"[0-9]*\.?[0-9]+", alpha):
+    if sep and path and re.fullmatch(_NUMBER, alpha, re.IGNORECASE):
         return part, path, _fraction(alpha, f"--shape {part} alpha")
     return part, rest, 1.0
 
@@ -95,6 +99,15 @@ def parse_random_part(text: str) -> tuple[str, int, float]:
         raise UsageError(f"--random-part {text!r}: the seed must be a whole number") from None
     strength = _fraction(pieces[2], f"--random-part {pieces[0]} strength") if len(pieces) == 3 else 1.0
     return pieces[0], seed, strength
+
+
+def _input_files(edit: Edit) -> list[object]:
+    """Every file an edit reads (faces, masks, shape sources)."""
+    references = [edit.style, *(reference for reference, _ in edit.part_styles.values())]
+    files = [edit.mask, *(mask for mask, _ in edit.part_shapes.values())]
+    for reference in references:
+        files += [reference.image, reference.mask]
+    return [file for file in files if file is not None]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,11 +164,19 @@ def run(args: argparse.Namespace) -> dict:
 
     resolve_device(args.device)
     weights = ensure_weights(args.weights or default_weights())
+    # Every output is checked before anything is read or written: none may be an input
+    # (the weights' files included) or another output.
+    check_output_paths([("--out", args.out), *((f"--attention {CLASS_NAMES[part]}", path)
+                                              for part, path in attention_outputs)],
+                       [*_input_files(edit), *(path for path in weights.iterdir() if path.is_file())])
     engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
+    if args.style_mask is not None and not has_face_parts(engine.load_mask(args.style_mask)):
+        print(f"warning: --style-mask {args.style_mask} has no face parts (no skin, eyes, brows, nose or "
+              "mouth): the face generated with its styles will not look like a face", file=sys.stderr)
     result = engine.render(edit)
-    save_png(result.image, args.out)
-    for part, path in attention_outputs:
-        save_png(attention_overlay(result.image, result.attention, part), path)
+    # All files or none: nothing is written when any of them fails.
+    save_pngs([(result.image, args.out), *((attention_overlay(result.image, result.attention, part), path)
+                                           for part, path in attention_outputs)])
     return {
         "out": str(args.out),
         "size": engine.image_size,

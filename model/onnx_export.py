@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 import warnings
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import torch
 
 from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, build_graphs, weights_digest
 from .ca2sis import CA2SIS
-from .errors import CA2SISError
+from .errors import CA2SISError, WeightsError
 
 ONNX_OPSET = 18
 
@@ -96,9 +97,12 @@ def export_onnx(
             )
         program.model.metadata_props[WEIGHTS_DIGEST_KEY] = weights_digest(folder, name)
         program.model.metadata_props["ca2sis_config"] = model.config.name
-        tmp = path.with_name(path.name + ".tmp")
-        program.save(str(tmp))
-        os.replace(tmp, path)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")  # never a file of the user's
+        try:
+            program.save(str(tmp))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         written.append(path)
         if on_written is not None:
             on_written(path)
@@ -137,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ca2sis-export",
         description="Export a ca2sis weights folder to ONNX graphs (one per network) beside its weights.",
+        epilog="Exit codes: 0 written, 1 --check found a disagreement, 2 bad input, 3 weights missing or unusable.",
     )
     parser.add_argument("weights", type=Path, help="weights folder (config.json + *.safetensors)")
     parser.add_argument(
@@ -154,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             if max(differences.values()) >= 1e-3:
                 print("error: ONNX and PyTorch disagree by 1e-3 or more", file=sys.stderr)
                 return 1
-    except CA2SISError as exc:
+    except WeightsError as exc:  # as ca2sis-edit: 3 for weights missing or unusable
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (CA2SISError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -16,6 +16,7 @@ says what is wrong. Nothing here ever unpickles.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import torch
@@ -47,9 +48,13 @@ def _looks_like_pickle(path: Path) -> bool:
 
 def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
     """safetensors save that never leaves a half-written file under ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    # A name of its own: never a file of the user's, and removed whatever goes wrong.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -86,6 +91,11 @@ def load_module_tensors(module: nn.Module, tensors: dict[str, torch.Tensor], sou
                 f"instead of {tuple(expected[k].shape)})"
             )
         raise WeightsError(f"{source} does not fit this config: " + "; ".join(details))
+    # NaN or Inf in a weight makes every output black (or NaN) without any error: refuse it.
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise WeightsError(f"{source}: tensor {key} holds {bad} NaN or infinite values; the file is damaged")
     dtype_fixed = {k: v.to(expected[k].dtype) for k, v in tensors.items()}
     module.load_state_dict(dtype_fixed, strict=True)
 
