@@ -4,7 +4,7 @@ Faces of any mode (grey, RGBA, CMYK, palette, 16-bit) become 8-bit RGB; masks of
 size are resized with nearest (a resized mask only holds labels it already had); RGB masks
 in the CelebAMask-HQ palette become class indices. Everything wrong is a ``DataError`` that
 names the input: undecodable files, decompression bombs, labels out of range, faces that
-are not square crops.
+are not square crops or are smaller than ``MIN_INPUT_SIZE``.
 """
 
 from __future__ import annotations

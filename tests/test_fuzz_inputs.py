@@ -41,7 +41,7 @@ from ca2sis.model.labels import CLASS_NAMES, COLORS
 from conftest import styled_random_model
 
 SEED = 18
-EDIT_CASES, ENGINE_CASES, PARSE_CASES, PROJECT_CASES = 160, 120, 30, 60
+EDIT_CASES, ENGINE_CASES, PARSE_CASES, PROJECT_CASES = 130, 100, 30, 60
 ALLOWED_EXIT_CODES = (0, 2, 3)
 
 

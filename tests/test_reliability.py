@@ -413,7 +413,7 @@ def test_item13_train_reports_every_bad_file_before_the_first_step(shared_data, 
 
 @TRAIN_WIRING
 def test_item14_resuming_a_finished_run_keeps_its_summary(shared_data, tmp_path):
-    small_dataset(shared_data, tmp_path / "data", count=4)
+    small_dataset(shared_data, tmp_path / "data", count=2)
     run = tmp_path / "run"
     assert train("--data", str(tmp_path / "data"), "--out", str(run), "--steps", "2") == 0
     summary = run / "summary-synthesis.json"
