@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,14 @@ class CA2SISConfig:
             problems.append(f"generator_conditioning must be one of {CONDITIONINGS}")
         if self.num_classes < 2:
             problems.append("num_classes must be at least 2")
+        # Every size and count is positive: a zero or negative one would fail deep in torch.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
+                problems.append(f"{f.name}={value!r}: sizes and counts must be at least 1")
+            if isinstance(value, tuple) and not value:
+                problems.append(f"{f.name} is empty")
         if problems:
             raise ValueError(f"invalid CA2-SIS config '{self.name}': " + "; ".join(problems))
         return self
@@ -131,6 +140,11 @@ class CA2SISConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        wrong = [_type_problem(name, data[name], hint) for name, hint in typing.get_type_hints(cls).items()
+                 if name in data]
+        wrong = [problem for problem in wrong if problem]
+        if wrong:
+            raise ValueError("config fields of the wrong type: " + "; ".join(wrong))
         for f in dataclasses.fields(cls):
             if f.name in data and isinstance(getattr(cls, f.name, None), tuple):
                 data[f.name] = tuple(data[f.name])
@@ -154,6 +168,34 @@ class CA2SISConfig:
 
     def replace(self, **changes: Any) -> CA2SISConfig:
         return dataclasses.replace(self, **changes).validate()
+
+
+def _type_problem(name: str, value: Any, hint: Any) -> str | None:
+    """What is wrong with a JSON value for a field of type ``hint`` (None: nothing)."""
+
+    def is_int(item: Any) -> bool:
+        return isinstance(item, int) and not isinstance(item, bool)
+
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = is_int(value)
+    elif hint is float:
+        ok = is_int(value) or isinstance(value, float)
+    elif hint is str:
+        ok = isinstance(value, str)
+    elif origin is tuple:  # tuple[int, ...], stored as a JSON list
+        ok = isinstance(value, (list, tuple)) and all(is_int(item) for item in value)
+    elif origin is dict:
+        ok = isinstance(value, dict)
+    else:
+        ok = True
+    if ok:
+        return None
+    names = {bool: "true or false", int: "whole number", float: "number", str: "string"}
+    expected = {tuple: "list of whole numbers", dict: "JSON object"}.get(origin) or names.get(hint, str(hint))
+    return f"{name} must be a {expected}, not {value!r}"
 
 
 _LITE = CA2SISConfig(

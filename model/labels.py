@@ -133,3 +133,14 @@ def flip_mask(mask: np.ndarray) -> np.ndarray:
     """Mirror an index mask (..., H, W) left-right and swap the l_/r_ classes."""
     table = np.asarray(FLIP_PERMUTATION, dtype=mask.dtype)
     return table[mask[..., ::-1]]
+
+
+# The parts that make a face (skin to lips). A mask with none of them (background, hair or
+# clothes only) gives E_s no face style to read, and G a degenerate face.
+FACE_PARTS: tuple[str, ...] = CLASS_NAMES[1:13]
+
+
+def has_face_parts(mask: np.ndarray) -> bool:
+    """Whether a class-index mask holds any pixel of a face part (``FACE_PARTS``)."""
+    first, last = CLASS_NAMES.index(FACE_PARTS[0]), CLASS_NAMES.index(FACE_PARTS[-1])
+    return bool(((mask >= first) & (mask <= last)).any())

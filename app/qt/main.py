@@ -16,8 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from ca2sis.model.errors import CA2SISError
+from ca2sis.model.errors import CA2SISError, DataError
 from ca2sis.model.inference.engine import BACKENDS, Engine, default_weights, ensure_weights
+from ca2sis.model.io.images import check_output_paths
 
 from ..state.gallery import default_gallery, gallery_entries
 
@@ -37,8 +38,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_screenshot_path(path: str, opened: str | None) -> None:
+    """Refuse, before the studio starts, a screenshot Qt cannot write or that is the file opened."""
+    from PySide6.QtGui import QImageWriter
+
+    formats = {bytes(name).decode().lower() for name in QImageWriter.supportedImageFormats()}
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in formats:
+        raise DataError(f"--screenshot {path}: give a file name ending in .png (or {', '.join(sorted(formats))})")
+    check_output_paths([("--screenshot", path)], [opened] if opened else [])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.screenshot is not None:
+        try:
+            check_screenshot_path(args.screenshot, args.file)
+        except CA2SISError as error:
+            print(f"ca2sis: {error}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     # Qt loads after the arguments are parsed: `ca2sis --help` and bad options answer at once.
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -90,7 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             if not settled or not (window.is_current() or window.last_error is not None):
                 QTimer.singleShot(100, shoot)
                 return
-            window.grab().save(args.screenshot)
+            Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
+            if not window.grab().save(args.screenshot):  # Qt says nothing else about a failed save
+                print(f"ca2sis: could not write the screenshot {args.screenshot}", file=sys.stderr)
+                window.close()
+                app.exit(EXIT_BAD_INPUT)
+                return
             shown = f" (it shows an error: {window.last_error})" if window.last_error else ""
             print(f"ca2sis: screenshot written to {args.screenshot}{shown}", file=sys.stderr)
             window.close()

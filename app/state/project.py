@@ -15,6 +15,8 @@ with what is wrong; nothing of the current session changes until a project has l
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,6 @@ import numpy as np
 from PIL import Image
 
 from ca2sis.model.errors import DataError, check_fraction
-from ca2sis.model.io.atomic import atomic_write
 from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, part_index
 from ca2sis.model.training.data import decode_file
@@ -47,9 +48,54 @@ def save_project(document: Document, path: str | Path) -> Path:
     if not path.name.endswith(PROJECT_SUFFIX):
         path = path.with_name(path.name + PROJECT_SUFFIX)
     folder = files_folder(path)
-    staging = folder.with_name(folder.name + ".saving")
-    shutil.rmtree(staging, ignore_errors=True)
+    old_files = _own_files(path, folder)
+    # Temporary names of our own: a folder or file of the user's is never reused or removed.
+    token = secrets.token_hex(6)
+    staging = folder.with_name(f".{folder.name}.saving-{token}")
     staging.mkdir(parents=True)
+    try:
+        return _write_project(document, path, folder, staging, old_files, token)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # only there when the save failed
+
+
+def _own_files(path: Path, folder: Path) -> set[str]:
+    """The names of the files in ``folder`` that the project already at ``path`` wrote.
+
+    Saving replaces the folder beside the project, and may only replace what this program
+    wrote there. Refused with FileExistsError, nothing touched: an existing ``path`` that
+    is not a ca2sis project; a ``folder`` that the project at ``path`` does not name (an
+    unrelated folder of the user's); one that holds anything the project did not write.
+    """
+    content = None
+    if path.exists():
+        try:
+            content = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            content = None
+        if not isinstance(content, dict) or content.get("format") != PROJECT_FORMAT:
+            raise FileExistsError(f"{path} exists and is not a ca2sis project: choose another name")
+    if not folder.exists() and not folder.is_symlink():
+        return set()
+    if content is None or content.get("files") != folder.name or folder.is_symlink() or not folder.is_dir():
+        raise FileExistsError(f"{folder} exists and is not the files folder of project {path.name}: choose "
+                              "another name (saving would replace that folder)")
+    try:
+        named = {content["mask"], content.get("ghost")}
+        for entry in dict(content["faces"]).values():
+            named |= {entry["image"], entry["mask"]}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        named = set()
+    others = sorted(entry.name for entry in folder.iterdir() if entry.name not in named or not entry.is_file())
+    if others:
+        raise FileExistsError(f"{folder} holds files this project did not write ({', '.join(others[:3])}): "
+                              "move them, or save under another name")
+    return {entry.name for entry in folder.iterdir()}
+
+
+def _write_project(
+    document: Document, path: Path, folder: Path, staging: Path, old_files: set[str], token: str
+) -> Path:
 
     faces: dict[str, dict[str, str]] = {}
 
@@ -79,15 +125,29 @@ def save_project(document: Document, path: str | Path) -> Path:
         "shape_alphas": {CLASS_NAMES[part]: alpha for part, alpha in sorted(document.shape_alphas.items())},
         "faces": faces,
     }
-    with atomic_write(path) as temporary:
-        temporary.write_text(json.dumps(content, indent=2) + "\n")
-        # Swap the new files in, then (as the block ends) the JSON that names them.
-        old = folder.with_name(folder.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
+    tmp = path.with_name(f".{path.name}.{token}.tmp")
+    tmp.write_text(json.dumps(content, indent=2) + "\n")
+    # Swap the new files in, then the JSON that names them.
+    old = folder.with_name(f".{folder.name}.old-{token}")
+    try:
         if folder.exists():
             folder.rename(old)
         staging.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, path)
+    except OSError:
+        if old.exists() and not folder.exists():  # put the last project's files back
+            old.rename(folder)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+    if old.exists():  # the last project's files: only what it wrote (checked by _own_files)
+        for entry in old.iterdir():
+            if entry.name in old_files and entry.is_file():
+                entry.unlink()
+        try:
+            old.rmdir()
+        except OSError:  # something appeared there meanwhile: keep it rather than delete it
+            pass
     return path
 
 
@@ -121,6 +181,22 @@ def _unit(value: Any, what: str, path: Path) -> float:
     return check_fraction(value, f"{path}: {what}")
 
 
+def _seed(value: Any, what: str, path: Path) -> int:
+    # Any whole number is a seed (the engine maps negative ones); 1.5, "7" or true are not.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DataError(f"{path}: {what} must be a whole number, not {value!r}")
+    return value
+
+
+def _project_folder(path: Path, name: Any) -> Path:
+    """The folder of a project's PNGs: a folder beside the project file, named by a bare name.
+
+    "..", "." or a path would let a project read files outside its own folder."""
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name or "\\" in name:
+        raise DataError(f"{path}: its files folder {name!r} must be the bare name of a folder beside it")
+    return path.parent / name
+
+
 def load_project(path: str | Path) -> Document:
     """Read a project written by ``save_project``; a DataError says what is wrong."""
     path = Path(path)
@@ -135,7 +211,7 @@ def load_project(path: str | Path) -> Document:
     if content.get("version") != PROJECT_VERSION:
         raise DataError(f"{path}: project version {content.get('version')} is not supported (this is version 1)")
     try:
-        folder = path.parent / Path(str(content["files"])).name  # a bare name: never outside the project
+        folder = _project_folder(path, content["files"])
         faces: dict[str, Face] = {}
         for key, entry in dict(content["faces"]).items():
             faces[key] = Face(
@@ -157,7 +233,8 @@ def load_project(path: str | Path) -> Document:
             for name, entry in dict(content["part_styles"]).items()
         }
         random_parts = {
-            _part(name, path): RandomStyle(int(entry["seed"]), _unit(entry["strength"], f"{name} strength", path))
+            _part(name, path): RandomStyle(_seed(entry["seed"], f"{name} seed", path),
+                                           _unit(entry["strength"], f"{name} strength", path))
             for name, entry in dict(content["random_parts"]).items()
         }
         shape_alphas = {_part(name, path): _unit(alpha, f"{name} shape", path)

@@ -22,11 +22,14 @@ from pathlib import Path
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, WeightsError, check_fraction
 from ..inference.engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights
-from ..io.images import as_mask, save_png
-from ..labels import part_index
+from ..io.images import as_mask, check_output_paths, save_pngs
+from ..labels import CLASS_NAMES, has_face_parts, part_index
 
 EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
-_STRENGTH = re.compile(r"^(.*)@([0-9]*\.?[0-9]+)$")
+# A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
+# "@-1" is reported as a strength outside 0..1, not as part of a file name.
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:inf|infinity|nan)"
+_STRENGTH = re.compile(rf"^(.*)@({_NUMBER})$", re.IGNORECASE)
 
 
 class UsageError(DataError):
@@ -79,7 +82,7 @@ def parse_shape(text: str) -> tuple[str, str, float]:
     """nose=OTHER_MASK.png[:ALPHA] (ALPHA 1 by default: take the other shape whole)."""
     part, rest = _split_part(text, "--shape")
     path, sep, alpha = rest.rpartition(":")
-    if sep and path and re.fullmatch(r"[0-9]*\.?[0-9]+", alpha):
+    if sep and path and re.fullmatch(_NUMBER, alpha, re.IGNORECASE):
         return part, path, _fraction(alpha, f"--shape {part} alpha")
     return part, rest, 1.0
 
@@ -95,6 +98,15 @@ def parse_random_part(text: str) -> tuple[str, int, float]:
         raise UsageError(f"--random-part {text!r}: the seed must be a whole number") from None
     strength = _fraction(pieces[2], f"--random-part {pieces[0]} strength") if len(pieces) == 3 else 1.0
     return pieces[0], seed, strength
+
+
+def _input_files(edit: Edit) -> list[object]:
+    """Every file an edit reads (faces, masks, shape sources)."""
+    references = [edit.style, *(reference for reference, _ in edit.part_styles.values())]
+    files = [edit.mask, *(mask for mask, _ in edit.part_shapes.values())]
+    for reference in references:
+        files += [reference.image, reference.mask]
+    return [file for file in files if file is not None]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,14 +184,31 @@ def run(args: argparse.Namespace) -> dict:
 
     resolve_device(args.device)
     weights = ensure_weights(args.weights or default_weights())
+    # Every output is checked before anything is read or written: none may be an input
+    # (the weights' files included) or another output.
+    outputs = [("--out", args.out), *((f"--attention {CLASS_NAMES[part]}", path) for part, path in attention_outputs)]
+    if args.face_out is not None:
+        outputs.append(("--face-out", args.face_out))
+    photo_input = [args.paste_back] if args.paste_back is not None else []
+    check_output_paths(outputs, [*_input_files(edit), *photo_input,
+                                 *(path for path in weights.iterdir() if path.is_file())])
     engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
+    if args.style_mask is not None and not has_face_parts(engine.load_mask(args.style_mask)):
+        print(f"warning: --style-mask {args.style_mask} has no face parts (no skin, eyes, brows, nose or "
+              "mouth): the face generated with its styles will not look like a face", file=sys.stderr)
     result = engine.render(edit)
+    # All files or none: the images are made first, and nothing is written when any of them fails.
+    pngs = [(attention_overlay(result.image, result.attention, part), path) for part, path in attention_outputs]
     if photo is not None:
-        _paste_back(args, edit, result.image, photo_face, photo)
+        from ..faces.paste_back import save_image
+
+        pasted = _paste_back(args, edit, result.image, photo_face, photo)
+        if args.face_out is not None:
+            pngs.append((result.image, args.face_out))
+        save_pngs(pngs)
+        save_image(pasted, args.out)
     else:
-        save_png(result.image, args.out)
-    for part, path in attention_outputs:
-        save_png(attention_overlay(result.image, result.attention, part), path)
+        save_pngs([(result.image, args.out), *pngs])
     summary = {
         "out": str(args.out),
         "size": engine.image_size,
@@ -193,9 +222,9 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _paste_back(args: argparse.Namespace, edit: Edit, face, photo_face, photo) -> None:
-    """Write the photo with the generated ``face`` blended back in (and the face itself)."""
-    from ..faces.paste_back import anchor_pixels, edited_region, face_region, paste_back, save_image
+def _paste_back(args: argparse.Namespace, edit: Edit, face, photo_face, photo):
+    """The photo with the generated ``face`` blended back in."""
+    from ..faces.paste_back import anchor_pixels, edited_region, face_region, paste_back
 
     edited_mask = as_mask(edit.mask, photo_face.mask.shape[0])
     restyled = set(edit.part_styles) | set(edit.random_parts)
@@ -205,9 +234,7 @@ def _paste_back(args: argparse.Namespace, edit: Edit, face, photo_face, photo) -
         region = face_region(photo_face.mask, edited_mask)
     # Colours are matched on the parts that keep the photo's own style: none when --style is another face.
     anchor = anchor_pixels(photo_face.mask, edited_mask, restyled) if args.style is None else None
-    save_image(paste_back(photo, face, region, anchor), args.out)
-    if args.face_out is not None:
-        save_png(face, args.face_out)
+    return paste_back(photo, face, region, anchor)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import CA2SISError, WeightsError
+from ..errors import CA2SISError, DataError, WeightsError
 from ..faces.align import NoFaceFound
 from ..faces.reader import FaceReader, default_parser_weights
-from ..io.images import mask_image, save_png
+from ..io.images import MIN_INPUT_SIZE, check_output_paths, mask_image, save_pngs
 from ..labels import CLASS_NAMES, DISPLAY_NAMES, colorize
+
+MAX_SIZE = 4096  # side of the aligned face: beyond it the parser's upsampled logits alone take gigabytes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        reader = FaceReader(args.weights or default_parser_weights(), size=args.size)
+        if not MIN_INPUT_SIZE <= args.size <= MAX_SIZE:
+            raise DataError(f"--size {args.size}: choose a side between {MIN_INPUT_SIZE} and {MAX_SIZE}")
+        weights = Path(args.weights or default_parser_weights())
+        outputs = [(option, path) for option, path in
+                   (("--out", args.out), ("--aligned-out", args.aligned_out), ("--colour-out", args.colour_out))
+                   if path is not None]
+        # All outputs checked before any is written: none may be the photo, a weights file or another output.
+        weight_files = [path for path in weights.iterdir() if path.is_file()] if weights.is_dir() else []
+        check_output_paths(outputs, [args.photo, *weight_files])
+        reader = FaceReader(weights, size=args.size)
         try:
             parsed = reader.read(args.photo, align=not args.no_align)
         except NoFaceFound as exc:
@@ -57,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise NoFaceFound(f"{exc}{hint}") from None
             print("no face found: using the whole picture as the aligned face", file=sys.stderr)
             parsed = reader.read(args.photo, align=False)
-        save_png(mask_image(parsed.mask), args.out)
+        images = [(mask_image(parsed.mask), args.out)]
         if args.aligned_out:
-            save_png(Image.fromarray(parsed.image), args.aligned_out)
+            images.append((Image.fromarray(parsed.image), args.aligned_out))
         if args.colour_out:
             overlay = (0.5 * parsed.image + 0.5 * colorize(parsed.mask)).astype(np.uint8)
-            save_png(Image.fromarray(overlay), args.colour_out)
+            images.append((Image.fromarray(overlay), args.colour_out))
+        save_pngs(images)
     except WeightsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

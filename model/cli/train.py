@@ -23,6 +23,7 @@ from ..errors import CA2SISError
 from ..io.checkpoint import checkpoint_path, read_checkpoint_meta
 from ..networks.composite import CA2SIS, count_parameters
 from ..networks.discriminator import MultiScaleDiscriminator
+from ..training.data_check import write_run_summary
 from ..training.train import AUGMENTS, DATA_LOADING, PRECISIONS, TrainConfig, Trainer, export_weights
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
@@ -132,6 +133,8 @@ def train_command(argv: list[str]) -> int:
         given["skip_bad"] = True
     given["stage"] = args.stage
 
+    if out.exists() and not out.is_dir():
+        raise CA2SISError(f"--out {out}: is a file; give a run folder (it holds checkpoints, samples and logs)")
     ckpt = checkpoint_path(out, args.stage)
     if args.resume:
         if not ckpt.exists():
@@ -155,6 +158,10 @@ def train_command(argv: list[str]) -> int:
         raise CA2SISError("--data is required (a dataset folder)")
 
     trainer = Trainer(config, train, out, resume=args.resume)
+    if args.resume and trainer.step >= train.steps:
+        print(f"ca2sis-train: {out} is already at step {trainer.step} of {train.steps}: nothing to do "
+              "(raise --steps to train further)")
+        return EXIT_OK
     if trainer.dist.main:
         print(f"ca2sis-train: stage {train.stage}, config '{config.name}', {len(trainer.dataset)} faces "
               f"(with flips), device {trainer.device}, {trainer.dist.world} process(es), from step {trainer.step}")
@@ -170,7 +177,7 @@ def train_command(argv: list[str]) -> int:
         else:
             print(f"  export inference weights: ca2sis-train export {out} --out weights/{config.name}")
         if summary["step"] > start_step:  # a resume with nothing left to do keeps the run's summary
-            (out / f"summary-{train.stage}.json").write_text(json.dumps(summary, indent=2) + "\n")
+            write_run_summary(out / f"summary-{train.stage}.json", summary)
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return EXIT_INTERRUPTED if summary["stopped_early"] else EXIT_OK
@@ -183,6 +190,8 @@ def export_command(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, help="weights folder to write")
     parser.add_argument("--fp32", action="store_true", help="keep float32 (default: float16)")
     args = parser.parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CA2SISError(f"--out {args.out}: is a file; give a weights folder to write")
     paths = export_weights(args.run, args.out, torch.float32 if args.fp32 else torch.float16)
     total = sum(p.stat().st_size for p in paths)
     for path in paths:

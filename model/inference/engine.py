@@ -288,6 +288,10 @@ class Engine:
         with self._lock:
             images, attention = self.backend.generate(latents_batch.astype(np.float32), codes_batch.astype(np.float32))
             self.stats["generations"] += len(images)
+        if not np.isfinite(images).all():  # would otherwise come out as a black image
+            raise WeightsError(
+                f"the networks ({self.description}) produced NaN or infinite values: the weights are unusable"
+            )
         images = to_uint8_images(images)
         return (images[0], attention[0]) if single else (images, attention)
 
@@ -312,12 +316,18 @@ class Engine:
             return np.stack([self._plane_cache.get_fresh(key) for key in keys])
 
     def random_codes(self, seed: int) -> np.ndarray:
-        """M_s(z) with z ~ N(0, I) drawn from ``seed``: a full set of (C, code_dim) codes."""
-        key = str(int(seed))
+        """M_s(z) with z ~ N(0, I) drawn from ``seed``: a full set of (C, code_dim) codes.
+
+        Any whole number is a seed: numpy's generators take only non-negative ones, so a
+        negative seed is mapped (deterministically) to ``seed % 2**63``."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise DataError(f"a seed must be a whole number, not {seed!r}")
+        seed = int(seed) if seed >= 0 else int(seed) % 2**63
+        key = str(seed)
         with self._lock:
             codes = self._random_cache.get_fresh(key)
             if codes is None:
-                z = np.random.default_rng(int(seed)).standard_normal((1, self.config.mapping_z_dim))
+                z = np.random.default_rng(seed).standard_normal((1, self.config.mapping_z_dim))
                 codes = self.backend.random_codes(z.astype(np.float32))[0]
                 self._random_cache.put(key, codes)
             return codes

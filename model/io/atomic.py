@@ -8,6 +8,7 @@ file in the same folder, then renamed over the target, which is atomic on POSIX 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,8 +20,9 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     error it replaces ``path``, on an error it is removed. Makes the parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The process id keeps two writers of one file (two studio windows, say) apart.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A random name of its own: two writers of one file (two studio windows, say) stay
+    # apart, and no file of the user's is ever taken for the temporary.
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         yield temporary
         os.replace(temporary, path)

@@ -4,11 +4,14 @@ Faces of any mode (grey, RGBA, CMYK, palette, 16-bit) become 8-bit RGB; masks of
 size are resized with nearest (a resized mask only holds labels it already had); RGB masks
 in the CelebAMask-HQ palette become class indices. Everything wrong is a ``DataError`` that
 names the input: undecodable files, decompression bombs, labels out of range, faces that
-are not square crops.
+are not square crops or are smaller than ``MIN_INPUT_SIZE``.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +28,14 @@ from ..training.data import (
     resize_mask,
     to_rgb,
 )
-from .atomic import atomic_write
+from ..training.data_check import check_square
 
 ImageInput = str | Path | Image.Image | np.ndarray
 MaskInput = str | Path | Image.Image | np.ndarray
+
+# Below this side a face or mask holds too little to scale up into a face (an 8x8 icon
+# would silently become a blurred "face"): it is refused.
+MIN_INPUT_SIZE = 64
 
 
 def describe(value: object) -> str:
@@ -49,10 +56,11 @@ def _check_pixels(width: int, height: int, source: str) -> None:
 
 
 def _check_square(width: int, height: int, source: str, what: str) -> None:
-    if width != height:
+    check_square(width, height, source, what)  # the training data check applies the same rule
+    if width < MIN_INPUT_SIZE:
         raise DataError(
-            f"{source}: the {what} is {width}x{height}; ca2sis works on square, aligned face "
-            "crops (CelebA-HQ framing)"
+            f"{source}: the {what} is only {width}x{height}; ca2sis needs at least "
+            f"{MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels to make a face of it"
         )
 
 
@@ -96,6 +104,8 @@ def as_image(value: ImageInput, size: int) -> np.ndarray:
 
 
 def _array_to_mask(array: np.ndarray, source: str, num_classes: int) -> np.ndarray:
+    if array.dtype.kind not in "buif":  # complex, object, text...: no class indices or colours
+        raise DataError(f"{source}: mask arrays must hold integer class indices or colours, not {array.dtype}")
     if array.ndim == 3 and array.shape[-1] == 3:
         return colors_to_indices(array, source)
     if array.ndim != 2:
@@ -134,8 +144,67 @@ def as_mask(value: MaskInput, size: int, num_classes: int = NUM_CLASSES) -> np.n
 
 def save_png(image: Image.Image | np.ndarray, path: str | Path) -> None:
     """Write a PNG atomically (never a half-written file under ``path``), making folders."""
-    with atomic_write(path) as temporary:
-        (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(temporary, format="PNG")
+    save_pngs([(image, path)])
+
+
+def save_pngs(images: Sequence[tuple[Image.Image | np.ndarray, str | Path]]) -> None:
+    """Write several PNGs all or nothing: each goes to a temporary file of its own beside
+    its target first (a unique name: no file of the user's is touched), and the targets
+    are replaced only once every one has been written. A failure removes the temporaries."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for image, path in images:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+            with open(tmp, "xb") as file:
+                staged.append((tmp, path))
+                (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(file, format="PNG")
+        while staged:
+            tmp, path = staged[0]
+            os.replace(tmp, path)
+            staged.pop(0)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    if first.resolve() == second.resolve():
+        return True
+    try:
+        return first.exists() and second.exists() and os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def check_output_paths(outputs: Sequence[tuple[str, str | Path]], inputs: Iterable[object] = ()) -> None:
+    """Refuse, before anything is written, an output that cannot be written as a file, that
+    is one of the ``inputs`` (files the command reads), or that another output also names.
+
+    ``outputs`` are (option, path) pairs, e.g. ("--out", "face.png"); ``inputs`` may hold
+    anything an input can be (only paths are compared).
+    """
+    input_paths = [Path(value) for value in inputs if isinstance(value, (str, Path)) and str(value)]
+    seen: list[tuple[str, Path]] = []
+    for option, value in outputs:
+        path = Path(value)
+        if not str(value) or path.is_dir() or path.name in ("", ".", ".."):
+            raise DataError(f"{option} {value}: is a folder; give a file name to write")
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if ancestor.exists() and not ancestor.is_dir():
+            raise DataError(f"{option} {value}: {ancestor} is a file, not a folder")
+        if ancestor.exists() and not os.access(ancestor, os.W_OK):
+            raise DataError(f"{option} {value}: cannot write into {ancestor} (no permission)")
+        for source in input_paths:
+            if _same_file(path, source):
+                raise DataError(f"{option} {value}: is one of the inputs ({source}); it would be overwritten")
+        for other_option, other in seen:
+            if _same_file(path, other):
+                raise DataError(f"{option} {value}: {other_option} writes the same file")
+        seen.append((option, path))
 
 
 def mask_image(mask: np.ndarray) -> Image.Image:

@@ -85,6 +85,11 @@ def load_module_tensors(module: nn.Module, tensors: dict[str, torch.Tensor], sou
                 f"instead of {tuple(expected[k].shape)})"
             )
         raise WeightsError(f"{source} does not fit this config: " + "; ".join(details))
+    # NaN or Inf in a weight makes every output black (or NaN) without any error: refuse it.
+    for key, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise WeightsError(f"{source}: tensor {key} holds {bad} NaN or infinite values; the file is damaged")
     dtype_fixed = {k: v.to(expected[k].dtype) for k, v in tensors.items()}
     module.load_state_dict(dtype_fixed, strict=True)
 

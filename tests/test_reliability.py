@@ -1,0 +1,423 @@
+"""Issue 18: no lost files, no tracebacks, no wrong output with exit 0. One test (or more) per item."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from ca2sis.app.qt.main import main as studio_main
+from ca2sis.app.state.document import Studio
+from ca2sis.app.state.gallery import gallery_entries
+from ca2sis.app.state.project import load_project, save_project
+from ca2sis.model.cli import edit as cli_edit
+from ca2sis.model.cli import export as onnx_export
+from ca2sis.model.cli import parse as cli_parse
+from ca2sis.model.errors import DataError, WeightsError
+from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.io.images import MIN_INPUT_SIZE, as_image, save_pngs
+from ca2sis.model.io.weights import atomic_save_file
+from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.training.data import open_dataset
+from ca2sis.model.training.data_check import check_training_files, write_run_summary
+
+HAIR = CLASS_NAMES.index("hair")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def folder_listing(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+@pytest.fixture
+def face_files(face_data, tmp_path) -> tuple[Path, Path]:
+    """A copy of one shared face and its mask, at 64 px (what the tiny weights work at)."""
+    name = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[0]
+    face, mask = tmp_path / "face.png", tmp_path / "mask.png"
+    Image.open(face_data / "images" / f"{name}.jpg").resize((64, 64)).save(face)
+    Image.open(face_data / "masks" / f"{name}.png").resize((64, 64), Image.Resampling.NEAREST).save(mask)
+    return face, mask
+
+
+@pytest.fixture(scope="module")
+def document():
+    return Studio(gallery_entries()[0].load()).document
+
+
+def edit(*args: str, weights: Path) -> int:
+    return cli_edit.main([*args, "--weights", str(weights), "--device", "cpu", "--backend", "torch"])
+
+
+# ---- 1. saving a project never deletes what the program did not write --------------------------------
+def test_item1_saving_a_project_keeps_an_unrelated_files_folder(document, tmp_path):
+    unrelated = tmp_path / "d" / "vacation_files"
+    unrelated.mkdir(parents=True)
+    (unrelated / "beach.jpg").write_bytes(b"a photo of the user's")
+    with pytest.raises(FileExistsError, match="vacation_files"):
+        save_project(document, tmp_path / "d" / "vacation")
+    assert (unrelated / "beach.jpg").read_bytes() == b"a photo of the user's"
+    assert folder_listing(tmp_path / "d") == ["vacation_files", "vacation_files/beach.jpg"]
+
+
+def test_item1_saving_over_a_project_replaces_only_its_own_files(document, tmp_path):
+    path = save_project(document, tmp_path / "portrait")
+    save_project(document, path)  # saving again over our own project is fine
+    assert load_project(path).mask.shape == document.mask.shape
+    assert folder_listing(tmp_path) == sorted(["portrait.ca2sis.json", "portrait_files",
+                                               *(f"portrait_files/{p.name}" for p in (tmp_path / "portrait_files")
+                                                 .iterdir())])  # no temporary left behind
+    notes = tmp_path / "portrait_files" / "notes.txt"
+    notes.write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt"):
+        save_project(document, path)
+    assert notes.read_text() == "mine"
+    other = tmp_path / "other.ca2sis.json"
+    other.write_text("not a project, but the user's")
+    with pytest.raises(FileExistsError, match="not a ca2sis project"):
+        save_project(document, other)
+    assert other.read_text() == "not a project, but the user's"
+
+
+# ---- 2. an output that is an input, or another output, is refused -----------------------------------
+def test_item2_an_output_that_is_an_input_or_another_output_is_refused(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    before = {path: digest(path) for path in (face, mask)}
+    base = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask)]
+    out = tmp_path / "o.png"
+    cases = [
+        ([*base, "--out", str(face)], "is one of the inputs"),
+        ([*base, "--out", str(tmp_path / "." / "mask.png")], "is one of the inputs"),
+        ([*base, "--out", str(tmp_path / "tiny" / ".." / "face.png")], "is one of the inputs"),
+        ([*base, "--attention", f"hair={out}", "--out", str(out)], "--out writes the same file"),
+        ([*base, "--out", str(tiny_weights / "config.json")], "is one of the inputs"),
+    ]
+    for args, message in cases:
+        assert edit(*args, weights=tiny_weights) == 2, args
+        assert message in capsys.readouterr().err
+    link = tmp_path / "link.png"
+    link.symlink_to(face)
+    assert edit(*base, "--out", str(link), weights=tiny_weights) == 2
+    assert cli_parse.main([str(face), "--no-align", "--out", str(face)]) == 2
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert cli_parse.main([str(face), "--no-align", "--out", str(out), "--aligned-out", str(out)]) == 2
+    assert "--out writes the same file" in capsys.readouterr().err
+    assert {path: digest(path) for path in (face, mask)} == before
+    assert not out.exists()
+
+
+# ---- 3. nothing is written when an edit fails ---------------------------------------------------------
+def test_item3_a_failing_attention_path_writes_no_out(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    out = tmp_path / "out" / "o.png"
+    code = edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask),
+                "--attention", f"hair={face}/attention.png", "--out", str(out), weights=tiny_weights)
+    assert code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    assert not out.exists() and not out.parent.exists()
+
+
+def test_item3_several_pngs_are_written_all_or_none(tmp_path):
+    image = np.zeros((8, 8, 3), np.uint8)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(OSError):
+        save_pngs([(image, tmp_path / "first.png"), (image, blocker / "second.png")])
+    assert folder_listing(tmp_path) == ["blocker"]  # neither output nor any temporary
+
+
+# ---- 4. any integer is a seed ------------------------------------------------------------------------
+def test_item4_negative_seeds_give_a_style(tiny_weights, face_files, tmp_path):
+    face, mask = face_files
+    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+    assert np.array_equal(engine.random_codes(-1), engine.random_codes(2**63 - 1))  # -1 % 2**63
+    assert not np.array_equal(engine.random_codes(-1), engine.random_codes(-2))
+    assert np.isfinite(engine.random_codes(-(10**30))).all()
+    out = tmp_path / "o.png"
+    assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--random-part", "hair:-1",
+                "--out", str(out), weights=tiny_weights) == 0
+    assert out.exists()
+
+
+def test_item4_a_project_with_a_negative_seed_renders(tiny_weights, document, tmp_path):
+    path = save_project(document, tmp_path / "p")
+    content = json.loads(path.read_text())
+    content["random_parts"] = {"hair": {"seed": -5, "strength": 1.0}}
+    path.write_text(json.dumps(content))
+    studio = Studio(gallery_entries()[0].load())
+    studio.replace_document(load_project(path), "open")
+    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+    assert engine.render(studio.edit()).image.shape == (64, 64, 3)
+    for seed in (1.5, "7", True):
+        content["random_parts"] = {"hair": {"seed": seed, "strength": 1.0}}
+        path.write_text(json.dumps(content))
+        with pytest.raises(DataError, match="hair seed must be a whole number"):
+            load_project(path)
+
+
+# ---- 5. a config.json field of the wrong type: exit 3 with the field named --------------------------
+@pytest.mark.parametrize("field, value", [("image_size", "abc"), ("generator_channels", [32, "x", 16, 8]),
+                                          ("grouped_style_encoder", "yes"), ("style_dim", 0)])
+def test_item5_a_config_field_of_the_wrong_type_is_a_weights_error(tiny_weights, face_files, tmp_path, capsys,
+                                                                   field, value):
+    face, mask = face_files
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    config = json.loads((weights / "config.json").read_text())
+    config[field] = value
+    (weights / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match=field):
+        Engine.from_pretrained(weights, device="cpu", backend="torch")
+    assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out",
+                str(tmp_path / "o.png"), weights=weights) == 3
+    assert field in capsys.readouterr().err
+    assert onnx_export.main([str(weights)]) == 3
+    assert field in capsys.readouterr().err
+    assert studio_main(["--weights", str(weights), "--device", "cpu"]) == 3
+    assert field in capsys.readouterr().err
+
+
+# ---- 7. --out onto a folder leaves nothing beside it ----------------------------------------------------
+def test_item7_out_onto_a_folder_is_refused_and_leaves_no_stray_file(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    folder = tmp_path / "results"
+    folder.mkdir()
+    listing = folder_listing(tmp_path)
+    assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(folder),
+                weights=tiny_weights) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert cli_parse.main([str(face), "--no-align", "--out", str(folder)]) == 2
+    assert folder_listing(tmp_path) == listing
+
+
+def test_item7_weights_written_onto_a_folder_leave_no_temporary(tmp_path):
+    (tmp_path / "generator.safetensors").mkdir()
+    with pytest.raises(OSError):
+        atomic_save_file({"w": torch.zeros(2)}, tmp_path / "generator.safetensors")
+    assert folder_listing(tmp_path) == ["generator.safetensors"]
+
+
+# ---- 8. a strength outside 0..1 is named as such -----------------------------------------------------
+def test_item8_a_negative_strength_is_reported_as_a_strength(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    base = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(tmp_path / "o.png")]
+    for option, value in [("--part", f"hair={face}:{mask}@-1"), ("--part", f"hair={face}:{mask}@1e3"),
+                          ("--shape", f"nose={mask}:-0.5"), ("--random-part", "hair:3:-0.5")]:
+        assert edit(*base, option, value, weights=tiny_weights) == 2
+        assert "is outside 0..1" in capsys.readouterr().err, value
+
+
+# ---- 9. weights with NaN or Inf are refused, naming the file and the tensor ----------------------------
+def test_item9_weights_with_nan_are_refused(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights, ignore=shutil.ignore_patterns("*.onnx"))
+    tensors = load_file(str(weights / "generator.safetensors"))
+    name = sorted(key for key, tensor in tensors.items() if tensor.is_floating_point())[0]
+    tensors[name][..., 0] = float("nan")
+    save_file(tensors, str(weights / "generator.safetensors"))
+    with pytest.raises(WeightsError, match=f"generator.safetensors: tensor {name} holds"):
+        Engine.from_pretrained(weights, device="cpu")
+    assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out",
+                str(tmp_path / "o.png"), weights=weights) == 3
+    assert name in capsys.readouterr().err and not (tmp_path / "o.png").exists()
+
+
+# ---- 10. --screenshot into a folder that does not exist yet -------------------------------------------
+def test_item10_a_screenshot_into_a_new_folder_is_written(qtbot, tiny_weights, tmp_path, capsys):  # noqa: ARG001
+    shot = tmp_path / "nodir" / "x.png"
+    assert studio_main(["--weights", str(tiny_weights), "--device", "cpu", "--screenshot", str(shot)]) == 0
+    assert "screenshot written" in capsys.readouterr().err
+    assert Image.open(shot).size[0] > 400
+
+
+def test_item10_a_screenshot_that_cannot_be_written_is_refused_at_once(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for path in (blocker / "x.png", tmp_path / "x.notaformat", tmp_path):
+        assert studio_main(["--weights", str(tmp_path), "--screenshot", str(path)]) == 2
+        assert "--screenshot" in capsys.readouterr().err
+
+
+# ---- 11. a project names only files inside its own folder --------------------------------------------
+def test_item11_a_project_cannot_read_files_outside_its_folder(document, tmp_path):
+    project = tmp_path / "inner"
+    project.mkdir()
+    path = save_project(document, project / "p")
+    shutil.copytree(project / "p_files", tmp_path, dirs_exist_ok=True)  # the same PNGs one level up
+    content = json.loads(path.read_text())
+    for files in ("..", ".", "", "../p_files", "/tmp", 3):
+        content["files"] = files
+        path.write_text(json.dumps(content))
+        with pytest.raises(DataError, match="files folder"):
+            load_project(path)
+
+
+# ---- 12. tiny images are refused; a style mask with no face parts is warned about ----------------------
+def test_item12_an_image_below_the_minimum_size_is_refused(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    small = tmp_path / "small.png"
+    Image.open(face).resize((8, 8)).save(small)
+    with pytest.raises(DataError, match=f"at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE}"):
+        as_image(small, 64)
+    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+    with pytest.raises(DataError, match="only 8x8"):
+        engine.render(Edit(mask=mask, style=Reference(small, mask)))
+    small_mask = tmp_path / "small_mask.png"
+    Image.open(mask).resize((8, 8), Image.Resampling.NEAREST).save(small_mask)
+    assert edit("--mask", str(small_mask), "--style", str(face), "--style-mask", str(mask), "--out",
+                str(tmp_path / "o.png"), weights=tiny_weights) == 2
+    assert "only 8x8" in capsys.readouterr().err
+
+
+def test_item12_a_style_mask_without_face_parts_is_warned_about(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    hair_only = tmp_path / "hair_only.png"
+    Image.fromarray(np.where(np.asarray(Image.open(mask)) > 0, HAIR, 0).astype(np.uint8)).save(hair_only)
+    out = tmp_path / "o.png"
+    assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(hair_only), "--out", str(out),
+                weights=tiny_weights) == 0
+    assert "has no face parts" in capsys.readouterr().err
+    assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
+                weights=tiny_weights) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+# ---- 13. a training folder is checked once, every bad file reported at once ------------------------------
+def small_dataset(face_data: Path, folder: Path, count: int = 6) -> list[str]:
+    """``count`` shared faces at 64 px in images/ + masks/; returns their ids."""
+    names = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[:count]
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for name in names:
+        Image.open(face_data / "images" / f"{name}.jpg").resize((64, 64)).save(folder / "images" / f"{name}.jpg")
+        Image.open(face_data / "masks" / f"{name}.png").resize((64, 64), Image.Resampling.NEAREST).save(
+            folder / "masks" / f"{name}.png")
+    return names
+
+
+def spoil(folder: Path, names: list[str]) -> dict[str, str]:
+    """Four kinds of bad file, one per face; returns face id → what the error must say."""
+    truncated = folder / "images" / f"{names[0]}.jpg"
+    truncated.write_bytes(truncated.read_bytes()[:-200])
+    Image.fromarray(np.full((64, 64), 40, np.uint8)).save(folder / "masks" / f"{names[1]}.png")
+    Image.new("RGB", (64, 48)).save(folder / "images" / f"{names[2]}.jpg")
+    (folder / "masks" / f"{names[3]}.png").write_bytes(b"\x89PNG not really")
+    return {names[0]: "truncated", names[1]: "outside 0..18", names[2]: "64x48", names[3]: "cannot decode"}
+
+
+def test_item13_every_bad_training_file_is_reported_at_once(face_data, tmp_path):
+    names = small_dataset(face_data, tmp_path)
+    expected = spoil(tmp_path, names)
+    dataset = open_dataset(tmp_path, 64)
+    with pytest.raises(DataError) as error:
+        check_training_files(dataset)
+    message = str(error.value)
+    assert message.startswith(f"4 of 6 faces in {tmp_path} cannot be used") and "--skip-bad" in message
+    for face_id, problem in expected.items():
+        line = next(line for line in message.splitlines() if face_id in line)
+        assert problem in line
+    assert check_training_files(dataset, skip_bad=True) == names[4:]
+    for face_id in names[4:]:
+        (tmp_path / "masks" / f"{face_id}.png").write_bytes(b"")
+    with pytest.raises(DataError, match="no face is left"):
+        check_training_files(dataset, skip_bad=True)
+
+
+def test_item13_the_check_of_the_whole_shared_folder_is_fast(face_data):
+    import time
+
+    dataset = open_dataset(face_data, 64)
+    start = time.perf_counter()
+    assert check_training_files(dataset) == dataset.ids
+    assert time.perf_counter() - start < 60  # about 5 s for 900 faces on one core
+
+
+def test_item13_training_and_the_engine_share_the_square_rule(tiny_weights, face_data, tmp_path):
+    names = small_dataset(face_data, tmp_path, count=2)
+    wide = tmp_path / "images" / f"{names[0]}.jpg"
+    Image.new("RGB", (96, 64)).save(wide)
+    with pytest.raises(DataError) as training:
+        check_training_files(open_dataset(tmp_path, 64))
+    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+    with pytest.raises(DataError) as editing:
+        engine.load_image(wide)
+    assert str(editing.value) in str(training.value)
+
+
+# ---- 14. the summary of a run resumed when finished keeps its speed ----------------------------------------
+def test_item14_a_summary_without_a_speed_keeps_the_last_one(tmp_path):
+    path = tmp_path / "summary-synthesis.json"
+    write_run_summary(path, {"step": 10, "images_per_second": 12.5, "losses": {"l1": 0.5}})
+    written = write_run_summary(path, {"step": 10, "images_per_second": float("nan"), "losses": {"l1": float("inf")}})
+    assert written == {"step": 10, "images_per_second": 12.5, "losses": {"l1": None}}
+    assert json.loads(path.read_text()) == written  # strict JSON: no NaN
+    fresh = tmp_path / "fresh.json"
+    assert write_run_summary(fresh, {"images_per_second": float("nan")}) == {"images_per_second": None}
+    assert folder_listing(tmp_path) == ["fresh.json", "summary-synthesis.json"]
+
+
+# ---- 6, 7, 13, 14 in ca2sis-train: wired in by the lead (issue 14 rewrites cli_train.py and train.py) ------
+# Strict xfail: each fails today; once the wiring described in issue 18's closing note is in,
+# it passes, pytest reports XPASS(strict) as a failure, and the marker is to be removed.
+
+
+def train(*args: str) -> int:
+    from ca2sis.model.cli.train import main as train_main
+
+    return train_main(["--config", "tiny", "--steps", "1", "--batch-size", "2", "--workers", "0", "--device", "cpu",
+                       "--sample-every", "1000", "--checkpoint-every", "1000", *args])
+
+
+def test_item6_train_out_onto_a_file_is_refused(face_data, tmp_path, capsys):
+    small_dataset(face_data, tmp_path / "data", count=2)
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    assert train("--data", str(tmp_path / "data"), "--out", str(file)) == 2
+    assert "--out" in capsys.readouterr().err and file.read_text() == "mine"
+
+
+def test_item7_train_export_onto_a_file_is_refused(tmp_path, capsys):
+    from ca2sis.model.cli.train import main as train_main
+
+    file = tmp_path / "weights"
+    file.write_text("mine")
+    run = tmp_path / "run"
+    run.mkdir()
+    assert train_main(["export", str(run), "--out", str(file)]) == 2
+    assert "--out" in capsys.readouterr().err and file.read_text() == "mine"
+    assert folder_listing(tmp_path) == ["run", "weights"]
+
+
+def test_item13_train_reports_every_bad_file_before_the_first_step(face_data, tmp_path, capsys):
+    names = small_dataset(face_data, tmp_path / "data")
+    spoil(tmp_path / "data", names)
+    run = tmp_path / "run"
+    assert train("--data", str(tmp_path / "data"), "--out", str(run)) == 2
+    error = capsys.readouterr().err
+    assert "4 of 6 faces" in error and all(name in error for name in names[:4])
+    assert not run.exists()  # refused before anything was written
+    assert train("--data", str(tmp_path / "data"), "--out", str(run), "--skip-bad") == 0
+
+
+def test_item14_resuming_a_finished_run_keeps_its_summary(face_data, tmp_path):
+    small_dataset(face_data, tmp_path / "data", count=2)
+    run = tmp_path / "run"
+    assert train("--data", str(tmp_path / "data"), "--out", str(run), "--steps", "2") == 0
+    summary = run / "summary-synthesis.json"
+    first = summary.read_text()
+    assert train("--data", str(tmp_path / "data"), "--out", str(run), "--steps", "2", "--resume") == 0
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the summary")
+
+    resumed = json.loads(summary.read_text(), parse_constant=refuse)
+    assert resumed["images_per_second"] == json.loads(first)["images_per_second"]
