@@ -21,5 +21,5 @@ def check_fraction(value: object, what: str) -> float:
     DataError that starts with ``what``. Text, booleans and NaN are refused."""
     number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else math.nan
     if not 0.0 <= number <= 1.0:  # False for NaN too
-        raise DataError(f"{what} must be a number between 0 and 1, not {value!r}")
+        raise DataError(f"{what} {value!r} is outside 0..1 (give a number between 0 and 1)")
     return number

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import CA2SISError
+from ..errors import CA2SISError, WeightsError
 from ..inference.onnx_export import check_parity, export_onnx
 
 
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ca2sis-export",
         description="Export a ca2sis weights folder to ONNX graphs (one per network) beside its weights.",
+        epilog="Exit codes: 0 written, 1 --check found a disagreement, 2 bad input, 3 weights missing or unusable.",
     )
     parser.add_argument("weights", type=Path, help="weights folder (config.json + *.safetensors)")
     parser.add_argument(
@@ -36,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
             if max(differences.values()) >= 1e-3:
                 print("error: ONNX and PyTorch disagree by 1e-3 or more", file=sys.stderr)
                 return 1
-    except CA2SISError as exc:
+    except WeightsError as exc:  # as ca2sis-edit: 3 for weights missing or unusable
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    except (CA2SISError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

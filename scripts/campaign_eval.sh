@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One point of the training campaign's validation curve: export the weight averages (EMA)
+# of a run's current checkpoint, score them with ca2sis-eval on the held-out list, and
+# append kimg, CPU hours and the metrics to docs/training/campaign-curve.jsonl.
+#
+# Usage: scripts/campaign_eval.sh RUN_DIR [DATA] [CPU_HOURS]
+#   CPU_HOURS: training hours of the run so far on the 2-core CPU (wall-clock, for the curve)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+run=$1
+data=${2:-$repo/../shared/data/celebamask-mini}
+hours=${3:-null}
+python=${PYTHON:-python}
+weights=$(mktemp -d)/weights
+trap 'rm -rf "$(dirname "$weights")"' EXIT
+
+"$python" -m ca2sis.model.cli.train export "$run" --out "$weights" >/dev/null
+report=$(dirname "$weights")/eval.json
+"$python" -m ca2sis.model.cli.eval --data "$data" --list "$repo/assets/splits/celebamask-mini-val.txt" \
+  --weights "$weights" --backend torch --quiet --json "$report" >/dev/null
+"$python" - "$run" "$report" "$hours" "$repo/docs/training/campaign-curve.jsonl" <<'PY'
+import json, sys
+from pathlib import Path
+from safetensors import safe_open
+run, report, hours, curve = sys.argv[1:]
+with safe_open(str(Path(run) / "checkpoint.safetensors"), framework="pt") as handle:
+    meta = json.loads(handle.metadata()["ca2sis"])
+kimg = meta["step"] * meta["train"]["batch_size"] / 1000
+metrics = json.loads(Path(report).read_text())["metrics"]
+keep = ("psnr", "ssim", "swd", "miou", "identity_match", "style_leakage", "style_transfer", "random_part_leakage")
+point = {"run": Path(run).name, "step": meta["step"], "kimg": kimg,
+         "cpu_hours": None if hours == "null" else float(hours), **{k: metrics.get(k) for k in keep}}
+with open(curve, "a") as out:
+    out.write(json.dumps(point) + "\n")
+print(json.dumps(point))
+PY
