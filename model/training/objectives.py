@@ -9,11 +9,12 @@ Stage "synthesis" (paper §IV) trains E_s, E_m and G against D:
 Stage "mapping" (§IV-G) trains M_s with G and E_m frozen: L_adv + λ_dv L_dv
 [+ λ_code L_code], against a fresh D.
 
-D runs once per step, on the real and generated pairs together: the generator-side
-losses and D's loss are both computed from that one pass (D's weights are the same for
-both, as in the alternating update, which also used D before its step), and the loop
-takes their gradients separately, G's with respect to the generator side only and D's
-with respect to D only. Both D inputs go through the same paired augmentation draw.
+D judges each face once per step, the real and the generated pairs: the generator-side
+losses and D's loss are both computed from that pass (D's weights are the same for both,
+as in the alternating update, which also used D before its step), and the loop takes
+their gradients separately, G's with respect to the generator side only and D's with
+respect to D only. The alternating update ran D on every face twice. Both D inputs go
+through the same paired augmentation draw.
 """
 
 from __future__ import annotations
@@ -129,15 +130,19 @@ class Objective:
         self, real_mask: torch.Tensor, real: torch.Tensor, fake_mask: torch.Tensor, fake: torch.Tensor,
         generator: torch.Generator,
     ) -> tuple[Predictions, Predictions]:
-        """D on (real pairs, generated pairs) in one pass, both augmented by one draw."""
-        pairs = torch.cat([torch.cat([real_mask, real.to(fake.dtype)], 1), torch.cat([fake_mask, fake], 1)])
+        """D on the real pairs and on the generated pairs, both augmented by one draw.
+
+        Two calls rather than one on the stacked batch: G's gradient then runs back through
+        D's graph of the generated half only (D's norms are per face, so it is the same)."""
+        real_pairs = torch.cat([real_mask, real.to(fake.dtype)], 1)
+        fake_pairs = torch.cat([fake_mask, fake], 1)
         if self.augment is not None:
             batch, _, height, width = real.shape
-            draw = self.augment.draw(batch, height, width, generator).repeat(2)
-            pairs = self.augment(pairs, draw)
-        pred = self.disc(pairs[:, :-3], pairs[:, -3:])
-        n = real.shape[0]
-        return [[t[:n] for t in scale] for scale in pred], [[t[n:] for t in scale] for scale in pred]
+            draw = self.augment.draw(batch, height, width, generator)
+            real_pairs, fake_pairs = self.augment(real_pairs, draw), self.augment(fake_pairs, draw)
+        pred_real = self.disc(real_pairs[:, :-3], real_pairs[:, -3:])
+        pred_fake = self.disc(fake_pairs[:, :-3], fake_pairs[:, -3:])
+        return pred_real, pred_fake
 
     def discriminator_loss(self, pred_real: Predictions, pred_fake: Predictions, logs: dict) -> torch.Tensor:
         loss = hinge_discriminator_loss(pred_real, pred_fake)
