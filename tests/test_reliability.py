@@ -41,7 +41,7 @@ def folder_listing(folder: Path) -> list[str]:
 
 @pytest.fixture
 def face_files(face_data, tmp_path) -> tuple[Path, Path]:
-    """A copy of one shared face and its mask, at 64 px (what the tiny weights work at)."""
+    """A copy of one fixture face and its mask, at 64 px (what the tiny weights work at)."""
     name = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[0]
     face, mask = tmp_path / "face.png", tmp_path / "mask.png"
     Image.open(face_data / "images" / f"{name}.jpg").resize((64, 64)).save(face)
@@ -293,7 +293,7 @@ def test_item12_a_style_mask_without_face_parts_is_warned_about(tiny_weights, fa
 
 # ---- 13. a training folder is checked once, every bad file reported at once ------------------------------
 def small_dataset(face_data: Path, folder: Path, count: int = 6) -> list[str]:
-    """``count`` shared faces at 64 px in images/ + masks/; returns their ids."""
+    """``count`` fixture faces at 64 px in images/ + masks/; returns their ids."""
     names = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[:count]
     (folder / "images").mkdir(parents=True)
     (folder / "masks").mkdir()
@@ -332,13 +332,9 @@ def test_item13_every_bad_training_file_is_reported_at_once(face_data, tmp_path)
         check_training_files(dataset, skip_bad=True)
 
 
-def test_item13_the_check_of_the_whole_shared_folder_is_fast(face_data):
-    import time
-
+def test_item13_a_clean_folder_passes_the_check_whole(face_data):
     dataset = open_dataset(face_data, 64)
-    start = time.perf_counter()
     assert check_training_files(dataset) == dataset.ids
-    assert time.perf_counter() - start < 60  # about 5 s for 900 faces on one core
 
 
 def test_item13_training_and_the_engine_share_the_square_rule(tiny_weights, face_data, tmp_path):

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         from PySide6.QtCore import QTimer
 
         def shoot() -> None:
-            settled = window.worker.runner.idle() and not window.tasks.running
+            settled = window.worker.idle() and not window.tasks.running
             if not settled or not (window.is_current() or window.last_error is not None):
                 QTimer.singleShot(100, shoot)
                 return

@@ -624,29 +624,40 @@ class Trainer:
 
 def export_weights(run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> list[Path]:
     """Inference weights of a run (E_s, E_m, G, and M_s if trained; the weight averages when
-    the run kept them) → a weights folder, with D in ``training/`` for fine-tuning."""
+    the run kept them) → a weights folder, with D in ``training/`` for fine-tuning.
+
+    A run of the mapping stage alone (``--init`` from a weights folder) exports too: its
+    checkpoint holds the frozen E_s, E_m and G it trained M_s against, and D is taken from
+    the ``--init`` folder when it has one."""
     run_dir = Path(run_dir)
     synthesis = checkpoint_path(run_dir) if run_dir.is_dir() else run_dir
-    if not synthesis.exists():
-        raise CA2SISError(f"no training checkpoint at {synthesis}")
-    meta = read_checkpoint_meta(synthesis)
-    config = CA2SISConfig.from_dict(meta["config"])
     mapping = checkpoint_path(run_dir, "mapping") if run_dir.is_dir() else None
     has_mapping = mapping is not None and mapping.exists()
+    if not synthesis.exists() and not has_mapping:
+        raise CA2SISError(f"no training checkpoint at {synthesis}")
+    source = synthesis if synthesis.exists() else mapping
+    meta = read_checkpoint_meta(source)
+    config = CA2SISConfig.from_dict(meta["config"])
     model = CA2SIS(config, with_mapping=has_mapping)
-    tensors = read_tensors(synthesis)
+    tensors = read_tensors(source)
 
     def averaged_or_live(flat: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
         return network_tensors(flat, f"ema.averages.{name}") or network_tensors(flat, name)
 
     for name in ("style_encoder", "mask_embedder", "generator"):
-        load_module_tensors(getattr(model, name), averaged_or_live(tensors, name), f"{synthesis} [{name}]")
+        load_module_tensors(getattr(model, name), averaged_or_live(tensors, name), f"{source} [{name}]")
     if has_mapping:
-        load_module_tensors(
-            model.mapping_network, averaged_or_live(read_tensors(mapping), "mapping_network"), f"{mapping}"
-        )
+        mapping_tensors = tensors if source == mapping else read_tensors(mapping)
+        load_module_tensors(model.mapping_network, averaged_or_live(mapping_tensors, "mapping_network"), f"{mapping}")
     written = model.save_pretrained(out, dtype=dtype)
-    disc = network_tensors(tensors, "discriminator")
+    if source == synthesis:
+        disc = network_tensors(tensors, "discriminator")
+    else:  # the mapping stage's D judged M_s's faces; the synthesis D is the one to fine-tune with
+        init = meta["train"].get("init")
+        init_disc = Path(init) / DISC_EXPORT if init else None
+        disc = read_tensors(init_disc) if init_disc is not None and init_disc.exists() else {}
+    if not disc:
+        return written
     disc_path = Path(out) / DISC_EXPORT
     disc_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in disc.items()}, disc_path,
