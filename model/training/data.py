@@ -42,7 +42,9 @@ _T = TypeVar("_T")
 # --------------------------------------------------------------------------- decoding
 
 
-def decode_file(path: Path, convert: Callable[[Image.Image], _T]) -> _T:
+def decode_file(
+    path: Path, convert: Callable[[Image.Image], _T], before_load: Callable[[Image.Image], None] | None = None
+) -> _T:
     """Open ``path``, decode it fully and return ``convert(image)``; any failure → DataError.
 
     The conversion runs while the file is open so that the returned value never refers to a
@@ -54,6 +56,8 @@ def decode_file(path: Path, convert: Callable[[Image.Image], _T]) -> _T:
             # The filter is scoped to this block: nothing global is changed.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                if before_load is not None:  # e.g. a header check, or a reduced JPEG decode
+                    before_load(image)
                 image.load()
                 return convert(image)
     except DataError:
@@ -332,7 +336,7 @@ class FacesInMemory:
     """Every face of a dataset decoded once, at the training size, as uint8 tensors.
 
     On a CPU, worker processes that decode JPEGs compete with the training math for the
-    same cores; decoding the faces once (800 faces at 128 px are 40 MB) and mirroring with
+    same cores; decoding the faces once (800 faces at 128 px are 52 MB: RGB and mask) and mirroring with
     tensor ops removes that work from every step. Indexing follows ``FaceMaskDataset``:
     item n + i is face i mirrored with its l_/r_ classes swapped, so a batch holds exactly
     what the dataset would give for the same indices.

@@ -294,7 +294,7 @@ class Trainer:
 
         exclude = read_id_list(train.holdout) if train.holdout else None
         self.dataset: FaceMaskDataset = open_dataset(train.data, config.image_size, flip=train.flip, exclude=exclude)
-        # Every file is checked once before the first step (about 2 s for 900 faces): all bad
+        # Every file is checked once before the first step (headers, reduced JPEG decodes): all bad
         # files are reported together, not one at a time hours into training.
         usable = check_training_files(self.dataset, skip_bad=train.skip_bad, num_classes=config.num_classes)
         if len(usable) < len(self.dataset.ids):
