@@ -27,6 +27,7 @@ from .labels import NUM_CLASSES
 CONFIG_FORMAT = "ca2sis-config"
 CONFIG_VERSION = 1
 CONDITIONINGS = ("cross_attention", "spade")
+FEATURE_NORMS = ("group", "pixel")  # the choices of networks.layers.feature_norm
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class CA2SISConfig:
     attention_head_dim: tuple[int, ...] = (64, 64, 64, 64, 32)
     self_attention_max_size: int = 64
     generator_conditioning: str = "cross_attention"  # "spade": the "w/o CA" ablation
+    # G's feature norm: "group" (GroupNorm) or "pixel" (per-pixel channel norm, no droplet blobs)
+    generator_norm: str = "group"
 
     # D, multi-scale PatchGAN discriminator.
     disc_channels: int = 64
@@ -109,6 +112,8 @@ class CA2SISConfig:
             problems.append("image_size must be a multiple of mask_embed_input_size")
         if self.generator_conditioning not in CONDITIONINGS:
             problems.append(f"generator_conditioning must be one of {CONDITIONINGS}")
+        if self.generator_norm not in FEATURE_NORMS:
+            problems.append(f"generator_norm must be one of {FEATURE_NORMS}")
         if self.num_classes < 2:
             problems.append("num_classes must be at least 2")
         # Every size and count is positive: a zero or negative one would fail deep in torch.
@@ -168,6 +173,11 @@ class CA2SISConfig:
 
     def replace(self, **changes: Any) -> CA2SISConfig:
         return dataclasses.replace(self, **changes).validate()
+
+    def tensor_layout(self) -> dict[str, Any]:
+        """The fields that fix the networks' tensors: two configs equal here can load each
+        other's weights (a warm start may change G's norm, say, and fine-tune the change)."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("name", "extra", "generator_norm")}
 
 
 def _type_problem(name: str, value: Any, hint: Any) -> str | None:

@@ -3,21 +3,32 @@
 # of a run's current checkpoint, score them with ca2sis-eval on the held-out list, and
 # append kimg, CPU hours and the metrics to docs/training/campaign-curve.jsonl.
 #
-# Usage: scripts/campaign_eval.sh RUN_DIR [DATA] [CPU_HOURS]
+# Usage: scripts/campaign_eval.sh RUN_DIR [DATA] [CPU_HOURS] [MAPPING_FROM] [KEEP_DIR]
 #   CPU_HOURS: training hours of the run so far on the 2-core CPU (wall-clock, for the curve)
+#   MAPPING_FROM: weights folder whose M_s the synthesis run is scored with (random part styles)
+#   KEEP_DIR: a new folder that keeps the scored weights (weights/), eval.json and eval.md
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 run=$1
 data=${2:-$repo/../shared/data/celebamask-mini}
 hours=${3:-null}
+mapping_from=()
+[ -n "${4:-}" ] && mapping_from=(--mapping-from "$4")
+keep=${5:-}
 python=${PYTHON:-python}
-weights=$(mktemp -d)/weights
-trap 'rm -rf "$(dirname "$weights")"' EXIT
+if [ -n "$keep" ]; then
+  [ -e "$keep" ] && { echo "$keep exists: give a new folder to keep the scored weights in" >&2; exit 2; }
+  mkdir -p "$keep"
+  weights=$keep/weights
+else
+  weights=$(mktemp -d)/weights
+  trap 'rm -rf "$(dirname "$weights")"' EXIT
+fi
 
-"$python" -m ca2sis.model.cli.train export "$run" --out "$weights" >/dev/null
+"$python" -m ca2sis.model.cli.train export "$run" --out "$weights" "${mapping_from[@]}" >/dev/null
 report=$(dirname "$weights")/eval.json
 "$python" -m ca2sis.model.cli.eval --data "$data" --list "$repo/assets/splits/celebamask-mini-val.txt" \
-  --weights "$weights" --backend torch --quiet --json "$report" >/dev/null
+  --weights "$weights" --backend torch --quiet --json "$report" --markdown "${report%.json}.md" >/dev/null
 "$python" - "$run" "$report" "$hours" "$repo/docs/training/campaign-curve.jsonl" <<'PY'
 import json, sys
 from pathlib import Path

@@ -11,7 +11,7 @@ from ca2sis.model.config import get_config
 from ca2sis.model.errors import DataError, WeightsError
 from ca2sis.model.inference.bench import synthetic_face, synthetic_face_mask
 from ca2sis.model.inference.engine import Edit, Engine, Reference, attention_overlay
-from ca2sis.model.inference.onnx_export import check_parity
+from ca2sis.model.inference.onnx_export import check_parity, export_onnx
 from ca2sis.model.labels import COLORS, part_index
 from ca2sis.model.networks.composite import CA2SIS
 
@@ -244,6 +244,14 @@ def test_the_onnx_backend_matches_torch(weights, faces):
     assert np.abs(a.image.astype(int) - b.image).max() <= 1
     np.testing.assert_allclose(a.attention, b.attention, atol=1e-4)
     assert Engine.from_pretrained(weights, device="cpu").backend.name == "onnx"  # auto: the faster one
+
+
+def test_the_onnx_backend_matches_torch_with_a_pixel_norm_generator(tmp_path):
+    folder = tmp_path / "pixel"
+    styled_random_model(get_config("tiny").replace(name="tiny-pn", generator_norm="pixel")).save_pretrained(folder)
+    export_onnx(folder)
+    differences = check_parity(folder)
+    assert max(differences.values()) < 1e-3, differences
 
 
 def test_an_onnx_export_of_other_weights_is_refused(weights, tmp_path):

@@ -10,7 +10,7 @@ import torch
 from ca2sis.model.config import PRESETS, CA2SISConfig, get_config
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.networks.discriminator import MultiScaleDiscriminator
-from ca2sis.model.networks.layers import concat_groups
+from ca2sis.model.networks.layers import PixelNorm, concat_groups, group_norm
 from ca2sis.model.networks.mapping_network import MappingNetwork
 from ca2sis.model.networks.style_encoder import masked_average_pool
 
@@ -149,6 +149,37 @@ def test_ablations_build_and_generate(changes):
         assert all(layer[0].groups == 1 for layer in model.style_encoder.down)
     if not config.use_mask_embedder:
         assert not list(model.mask_embedder.parameters())
+
+
+def test_a_spike_in_one_place_leaves_the_rest_of_the_pixel_normed_map_alone():
+    # The droplet mechanism: under GroupNorm one strong local spike rescales the whole map,
+    # so G can dim a face by planting a blob. PixelNorm takes no statistics over space.
+    torch.manual_seed(0)
+    features = torch.randn(1, 8, 16, 16)
+    spiked = features.clone()
+    spiked[0, :, 3, 4] += 200.0
+    away = (slice(None), slice(None), slice(8, 16), slice(8, 16))
+    pixel, group = PixelNorm(8), group_norm(8)
+    assert torch.allclose(pixel(spiked)[away], pixel(features)[away], atol=1e-5)
+    assert not torch.allclose(group(spiked)[away], group(features)[away], atol=1e-2)
+    normed = pixel(features)
+    assert torch.allclose(normed.mean(1), torch.zeros(1, 16, 16), atol=1e-5)
+    assert torch.allclose(normed.var(1, unbiased=False), torch.ones(1, 16, 16), atol=1e-3)
+
+
+def test_groupnorm_weights_load_into_a_pixel_norm_generator():
+    # A warm start may switch G's norm: the tensors are the same, only the computation differs.
+    torch.manual_seed(0)
+    group = CA2SIS(get_config("tiny"))
+    pixel = CA2SIS(get_config("tiny").replace(generator_norm="pixel"))
+    pixel.load_state_dict(group.state_dict())  # strict: same names and shapes
+    assert get_config("tiny").tensor_layout() == pixel.config.tensor_layout()
+    mask = random_mask(1, 64)
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert not torch.allclose(group(image, mask)[0], pixel(image, mask)[0])
+    with pytest.raises(ValueError, match="generator_norm"):
+        get_config("tiny").replace(generator_norm="batch")
 
 
 def test_config_json_round_trip_and_errors(tmp_path):

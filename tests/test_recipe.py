@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from ca2sis.model.config import get_config
+from ca2sis.model.errors import WeightsError
 from ca2sis.model.faces.parser import FaceParserModel
 from ca2sis.model.faces.reader import default_parser_weights
 from ca2sis.model.networks.composite import CA2SIS
@@ -209,6 +210,30 @@ def test_warm_start_from_an_exported_folder_restores_the_same_outputs(face_data,
     disc = load_file(str(weights / DISC_EXPORT))
     for key, value in warm.disc.state_dict().items():
         assert torch.equal(value, disc[key].float()), key
+
+
+def test_synthesis_export_can_ship_the_random_part_styles_of_another_folder(face_data, tmp_path):
+    run = tmp_path / "run"
+    Trainer(get_config("tiny"), _train_config(face_data, steps=1, lambda_parser=0, lambda_semantic=0), run).run()
+    torch.manual_seed(5)
+    bundled = tmp_path / "bundled"
+    CA2SIS(get_config("tiny"), with_mapping=True).save_pretrained(bundled, dtype=torch.float32)
+    plain = tmp_path / "plain"
+    export_weights(run, plain)
+    assert not (plain / "mapping_network.safetensors").exists()  # nothing invented
+    shipped = tmp_path / "shipped"
+    export_weights(run, shipped, mapping_from=bundled)
+    for name in ("style_encoder", "mask_embedder", "generator"):  # the run's own networks, unchanged
+        expected, got = (load_file(str(folder / f"{name}.safetensors")) for folder in (plain, shipped))
+        assert all(torch.equal(got[key], value) for key, value in expected.items()), name
+    theirs = load_file(str(bundled / "mapping_network.safetensors"))
+    ours = load_file(str(shipped / "mapping_network.safetensors"))
+    for key, value in theirs.items():
+        assert torch.equal(ours[key].float(), value.half().float()), key
+    other = tmp_path / "other"
+    CA2SIS(get_config("tiny").replace(name="tiny-other", mapping_hidden=64), with_mapping=True).save_pretrained(other)
+    with pytest.raises(WeightsError):
+        export_weights(run, tmp_path / "mismatch", mapping_from=other)
 
 
 def test_bf16_training_gives_finite_losses(face_data, tmp_path):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -203,6 +205,15 @@ def test_item7_weights_written_onto_a_folder_leave_no_temporary(tmp_path):
     with pytest.raises(OSError):
         atomic_save_file({"w": torch.zeros(2)}, tmp_path / "generator.safetensors")
     assert folder_listing(tmp_path) == ["generator.safetensors"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_exported_weights_get_the_permissions_of_any_new_file_of_the_user(tmp_path):
+    # safetensors alone creates 0600 files: a weights folder others cannot read.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    atomic_save_file({"w": torch.zeros(2)}, tmp_path / "generator.safetensors")
+    assert stat.S_IMODE((tmp_path / "generator.safetensors").stat().st_mode) == 0o666 & ~umask
 
 
 # ---- 8. a strength outside 0..1 is named as such -----------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import PRESETS, CA2SISConfig, get_config
+from ..config import FEATURE_NORMS, PRESETS, CA2SISConfig, get_config
 from ..errors import CA2SISError
 from ..io.checkpoint import checkpoint_path, read_checkpoint_meta
 from ..networks.composite import CA2SIS, count_parameters
@@ -97,6 +97,9 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-flip", action="store_true", help="no mirrored copies of the faces")
     parser.add_argument("--skip-bad", action="store_true",
                         help="train on the usable faces when some files are bad (default: list them and stop)")
+    parser.add_argument("--generator-norm", choices=FEATURE_NORMS,
+                        help="G's feature norm: group (GroupNorm) or pixel (per-pixel channel norm, which "
+                        "takes no statistics over space and so gives no droplet blobs); default: the config's")
     ablation = parser.add_argument_group("ablations (paper Table 3)")
     ablation.add_argument("--no-grouped-conv", action="store_true", help="'w/o GC': ordinary convolutions in E_s")
     ablation.add_argument("--no-mask-embedder", action="store_true", help="'w/o E_m': raw resized mask as G input")
@@ -112,6 +115,9 @@ def _config_with_ablations(config: CA2SISConfig, args: argparse.Namespace) -> CA
         (args.no_mask_embedder, "woEm", {"use_mask_embedder": False}),
         (args.spade, "woCA", {"generator_conditioning": "spade"}),
     ]
+    if args.generator_norm and args.generator_norm != config.generator_norm:
+        tag = "pn" if args.generator_norm == "pixel" else "gn"
+        ablations.append((True, tag, {"generator_norm": args.generator_norm}))
     changes: dict = {}
     tags = []
     for chosen, tag, change in ablations:
@@ -189,10 +195,14 @@ def export_command(argv: list[str]) -> int:
     parser.add_argument("run", help="run folder (or its checkpoint.safetensors)")
     parser.add_argument("--out", required=True, help="weights folder to write")
     parser.add_argument("--fp32", action="store_true", help="keep float32 (default: float16)")
+    parser.add_argument("--mapping-from", metavar="WEIGHTS",
+                        help="weights folder whose M_s (random part styles) a synthesis-only run ships with, "
+                        "e.g. the folder it was warm-started from")
     args = parser.parse_args(argv)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise CA2SISError(f"--out {args.out}: is a file; give a weights folder to write")
-    paths = export_weights(args.run, args.out, torch.float32 if args.fp32 else torch.float16)
+    paths = export_weights(args.run, args.out, torch.float32 if args.fp32 else torch.float16,
+                           mapping_from=args.mapping_from)
     total = sum(p.stat().st_size for p in paths)
     for path in paths:
         print(f"{path}  {path.stat().st_size / 1e6:.2f} MB")

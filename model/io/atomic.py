@@ -13,6 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# The process's umask, read once at import (reading it means setting it, which is not
+# thread-safe; imports run before the studio starts its worker threads).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[Path]:
@@ -25,6 +30,10 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         yield temporary
+        # Some writers (safetensors) create their file 0600: give it the permissions any new
+        # file of the user's gets, so a weights folder can be shared like the rest of theirs.
+        if temporary.exists():
+            os.chmod(temporary, 0o666 & ~_UMASK)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

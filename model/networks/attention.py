@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import group_norm
+from .layers import feature_norm
 
 
 class Attention(nn.Module):
@@ -75,13 +75,15 @@ class SpatialTransformer(nn.Module):
         context_dim: size of one class's style code (1280 in the paper).
         heads / head_dim: h heads of d = head_dim (8 x 64 in the paper).
         self_attention: off for large maps (the paper stops at 64x64: memory is quadratic).
+        norm: normalisation of the input feature map, "group" or "pixel" (see PixelNorm).
     """
 
-    def __init__(self, channels: int, context_dim: int, heads: int, head_dim: int, self_attention: bool = True):
+    def __init__(self, channels: int, context_dim: int, heads: int, head_dim: int, self_attention: bool = True,
+                 norm: str = "group"):
         super().__init__()
         inner = heads * head_dim
         self.heads = heads
-        self.norm = group_norm(channels)
+        self.norm = feature_norm(channels, norm)
         self.proj_in = nn.Conv2d(channels, inner, 1)
         self.self_norm = nn.LayerNorm(inner) if self_attention else None
         self.self_attention = Attention(inner, None, heads, head_dim) if self_attention else None

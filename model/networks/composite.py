@@ -50,6 +50,7 @@ def build_generator(config: CA2SISConfig) -> Generator:
         latent_side=config.latent_side,
         self_attention_max_size=config.self_attention_max_size,
         conditioning=config.generator_conditioning,
+        norm=config.generator_norm,
     )
 
 

@@ -15,19 +15,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import SpatialTransformer
-from .layers import group_norm
+from .layers import feature_norm
 from .spade import RegionStyleBlock
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice with a (1x1) skip; optionally doubles the resolution."""
+    """Norm-SiLU-conv twice with a (1x1) skip; optionally doubles the resolution."""
 
-    def __init__(self, in_channels: int, out_channels: int, upsample: bool):
+    def __init__(self, in_channels: int, out_channels: int, upsample: bool, norm: str = "group"):
         super().__init__()
         self.upsample = upsample
-        self.norm1 = group_norm(in_channels)
+        self.norm1 = feature_norm(in_channels, norm)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.norm2 = group_norm(out_channels)
+        self.norm2 = feature_norm(out_channels, norm)
         self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         self.skip = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
 
@@ -55,6 +55,8 @@ class Generator(nn.Module):
         self_attention_max_size: blocks on larger maps use cross-attention only.
         conditioning: "cross_attention" (CA2-SIS) or "spade" (the "w/o CA" ablation, which
             needs the mask at every block).
+        norm: "group" (GroupNorm, as in latent diffusion's U-Net) or "pixel" (per-pixel
+            channel norm: no spatial statistics, so no droplet artifacts under GAN training).
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class Generator(nn.Module):
         latent_side: int = 16,
         self_attention_max_size: int = 64,
         conditioning: str = "cross_attention",
+        norm: str = "group",
     ):
         super().__init__()
         if conditioning not in ("cross_attention", "spade"):
@@ -79,17 +82,17 @@ class Generator(nn.Module):
         previous = input_channels
         for index, width in enumerate(channels):
             size = latent_side * 2**index
-            self.res_blocks.append(ResBlock(previous, width, upsample=index > 0))
+            self.res_blocks.append(ResBlock(previous, width, upsample=index > 0, norm=norm))
             if conditioning == "cross_attention":
                 block = SpatialTransformer(
                     width, code_dim, heads[index], head_dims[index],
-                    self_attention=size <= self_attention_max_size,
+                    self_attention=size <= self_attention_max_size, norm=norm,
                 )
             else:
                 block = RegionStyleBlock(width, code_dim)
             self.style_blocks.append(block)
             previous = width
-        self.norm_out = group_norm(previous)
+        self.norm_out = feature_norm(previous, norm)
         self.conv_out = nn.Conv2d(previous, 3, 3, padding=1)
 
     def forward(

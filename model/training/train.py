@@ -377,7 +377,13 @@ class Trainer:
         """Synthesis stage with --init: start from trained E_s, E_m, G and, when the source
         has it, D (a weights folder keeps D in training/ for exactly this)."""
         config, tensors, where = self._synthesis_sources(source)
-        self._check_same_config(config, Path(where))
+        if config.tensor_layout() != self.config.tensor_layout():
+            raise WeightsError(f"{where} holds networks of config '{config.name}', whose tensors differ from "
+                               f"'{self.config.name}'")
+        if config.to_dict() != self.config.to_dict() and self.dist.main:
+            changed = sorted(k for k, v in self.config.to_dict().items() if config.to_dict().get(k) != v)
+            print(f"ca2sis-train: warm start from '{config.name}' into '{self.config.name}' "
+                  f"(changed: {', '.join(changed)})", file=sys.stderr)
         for name, module in self.trained.items():
             load_module_tensors(module, tensors[name], f"{where} [{name}]")
         if "discriminator" in tensors:
@@ -622,13 +628,19 @@ class Trainer:
                 "kimg": self.images_seen() / 1000, "losses": last, "checkpoint": str(self.ckpt_path)}
 
 
-def export_weights(run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16) -> list[Path]:
+def export_weights(
+    run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16, mapping_from: str | Path | None = None
+) -> list[Path]:
     """Inference weights of a run (E_s, E_m, G, and M_s if trained; the weight averages when
     the run kept them) → a weights folder, with D in ``training/`` for fine-tuning.
 
     A run of the mapping stage alone (``--init`` from a weights folder) exports too: its
     checkpoint holds the frozen E_s, E_m and G it trained M_s against, and D is taken from
-    the ``--init`` folder when it has one."""
+    the ``--init`` folder when it has one.
+
+    ``mapping_from``: a weights folder of the same config whose M_s a synthesis-only run
+    ships with (e.g. the folder it was warm-started from), so random part styles keep
+    working until a mapping stage is trained against the new E_s."""
     run_dir = Path(run_dir)
     synthesis = checkpoint_path(run_dir) if run_dir.is_dir() else run_dir
     mapping = checkpoint_path(run_dir, "mapping") if run_dir.is_dir() else None
@@ -638,7 +650,9 @@ def export_weights(run_dir: str | Path, out: str | Path, dtype: torch.dtype = to
     source = synthesis if synthesis.exists() else mapping
     meta = read_checkpoint_meta(source)
     config = CA2SISConfig.from_dict(meta["config"])
-    model = CA2SIS(config, with_mapping=has_mapping)
+    if has_mapping and mapping_from is not None:
+        raise CA2SISError(f"{run_dir} trained its own M_s: export it without --mapping-from")
+    model = CA2SIS(config, with_mapping=has_mapping or mapping_from is not None)
     tensors = read_tensors(source)
 
     def averaged_or_live(flat: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
@@ -649,6 +663,14 @@ def export_weights(run_dir: str | Path, out: str | Path, dtype: torch.dtype = to
     if has_mapping:
         mapping_tensors = tensors if source == mapping else read_tensors(mapping)
         load_module_tensors(model.mapping_network, averaged_or_live(mapping_tensors, "mapping_network"), f"{mapping}")
+    elif mapping_from is not None:
+        other_config, other = read_weights_folder(mapping_from)
+        if other_config.tensor_layout() != config.tensor_layout():  # G's norm may differ: M_s only makes codes
+            raise WeightsError(f"--mapping-from {mapping_from}: its networks (config '{other_config.name}') do not "
+                               f"fit '{config.name}'")
+        if "mapping_network" not in other:
+            raise CA2SISError(f"--mapping-from {mapping_from}: the folder has no {WEIGHT_FILES['mapping_network']}")
+        load_module_tensors(model.mapping_network, other["mapping_network"], f"{mapping_from} [mapping_network]")
     written = model.save_pretrained(out, dtype=dtype)
     if source == synthesis:
         disc = network_tensors(tensors, "discriminator")
