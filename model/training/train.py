@@ -377,11 +377,10 @@ class Trainer:
         """Synthesis stage with --init: start from trained E_s, E_m, G and, when the source
         has it, D (a weights folder keeps D in training/ for exactly this)."""
         config, tensors, where = self._synthesis_sources(source)
-        if config.tensor_layout() != self.config.tensor_layout():
-            raise WeightsError(f"{where} holds networks of config '{config.name}', whose tensors differ from "
-                               f"'{self.config.name}'")
-        if config.to_dict() != self.config.to_dict() and self.dist.main:
-            changed = sorted(k for k, v in self.config.to_dict().items() if config.to_dict().get(k) != v)
+        require_same_tensors(config, self.config, where)
+        theirs, ours = config.to_dict(), self.config.to_dict()
+        if theirs != ours and self.dist.main:
+            changed = sorted(k for k, v in ours.items() if theirs.get(k) != v)
             print(f"ca2sis-train: warm start from '{config.name}' into '{self.config.name}' "
                   f"(changed: {', '.join(changed)})", file=sys.stderr)
         for name, module in self.trained.items():
@@ -628,6 +627,13 @@ class Trainer:
                 "kimg": self.images_seen() / 1000, "losses": last, "checkpoint": str(self.ckpt_path)}
 
 
+def require_same_tensors(source: CA2SISConfig, target: CA2SISConfig, where: str | Path) -> None:
+    """Refuse weights whose tensors do not fit ``target`` (configs may differ in G's norm)."""
+    if source.tensor_layout() != target.tensor_layout():
+        raise WeightsError(f"{where} holds networks of config '{source.name}', whose tensors differ from "
+                           f"'{target.name}'")
+
+
 def export_weights(
     run_dir: str | Path, out: str | Path, dtype: torch.dtype = torch.float16, mapping_from: str | Path | None = None
 ) -> list[Path]:
@@ -638,7 +644,7 @@ def export_weights(
     checkpoint holds the frozen E_s, E_m and G it trained M_s against, and D is taken from
     the ``--init`` folder when it has one.
 
-    ``mapping_from``: a weights folder of the same config whose M_s a synthesis-only run
+    ``mapping_from``: a weights folder with the same tensor layout whose M_s a synthesis-only run
     ships with (e.g. the folder it was warm-started from), so random part styles keep
     working until a mapping stage is trained against the new E_s."""
     run_dir = Path(run_dir)
@@ -665,9 +671,7 @@ def export_weights(
         load_module_tensors(model.mapping_network, averaged_or_live(mapping_tensors, "mapping_network"), f"{mapping}")
     elif mapping_from is not None:
         other_config, other = read_weights_folder(mapping_from)
-        if other_config.tensor_layout() != config.tensor_layout():  # G's norm may differ: M_s only makes codes
-            raise WeightsError(f"--mapping-from {mapping_from}: its networks (config '{other_config.name}') do not "
-                               f"fit '{config.name}'")
+        require_same_tensors(other_config, config, f"--mapping-from {mapping_from}")  # G's norm may differ
         if "mapping_network" not in other:
             raise CA2SISError(f"--mapping-from {mapping_from}: the folder has no {WEIGHT_FILES['mapping_network']}")
         load_module_tensors(model.mapping_network, other["mapping_network"], f"{mapping_from} [mapping_network]")
