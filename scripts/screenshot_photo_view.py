@@ -11,7 +11,9 @@ QT_QPA_PLATFORM=offscreen it needs no display at all.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -36,7 +38,12 @@ def main() -> int:
     window = StudioWindow(engine, entries[0].load(), entries)
     window.resize(1600, 960)
     window.show()
-    window.open_photo(args.photo)
+    # A jpg with a mask of the same name beside it (as the demo faces have) opens as a gallery
+    # face, without its photo; a copy alone in a folder is found and parsed like a user's photo.
+    folder = Path(tempfile.mkdtemp(prefix="ca2sis-shot-"))
+    photo = folder / args.photo.name
+    shutil.copyfile(args.photo, photo)
+    window.open_photo(photo)
     steps = {"edited": False}
 
     def settled() -> bool:
@@ -47,8 +54,12 @@ def main() -> int:
             print(window.last_error, file=sys.stderr)
             app.exit(1)
             return
-        if not settled() or window.studio.document.photo_face is None:
+        if not settled():
             QTimer.singleShot(200, step)
+            return
+        if window.studio.document.photo_face is None:
+            print(f"{args.photo}: opened as a face without its photo (no face reader?)", file=sys.stderr)
+            app.exit(1)
             return
         if not steps["edited"]:
             steps["edited"] = True
@@ -63,7 +74,10 @@ def main() -> int:
         app.exit(0)
 
     QTimer.singleShot(500, step)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Writes into --out:
 - ``loss-synthesis.png`` (and ``loss-mapping.png`` when the run has ``log-mapping.jsonl``):
   one panel per logged loss, the raw curve light and a centred moving average dark, drawn
   with PIL alone (no matplotlib);
+- ``validation-curve.png`` with ``--curve``: the campaign's validation figures against kimg;
 - ``validation-grid.png``: one row per validation face, with the columns mask | real face |
   reconstruction | style swap (this mask, every style from the next face) | the hair's shape
   interpolated towards the next face's hair at α = 0.5 and α = 1.0 (the rest unchanged).
@@ -292,12 +293,16 @@ def draw_panel(
     window: int,
     color: tuple[int, int, int],
     scale: int,
+    x_label: str = "step",
+    title: str | None = None,
 ) -> None:
-    """One loss: title, last value, grid, tick labels, raw curve (light) and moving average (dark)."""
+    """One loss: title, last value, grid, tick labels, raw curve (light) and moving average (dark).
+    Without averaging (``window`` 1) each point also gets a dot, as a curve of a few points should."""
     left, top, right, bottom = box
     s = scale
     title_font, label_font, small_font = load_font(15 * s, bold=True), load_font(12 * s), load_font(11 * s)
-    title = key if key not in LOSS_NAMES else f"{key} · {LOSS_NAMES[key]}"
+    if title is None:
+        title = key if key not in LOSS_NAMES else f"{key} · {LOSS_NAMES[key]}"
     draw.text((left + 8 * s, top + 6 * s), title, font=title_font, fill=INK)
     finite = np.isfinite(raw)
     smooth = moving_average(raw, window)
@@ -341,8 +346,8 @@ def draw_panel(
         label = format_step(tick)
         w, _ = text_size(draw, label, label_font)
         draw.text((min(max(x - w / 2, px0 - 4 * s), right - w), py1 + 6 * s), label, font=label_font, fill=MUTED)
-    w, h = text_size(draw, "step", small_font)
-    draw.text((px1 - w, bottom - h - 6 * s), "step", font=small_font, fill=MUTED)
+    w, h = text_size(draw, x_label, small_font)
+    draw.text((px1 - w, bottom - h - 6 * s), x_label, font=small_font, fill=MUTED)
     draw.rectangle(plot, outline=FRAME, width=s)
 
     def polyline(values: np.ndarray, fill: tuple[int, int, int], width: int) -> None:
@@ -361,6 +366,11 @@ def draw_panel(
     polyline(raw, _lighten(color, 0.62) if window > 1 else color, (1 if window > 1 else 2) * s)
     if window > 1:
         polyline(smooth, _darken(color, 0.25), 2 * s)
+    else:
+        for step, value in zip(steps, raw):
+            if math.isfinite(value):
+                x, y = to_x(float(step)), to_y(float(value))
+                draw.ellipse([x - 4 * s, y - 4 * s, x + 4 * s, y + 4 * s], fill=color)
 
 
 def _stroke(
@@ -425,6 +435,75 @@ def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, colu
         box = (round(left * s), round(top * s), round((left + panel_width) * s), round((top + panel_height) * s))
         draw.rectangle(box, fill=(252, 252, 252), outline=(215, 215, 215), width=s)
         draw_panel(draw, box, key, log.steps, log.series[key], window, PALETTE[index % len(PALETTE)], s)
+    return image.resize((width, height), Image.Resampling.LANCZOS)
+
+
+# --------------------------------------------------------------------------- campaign curve
+
+# The validation figures scripts/campaign_eval.sh appends to the campaign's curve, and which way is better.
+CURVE_METRICS = {
+    "psnr": "PSNR dB ↑",
+    "ssim": "SSIM ↑",
+    "swd": "SWD ×1e3 ↓",
+    "miou": "parser mIoU ↑",
+    "identity_match": "identity kept ↑",
+    "style_leakage": "swap leakage ↓",
+    "style_transfer": "swap transfer ↑",
+    "random_part_leakage": "random-part leakage ↓",
+}
+
+
+def read_curve(path: Path) -> list[dict]:
+    """The points of a campaign curve (JSON lines with ``kimg`` and metrics), in kimg order."""
+    if not path.is_file():
+        raise ReportError(f"curve file not found: {path}")
+    points = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            point = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ReportError(f"{path}:{number}: not a JSON line ({exc.msg})") from exc
+        if not isinstance(point, dict) or _number(point.get("kimg")) is None:
+            raise ReportError(f"{path}:{number}: a point needs a numeric 'kimg'")
+        points.append(point)
+    if not points:
+        raise ReportError(f"{path}: no points")
+    return sorted(points, key=lambda point: float(point["kimg"]))
+
+
+def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int = 4) -> Image.Image:
+    """One panel per validation metric against the kimg the weights had seen."""
+    s = SUPERSAMPLE
+    keys = [key for key in CURVE_METRICS if any(_number(point.get(key)) is not None for point in points)]
+    if not keys:
+        raise ReportError("the curve has no validation metrics")
+    columns = min(columns, len(keys))
+    rows = math.ceil(len(keys) / columns)
+    margin, header, panel_height, gap = 16, 74, 230, 12
+    height = header + rows * panel_height + (rows - 1) * gap + margin
+    image = Image.new("RGB", (width * s, height * s), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((margin * s, 10 * s), f"CA2-SIS training campaign · {name}", font=load_font(22 * s, bold=True), fill=INK)
+    kimg = np.array([float(point["kimg"]) for point in points])
+    facts = [f"{len(points)} point{'s' if len(points) > 1 else ''}", f"{kimg.min():.1f}–{kimg.max():.1f} kimg",
+             "validation list, EMA weights, ca2sis-eval"]
+    hours = [_number(point.get("cpu_hours")) for point in points]
+    if hours[-1] is not None:
+        facts.append(f"{hours[-1]:.1f} CPU-hours at the last point")
+    draw.text((margin * s, 42 * s), " · ".join(facts), font=load_font(13 * s), fill=MUTED)
+    panel_width = (width - 2 * margin - (columns - 1) * gap) / columns
+    for index, key in enumerate(keys):
+        row, col = divmod(index, columns)
+        left = margin + col * (panel_width + gap)
+        top = header + row * (panel_height + gap)
+        box = (round(left * s), round(top * s), round((left + panel_width) * s), round((top + panel_height) * s))
+        draw.rectangle(box, fill=(252, 252, 252), outline=(215, 215, 215), width=s)
+        values = np.array([_number(point.get(key)) if _number(point.get(key)) is not None else math.nan
+                           for point in points])
+        draw_panel(draw, box, key, kimg, values, 1, PALETTE[index % len(PALETTE)], s,
+                   x_label="kimg", title=CURVE_METRICS[key])
     return image.resize((width, height), Image.Resampling.LANCZOS)
 
 
@@ -551,6 +630,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--part", default="hair", help="part whose shape is interpolated (default: hair)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--width", type=int, default=1200, help="width of the loss figures in px (default: 1200)")
+    parser.add_argument("--curve", type=Path, default=None, help="campaign curve (JSON lines of "
+                        "scripts/campaign_eval.sh): also draw validation-curve.png")
     return parser.parse_args(argv)
 
 
@@ -560,6 +641,7 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     if not args.weights.is_dir():
         raise ReportError(f"weights folder not found: {args.weights}")
     ensure_weights(args.weights)
+    curve = read_curve(args.curve) if args.curve is not None else None
     if args.cell is not None and not 16 <= args.cell <= 1024:
         raise ReportError("--cell must be between 16 and 1024")
     if args.width < 400:
@@ -576,6 +658,10 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     for stage, log in logs.items():
         path = args.out / f"loss-{stage}.png"
         save_png(loss_figure(log, stage, run_name, args.width), path)
+        written.append(path)
+    if curve is not None:
+        path = args.out / "validation-curve.png"
+        save_png(curve_figure(curve, args.curve.name, args.width), path)
         written.append(path)
 
     alphas = (0.5, 1.0)

@@ -72,6 +72,7 @@ _HELP = {
     "turns the perceptual loss on",
     "parser_weights": "face-parser folder for the parser losses (default: the bundled weights/parser)",
     "init": "run folder or weights folder to start from (synthesis: E_s, E_m, G and D when present; "
+    "a --config with more generator blocks grows G, e.g. 128 px weights into lite at 256 px; "
     "mapping: trained E_m and G, default --out's own synthesis checkpoint)",
     "holdout": "file of face ids (one per line) to keep out of training",
     "workers": "data loader processes (with --data-loading workers)",
@@ -170,7 +171,8 @@ def train_command(argv: list[str]) -> int:
         return EXIT_OK
     if trainer.dist.main:
         print(f"ca2sis-train: stage {train.stage}, config '{config.name}', {len(trainer.dataset)} faces "
-              f"(with flips), device {trainer.device}, {trainer.dist.world} process(es), from step {trainer.step}")
+              f"(with flips), device {trainer.device}, {'bf16' if trainer.bf16 else 'fp32'}, "
+              f"{trainer.dist.world} process(es), from step {trainer.step}")
     start_step = trainer.step
     summary = trainer.run()
     if trainer.dist.main:

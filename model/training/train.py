@@ -52,6 +52,7 @@ from .augment import PairedAugment
 from .data import FaceMaskDataset, FacesInMemory, one_hot, open_dataset, read_id_list
 from .data_check import check_training_files
 from .ema import WeightAverage
+from .grow import appended_blocks, grow_generator
 from .losses import LeCamRegularizer, ParserLoss, VGGPerceptualLoss
 from .objectives import LossWeights, MappingObjective, Objective, SynthesisForward, SynthesisObjective
 
@@ -377,14 +378,22 @@ class Trainer:
         """Synthesis stage with --init: start from trained E_s, E_m, G and, when the source
         has it, D (a weights folder keeps D in training/ for exactly this)."""
         config, tensors, where = self._synthesis_sources(source)
-        require_same_tensors(config, self.config, where)
+        grown = appended_blocks(config, self.config)
+        if not grown:
+            require_same_tensors(config, self.config, where)
         theirs, ours = config.to_dict(), self.config.to_dict()
         if theirs != ours and self.dist.main:
             changed = sorted(k for k, v in ours.items() if theirs.get(k) != v)
             print(f"ca2sis-train: warm start from '{config.name}' into '{self.config.name}' "
                   f"(changed: {', '.join(changed)})", file=sys.stderr)
+        if grown and self.dist.main:
+            print(f"ca2sis-train: growing G from {config.image_size} to {self.config.image_size} px: "
+                  f"{grown} new block(s) start as up-sampling", file=sys.stderr)
         for name, module in self.trained.items():
-            load_module_tensors(module, tensors[name], f"{where} [{name}]")
+            if name == "generator" and grown:
+                grow_generator(module, tensors[name], len(config.generator_channels), f"{where} [{name}]")
+            else:
+                load_module_tensors(module, tensors[name], f"{where} [{name}]")
         if "discriminator" in tensors:
             load_module_tensors(self.disc, tensors["discriminator"], f"{where} [discriminator]")
         elif self.dist.main:
@@ -671,7 +680,8 @@ def export_weights(
         load_module_tensors(model.mapping_network, averaged_or_live(mapping_tensors, "mapping_network"), f"{mapping}")
     elif mapping_from is not None:
         other_config, other = read_weights_folder(mapping_from)
-        require_same_tensors(other_config, config, f"--mapping-from {mapping_from}")  # G's norm may differ
+        if not appended_blocks(other_config, config):  # G's norm or its size may differ, M_s not
+            require_same_tensors(other_config, config, f"--mapping-from {mapping_from}")
         if "mapping_network" not in other:
             raise CA2SISError(f"--mapping-from {mapping_from}: the folder has no {WEIGHT_FILES['mapping_network']}")
         load_module_tensors(model.mapping_network, other["mapping_network"], f"{mapping_from} [mapping_network]")
