@@ -384,6 +384,25 @@ def _stroke(
         draw.line(points, fill=fill, width=width, joint="curve")
 
 
+def panel_boxes(
+    draw: ImageDraw.ImageDraw, count: int, columns: int, width: int, header: int, panel_height: int,
+    margin: int, gap: int, scale: int,
+) -> list[tuple[int, int, int, int]]:
+    """The boxes of ``count`` panels in rows of ``columns`` below ``header`` (in supersampled
+    pixels), each drawn as an empty framed panel."""
+    s = scale
+    panel_width = (width - 2 * margin - (columns - 1) * gap) / columns
+    boxes = []
+    for index in range(count):
+        row, col = divmod(index, columns)
+        left = margin + col * (panel_width + gap)
+        top = header + row * (panel_height + gap)
+        box = (round(left * s), round(top * s), round((left + panel_width) * s), round((top + panel_height) * s))
+        draw.rectangle(box, fill=(252, 252, 252), outline=(215, 215, 215), width=s)
+        boxes.append(box)
+    return boxes
+
+
 def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, columns: int = 3) -> Image.Image:
     """The grid of loss panels for one stage's log, ``width`` pixels wide."""
     s = SUPERSAMPLE
@@ -427,13 +446,8 @@ def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, colu
         draw.line([(x, y), (x + 24 * s, y)], fill=color, width=(2 if color[0] < 100 else 1) * s * 2)
         x -= 20 * s
 
-    panel_width = (width - 2 * margin - (columns - 1) * gap) / columns
-    for index, key in enumerate(keys):
-        row, col = divmod(index, columns)
-        left = margin + col * (panel_width + gap)
-        top = header + row * (panel_height + gap)
-        box = (round(left * s), round(top * s), round((left + panel_width) * s), round((top + panel_height) * s))
-        draw.rectangle(box, fill=(252, 252, 252), outline=(215, 215, 215), width=s)
+    for index, (key, box) in enumerate(zip(keys, panel_boxes(draw, len(keys), columns, width, header,
+                                                          panel_height, margin, gap, s))):
         draw_panel(draw, box, key, log.steps, log.series[key], window, PALETTE[index % len(PALETTE)], s)
     return image.resize((width, height), Image.Resampling.LANCZOS)
 
@@ -493,13 +507,8 @@ def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int 
     if hours[-1] is not None:
         facts.append(f"{hours[-1]:.1f} CPU-hours at the last point")
     draw.text((margin * s, 42 * s), " · ".join(facts), font=load_font(13 * s), fill=MUTED)
-    panel_width = (width - 2 * margin - (columns - 1) * gap) / columns
-    for index, key in enumerate(keys):
-        row, col = divmod(index, columns)
-        left = margin + col * (panel_width + gap)
-        top = header + row * (panel_height + gap)
-        box = (round(left * s), round(top * s), round((left + panel_width) * s), round((top + panel_height) * s))
-        draw.rectangle(box, fill=(252, 252, 252), outline=(215, 215, 215), width=s)
+    for index, (key, box) in enumerate(zip(keys, panel_boxes(draw, len(keys), columns, width, header,
+                                                          panel_height, margin, gap, s))):
         values = np.array([_number(point.get(key)) if _number(point.get(key)) is not None else math.nan
                            for point in points])
         draw_panel(draw, box, key, kimg, values, 1, PALETTE[index % len(PALETTE)], s,
