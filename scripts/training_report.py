@@ -3,14 +3,16 @@
 Usage:
     python scripts/training_report.py --run runs/NAME --weights WEIGHTS_DIR \\
         --data ../shared/data/celebamask-mini --list assets/splits/celebamask-mini-val.txt \\
-        --out docs/training [--faces 6] [--seed 0] [--cell 160] [--part hair] [--device auto]
+        --out docs/training [--faces 6] [--seed 0] [--cell 160] [--part hair] [--device auto] \
+        [--curve docs/training/campaign-curve-128.jsonl ...]
 
 Writes into --out:
 
 - ``loss-synthesis.png`` (and ``loss-mapping.png`` when the run has ``log-mapping.jsonl``):
   one panel per logged loss, the raw curve light and a centred moving average dark, drawn
   with PIL alone (no matplotlib);
-- ``validation-curve.png`` with ``--curve``: the campaign's validation figures against kimg;
+- ``validation-curve-<size>.png`` for each ``--curve campaign-curve-<size>.jsonl``: the
+  campaign's validation figures against kimg, measured at that size;
 - ``validation-grid.png``: one row per validation face, with the columns mask | real face |
   reconstruction | style swap (this mask, every style from the next face) | the hair's shape
   interpolated towards the next face's hair at α = 0.5 and α = 1.0 (the rest unchanged).
@@ -487,6 +489,11 @@ def read_curve(path: Path) -> list[dict]:
     return sorted(points, key=lambda point: float(point["kimg"]))
 
 
+def curve_figure_name(curve: Path) -> str:
+    """campaign-curve-256.jsonl → validation-curve-256.png."""
+    return f"validation-{curve.stem.removeprefix('campaign-')}.png"
+
+
 def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int = 4) -> Image.Image:
     """One panel per validation metric against the kimg the weights had seen."""
     s = SUPERSAMPLE
@@ -639,8 +646,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--part", default="hair", help="part whose shape is interpolated (default: hair)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--width", type=int, default=1200, help="width of the loss figures in px (default: 1200)")
-    parser.add_argument("--curve", type=Path, default=None, help="campaign curve (JSON lines of "
-                        "scripts/campaign_eval.sh): also draw validation-curve.png")
+    parser.add_argument("--curve", type=Path, action="append", default=[], help="campaign curve (JSON lines of "
+                        "scripts/campaign_eval.sh), may be given once per curve: also draw "
+                        "validation-<name>.png, e.g. validation-curve-256.png for campaign-curve-256.jsonl")
     return parser.parse_args(argv)
 
 
@@ -650,7 +658,7 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     if not args.weights.is_dir():
         raise ReportError(f"weights folder not found: {args.weights}")
     ensure_weights(args.weights)
-    curve = read_curve(args.curve) if args.curve is not None else None
+    curves = {path: read_curve(path) for path in args.curve}
     if args.cell is not None and not 16 <= args.cell <= 1024:
         raise ReportError("--cell must be between 16 and 1024")
     if args.width < 400:
@@ -668,9 +676,9 @@ def make_report(args: argparse.Namespace) -> list[Path]:
         path = args.out / f"loss-{stage}.png"
         save_png(loss_figure(log, stage, run_name, args.width), path)
         written.append(path)
-    if curve is not None:
-        path = args.out / "validation-curve.png"
-        save_png(curve_figure(curve, args.curve.name, args.width), path)
+    for curve_path, curve in curves.items():
+        path = args.out / curve_figure_name(curve_path)
+        save_png(curve_figure(curve, curve_path.name, args.width), path)
         written.append(path)
 
     alphas = (0.5, 1.0)

@@ -123,6 +123,18 @@ def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
 
 
 @pytest.mark.slow
+def test_bench_of_random_weights_takes_a_config_json_and_leaves_it_alone(tiny_weights, tmp_path, capsys):
+    config = tmp_path / "my-config.json"
+    shutil.copy(tiny_weights / "config.json", config)
+    before = config.read_bytes()
+    code = cli_bench.main(["--config", str(config.resolve()), "--variants", "torch-cpu",
+                           "--runs", "1", "--warmup", "0"])
+    assert code == 0, capsys.readouterr().err
+    assert "| torch-cpu |" in capsys.readouterr().out
+    assert config.read_bytes() == before and sorted(tmp_path.iterdir()) == [config]
+
+
+@pytest.mark.slow
 def test_a_style_face_without_its_mask_is_parsed_automatically(tiny_weights, two_faces, tmp_path):
     (face, mask), (other, _) = two_faces
     out = tmp_path / "out.png"

@@ -218,3 +218,20 @@ def test_command_line_errors_have_exit_codes(tiny_weights, face_data, tmp_path, 
     with pytest.raises(SystemExit) as exit_info:  # argparse: bad values exit 2 as well
         cli_eval.main(["--data", str(face_data), "--limit", "0"])
     assert exit_info.value.code == 2
+
+
+def test_compare_size_measures_a_small_model_on_larger_real_faces(tiny_weights, face_data):
+    """A 64 px model compared at 128 px: its outputs are resized to 128 and measured against
+    the real faces and masks loaded at 128, so models of two sizes meet on the same faces."""
+    engine = Engine.from_pretrained(tiny_weights, device="cpu")
+    report = evaluate(engine, face_data, limit=2, identity=False, progress=False, timing_faces=1, compare_size=128)
+    metrics = report["metrics"]
+    assert report["image_size"] == 64 and report["compared_at"] == 128
+    assert list(metrics["swd_levels"]) == ["128", "64", "32", "16"]
+    assert report["settings"]["leakage_dilation_px"] == 2  # the dilation of 128 px faces
+    # The parser reads real faces far better than random weights' reconstructions: the
+    # real faces' mIoU is the scale the reconstructions' mIoU is judged against.
+    assert 0 <= metrics["miou"] < metrics["miou_real"] <= 1 and metrics["miou_real"] > 0.4
+    assert "compared at 128 px" in markdown_table(report)
+    native = evaluate(engine, face_data, limit=2, identity=False, progress=False, timing_faces=1)
+    assert native["compared_at"] == 64 and "compared at" not in markdown_table(native)

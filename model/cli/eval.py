@@ -2,7 +2,7 @@
 
     ca2sis-eval --data DIR [--list IDS.txt] [--weights DIR] [--limit N] [--json OUT.json]
                 [--markdown OUT.md] [--seed 0] [--device auto|cpu|cuda] [--backend auto|torch|onnx]
-                [--parser-weights DIR] [--no-identity]
+                [--compare-size PX] [--parser-weights DIR] [--no-identity]
 
 DIR holds images/ + masks/ (or the official CelebAMask-HQ layout). Prints a markdown table
 (PSNR, SSIM, SWD, SWD-Sh, mIoU, pixel accuracy, FRS, style leakage, ms per image; see
@@ -48,6 +48,10 @@ def _seed(text: str) -> int:
     return _whole(text, 0)
 
 
+def _compare_size(text: str) -> int:
+    return _whole(text, 16)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ca2sis-eval",
@@ -69,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: CUDA when present")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
                         help="auto: ONNX Runtime on the CPU when exported, else PyTorch (default)")
+    parser.add_argument("--compare-size", type=_compare_size, metavar="PX",
+                        help="measure at this size: the outputs are resized (bicubic) to it and compared with "
+                        "the real faces loaded at it, e.g. 256 to compare a 128 px model with a 256 px one "
+                        "(default: the model's size)")
     parser.add_argument("--parser-weights", type=Path, help="face parser folder (default: the bundled one)")
     parser.add_argument("--no-identity", action="store_true", help="skip FRS (dlib's face-recognition network)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -83,6 +91,7 @@ def run(args: argparse.Namespace) -> dict:
     return evaluate(
         engine, args.data, ids=ids, limit=args.limit, seed=args.seed, identity=not args.no_identity,
         progress=not args.quiet, batch_size=args.batch_size, parser=args.parser_weights, weights=weights,
+        compare_size=args.compare_size,
     )
 
 

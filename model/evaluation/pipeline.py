@@ -21,6 +21,7 @@ and measures (``METRICS`` lists them with their directions):
 - ``swd_sh``: the same between the shape-swapped faces and the real faces;
 - ``miou`` / ``pixel_accuracy``: the bundled face parser on the reconstructions against the
   input masks (confusion summed over faces; mean IoU over the classes that occur);
+  ``miou_real``: the same parser on the real faces, the scale ``miou`` is judged against;
 - ``frs``: identity similarity of reconstruction and real face, cosine similarity of 128-d
   embeddings of dlib's face-recognition ResNet (standing in for the paper's VGGFace2
   network); ``frs_unrelated`` is the same between real faces of different people, for scale;
@@ -34,6 +35,11 @@ and measures (``METRICS`` lists them with their directions):
 - ``ms_per_image``: median wall time of one reconstruction (E_s + E_m + G, caches cleared)
   in batch 1.
 
+``compare_size`` compares at another size than the model's: the model still encodes and
+generates at its own size, and its outputs are resized (bicubic) to ``compare_size`` before
+they are measured against the real faces and masks loaded at ``compare_size``. That is how a
+128 px model and a 256 px one are compared on the same 256 px faces.
+
 Memory: faces, masks and SWD descriptors are kept for the whole set (about 1.5 MB per face
 at 256 px), so evaluate a held-out list (``assets/splits``), not a whole training set.
 """
@@ -45,6 +51,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -65,7 +72,7 @@ from .swd import swd, swd_descriptors
 
 @dataclass
 class _Faces:
-    """The faces under evaluation, loaded once at the model's size."""
+    """The faces under evaluation, loaded once at one size."""
 
     ids: list[str]
     images: np.ndarray  # uint8 (N, S, S, 3)
@@ -79,7 +86,8 @@ class _Measurements:
 
     per_face: list[dict]
     descriptors: dict[str, list[list[np.ndarray]]]  # "real" | "recon" | "shape" → per batch, per level
-    confusion: np.ndarray
+    confusion: np.ndarray  # the parser on the reconstructions
+    confusion_real: np.ndarray  # the parser on the real faces
     embeddings: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
     fallbacks: dict[str, int] = field(default_factory=lambda: {"real": 0, "generated": 0})
 
@@ -96,6 +104,7 @@ def evaluate(
     parser: FaceParserModel | str | Path | None = None,
     timing_faces: int = 5,
     weights: str | Path | None = None,
+    compare_size: int | None = None,
 ) -> dict:
     """Evaluate ``engine`` on a labelled face folder (or an opened dataset); see the module
     docstring for the metrics. Returns the report: ``metrics`` (the numbers, None where a
@@ -104,7 +113,8 @@ def evaluate(
     ids: only these faces (when ``data`` is a folder); limit: only the first ``limit`` of
     them; seed (>= 0): draws the swap pairs, the SWD patches and projections; identity:
     measure FRS (needs dlib); parser: the face parser or its folder (default: the bundled
-    one); timing_faces: faces timed for ms_per_image; weights: recorded in the report.
+    one); timing_faces: faces timed for ms_per_image; weights: recorded in the report;
+    compare_size: measure at this size instead of the model's (see the module docstring).
     """
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be at least 1, got {limit}")
@@ -112,6 +122,8 @@ def evaluate(
         raise ValueError(f"seed must be 0 or more, got {seed}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if compare_size is not None and compare_size < 16:
+        raise DataError(f"the comparison size must be at least 16 px, got {compare_size}")
     started = time.perf_counter()
     device = getattr(engine.backend, "device", "cpu")
     dataset, source = _open(engine, data, ids)
@@ -124,19 +136,26 @@ def evaluate(
 
     bar = {"file": None, "disable": not progress, "unit": "face", "dynamic_ncols": True}
     faces = _load(dataset, face_ids, source, bar)
+    size = compare_size or engine.image_size
+    if size == engine.image_size:
+        compared = faces
+    elif isinstance(data, FaceMaskDataset):
+        raise DataError("comparing at another size than the model's needs the dataset folder, not an opened dataset")
+    else:
+        compared = _load(open_dataset(data, size, flip=False, include=face_ids), face_ids, source, bar)
     # Pairs first, from their own streams: they depend only on the seed and the faces.
-    areas = part_areas(faces.masks)
+    areas = part_areas(compared.masks)
     shape_swaps = pick_partners(areas, np.random.default_rng([seed, 1]), 0.0)
     style_swaps = pick_partners(areas, np.random.default_rng([seed, 2]), LEAKAGE_MIN_AREA)
-    measured = _measure(engine, faces, shape_swaps, style_swaps, parser, embedder, seed, batch_size, bar)
-    metrics, level_sizes = _aggregate(measured, style_swaps, engine.image_size, seed, embedder is not None)
+    measured = _measure(engine, faces, compared, shape_swaps, style_swaps, parser, embedder, seed, batch_size, bar)
+    metrics, level_sizes = _aggregate(measured, style_swaps, size, seed, embedder is not None)
     timings = _time_reconstructions(engine, faces.images, faces.masks, timing_faces, bar)
     metrics["ms_per_image"] = float(np.median(timings)) if timings else None
     report = build_report(
         metrics, measured.per_face, shape_swaps, measured.fallbacks if identity else None, len(timings),
-        config=engine.config.name, image_size=engine.image_size, weights=weights, backend=engine.description,
-        device=device, data=faces.source, seed=seed, level_sizes=level_sizes,
-        dilation=leakage_dilation(engine.image_size), parser_input_size=parser.config.input_size,
+        config=engine.config.name, image_size=engine.image_size, compared_at=size, weights=weights,
+        backend=engine.description, device=device, data=faces.source, seed=seed, level_sizes=level_sizes,
+        dilation=leakage_dilation(size), parser_input_size=parser.config.input_size,
         per_class_iou=metrics.pop("per_class_iou"), seconds=time.perf_counter() - started,
     )
     return clean_json(report)
@@ -160,6 +179,14 @@ def _load(dataset: FaceMaskDataset, face_ids: list[str], source: str, bar: dict)
     return _Faces(list(face_ids), images, masks, source)
 
 
+def _resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (N, S, S, 3) → (N, size, size, 3): bicubic up, area-averaged down."""
+    if images.shape[1] == size:
+        return images
+    interpolation = cv2.INTER_CUBIC if size > images.shape[1] else cv2.INTER_AREA
+    return np.stack([cv2.resize(image, (size, size), interpolation=interpolation) for image in images])
+
+
 def _encode(engine: Engine, faces: _Faces, batch_size: int, bar: dict) -> tuple[np.ndarray, np.ndarray]:
     """Style codes and mask latents of every face, in batches."""
     count = len(faces.ids)
@@ -177,6 +204,7 @@ def _encode(engine: Engine, faces: _Faces, batch_size: int, bar: dict) -> tuple[
 def _measure(
     engine: Engine,
     faces: _Faces,
+    compared: _Faces,
     shape_swaps: list[Swap | None],
     style_swaps: list[Swap | None],
     parser: FaceParserModel,
@@ -185,15 +213,21 @@ def _measure(
     batch_size: int,
     bar: dict,
 ) -> _Measurements:
-    """Generate every reconstruction and swap, batch by batch, and measure each face."""
+    """Generate every reconstruction and swap, batch by batch, and measure each face.
+
+    ``faces`` (at the model's size) go into the model; what it generates is resized to the
+    size of ``compared`` (the same faces) and measured against those.
+    """
     codes, latents = _encode(engine, faces, batch_size, bar)
-    count, face_ids, images, masks = len(faces.ids), faces.ids, faces.images, faces.masks
+    count, face_ids, images, masks = len(faces.ids), faces.ids, compared.images, compared.masks
+    size = images.shape[1]
     patch_rng = {name: np.random.default_rng([seed, 10 + k]) for k, name in enumerate(("real", "recon", "shape"))}
-    dilation = leakage_dilation(engine.image_size)
+    dilation = leakage_dilation(size)
     measured = _Measurements(
         per_face=[{"id": face_id} for face_id in face_ids],
         descriptors={"real": [], "recon": [], "shape": []},
         confusion=np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64),
+        confusion_real=np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64),
         embeddings={"real": [None] * count, "recon": [None] * count},
     )
     per_face, embeddings = measured.per_face, measured.embeddings
@@ -215,6 +249,7 @@ def _measure(
                 batch_latents.append(latents[i])
                 batch_codes.append(Engine.interpolate_parts(codes[i], {swap.part: (codes[swap.other], 1.0)}))
             generated, _ = engine.generate(np.stack(batch_latents), np.stack(batch_codes))
+            generated = _resize_images(generated, size)
             recon = generated[: len(rows)]
             shaped = generated[len(rows) : len(rows) + len(shape_rows)]
             styled = generated[len(rows) + len(shape_rows) :]
@@ -222,10 +257,12 @@ def _measure(
 
             psnr_values, ssim_values = psnr(real, recon), ssim(real, recon)
             predicted = parser.logits(recon).argmax(1).cpu().numpy()
+            predicted_real = parser.logits(real).argmax(1).cpu().numpy()
             for k, i in enumerate(rows):
                 per_face[i]["psnr"] = min(float(psnr_values[k]), PSNR_CAP_DB)
                 per_face[i]["ssim"] = float(ssim_values[k])
                 measured.confusion += confusion_matrix(predicted[k], masks[i])
+                measured.confusion_real += confusion_matrix(predicted_real[k], masks[i])
             measured.descriptors["real"].append(swd_descriptors(real, patch_rng["real"]))
             measured.descriptors["recon"].append(swd_descriptors(recon, patch_rng["recon"]))
             if shape_rows:
@@ -246,6 +283,7 @@ def _measure(
                 random_codes = [Engine.interpolate_parts(codes[i], {style_swaps[i].part: (
                     engine.random_codes(seed * 100_003 + i), 1.0)}) for i in style_rows]
                 randomised, _ = engine.generate(np.stack([latents[i] for i in style_rows]), np.stack(random_codes))
+                randomised = _resize_images(randomised, size)
                 for k, i in enumerate(style_rows):
                     region = masks[i] == style_swaps[i].part
                     per_face[i]["random_part"] = {
@@ -308,6 +346,7 @@ def _aggregate(
         "swd_sh": float(np.mean(swd_sh_levels)) if swd_sh_levels is not None else None,
         "swd_sh_levels": dict(zip(level_sizes, swd_sh_levels)) if swd_sh_levels is not None else None,
         "miou": segmentation["miou"],
+        "miou_real": scores(measured.confusion_real)["miou"],
         "pixel_accuracy": 100.0 * segmentation["pixel_accuracy"],
         "frs": frs,
         "frs_unrelated": frs_unrelated,

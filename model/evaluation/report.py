@@ -21,6 +21,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "swd": ("SWD ×1e3, reconstructions vs real", "↓"),
     "swd_sh": ("SWD-Sh ×1e3, one part's shape swapped vs real", "↓"),
     "miou": ("mIoU, face parser on reconstructions vs input masks", "↑"),
+    "miou_real": ("mIoU, face parser on the real faces (the scale for the line above)", "·"),
     "pixel_accuracy": ("Pixel accuracy (%), face parser on reconstructions", "↑"),
     "frs": ("FRS, identity cosine similarity real vs reconstruction (dlib)", "↑"),
     "frs_unrelated": ("FRS between different people (reference, not a score)", "·"),
@@ -54,6 +55,7 @@ def build_report(
     *,
     config: str,
     image_size: int,
+    compared_at: int,
     weights: object,
     backend: str,
     device: str,
@@ -82,6 +84,7 @@ def build_report(
         },
         "config": config,
         "image_size": image_size,
+        "compared_at": compared_at,
         "weights": str(weights) if weights is not None else None,
         "backend": backend,
         "device": device,
@@ -113,7 +116,7 @@ def build_report(
 def _format(key: str, value: float | None) -> str:
     if value is None:
         return "n/a"
-    if key in ("ssim", "miou", "frs", "frs_unrelated", "identity_match", "style_leakage", "style_transfer",
+    if key in ("ssim", "miou", "miou_real", "frs", "frs_unrelated", "identity_match", "style_leakage", "style_transfer",
                "random_part_leakage"):
         return f"{value:.4f}"
     if key in ("ms_per_image",):
@@ -121,12 +124,18 @@ def _format(key: str, value: float | None) -> str:
     return f"{value:.2f}"
 
 
+def _compared(report: dict) -> str:
+    compared_at = report.get("compared_at", report["image_size"])
+    return "" if compared_at == report["image_size"] else f", compared at {compared_at} px"
+
+
 def markdown_table(report: dict) -> str:
     """The report as one markdown table (metric | value | direction) with its notes."""
     metrics, counts = report["metrics"], report["counts"]
     lines = [
         f"CA2-SIS evaluation: {counts['faces']} faces of {report['data']}, config `{report['config']}` "
-        f"({report['image_size']} px), {report['backend']} on {report['device']}, seed {report['seed']}",
+        f"({report['image_size']} px{_compared(report)}), {report['backend']} on {report['device']}, "
+        f"seed {report['seed']}",
         "",
         "| metric | value | direction |",
         "|---|---|---|",

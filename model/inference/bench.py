@@ -194,7 +194,9 @@ def prepare_weights(weights: Path | None, config_name: str, need_onnx: bool, scr
     """The folder to benchmark: ``weights`` (exported to ONNX when needed and missing)."""
     if weights is None:
         torch.manual_seed(0)
-        weights = scratch / config_name
+        # A fixed name in the scratch folder: config_name may be a path to a config JSON, and
+        # joining an absolute one would point at the user's file.
+        weights = scratch / "random-weights"
         CA2SIS(get_config(config_name), with_mapping=True).save_pretrained(weights)
     if need_onnx and not Engine.onnx_export_current(weights):
         if not os.access(weights, os.W_OK):
