@@ -386,13 +386,24 @@ def _stroke(
         draw.line(points, fill=fill, width=width, joint="curve")
 
 
-def panel_boxes(
-    draw: ImageDraw.ImageDraw, count: int, columns: int, width: int, header: int, panel_height: int,
-    margin: int, gap: int, scale: int,
-) -> list[tuple[int, int, int, int]]:
-    """The boxes of ``count`` panels in rows of ``columns`` below ``header`` (in supersampled
-    pixels), each drawn as an empty framed panel."""
-    s = scale
+# Layout of the panel figures (loss curves, campaign curve), in output pixels.
+FIGURE_MARGIN, FIGURE_HEADER, PANEL_GAP = 16, 74, 12
+
+
+def panel_figure(
+    count: int, columns: int, width: int, panel_height: int, title: str, facts: list[str]
+) -> tuple[Image.Image, ImageDraw.ImageDraw, list[tuple[int, int, int, int]]]:
+    """A supersampled white figure ``width`` pixels wide with ``title``, the ``facts`` line
+    below it and ``count`` empty framed panels in rows of ``columns``; returns the image, its
+    drawing context and the panels' boxes (in supersampled pixels). ``finish`` scales it down."""
+    s, margin, header, gap = SUPERSAMPLE, FIGURE_MARGIN, FIGURE_HEADER, PANEL_GAP
+    columns = min(columns, count)
+    rows = math.ceil(count / columns)
+    height = header + rows * panel_height + (rows - 1) * gap + margin
+    image = Image.new("RGB", (width * s, height * s), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((margin * s, 10 * s), title, font=load_font(22 * s, bold=True), fill=INK)
+    draw.text((margin * s, 42 * s), " · ".join(facts), font=load_font(13 * s), fill=MUTED)
     panel_width = (width - 2 * margin - (columns - 1) * gap) / columns
     boxes = []
     for index in range(count):
@@ -402,7 +413,12 @@ def panel_boxes(
         box = (round(left * s), round(top * s), round((left + panel_width) * s), round((top + panel_height) * s))
         draw.rectangle(box, fill=(252, 252, 252), outline=(215, 215, 215), width=s)
         boxes.append(box)
-    return boxes
+    return image, draw, boxes
+
+
+def finish(image: Image.Image) -> Image.Image:
+    """A supersampled figure scaled down to its output size."""
+    return image.resize((image.width // SUPERSAMPLE, image.height // SUPERSAMPLE), Image.Resampling.LANCZOS)
 
 
 def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, columns: int = 3) -> Image.Image:
@@ -411,16 +427,7 @@ def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, colu
     keys = list(log.series)
     if not keys:
         raise ReportError(f"{log.path}: no numeric loss values in the log")
-    columns = min(columns, len(keys))
-    rows = math.ceil(len(keys) / columns)
-    margin, header, panel_height, gap = 16, 74, 270, 12
-    height = header + rows * panel_height + (rows - 1) * gap + margin
-    image = Image.new("RGB", (width * s, height * s), "white")
-    draw = ImageDraw.Draw(image)
-
     window = smoothing_window(len(log.steps))
-    title = f"CA2-SIS {stage} stage · {run_name}"
-    draw.text((margin * s, 10 * s), title, font=load_font(22 * s, bold=True), fill=INK)
     facts = [f"{log.path.name}: {len(log.steps)} lines", f"steps {log.steps.min():,}–{log.steps.max():,}"]
     epochs = log.epochs[np.isfinite(log.epochs)]
     if len(epochs):
@@ -431,14 +438,14 @@ def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, colu
         facts.append(f"median {np.median(speed):.1f} img/s")
     if log.skipped:
         facts.append(f"{log.skipped} unreadable line{'s' if log.skipped > 1 else ''} skipped")
-    draw.text((margin * s, 42 * s), " · ".join(facts), font=load_font(13 * s), fill=MUTED)
+    image, draw, boxes = panel_figure(len(keys), columns, width, 270, f"CA2-SIS {stage} stage · {run_name}", facts)
 
     # Legend, top right: light = raw, dark = moving average.
     legend_font = load_font(13 * s)
     entries = [((150, 150, 150) if window > 1 else (60, 60, 60), "raw")]
     if window > 1:
         entries.append(((40, 40, 40), f"moving average ({window} log lines)"))
-    x = width * s - margin * s
+    x = width * s - FIGURE_MARGIN * s
     for color, label in reversed(entries):
         w, h = text_size(draw, label, legend_font)
         x -= w
@@ -448,10 +455,9 @@ def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, colu
         draw.line([(x, y), (x + 24 * s, y)], fill=color, width=(2 if color[0] < 100 else 1) * s * 2)
         x -= 20 * s
 
-    for index, (key, box) in enumerate(zip(keys, panel_boxes(draw, len(keys), columns, width, header,
-                                                          panel_height, margin, gap, s))):
+    for index, (key, box) in enumerate(zip(keys, boxes)):
         draw_panel(draw, box, key, log.steps, log.series[key], window, PALETTE[index % len(PALETTE)], s)
-    return image.resize((width, height), Image.Resampling.LANCZOS)
+    return finish(image)
 
 
 # --------------------------------------------------------------------------- campaign curve
@@ -500,27 +506,19 @@ def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int 
     keys = [key for key in CURVE_METRICS if any(_number(point.get(key)) is not None for point in points)]
     if not keys:
         raise ReportError("the curve has no validation metrics")
-    columns = min(columns, len(keys))
-    rows = math.ceil(len(keys) / columns)
-    margin, header, panel_height, gap = 16, 74, 230, 12
-    height = header + rows * panel_height + (rows - 1) * gap + margin
-    image = Image.new("RGB", (width * s, height * s), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((margin * s, 10 * s), f"CA2-SIS training campaign · {name}", font=load_font(22 * s, bold=True), fill=INK)
     kimg = np.array([float(point["kimg"]) for point in points])
     facts = [f"{len(points)} point{'s' if len(points) > 1 else ''}", f"{kimg.min():.1f}–{kimg.max():.1f} kimg",
              "validation list, EMA weights, ca2sis-eval"]
     hours = [_number(point.get("cpu_hours")) for point in points]
     if hours[-1] is not None:
         facts.append(f"{hours[-1]:.1f} CPU-hours at the last point")
-    draw.text((margin * s, 42 * s), " · ".join(facts), font=load_font(13 * s), fill=MUTED)
-    for index, (key, box) in enumerate(zip(keys, panel_boxes(draw, len(keys), columns, width, header,
-                                                          panel_height, margin, gap, s))):
+    image, draw, boxes = panel_figure(len(keys), columns, width, 230, f"CA2-SIS training campaign · {name}", facts)
+    for index, (key, box) in enumerate(zip(keys, boxes)):
         values = np.array([_number(point.get(key)) if _number(point.get(key)) is not None else math.nan
                            for point in points])
         draw_panel(draw, box, key, kimg, values, 1, PALETTE[index % len(PALETTE)], s,
                    x_label="kimg", title=CURVE_METRICS[key])
-    return image.resize((width, height), Image.Resampling.LANCZOS)
+    return finish(image)
 
 
 # --------------------------------------------------------------------------- validation grid
