@@ -1,7 +1,9 @@
-"""The losses: L_att (Eq. 6), hinge, feature matching, diversity, and the VGG19 loss."""
+"""The losses: L_att (Eq. 6), hinge, feature matching, diversity, the VGG19 loss and the part colour loss."""
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -15,6 +17,8 @@ from ca2sis.model.training.losses import (
     feature_matching_loss,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    part_colour_loss,
+    rgb_to_lab,
 )
 
 from conftest import random_mask
@@ -79,3 +83,32 @@ def test_vgg_loss_loads_user_weights_and_refuses_bad_files(tmp_path):
         VGGPerceptualLoss(wrong)
     with pytest.raises(WeightsError, match="not found"):
         VGGPerceptualLoss(tmp_path / "missing.pth")
+
+
+def test_rgb_to_lab_agrees_with_opencv():
+    rgb = np.random.default_rng(0).random((8, 8, 3), dtype=np.float32)
+    expected = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)  # float input: L 0..100, a/b unscaled
+    image = torch.from_numpy(rgb).permute(2, 0, 1)[None] * 2 - 1
+    lab = rgb_to_lab(image)[0].permute(1, 2, 0).numpy()
+    assert np.abs(lab - expected).max() < 0.5
+
+
+def test_part_colour_loss_compares_each_part_colour_and_pulls_it_towards_the_target():
+    mask = random_mask(2, 64)
+    target = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert part_colour_loss(target, mask, target, mask).item() < 1e-3  # same face: no gap
+    # The same colours inside each part but shuffled pixels: the means and spreads still match.
+    shuffled = target.flip(-1)
+    flat = mask.flip(-1)
+    assert part_colour_loss(shuffled, flat, target, mask).item() < 1e-3
+    # One part recoloured: the loss sees it and its gradient moves that part's colour back.
+    image = target.clone().requires_grad_(True)
+    part = mask[:, 1:2].bool().expand(-1, 3, -1, -1)
+    tinted = torch.where(part, image * 0.5 + 0.3, image)
+    loss = part_colour_loss(tinted, mask, target, mask)
+    assert loss.item() > 0.01
+    loss.backward()
+    assert image.grad[part].abs().sum() > 0 and image.grad[~part].abs().sum() == 0
+    # An absent part is skipped rather than compared with nothing.
+    empty = torch.zeros_like(mask[:, :1])
+    assert part_colour_loss(target, empty, target, mask[:, :1]).item() == 0

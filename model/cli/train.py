@@ -33,6 +33,7 @@ _TRAIN_FLAGS = {
     "data": str, "steps": int, "batch_size": int, "lr": float, "lr_decay_kimg": float, "lambda_feat": float,
     "lambda_l1": float, "lambda_vgg": float, "lambda_att": float, "lambda_dv": float,
     "lambda_parser": float, "lambda_semantic": float, "parser_faces": int, "lambda_swap": float, "swap_faces": int,
+    "lambda_colour": float,
     "lambda_lecam": float, "lambda_code": float, "ema_kimg": float, "augment": str, "ada_target": float,
     "ada_kimg": float, "precision": str, "data_loading": str,
     "vgg_weights": str, "parser_weights": str, "init": str, "holdout": str, "seed": int, "workers": int,
@@ -54,6 +55,8 @@ _HELP = {
     "parser_faces": "faces per batch the parser losses look at (each is parsed at the parser's 256 px)",
     "lambda_swap": "weight of the swap-locality loss: a one-part style swap changes that part only (0: off)",
     "swap_faces": "faces per batch that also get a one-part style swap for the swap-locality loss",
+    "lambda_colour": "weight of the per-part colour loss: each part's CIELAB mean and spread in the reconstruction "
+    "(against the real face) and in a swapped part (against the reference's part) (0: off)",
     "lambda_lecam": "weight of the LeCam regularisation of D (0: off)",
     "lambda_code": "mapping stage: weight of the loss keeping M_s's codes at E_s's statistics (0: off)",
     "ema_kimg": "half-life in thousands of images of the weight average used for samples and export (0: off)",

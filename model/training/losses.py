@@ -1,8 +1,9 @@
 """Training losses: hinge adversarial, feature matching, L1, the attention loss L_att
 (paper Eq. 6), the diversity loss L_dv (§IV-G), the VGG19 perceptual loss, and what
 training on few faces adds: the face-parser perceptual and semantic losses, the LeCam
-regulariser of D, the swap-locality loss of one-part style swaps and the code-statistics
-loss that keeps M_s's codes where E_s's are.
+regulariser of D, the swap-locality loss of one-part style swaps, the per-part colour loss
+(each part's CIELAB mean and spread, of reconstructions and of swapped parts) and the
+code-statistics loss that keeps M_s's codes where E_s's are.
 
 The VGG19 loss needs ImageNet weights, which ca2sis never downloads: give a weights file
 (torchvision's ``vgg19-dcbb9e9d.pth`` state dict, or the same tensors in safetensors) and
@@ -260,6 +261,51 @@ def swap_locality_loss(
     reference_part = reference_part.float()
     transfer = (mean_colour(swapped, part) - mean_colour(reference, reference_part)).abs().mean()
     return outside, transfer
+
+
+# sRGB (D65) → CIE XYZ, and the D65 white point: the standard CIELAB definition.
+_RGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750), (0.0193339, 0.1191920, 0.9503041))
+_D65_WHITE = (0.95047, 1.0, 1.08883)
+
+
+def rgb_to_lab(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB in [-1, 1] → CIELAB (L in 0..100, a and b about -100..100), differentiable."""
+    rgb = ((image.float() + 1) / 2).clamp(0, 1)
+    linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055).clamp_min(1e-6) ** 2.4)
+    matrix = torch.tensor(_RGB_TO_XYZ, device=image.device)
+    white = torch.tensor(_D65_WHITE, device=image.device)[:, None, None]
+    xyz = torch.einsum("ij,bjhw->bihw", matrix, linear) / white
+    delta = 6 / 29
+    f = torch.where(xyz > delta**3, xyz.clamp_min(1e-6) ** (1 / 3), xyz / (3 * delta**2) + 4 / 29)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def part_colour_loss(
+    image: torch.Tensor, regions: torch.Tensor, target: torch.Tensor, target_regions: torch.Tensor,
+    min_pixels: float = 16.0,
+) -> torch.Tensor:
+    """Per-part colour fidelity: |Δ mean| + |Δ spread| of CIELAB (in hundredths) inside each part.
+
+    image / target: (B, 3, H, W) in [-1, 1]; regions / target_regions: (B, K, H, W) 0/1 masks
+    of the K parts to compare (the one-hot mask for every class, or one swapped part). Each
+    part present in both faces (≥ ``min_pixels``) counts the same, so lips and nose weigh as
+    much as skin, and the mean and spread are compared in a perceptual space: a part's
+    colour, not its pixel-wise L1, is what a swap must carry.
+    """
+    def statistics(face: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        lab = rgb_to_lab(face) / 100
+        masks = masks.float()
+        count = masks.sum(dim=(2, 3))  # (B, K)
+        mean = torch.einsum("bkhw,bchw->bkc", masks, lab) / count.clamp_min(1)[..., None]
+        square = torch.einsum("bkhw,bchw->bkc", masks, lab * lab) / count.clamp_min(1)[..., None]
+        spread = (square - mean * mean).clamp_min(0).add(1e-6).sqrt()
+        return mean, spread, count
+
+    mean, spread, count = statistics(image, regions)
+    target_mean, target_spread, target_count = statistics(target, target_regions)
+    present = ((count >= min_pixels) & (target_count >= min_pixels)).float()[..., None]  # (B, K, 1)
+    gap = (mean - target_mean.detach()).abs() + (spread - target_spread.detach()).abs()
+    return (gap * present).sum() / (present.sum() * gap.shape[-1]).clamp_min(1)
 
 
 def code_statistics_loss(generated: torch.Tensor, encoded: torch.Tensor) -> torch.Tensor:

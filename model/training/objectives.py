@@ -4,6 +4,7 @@ Stage "synthesis" (paper §IV) trains E_s, E_m and G against D:
 
     L_G = L_adv + λ_feat L_FM + λ_L1 ||G - y||_1 + λ_att L_att
           [+ λ_vgg L_VGG] [+ λ_parser L_parser + λ_sem L_sem] [+ λ_swap (L_out + L_transfer)]
+          [+ λ_colour (L_colour(G, y) + L_colour(swapped part, reference's part))]
     L_D = hinge(D(y), D(G)) [+ λ_lecam R_LC]
 
 Stage "mapping" (§IV-G) trains M_s with G and E_m frozen: L_adv + λ_dv L_dv
@@ -37,6 +38,7 @@ from .losses import (
     feature_matching_loss,
     hinge_discriminator_loss,
     hinge_generator_loss,
+    part_colour_loss,
     swap_locality_loss,
 )
 
@@ -63,6 +65,7 @@ class LossWeights:
     parser: float = 1.0
     semantic: float = 0.5
     swap: float = 1.0
+    colour: float = 0.0
     lecam: float = 0.1
     dv: float = 1.0
     code: float = 10.0
@@ -212,6 +215,12 @@ class SynthesisObjective(Objective):
                 swapped, fake[:n].detach(), part, image.roll(-1, dims=0)[:n], donor_part
             )
             total = total + w.swap * (logs["swap_out"] + logs["swap_tr"])
+            if w.colour > 0:
+                logs["swap_colour"] = part_colour_loss(swapped, part, image.roll(-1, dims=0)[:n], donor_part)
+                total = total + w.colour * logs["swap_colour"]
+        if w.colour > 0:
+            logs["colour"] = part_colour_loss(fake, mask, image, mask)
+            total = total + w.colour * logs["colour"]
         d_loss = self.discriminator_loss(pred_real, pred_fake, logs)
         return StepLosses(total, d_loss, logs)
 

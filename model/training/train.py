@@ -88,6 +88,7 @@ class TrainConfig:
     parser_faces: int = 2  # faces per batch the parser losses look at (the parser works at 256 px)
     lambda_swap: float = 1.0  # swap-locality loss of one-part style swaps (0: off)
     swap_faces: int = 2  # faces per batch that also get a one-part style swap
+    lambda_colour: float = 0.0  # per-part CIELAB mean and spread of reconstructions and swapped parts (0: off)
     lambda_lecam: float = 0.1  # LeCam regularisation of D (0: off)
     lambda_code: float = 10.0  # mapping stage: M_s codes kept at E_s's statistics (0: off)
     ema_kimg: float = 10.0  # half-life of the weight average in kimg (0: no EMA)
@@ -129,7 +130,7 @@ class TrainConfig:
     def loss_weights(self) -> LossWeights:
         return LossWeights(
             feat=self.lambda_feat, l1=self.lambda_l1, att=self.lambda_att, vgg=self.lambda_vgg,
-            parser=self.lambda_parser, semantic=self.lambda_semantic, swap=self.lambda_swap,
+            parser=self.lambda_parser, semantic=self.lambda_semantic, swap=self.lambda_swap, colour=self.lambda_colour,
             lecam=self.lambda_lecam, dv=self.lambda_dv, code=self.lambda_code,
         )
 
