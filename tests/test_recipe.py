@@ -11,6 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from ca2sis.model.config import get_config
+from ca2sis.model.devices import cpu_flags
 from ca2sis.model.errors import WeightsError
 from ca2sis.model.faces.parser import FaceParserModel
 from ca2sis.model.faces.reader import default_parser_weights
@@ -21,7 +22,7 @@ from ca2sis.model.training.data import FacesInMemory, load_image, load_mask, one
 from ca2sis.model.training.ema import WeightAverage
 from ca2sis.model.training.losses import LeCamRegularizer, ParserLoss, code_statistics_loss, swap_locality_loss
 from ca2sis.model.training.objectives import pick_swap_parts
-from ca2sis.model.training.train import DISC_EXPORT, TrainConfig, Trainer, export_weights
+from ca2sis.model.training.train import DISC_EXPORT, TrainConfig, Trainer, bf16_is_fast, export_weights
 
 from conftest import random_mask
 
@@ -251,3 +252,15 @@ def test_one_hot_of_in_memory_masks_matches_labels(face_data):
                           progress=False)
     batch = faces.batch([0])
     assert torch.equal(one_hot(batch["mask"]).argmax(1), batch["mask"])
+
+
+def test_auto_precision_picks_bf16_only_on_cpus_with_native_bf16(tmp_path):
+    # Plain AVX-512 CPUs make oneDNN report bf16 support, but emulate it at half fp32's speed.
+    cpu = torch.device("cpu")
+    assert not bf16_is_fast(cpu, frozenset({"avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"}))
+    assert bf16_is_fast(cpu, frozenset({"avx2", "avx512f", "avx512_bf16"})) == torch.backends.mkldnn.is_available()
+    assert bf16_is_fast(cpu, frozenset({"amx_bf16"})) == torch.backends.mkldnn.is_available()
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n\nprocessor\t: 1\nflags\t\t: fpu\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "sse2", "avx2", "avx512f"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()

@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from ..config import CA2SISConfig
+from ..devices import cpu_flags
 from ..errors import CA2SISError, WeightsError
 from ..faces.parser import FaceParserModel
 from ..faces.reader import default_parser_weights
@@ -140,11 +141,16 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-def bf16_is_fast(device: torch.device) -> bool:
-    """bf16 matmuls and convolutions run natively: CUDA, or a CPU with AVX512-BF16 / AMX."""
+def bf16_is_fast(device: torch.device, flags: frozenset[str] | None = None) -> bool:
+    """bf16 matmuls and convolutions run natively: CUDA, or a CPU with AVX512-BF16 / AMX.
+
+    oneDNN also reports bf16 "supported" on plain AVX-512 CPUs, where it emulates it: there
+    a training step took about twice as long as in fp32, so the CPU's own flags decide.
+    """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    flags = cpu_flags() if flags is None else flags
+    return bool(torch.backends.mkldnn.is_available() and flags & {"avx512_bf16", "amx_bf16"})
 
 
 # ---- distributed helpers -------------------------------------------------------------
