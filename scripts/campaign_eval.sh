@@ -61,8 +61,8 @@ else:  # a weights folder, scored as it is; named with its parent (weights/lite,
     step, run_kimg = None, 0.0
 scored = json.loads(Path(report).read_text())
 metrics = scored["metrics"]
-keep = ("psnr", "ssim", "swd", "miou", "miou_real", "identity_match", "style_leakage", "style_transfer",
-        "random_part_leakage")
+keep = ("psnr", "ssim", "swd", "swd_levels", "miou", "miou_real", "identity_match", "style_leakage", "style_transfer",
+        "random_part_leakage", "per_part")
 name = Path(run).name if checkpoint.is_file() else "/".join(Path(run).resolve().parts[-2:])
 point = {"run": name, "step": step, "run_kimg": run_kimg,
          "kimg": round(float(kimg_before) + run_kimg, 3), "image_size": scored["image_size"],

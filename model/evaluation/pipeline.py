@@ -32,6 +32,9 @@ and measures (``METRICS`` lists them with their directions):
 - ``style_transfer``: share of the part's mean-colour gap to the reference's part that the
   same swap closes (1: the part took the reference's colour, 0: it did not move);
 - ``random_part_leakage``: the leakage of the same parts given a random style from M_s;
+- ``per_part``: for hair, skin, lips and nose on every face, the leakage and transfer of a
+  swap from the next face, and the leakage and seed-to-seed diversity of M_s's random
+  styles of that part (``part_swaps.py``);
 - ``ms_per_image``: median wall time of one reconstruction (E_s + E_m + G, caches cleared)
   in batch 1.
 
@@ -65,6 +68,7 @@ from .identity import IDENTITY_SAME_PERSON, IdentityEmbedder, cosine_similarity
 from .image_quality import PSNR_CAP_DB, psnr, ssim
 from .leakage import LEAKAGE_MIN_AREA, leakage_dilation, style_leakage, style_transfer
 from .pairing import Swap, part_areas, pick_partners
+from .part_swaps import measure_part_swaps
 from .report import build_report, clean_json
 from .segmentation import confusion_matrix, scores
 from .swd import swd, swd_descriptors
@@ -147,8 +151,14 @@ def evaluate(
     areas = part_areas(compared.masks)
     shape_swaps = pick_partners(areas, np.random.default_rng([seed, 1]), 0.0)
     style_swaps = pick_partners(areas, np.random.default_rng([seed, 2]), LEAKAGE_MIN_AREA)
-    measured = _measure(engine, faces, compared, shape_swaps, style_swaps, parser, embedder, seed, batch_size, bar)
+    codes, latents = _encode(engine, faces, batch_size, bar)
+    measured = _measure(engine, codes, latents, faces, compared, shape_swaps, style_swaps, parser, embedder, seed,
+                        batch_size, bar)
     metrics, level_sizes = _aggregate(measured, style_swaps, size, seed, embedder is not None)
+    metrics["per_part"] = measure_part_swaps(
+        engine, codes, latents, compared.images, compared.masks, leakage_dilation(size),
+        lambda generated: _resize_images(generated, size), batch_size, bar,
+    )
     timings = _time_reconstructions(engine, faces.images, faces.masks, timing_faces, bar)
     metrics["ms_per_image"] = float(np.median(timings)) if timings else None
     report = build_report(
@@ -203,6 +213,8 @@ def _encode(engine: Engine, faces: _Faces, batch_size: int, bar: dict) -> tuple[
 
 def _measure(
     engine: Engine,
+    codes: np.ndarray,
+    latents: np.ndarray,
     faces: _Faces,
     compared: _Faces,
     shape_swaps: list[Swap | None],
@@ -216,9 +228,9 @@ def _measure(
     """Generate every reconstruction and swap, batch by batch, and measure each face.
 
     ``faces`` (at the model's size) go into the model; what it generates is resized to the
-    size of ``compared`` (the same faces) and measured against those.
+    size of ``compared`` (the same faces) and measured against those; ``codes`` and
+    ``latents`` are ``faces``' own (``_encode``).
     """
-    codes, latents = _encode(engine, faces, batch_size, bar)
     count, face_ids, images, masks = len(faces.ids), faces.ids, compared.images, compared.masks
     size = images.shape[1]
     patch_rng = {name: np.random.default_rng([seed, 10 + k]) for k, name in enumerate(("real", "recon", "shape"))}

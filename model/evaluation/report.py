@@ -159,4 +159,15 @@ def markdown_table(report: dict) -> str:
                  f"({counts['shape_swaps']} swaps, the paper's FID-Sh setting).")
     lines.append(f"- Style leakage: {counts['style_swaps']} one-part style swaps; {notes['style_leakage']}.")
     lines.append(f"- ms per image: {notes['ms_per_image']}, over {counts['timing_faces']} faces.")
+    per_part = metrics.get("per_part")
+    if per_part:
+        lines += ["", "Per part: a swap of the part's style from the next face of the list, and two M_s draws of it "
+                  "(diversity: distance between the part's mean colours, RGB 0..255; real: the same between the "
+                  "face's and the next face's real parts).", "",
+                  "| part | faces | leakage ↓ | transfer ↑ | random leakage ↓ | random diversity ↑ | real diversity |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, found in per_part.items():
+            cells = [_format("style_leakage", found[key]) for key in ("leakage", "transfer", "random_leakage")]
+            cells += [_format("swd", found[key]) for key in ("random_diversity", "real_diversity")]
+            lines.append(f"| {name} | {found['faces']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
