@@ -12,12 +12,14 @@ quits (used for the docs, and handy to check a setup without a display).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
 from ca2sis.model.errors import CA2SISError, DataError
 from ca2sis.model.inference.engine import BACKENDS, Engine, default_weights, ensure_weights
+from ca2sis.model.io.atomic import atomic_write_all
 from ca2sis.model.io.images import check_output_paths
 
 from ..state.gallery import default_gallery, gallery_entries
@@ -47,6 +49,17 @@ def check_screenshot_path(path: str, opened: str | None) -> None:
     if suffix not in formats:
         raise DataError(f"--screenshot {path}: give a file name ending in .png (or {', '.join(sorted(formats))})")
     check_output_paths([("--screenshot", path)], [opened] if opened else [])
+
+
+def save_screenshot(picture, path: str) -> bool:
+    """Write a QPixmap with the one atomic writer: a link at ``path`` is replaced, never written through."""
+    try:
+        with atomic_write_all([path]) as (temporary,):
+            if not picture.save(str(temporary), Path(path).suffix.lstrip(".").upper()):
+                raise OSError(errno.EIO, "Qt could not write the image", path)
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,8 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             if not settled or not (window.is_current() or window.last_error is not None):
                 QTimer.singleShot(100, shoot)
                 return
-            Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-            if not window.grab().save(args.screenshot):  # Qt says nothing else about a failed save
+            if not save_screenshot(window.grab(), args.screenshot):
                 print(f"ca2sis: could not write the screenshot {args.screenshot}", file=sys.stderr)
                 window.close()
                 app.exit(EXIT_BAD_INPUT)
@@ -117,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             shown = f" (it shows an error: {window.last_error})" if window.last_error else ""
             print(f"ca2sis: screenshot written to {args.screenshot}{shown}", file=sys.stderr)
             window.close()
+            # A file that failed to open (or any error shown) is a failed run for a script.
+            app.exit(EXIT_BAD_INPUT if window.last_error else EXIT_OK)
 
         QTimer.singleShot(300, shoot)
     return app.exec()
