@@ -82,7 +82,7 @@ def test_item1_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(trained_
     before = digest(checkpoint)
     code = train("--data", str(data), "--out", str(run), "--resume", "--steps", "30", "--lr", "1e12")
     error = capsys.readouterr().err
-    assert code == 4 and "diverged" in error and "step 1" in error and "Traceback" not in error
+    assert code == 5 and "diverged" in error and "step 1" in error and "Traceback" not in error
     assert digest(checkpoint) == before  # resume and export still work from it
     assert train_main(["export", str(run), "--out", str(run.parent / "weights")]) == 0
 

@@ -7,7 +7,8 @@ Exit codes (README "Exit codes" lists them once):
          or an unexpected error (a traceback)
     2    bad arguments or input, a file that cannot be read or written (disk full...)
     3    weights missing or unusable
-    4    training diverged (a non-finite loss); the last good checkpoint is kept
+    4    the studio (``ca2sis``): no display, or Qt's libraries for a window are missing
+    5    training diverged (a non-finite loss); the last good checkpoint is kept
     130  interrupted (Ctrl-C)
 """
 
@@ -22,7 +23,8 @@ from pathlib import Path
 from ..errors import CA2SISError, TrainingDiverged, WeightsError, describe_error
 from ..io.images import check_output_paths
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_WEIGHTS, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_WEIGHTS = 0, 1, 2, 3
+EXIT_NO_DISPLAY, EXIT_DIVERGED, EXIT_INTERRUPTED = 4, 5, 130
 
 
 def error_exit_code(error: BaseException) -> int | None:
