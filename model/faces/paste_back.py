@@ -104,8 +104,8 @@ def read_photo(reader, photo: ImageInput, whole_picture: bool = False):
     else:
         try:
             parsed = reader.read(pixels)
-        except NoFaceFound:  # said again with the photo's name, not the array's shape
-            raise NoFaceFound(f"{name}: no face found in the picture") from None
+        except NoFaceFound as error:  # said again with the photo's name, not the array's shape
+            raise NoFaceFound(f"{name}: {str(error).split(': ', 1)[-1]}") from None
         matrix = parsed.alignment.matrix
     return parsed, SourcePhoto(pixels, matrix, reader.size, name)
 
