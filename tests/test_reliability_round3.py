@@ -449,3 +449,19 @@ def test_item16_a_checkpoint_on_a_full_disk_is_a_clear_error_and_the_last_one_su
     assert f"No space left on device: {checkpoint}" in error and "Traceback" not in error
     assert digest(checkpoint) == before
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+# ---- 17 and exit codes: one mapping for every command ---------------------------------------------------------
+def test_exit_codes_a_damaged_checkpoint_is_a_weights_error_for_train_as_for_every_tool(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
+    assert train_main(["export", str(run), "--out", str(tmp_path / "weights")]) == 3
+    assert capsys.readouterr().err.startswith("error:") and not (tmp_path / "weights").exists()
+
+
+def test_item17_a_read_only_weights_folder_is_said_plainly_in_the_studio():
+    from ca2sis.app.qt.worker import error_message
+
+    message = error_message(OSError(30, "Read-only file system", "/opt/weights/.generator.onnx.0123456789ab.tmp"))
+    assert message == "Read-only file system: /opt/weights/.generator.onnx.0123456789ab.tmp"
