@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             window.open_photo(path)
     window.show()
+    outcome = {"exit": EXIT_OK}  # what the screenshot run ends with; closing the window ends the loop
     if args.screenshot:
         from PySide6.QtCore import QTimer
 
@@ -120,17 +121,16 @@ def main(argv: list[str] | None = None) -> int:
                 return
             if not save_screenshot(window.grab(), args.screenshot):
                 print(f"ca2sis: could not write the screenshot {args.screenshot}", file=sys.stderr)
-                window.close()
-                app.exit(EXIT_INPUT)
-                return
-            shown = f" (it shows an error: {window.last_error})" if window.last_error else ""
-            print(f"ca2sis: screenshot written to {args.screenshot}{shown}", file=sys.stderr)
+                outcome["exit"] = EXIT_INPUT
+            else:
+                shown = f" (it shows an error: {window.last_error})" if window.last_error else ""
+                print(f"ca2sis: screenshot written to {args.screenshot}{shown}", file=sys.stderr)
+                # A file that failed to open (or any error shown) is a failed run for a script.
+                outcome["exit"] = EXIT_INPUT if window.last_error else EXIT_OK
             window.close()
-            # A file that failed to open (or any error shown) is a failed run for a script.
-            app.exit(EXIT_INPUT if window.last_error else EXIT_OK)
 
         QTimer.singleShot(300, shoot)
-    return app.exec()
+    return app.exec() or outcome["exit"]
 
 
 if __name__ == "__main__":
