@@ -30,6 +30,10 @@ CONDITIONINGS = ("cross_attention", "spade")
 FEATURE_NORMS = ("group", "pixel")  # the choices of networks.layers.feature_norm
 
 
+# Bounds of every size and count (4x the paper preset's largest) and of per-block lists.
+MAX_SIZE, MAX_BLOCKS = 4096, 16
+
+
 @dataclass(frozen=True)
 class CA2SISConfig:
     name: str = "paper"
@@ -122,6 +126,11 @@ class CA2SISConfig:
             values = value if isinstance(value, tuple) else (value,)
             if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
                 problems.append(f"{f.name}={value!r}: sizes and counts must be at least 1")
+            # Checked before any network is built: a huge size would take gigabytes first.
+            if any(isinstance(v, int) and not isinstance(v, bool) and v > MAX_SIZE for v in values):
+                problems.append(f"{f.name}={value!r}: sizes and counts must be at most {MAX_SIZE}")
+            if isinstance(value, tuple) and len(value) > MAX_BLOCKS:
+                problems.append(f"{f.name} has {len(value)} entries, more than {MAX_BLOCKS}")
             if isinstance(value, tuple) and not value:
                 problems.append(f"{f.name} is empty")
         if problems:
@@ -139,6 +148,8 @@ class CA2SISConfig:
         if data.pop("format", CONFIG_FORMAT) != CONFIG_FORMAT:
             raise ValueError("not a CA2-SIS config (its 'format' field is wrong)")
         version = data.pop("version", CONFIG_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(f"config version {version!r} is not a whole number")
         if version > CONFIG_VERSION:
             raise ValueError(f"config version {version} is newer than this ca2sis understands")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -165,7 +176,7 @@ class CA2SISConfig:
     def load(cls, path: str | Path) -> CA2SISConfig:
         try:
             data = json.loads(Path(path).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # also a 5000-digit integer, deep nesting
             raise ValueError(f"cannot read config {path}: {exc}") from exc
         if not isinstance(data, dict):
             raise ValueError(f"config {path} is not a JSON object")

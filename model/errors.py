@@ -19,7 +19,21 @@ class WeightsError(CA2SISError, ValueError):
 def check_fraction(value: object, what: str) -> float:
     """``value`` as a float in [0, 1] (a strength, a slider, an interpolation α), or a
     DataError that starts with ``what``. Text, booleans and NaN are refused."""
-    number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else math.nan
+    try:
+        number = float(value) if isinstance(value, Real) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer beyond float's range (10**400)
+        number = math.inf
     if not 0.0 <= number <= 1.0:  # False for NaN too
         raise DataError(f"{what} {value!r} is outside 0..1 (give a number between 0 and 1)")
     return number
+
+
+class TrainingDiverged(CA2SISError):
+    """A training step gave a non-finite loss or weights; nothing of it was saved."""
+
+
+def describe_error(error: BaseException) -> str:
+    """One line a person reads; an OSError names its file (a disk-full write does not by itself)."""
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return str(error)

@@ -1,7 +1,9 @@
-"""Seeded fuzzing of everything a user can hand ca2sis (issue 18): a few hundred generated bad
+"""Seeded fuzzing of everything a user can hand ca2sis (issues 18 and 26): a few hundred generated bad
 inputs (random bytes, truncated files, wrong modes and sizes, odd masks, odd option values,
 damaged weights and projects) fed to ca2sis-edit, ca2sis-parse, ca2sis-export, the Engine,
-project loading and the training-data check, in-process.
+project loading and the training-data check, in-process; and (issue 26) odd numbers and
+nesting in project files, tiny photos, outputs that are symlinks, and outputs that are
+inputs, for every command.
 
 Every case must end in exit code 0, 2 or 3 (or, for the Python APIs, a result or a
 ``CA2SISError``): never a traceback. No input file may change (checksums before and after)
@@ -432,3 +434,188 @@ def test_projects_and_training_folders_survive_fuzzed_files(fuzz_setup, tmp_path
     for face_id in good_ids:  # what the check lets through, training can load
         dataset.load_pair(face_id)
     assert checksums(data) == before
+
+
+# ---- issue 26: project-file numbers, tiny photos, symlinked outputs, outputs onto inputs ------------------------
+# Each test prints what it tried and how it held (pytest -s shows it): the figures of the issue's report.
+PROJECT_NUMBER_CASES, PROJECT_NUMBER_SAVES = 48, 8
+ODD_LITERALS = [str(10**400), str(-10**400), "1" * 4301, "1e999", "-1e999", "NaN", "Infinity", "-0.0", "1e-400",
+                "2", "-1", "true", "null", '"0.5"', "[0.5]", "{}", "[" * 5000 + "]" * 5000,
+                '{"a": ' * 3000 + "1" + "}" * 3000, "0.5", "123456789012345678901234567890"]
+NUMBER_SLOTS = [("version",), ("random_parts", "hair", "seed"), ("random_parts", "hair", "strength"),
+                ("shape_alphas", "nose"), ("files",), ("ghost",)]
+
+
+def test_project_file_numbers_and_nesting_survive(fuzz_setup, tmp_path):
+    _, rng, _, _ = fuzz_setup
+    document = Studio(gallery_entries()[0].load()).document
+    path = save_project(document, tmp_path / "p")
+    good = json.loads(path.read_text())
+    good["random_parts"] = {"hair": {"seed": 3, "strength": 0.5}}
+    good["shape_alphas"] = {"nose": 0.5}
+    failures, outcomes = [], {"loaded": 0, "refused": 0, "saved over": 0, "save refused": 0}
+    for case in range(PROJECT_NUMBER_CASES):
+        content = json.loads(json.dumps(good))
+        slot = NUMBER_SLOTS[int(rng.integers(len(NUMBER_SLOTS)))]
+        target = content
+        for key in slot[:-1]:
+            target = target[key]
+        target[slot[-1]] = "__ODD__"
+        literal = ODD_LITERALS[case % len(ODD_LITERALS)]
+        text = json.dumps(content).replace('"__ODD__"', literal)
+        path.write_text(text)
+        try:
+            load_project(path)
+            outcomes["loaded"] += 1
+        except CA2SISError:
+            outcomes["refused"] += 1
+        except BaseException as error:  # noqa: BLE001 - RecursionError, OverflowError...: the finding
+            failures.append(f"load: {type(error).__name__}: {error} for {slot}={literal[:40]}")
+        if case < PROJECT_NUMBER_SAVES:
+            try:
+                save_project(document, path)
+                outcomes["saved over"] += 1
+            except FileExistsError:
+                outcomes["save refused"] += 1
+            except BaseException as error:  # noqa: BLE001
+                failures.append(f"save: {type(error).__name__}: {error} for {slot}={literal[:40]}")
+    print(f"\nproject-file numbers: {PROJECT_NUMBER_CASES} files ({len(ODD_LITERALS)} literals in "
+          f"{len(NUMBER_SLOTS)} fields): {outcomes}, {len(failures)} failures")
+    assert not failures, "\n".join(failures[:10])
+
+
+TINY_SIDES = [(1, 1), (3, 3), (8, 8), (9, 9), (10, 10), (16, 16), (31, 31), (32, 32), (40, 40), (1, 200), (200, 1),
+              (2, 400), (9, 3000), (31, 2000), (3000, 31), (40, 40_000), (33, 1), (64, 8)]
+
+
+@pytest.mark.slow  # the face finder's CNN on the long strips: about 25 s
+def test_tiny_photos_survive(fuzz_setup, tmp_path):
+    from ca2sis.model.faces.align import FaceAligner
+
+    root, _, _, weights = fuzz_setup
+    aligner, failures = FaceAligner(), []
+    for height, width in TINY_SIDES:  # dlib itself would fail on most, then abort the process
+        try:
+            aligner.landmarks(np.full((height, width, 3), 120, np.uint8))
+        except CA2SISError:
+            pass
+        except BaseException as error:  # noqa: BLE001
+            failures.append(f"{height}x{width}: {type(error).__name__}: {error}")
+    photo = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8), (130, 100, 90)).save(photo)
+    commands = [(cli_parse.main, [str(photo), "--out", str(tmp_path / "mask.png"), "--weights",
+                                  str(weights.with_name("parser"))]),
+                (cli_edit.main, ["--paste-back", str(photo), "--random-part", "hair:1", "--out",
+                                 str(tmp_path / "out.png"), "--weights", str(weights), "--device", "cpu"])]
+    for main, argv in commands:
+        code, stderr = run_cli(main, argv)
+        if code != 2 or "too small to find a face" not in stderr:
+            failures.append(f"exit {code} for {argv}: {stderr[-300:]}")
+    print(f"\ntiny photos: {len(TINY_SIDES)} sizes to the face finder, {len(commands)} through ca2sis-parse and "
+          f"ca2sis-edit --paste-back: {len(failures)} failures")
+    assert not failures, "\n".join(failures)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.png"]
+
+
+@pytest.mark.slow  # 27 writes, some of them whole edits and project saves: about 12 s
+def test_outputs_never_write_through_symlinks(fuzz_setup, cached_engines, tmp_path):  # noqa: ARG001
+    from ca2sis.model.faces.paste_back import save_image
+    from ca2sis.model.io.atomic import write_text_atomic
+    from ca2sis.model.io.images import save_pngs
+    from ca2sis.model.io.weights import atomic_save_file
+
+    _, _, pool, weights = fuzz_setup
+    victim = tmp_path / "victim.txt"
+    face = np.full((16, 16, 3), 90, np.uint8)
+    mask, style = str(pool["masks"][0]), str(pool["faces"][0])
+    edit = ["--mask", mask, "--style", style, "--style-mask", mask, "--weights", str(weights), "--device", "cpu"]
+    writers = {
+        "save_pngs": lambda out: save_pngs([(face, out)]),
+        "save_image jpg": lambda out: save_image(face, out.with_suffix(".jpg")),
+        "save_image png": lambda out: save_image(face, out),
+        "write_text_atomic": lambda out: write_text_atomic(out, "text"),
+        "atomic_save_file": lambda out: atomic_save_file({"t": torch.zeros(2)}, out),
+        "save_project": lambda out: save_project(Studio(gallery_entries()[0].load()).document, out),
+        "ca2sis-edit --out": lambda out: cli_edit.main([*edit, "--out", str(out)]),
+        "ca2sis-edit --attention": lambda out: cli_edit.main([*edit, "--out", str(out.with_name("r.png")),
+                                                             "--attention", f"hair={out}"]),
+        "ca2sis-parse --out": lambda out: cli_parse.main([style, "--no-align", "--size", "64", "--out", str(out),
+                                                          "--weights", str(weights.with_name("parser"))]),
+    }
+    failures, held = [], 0
+    for name, write in writers.items():
+        # A link at the output, and links at the temporary names an older writer used.
+        for planted in ("out", "out.tmp", ".out.tmp"):
+            case = tmp_path / name.replace(" ", "_")
+            shutil.rmtree(case, ignore_errors=True)
+            case.mkdir()
+            victim.write_text("mine")
+            out = case / ("out.png" if name != "save_project" else "out.ca2sis.json")
+            link = out if planted == "out" else out.with_name(planted.replace("out", out.name))
+            if name == "save_image jpg":
+                link = link.with_name(link.name.replace(".png", ".jpg"))
+            link.symlink_to(victim)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    write(out)
+            except (CA2SISError, OSError):
+                pass  # refused is held too
+            if victim.read_text() != "mine":
+                failures.append(f"{name} wrote through a link at {planted}")
+            else:
+                held += 1
+    print(f"\nsymlinked outputs: {len(writers)} writers x 3 planted links: {held} held, {len(failures)} failures")
+    assert not failures, "\n".join(failures)
+
+
+def test_no_command_writes_over_its_inputs(fuzz_setup, cached_engines, tmp_path):  # noqa: ARG001
+    from ca2sis.app.qt.main import main as studio_main
+    from ca2sis.model.cli import bench as cli_bench
+    from ca2sis.model.cli import eval as cli_eval
+    from ca2sis.model.cli.train import main as train_main
+
+    root, _, pool, weights = fuzz_setup
+    parser = weights.with_name("parser")
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    shutil.copyfile(pool["faces"][0], data / "images" / f"a{pool['faces'][0].suffix}")
+    shutil.copyfile(pool["masks"][0], data / "masks" / "a.png")
+    ids = tmp_path / "ids.txt"
+    ids.write_text("a\n")
+    config = tmp_path / "config.json"
+    config.write_text(get_config("tiny").to_json())
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.safetensors").write_bytes(b"a run's checkpoint")
+    mask, face = str(pool["masks"][0]), str(pool["faces"][0])
+    edit = ["--mask", mask, "--style", face, "--style-mask", mask, "--weights", str(weights), "--device", "cpu"]
+    evaluate = ["--data", str(data), "--weights", str(weights), "--quiet"]
+    cases = [
+        *((cli_edit.main, [*edit, "--out", target]) for target in (mask, face, str(weights / "config.json"),
+                                                                   str(weights / "generator.safetensors"))),
+        (cli_edit.main, [*edit, "--out", str(tmp_path / "o.png"), "--attention", f"hair={mask}"]),
+        (cli_edit.main, [*edit, "--out", str(tmp_path / "o.png"), "--attention", f"hair={tmp_path / 'o.png'}"]),
+        (cli_parse.main, [face, "--no-align", "--out", face, "--weights", str(parser)]),
+        (cli_parse.main, [face, "--no-align", "--out", str(tmp_path / "m.png"), "--colour-out",
+                          str(parser / "face_parser.json"), "--weights", str(parser)]),
+        (cli_eval.main, [*evaluate, "--json", str(weights / "config.json")]),
+        (cli_eval.main, [*evaluate, "--markdown", str(data / "masks" / "a.png")]),
+        (cli_eval.main, [*evaluate, "--list", str(ids), "--json", str(ids)]),
+        (cli_bench.main, ["--weights", str(weights), "--json", str(weights / "style_encoder.safetensors")]),
+        (cli_bench.main, ["--config", str(config), "--json", str(config)]),
+        (train_main, ["export", str(run), "--out", str(run)]),
+        (train_main, ["--data", str(data), "--out", str(weights), "--config", "tiny"]),
+        (studio_main, [face, "--screenshot", face, "--weights", str(weights)]),
+    ]
+    before = checksums(root / "inputs", weights, parser, tmp_path)
+    failures = []
+    for main, argv in cases:
+        code, stderr = run_cli(main, argv)
+        if code != 2 or "Traceback" in stderr:
+            failures.append(f"exit {code} for {argv}: {stderr[-300:]}")
+    commands = sorted({main.__module__ for main, _ in cases})
+    print(f"\noutputs onto inputs: {len(cases)} cases over {len(commands)} commands: {len(cases) - len(failures)} "
+          f"refused with exit 2, {len(failures)} failures")
+    assert not failures, "\n".join(failures)
+    assert checksums(root / "inputs", weights, parser, tmp_path) == before

@@ -42,9 +42,9 @@ def test_weights_of_another_config_are_refused(saved):
     _, folder = saved
     with pytest.raises(WeightsError, match="config 'tiny', not 'lite'"):
         CA2SIS.from_pretrained(folder, expected_config="lite")
-    # A folder whose config.json was swapped: the tensors no longer fit.
+    # A folder whose config.json was swapped: the files say they were saved with another one.
     get_config("tiny").replace(style_dim=8).save(folder / "config.json")
-    with pytest.raises(WeightsError, match="does not fit this config"):
+    with pytest.raises(WeightsError, match="saved with another config.json"):
         CA2SIS.from_pretrained(folder)
 
 

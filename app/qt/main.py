@@ -12,18 +12,17 @@ quits (used for the docs, and handy to check a setup without a display).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 
+from ca2sis.model.cli.common import EXIT_INPUT, EXIT_NO_DISPLAY, EXIT_OK, EXIT_WEIGHTS, check_outputs
 from ca2sis.model.errors import CA2SISError, DataError
 from ca2sis.model.inference.engine import BACKENDS, Engine, default_weights, ensure_weights
-from ca2sis.model.io.images import check_output_paths
+from ca2sis.model.io.atomic import atomic_write_all
 
 from ..state.gallery import default_gallery, gallery_entries
-
-EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_WEIGHTS = 0, 2, 3
-EXIT_NO_DISPLAY = 4  # Qt could not open a window (its platform plugin would abort the process)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +45,18 @@ def check_screenshot_path(path: str, opened: str | None) -> None:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in formats:
         raise DataError(f"--screenshot {path}: give a file name ending in .png (or {', '.join(sorted(formats))})")
-    check_output_paths([("--screenshot", path)], [opened] if opened else [])
+    check_outputs([("--screenshot", path)], [opened])
+
+
+def save_screenshot(picture, path: str) -> bool:
+    """Write a QPixmap with the one atomic writer: a link at ``path`` is replaced, never written through."""
+    try:
+        with atomic_write_all([path]) as (temporary,):
+            if not picture.save(str(temporary), Path(path).suffix.lstrip(".").upper()):
+                raise OSError(errno.EIO, "Qt could not write the image", path)
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             check_screenshot_path(args.screenshot, args.file)
         except CA2SISError as error:
             print(f"ca2sis: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return EXIT_INPUT
     # Qt loads after the arguments are parsed: `ca2sis --help` and bad options answer at once.
     from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -79,20 +89,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ca2sis: {message}", file=sys.stderr)
         if args.screenshot is None and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
             QMessageBox.critical(None, "ca2sis: no weights", message)
-        return EXIT_NO_WEIGHTS
+        return EXIT_WEIGHTS
 
     entries = gallery_entries(args.gallery)
     if not entries:
         print(f"ca2sis: no demo faces found in {args.gallery or default_gallery()}: the studio needs at least one "
               "face with its mask to start from (NAME.jpg + NAME.png)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_INPUT
     from .window import StudioWindow
 
     try:
         window = StudioWindow(engine, entries[0].load(), entries, export_onnx=args.backend == "auto")
     except CA2SISError as error:
         print(f"ca2sis: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return EXIT_INPUT
     if args.file:
         path = Path(args.file)
         if path.name.endswith(".json"):
@@ -100,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             window.open_photo(path)
     window.show()
+    outcome = {"exit": EXIT_OK}  # what the screenshot run ends with; closing the window ends the loop
     if args.screenshot:
         from PySide6.QtCore import QTimer
 
@@ -108,18 +119,18 @@ def main(argv: list[str] | None = None) -> int:
             if not settled or not (window.is_current() or window.last_error is not None):
                 QTimer.singleShot(100, shoot)
                 return
-            Path(args.screenshot).parent.mkdir(parents=True, exist_ok=True)
-            if not window.grab().save(args.screenshot):  # Qt says nothing else about a failed save
+            if not save_screenshot(window.grab(), args.screenshot):
                 print(f"ca2sis: could not write the screenshot {args.screenshot}", file=sys.stderr)
-                window.close()
-                app.exit(EXIT_BAD_INPUT)
-                return
-            shown = f" (it shows an error: {window.last_error})" if window.last_error else ""
-            print(f"ca2sis: screenshot written to {args.screenshot}{shown}", file=sys.stderr)
+                outcome["exit"] = EXIT_INPUT
+            else:
+                shown = f" (it shows an error: {window.last_error})" if window.last_error else ""
+                print(f"ca2sis: screenshot written to {args.screenshot}{shown}", file=sys.stderr)
+                # A file that failed to open (or any error shown) is a failed run for a script.
+                outcome["exit"] = EXIT_INPUT if window.last_error else EXIT_OK
             window.close()
 
         QTimer.singleShot(300, shoot)
-    return app.exec()
+    return app.exec() or outcome["exit"]
 
 
 if __name__ == "__main__":

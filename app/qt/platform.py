@@ -36,9 +36,10 @@ XCB_PACKAGES = {
     "libfontconfig.so.1": "libfontconfig1",
     "libdbus-1.so.3": "libdbus-1-3",
 }
-APT_LINE = "sudo apt-get install " + " ".join(dict.fromkeys(
-    ["libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0", "libxcb-render-util0",
-     "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1", "libxkbcommon-x11-0", "libegl1"]))
+# What scripts/setup.sh installs (the rest of XCB_PACKAGES come with these or with any desktop).
+APT_PACKAGES = ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-image0", "libxcb-render-util0",
+                "libxcb-shape0", "libxcb-randr0", "libxcb-xkb1", "libxkbcommon-x11-0", "libegl1")
+APT_LINE = "sudo apt-get install " + " ".join(APT_PACKAGES)
 HEADLESS = "QT_QPA_PLATFORM=offscreen"
 
 
@@ -93,3 +94,7 @@ def platform_problem() -> str | None:
     except OSError as error:
         return missing_library_message(str(error))
     return None
+
+
+if __name__ == "__main__":  # scripts/setup.sh asks for the package list (before any venv exists)
+    print(" ".join(APT_PACKAGES))

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ca2sis.model.errors import CA2SISError
+from ca2sis.model.errors import CA2SISError, describe_error
 
 from ..state.runner import LatestOnlyRunner
 
@@ -54,8 +54,8 @@ class RenderWorker(QObject):
 
 def error_message(error: BaseException) -> str:
     """What a person reads: our own errors as they are, others with their type."""
-    if isinstance(error, CA2SISError):
-        return str(error)
+    if isinstance(error, (CA2SISError, OSError)):  # a file that cannot be read or written: say which
+        return describe_error(error)
     return f"unexpected {type(error).__name__}: {error}"
 
 

@@ -8,10 +8,11 @@ and says so in the status bar. A later start finds the export and uses it direct
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ca2sis.model.errors import CA2SISError
+from ca2sis.model.errors import CA2SISError, describe_error
 from ca2sis.model.inference.backends import OnnxBackend
 from ca2sis.model.inference.engine import Engine
 
@@ -20,7 +21,8 @@ def needs_export(engine: Engine) -> bool:
     """Whether the engine runs PyTorch on the CPU from a weights folder without a current export."""
     backend = engine.backend
     return (engine.folder is not None and getattr(backend, "name", "") == "torch"
-            and getattr(backend, "device", "") == "cpu" and not Engine.onnx_export_current(engine.folder))
+            and getattr(backend, "device", "") == "cpu" and os.access(engine.folder, os.W_OK)
+            and not Engine.onnx_export_current(engine.folder))
 
 
 def export_and_load(engine: Engine, on_written: Callable[[Path], None] | None = None) -> OnnxBackend:
@@ -31,6 +33,7 @@ def export_and_load(engine: Engine, on_written: Callable[[Path], None] | None = 
         raise CA2SISError("these networks were not loaded from a weights folder, so there is nothing to export")
     try:
         export_onnx(engine.folder, on_written=on_written)
-    except PermissionError as error:
-        raise CA2SISError(f"cannot write the ONNX export beside the weights ({error}); staying on PyTorch") from None
+    except OSError as error:  # a read-only folder or file system, a full disk
+        raise CA2SISError(f"cannot write the ONNX export beside the weights ({describe_error(error)}); "
+                          "staying on PyTorch") from None
     return OnnxBackend(engine.folder, engine.config, device="cpu")

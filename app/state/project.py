@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ca2sis.model.errors import DataError, check_fraction
+from ca2sis.model.io.atomic import STALE_SECONDS, named_os_error
 from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, part_index
 from ca2sis.model.training.data import decode_file
@@ -48,6 +51,7 @@ def save_project(document: Document, path: str | Path) -> Path:
     if not path.name.endswith(PROJECT_SUFFIX):
         path = path.with_name(path.name + PROJECT_SUFFIX)
     folder = files_folder(path)
+    recover_interrupted_save(path)
     old_files = _own_files(path, folder)
     # Temporary names of our own: a folder or file of the user's is never reused or removed.
     token = secrets.token_hex(6)
@@ -57,6 +61,46 @@ def save_project(document: Document, path: str | Path) -> Path:
         return _write_project(document, path, folder, staging, old_files, token)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # only there when the save failed
+
+
+def _read_json(path: Path) -> Any:
+    """A JSON file's content; ValueError for anything that is not JSON this program reads (also
+    an integer of thousands of digits, or nesting deep enough to exhaust the stack)."""
+    try:
+        return json.loads(path.read_text())
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def recover_interrupted_save(path: Path) -> None:
+    """Finish or undo a save that was killed (SIGKILL, power loss) or failed mid-swap.
+
+    A save swaps its files in by renaming: files folder → ``.FOLDER.old-T``, the new files →
+    files folder, then ``.NAME.T.tmp`` → the project file (the commit). Left behind by an
+    interrupted save: with ``.NAME.T.tmp`` still there the project file was not replaced, so the
+    old files go back; without it the save was committed and the old files go. The
+    temporaries of saves killed earlier (``STALE_SECONDS`` ago) are removed."""
+    folder = files_folder(path)
+    for old in sorted(path.parent.glob(f".{folder.name}.old-*")):
+        token = old.name.rsplit("-", 1)[-1]
+        if not old.is_dir() or old.is_symlink() or not re.fullmatch(r"[0-9a-f]{12}", token):
+            continue
+        pending = path.with_name(f".{path.name}.{token}.tmp")
+        if pending.exists() or not folder.exists():  # not committed: the project file names the old files
+            if folder.exists():
+                folder.rename(folder.with_name(f".{folder.name}.saving-{token}"))
+                shutil.rmtree(folder.with_name(f".{folder.name}.saving-{token}"), ignore_errors=True)
+            old.rename(folder)
+            pending.unlink(missing_ok=True)
+        else:  # committed: these are the files the last project wrote (checked before that save)
+            shutil.rmtree(old, ignore_errors=True)
+    now = time.time()
+    for leftover in [*path.parent.glob(f".{folder.name}.saving-*"), *path.parent.glob(f".{path.name}.*.tmp")]:
+        try:
+            if now - leftover.lstat().st_mtime > STALE_SECONDS and not leftover.is_symlink():
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        except OSError:
+            continue
 
 
 def _own_files(path: Path, folder: Path) -> set[str]:
@@ -70,8 +114,8 @@ def _own_files(path: Path, folder: Path) -> set[str]:
     content = None
     if path.exists():
         try:
-            content = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            content = _read_json(path)
+        except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             content = None
         if not isinstance(content, dict) or content.get("format") != PROJECT_FORMAT:
             raise FileExistsError(f"{path} exists and is not a ca2sis project: choose another name")
@@ -126,20 +170,30 @@ def _write_project(
         "faces": faces,
     }
     tmp = path.with_name(f".{path.name}.{token}.tmp")
-    tmp.write_text(json.dumps(content, indent=2) + "\n")
-    # Swap the new files in, then the JSON that names them.
+    # Swap the new files in, then the JSON that names them (the commit: see recover_interrupted_save).
     old = folder.with_name(f".{folder.name}.old-{token}")
+    moved_old = moved_new = False
     try:
+        with open(tmp, "x") as file:
+            file.write(json.dumps(content, indent=2) + "\n")
         if folder.exists():
             folder.rename(old)
+            moved_old = True
         staging.rename(folder)
+        moved_new = True
         os.replace(tmp, path)
-    except OSError:
-        if old.exists() and not folder.exists():  # put the last project's files back
-            old.rename(folder)
-        raise
-    finally:
-        tmp.unlink(missing_ok=True)
+    except OSError as error:
+        # Put the last project's files back; a step that fails here too is finished by the next open.
+        try:
+            if moved_new:
+                folder.rename(staging)
+            if moved_old:
+                old.rename(folder)
+        except OSError:
+            pass
+        else:
+            tmp.unlink(missing_ok=True)
+        raise named_os_error(error, path) from error
     if old.exists():  # the last project's files: only what it wrote (checked by _own_files)
         for entry in old.iterdir():
             if entry.name in old_files and entry.is_file():
@@ -201,10 +255,11 @@ def load_project(path: str | Path) -> Document:
     """Read a project written by ``save_project``; a DataError says what is wrong."""
     path = Path(path)
     try:
-        content = json.loads(path.read_text())
+        recover_interrupted_save(path)
+        content = _read_json(path)
     except FileNotFoundError:
         raise DataError(f"{path}: no such project file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise DataError(f"{path}: not a readable ca2sis project ({error})") from None
     if not isinstance(content, dict) or content.get("format") != PROJECT_FORMAT:
         raise DataError(f"{path}: not a ca2sis project file")

@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 from ..config import get_config
-from ..errors import CA2SISError
 from ..inference.bench import (
     VARIANTS,
     count_gflop,
@@ -24,6 +23,9 @@ from ..inference.bench import (
     prepare_weights,
     run_benchmark,
 )
+from ..inference.engine import ensure_weights
+from ..io.atomic import write_text_atomic
+from .common import EXIT_CHECK_FAILED, EXIT_OK, check_outputs, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,17 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1 and --warmup at least 0")
+    return run_cli(lambda: _bench(args))
+
+
+def _bench(args: argparse.Namespace) -> int:
     variants = args.variants or default_variants()
-    try:
-        with tempfile.TemporaryDirectory(prefix="ca2sis-bench-") as scratch:
-            need_onnx = any(VARIANTS[name].backend == "onnx" for name in variants)
-            weights = prepare_weights(args.weights, args.config, need_onnx, Path(scratch))
-            config = get_config(weights)
-            gflop = count_gflop(weights)
-            results = run_benchmark(weights, variants, args.runs, args.warmup, args.threads)
-    except (CA2SISError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.weights is not None:
+        ensure_weights(args.weights)
+    # Checked before the (long) run: --json may not be the weights' or the config's file.
+    check_outputs([("--json", args.json)], [args.weights, args.config if Path(args.config).is_file() else None])
+    with tempfile.TemporaryDirectory(prefix="ca2sis-bench-") as scratch:
+        need_onnx = any(VARIANTS[name].backend == "onnx" for name in variants)
+        weights = prepare_weights(args.weights, args.config, need_onnx, Path(scratch))
+        config = get_config(weights)
+        gflop = count_gflop(weights)
+        results = run_benchmark(weights, variants, args.runs, args.warmup, args.threads)
     print(format_table(results, config.name, config.image_size, gflop))
     if args.json:
         report = {
@@ -63,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             "gflop": {name: round(value, 4) for name, value in gflop.items()},
             "results": results,
         }
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0 if all("error" not in row for row in results) else 1
+        write_text_atomic(args.json, json.dumps(report, indent=2) + "\n")
+    return EXIT_OK if all("error" not in row for row in results) else EXIT_CHECK_FAILED
 
 
 if __name__ == "__main__":

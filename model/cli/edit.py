@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 
 from ..devices import resolve_device
-from ..errors import CA2SISError, DataError, WeightsError, check_fraction
+from ..errors import DataError, check_fraction
 from ..inference.engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights
-from ..io.images import as_mask, check_output_paths, save_pngs
+from ..io.images import as_mask, photo_format, save_images, save_pngs
 from ..labels import CLASS_NAMES, has_face_parts, part_index
+from .common import EXIT_OK, check_outputs, run_cli
 
-EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
 # A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
 # "@-1" is reported as a strength outside 0..1, not as part of a file name.
 _NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:inf|infinity|nan)"
@@ -190,8 +190,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.face_out is not None:
         outputs.append(("--face-out", args.face_out))
     photo_input = [args.paste_back] if args.paste_back is not None else []
-    check_output_paths(outputs, [*_input_files(edit), *photo_input,
-                                 *(path for path in weights.iterdir() if path.is_file())])
+    check_outputs(outputs, [*(file for file in _input_files(edit) if isinstance(file, (str, Path))), *photo_input,
+                            weights])
     engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
     if args.style_mask is not None and not has_face_parts(engine.load_mask(args.style_mask)):
         print(f"warning: --style-mask {args.style_mask} has no face parts (no skin, eyes, brows, nose or "
@@ -200,13 +200,10 @@ def run(args: argparse.Namespace) -> dict:
     # All files or none: the images are made first, and nothing is written when any of them fails.
     pngs = [(attention_overlay(result.image, result.attention, part), path) for part, path in attention_outputs]
     if photo is not None:
-        from ..faces.paste_back import save_image
-
         pasted = _paste_back(args, edit, result.image, photo_face, photo)
         if args.face_out is not None:
             pngs.append((result.image, args.face_out))
-        save_pngs(pngs)
-        save_image(pasted, args.out)
+        save_images([(pasted, args.out, photo_format(args.out)), *((image, path, "PNG") for image, path in pngs)])
     else:
         save_pngs([(result.image, args.out), *pngs])
     summary = {
@@ -242,17 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.paste_back is None and (args.mask is None or args.style is None):
         parser.error("--mask and --style are required, unless --paste-back PHOTO gives them")
-    try:
-        summary = run(args)
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_WEIGHTS
-    except (CA2SISError, OSError) as exc:  # DataError and UsageError are CA2SISErrors
-        hint = ""
-        if "no mask was given" in str(exc):
-            hint = " (--style-mask MASK for --style, PART=FACE:MASK for --part)"
-        print(f"error: {exc}{hint}", file=sys.stderr)
-        return EXIT_INPUT
+    return run_cli(lambda: _edit(args), _hint)
+
+
+def _hint(error: BaseException) -> str:
+    return " (--style-mask MASK for --style, PART=FACE:MASK for --part)" if "no mask was given" in str(error) else ""
+
+
+def _edit(args: argparse.Namespace) -> int:
+    summary = run(args)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

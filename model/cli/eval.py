@@ -20,36 +20,15 @@ import sys
 from pathlib import Path
 
 from ..devices import resolve_device
-from ..errors import CA2SISError, WeightsError
 from ..evaluation.pipeline import evaluate
 from ..evaluation.report import markdown_table
 from ..inference.engine import Engine, default_weights, ensure_weights
 from ..io.atomic import write_text_atomic
 from ..training.data import read_id_list
+from .common import EXIT_OK, check_outputs, run_cli, whole_number
 
-EXIT_OK, EXIT_INPUT, EXIT_WEIGHTS = 0, 2, 3  # and 1: an unexpected error (a traceback)
-
-
-def _whole(text: str, minimum: int) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    return _whole(text, 1)
-
-
-def _seed(text: str) -> int:
-    return _whole(text, 0)
-
-
-def _compare_size(text: str) -> int:
-    return _whole(text, 16)
+MAX_COMPARE_SIZE = 4096  # a side beyond it needs gigabytes per face batch (as ca2sis-parse's --size)
+_positive, _seed, _compare_size = whole_number(1), whole_number(0), whole_number(16, MAX_COMPARE_SIZE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +66,10 @@ def run(args: argparse.Namespace) -> dict:
     ids = read_id_list(args.list) if args.list is not None else None
     resolve_device(args.device)
     weights = ensure_weights(args.weights or default_weights())
+    # Checked before the (long) evaluation: no report may land on a weights file, the id list
+    # or a file of the data (masks, faces).
+    check_outputs([("--json", args.json), ("--markdown", args.markdown)],
+                  [weights, args.list, args.parser_weights, args.data, args.data / "images", args.data / "masks"])
     engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
     return evaluate(
         engine, args.data, ids=ids, limit=args.limit, seed=args.seed, identity=not args.no_identity,
@@ -97,19 +80,16 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        report = run(args)
-        table = markdown_table(report)
-        if args.json is not None:
-            write_text_atomic(args.json, json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-        if args.markdown is not None:
-            write_text_atomic(args.markdown, table)
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_WEIGHTS
-    except (CA2SISError, OSError) as exc:  # DataError is a CA2SISError
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+    return run_cli(lambda: _evaluate(args))
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    report = run(args)
+    table = markdown_table(report)
+    if args.json is not None:
+        write_text_atomic(args.json, json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    if args.markdown is not None:
+        write_text_atomic(args.markdown, table)
     print(table, end="")
     return EXIT_OK
 

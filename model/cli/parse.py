@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import CA2SISError, DataError, WeightsError
+from ..errors import DataError
 from ..faces.align import NoFaceFound
 from ..faces.reader import FaceReader, default_parser_weights
-from ..io.images import MIN_INPUT_SIZE, check_output_paths, mask_image, save_pngs
+from ..io.images import MIN_INPUT_SIZE, mask_image, save_pngs
 from ..labels import CLASS_NAMES, DISPLAY_NAMES, colorize
+from .common import EXIT_OK, check_outputs, run_cli
 
 MAX_SIZE = 4096  # side of the aligned face: beyond it the parser's upsampled logits alone take gigabytes
 
@@ -45,42 +46,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="parser weights folder (default: the bundled one)")
     parser.add_argument("--json", action="store_true", help="print what was found as JSON")
     args = parser.parse_args(argv)
+    return run_cli(lambda: _parse(args))
+
+
+def _parse(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    if not MIN_INPUT_SIZE <= args.size <= MAX_SIZE:
+        raise DataError(f"--size {args.size}: choose a side between {MIN_INPUT_SIZE} and {MAX_SIZE}")
+    weights = Path(args.weights or default_parser_weights())
+    outputs = [(option, path) for option, path in
+               (("--out", args.out), ("--aligned-out", args.aligned_out), ("--colour-out", args.colour_out))
+               if path is not None]
+    # All outputs checked before any is written: none may be the photo, a weights file or another output.
+    check_outputs(outputs, [args.photo, weights if weights.is_dir() else None])
+    reader = FaceReader(weights, size=args.size)
     try:
-        if not MIN_INPUT_SIZE <= args.size <= MAX_SIZE:
-            raise DataError(f"--size {args.size}: choose a side between {MIN_INPUT_SIZE} and {MAX_SIZE}")
-        weights = Path(args.weights or default_parser_weights())
-        outputs = [(option, path) for option, path in
-                   (("--out", args.out), ("--aligned-out", args.aligned_out), ("--colour-out", args.colour_out))
-                   if path is not None]
-        # All outputs checked before any is written: none may be the photo, a weights file or another output.
-        weight_files = [path for path in weights.iterdir() if path.is_file()] if weights.is_dir() else []
-        check_output_paths(outputs, [args.photo, *weight_files])
-        reader = FaceReader(weights, size=args.size)
-        try:
-            parsed = reader.read(args.photo, align=not args.no_align)
-        except NoFaceFound as exc:
-            square = _is_square(args.photo)
-            if not (square and args.whole_if_no_face):
-                hint = ""
-                if square:
-                    hint = " (it is square: --whole-if-no-face uses the whole picture as the aligned face)"
-                raise NoFaceFound(f"{exc}{hint}") from None
-            print("no face found: using the whole picture as the aligned face", file=sys.stderr)
-            parsed = reader.read(args.photo, align=False)
-        images = [(mask_image(parsed.mask), args.out)]
-        if args.aligned_out:
-            images.append((Image.fromarray(parsed.image), args.aligned_out))
-        if args.colour_out:
-            overlay = (0.5 * parsed.image + 0.5 * colorize(parsed.mask)).astype(np.uint8)
-            images.append((Image.fromarray(overlay), args.colour_out))
-        save_pngs(images)
-    except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (CA2SISError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        parsed = reader.read(args.photo, align=not args.no_align)
+    except NoFaceFound as exc:
+        square = _is_square(args.photo)
+        if not (square and args.whole_if_no_face):
+            hint = ""
+            if square:
+                hint = " (it is square: --whole-if-no-face uses the whole picture as the aligned face)"
+            raise NoFaceFound(f"{exc}{hint}") from None
+        print("no face found: using the whole picture as the aligned face", file=sys.stderr)
+        parsed = reader.read(args.photo, align=False)
+    images = [(mask_image(parsed.mask), args.out)]
+    if args.aligned_out:
+        images.append((Image.fromarray(parsed.image), args.aligned_out))
+    if args.colour_out:
+        overlay = (0.5 * parsed.image + 0.5 * colorize(parsed.mask)).astype(np.uint8)
+        images.append((Image.fromarray(overlay), args.colour_out))
+    save_pngs(images)
     milliseconds = (time.perf_counter() - start) * 1000
     present = [CLASS_NAMES[c] for c in np.unique(parsed.mask)]
     if args.json:
@@ -93,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(f"wrote {args.out} ({args.size}x{args.size}, {len(present)} classes, {milliseconds:.0f} ms)")
-    return 0
+    return EXIT_OK
 
 
 def _is_square(photo: str) -> bool:

@@ -13,20 +13,23 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
 from ..config import FEATURE_NORMS, PRESETS, CA2SISConfig, get_config
 from ..errors import CA2SISError
-from ..io.checkpoint import checkpoint_path, read_checkpoint_meta
+from ..io.checkpoint import CHECKPOINT_FILES, checkpoint_path, read_checkpoint_meta
+from ..io.lock import folder_lock
+from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS, count_parameters
 from ..networks.discriminator import MultiScaleDiscriminator
 from ..training.data_check import write_run_summary
 from ..training.train import AUGMENTS, DATA_LOADING, PRECISIONS, TrainConfig, Trainer, export_weights
-
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
+from .common import EXIT_INTERRUPTED, EXIT_OK, run_cli
 
 # CLI flag → TrainConfig field, for the options a user may set (and override on resume).
 _TRAIN_FLAGS = {
@@ -145,6 +148,7 @@ def train_command(argv: list[str]) -> int:
 
     if out.exists() and not out.is_dir():
         raise CA2SISError(f"--out {out}: is a file; give a run folder (it holds checkpoints, samples and logs)")
+    _refuse_weights_folder(out)
     ckpt = checkpoint_path(out, args.stage)
     if args.resume:
         if not ckpt.exists():
@@ -166,7 +170,22 @@ def train_command(argv: list[str]) -> int:
         train = TrainConfig(**given)
     if not train.data:
         raise CA2SISError("--data is required (a dataset folder)")
+    # One training per run folder: a second would interleave the logs and replace the
+    # checkpoints. Only the first process of a torchrun job takes the lock.
+    lock = folder_lock(out, "training") if os.environ.get("RANK", "0") == "0" else nullcontext()
+    with lock:
+        return _train(config, train, out, args)
 
+
+def _refuse_weights_folder(out: Path) -> None:
+    """A weights folder is not a run folder: training would replace its config.json."""
+    if (out / "config.json").is_file() and any((out / name).exists() for name in WEIGHT_FILES.values()) \
+            and not any((out / name).exists() for name in CHECKPOINT_FILES.values()):
+        raise CA2SISError(f"--out {out}: is a weights folder (config.json and *.safetensors, no checkpoint); "
+                          "give a run folder of its own, e.g. runs/NAME, and export to weights folders")
+
+
+def _train(config: CA2SISConfig, train: TrainConfig, out: Path, args: argparse.Namespace) -> int:
     trainer = Trainer(config, train, out, resume=args.resume)
     if args.resume and trainer.step >= train.steps:
         print(f"ca2sis-train: {out} is already at step {trainer.step} of {train.steps}: nothing to do "
@@ -204,8 +223,11 @@ def export_command(argv: list[str]) -> int:
                         help="weights folder whose M_s (random part styles) a synthesis-only run ships with, "
                         "e.g. the folder it was warm-started from")
     args = parser.parse_args(argv)
-    if Path(args.out).exists() and not Path(args.out).is_dir():
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
         raise CA2SISError(f"--out {args.out}: is a file; give a weights folder to write")
+    if any((out / name).exists() for name in CHECKPOINT_FILES.values()):
+        raise CA2SISError(f"--out {args.out}: is a run folder (it holds a checkpoint); give a weights folder")
     paths = export_weights(args.run, args.out, torch.float32 if args.fp32 else torch.float16,
                            mapping_from=args.mapping_from)
     total = sum(p.stat().st_size for p in paths)
@@ -251,16 +273,9 @@ def info_command(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"export": export_command, "info": info_command}
-    try:
-        if argv and argv[0] in commands:
-            return commands[argv[0]](argv[1:])
-        return train_command(argv)
-    except (CA2SISError, ValueError) as exc:
-        print(f"ca2sis-train: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("ca2sis-train: aborted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    if argv and argv[0] in commands:
+        return run_cli(lambda: commands[argv[0]](argv[1:]))
+    return run_cli(lambda: train_command(argv))
 
 
 if __name__ == "__main__":

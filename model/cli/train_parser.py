@@ -11,9 +11,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import CA2SISError
 from ..faces.parser import FaceParserConfig
 from ..faces.train_parser import ParserTrainConfig, train
+from .common import EXIT_OK, finite_number, run_cli, whole_number
+
+MIN_CROP, MAX_SIDE = 16, 4096  # the U-Net halves a crop four times; 4096: ca2sis-parse's largest side
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """"16,32,64": the U-Net's channels per level, each a whole number of at least 1."""
+    try:
+        widths = tuple(int(width) for width in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers separated by commas, e.g. 16,32,64") from None
+    if len(widths) < 2 or min(widths) < 1 or max(widths) > 4096:
+        raise argparse.ArgumentTypeError(f"{text!r}: give two or more widths between 1 and 4096")
+    return widths
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,36 +34,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="labelled faces: images/ + masks/ or the official layout")
     parser.add_argument("--out", required=True, help="folder for the weights, scores and log")
     parser.add_argument("--val-list", help="face ids to hold out and score on (one per line)")
-    parser.add_argument("--epochs", type=int, default=60, help="passes over the training faces (default 60)")
-    parser.add_argument("--batch-size", type=int, default=8, help="faces per step (default 8)")
-    parser.add_argument("--crop", type=int, default=192, help="training crop side (default 192)")
-    parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
-    parser.add_argument("--eval-every", type=int, default=5, help="epochs between validations (default 5)")
-    parser.add_argument("--input-size", type=int, default=256, help="side faces are parsed at (default 256)")
-    parser.add_argument("--widths", default="16,32,64,128,192", help="U-Net widths per level")
+    parser.add_argument("--epochs", type=whole_number(1), default=60,
+                        help="passes over the training faces (default 60)")
+    parser.add_argument("--batch-size", type=whole_number(1), default=8, help="faces per step (default 8)")
+    parser.add_argument("--crop", type=whole_number(MIN_CROP, MAX_SIDE), default=192,
+                        help="training crop side (default 192)")
+    parser.add_argument("--lr", type=finite_number(0, strictly_above=True), default=2e-3,
+                        help="peak learning rate (default 2e-3)")
+    parser.add_argument("--eval-every", type=whole_number(1), default=5, help="epochs between validations (default 5)")
+    parser.add_argument("--input-size", type=whole_number(MIN_CROP, MAX_SIDE), default=256,
+                        help="side faces are parsed at (default 256)")
+    parser.add_argument("--widths", type=_widths, default="16,32,64,128,192", help="U-Net widths per level")
     parser.add_argument("--global-context", action="store_true",
                         help="add the face's pooled features at the deepest level (see FaceParser)")
-    parser.add_argument("--rare-weight", type=float, default=1.0,
+    parser.add_argument("--rare-weight", type=finite_number(0, strictly_above=True), default=1.0,
                         help="draw faces with eyeglasses, hat, earring or necklace this many times as often")
     parser.add_argument("--init", help="start from the parser weights in this folder (fine-tuning)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=whole_number(1), help="CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    levels = 2 ** (len(args.widths) - 1)  # the U-Net halves the side at each level after the first
+    if args.crop % levels or args.input_size % levels:
+        parser.error(f"--crop and --input-size must be multiples of {levels} (the U-Net has {len(args.widths)} levels)")
     config = ParserTrainConfig(
         data=args.data, out=args.out, val_list=args.val_list, epochs=args.epochs, batch_size=args.batch_size,
         crop=args.crop, lr=args.lr, eval_every=args.eval_every, rare_weight=args.rare_weight, init=args.init,
         seed=args.seed, threads=args.threads,
     )
-    parser_config = FaceParserConfig(input_size=args.input_size, widths=tuple(int(w) for w in args.widths.split(",")),
+    parser_config = FaceParserConfig(input_size=args.input_size, widths=args.widths,
                                      global_context=args.global_context)
-    try:
-        best = train(config, parser_config)
-    except CA2SISError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: _train(config, parser_config))
+
+
+def _train(config: ParserTrainConfig, parser_config: FaceParserConfig) -> int:
+    best = train(config, parser_config)
     if "epoch" in best:
         print(f"best mean F1 {best['mean_f1']:.4f}, mIoU {best['miou']:.4f} at epoch {best['epoch']}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -48,6 +48,11 @@ UPRIGHT_DEGREES = 10.0
 TILTS = (45.0, -45.0, 90.0, -90.0)
 
 
+# The detectors find faces of about 40 px and larger; dlib fails (and corrupts its memory) on
+# pictures under about 10 px a side, so nothing smaller than this reaches it.
+MIN_PHOTO_SIDE = 32
+
+
 class NoFaceFound(DataError):
     """No face in the picture (the studio then offers to take a square picture whole)."""
 
@@ -150,12 +155,16 @@ class FaceAligner:
         import dlib
 
         height, width = photo.shape[:2]
+        if min(height, width) < MIN_PHOTO_SIDE:  # dlib fails on such pictures, and corrupts its memory
+            return []
         boxes = list(self.detector(photo, 0)) or list(self.detector(photo, 1))
         if boxes:
             self.last_detector = "hog"
             return boxes
         scale = min(1.0, CNN_SIDE / max(height, width))
         small = photo if scale == 1.0 else _resize(photo, scale)
+        if min(small.shape[:2]) < MIN_PHOTO_SIDE:
+            return []
         found = [detection.rect for detection in self.cnn_detector(small, 0)]
         self.last_detector = "cnn" if found else ""
         return [dlib.rectangle(round(b.left() / scale), round(b.top() / scale), round(b.right() / scale),
@@ -207,6 +216,9 @@ class FaceAligner:
     def landmarks(self, photo: np.ndarray, source: str = "photo") -> np.ndarray:
         """The 68 landmarks (68, 2) of the largest face in an RGB uint8 photo."""
         height, width = photo.shape[:2]
+        if min(height, width) < MIN_PHOTO_SIDE:
+            raise NoFaceFound(f"{source}: {width}x{height} pixels is too small to find a face in (a photo needs "
+                              f"at least {MIN_PHOTO_SIDE} pixels a side)")
         # Detect on a copy at most 1024 px wide (fast); the detector finds faces down to
         # about 80 px, and looks again at twice the size when it finds none.
         scale = min(1.0, 1024 / max(height, width))

@@ -18,7 +18,6 @@ and blends it in:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,10 +25,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from ..errors import DataError
-from ..io.images import ImageInput, describe
+from ..io.images import ImageInput, describe, photo_format, save_images
 from ..labels import NUM_CLASSES
 from .align import NoFaceFound, load_photo
 
@@ -106,8 +104,8 @@ def read_photo(reader, photo: ImageInput, whole_picture: bool = False):
     else:
         try:
             parsed = reader.read(pixels)
-        except NoFaceFound:  # said again with the photo's name, not the array's shape
-            raise NoFaceFound(f"{name}: no face found in the picture") from None
+        except NoFaceFound as error:  # said again with the photo's name, not the array's shape
+            raise NoFaceFound(f"{name}: {str(error).split(': ', 1)[-1]}") from None
         matrix = parsed.alignment.matrix
     return parsed, SourcePhoto(pixels, matrix, reader.size, name)
 
@@ -229,16 +227,7 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     return result
 
 
-def save_image(image: np.ndarray, path: str | Path, jpeg_quality: int = 95) -> Path:
+def save_image(image: np.ndarray, path: str | Path) -> Path:
     """Write a photo atomically in the format its name asks for (.jpg/.jpeg: JPEG, else PNG)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
-    tmp = path.with_name(path.name + ".tmp")
-    picture = Image.fromarray(np.ascontiguousarray(image))
-    if jpeg:
-        picture.save(tmp, format="JPEG", quality=jpeg_quality, subsampling=0)
-    else:
-        picture.save(tmp, format="PNG", compress_level=3)  # 3: near the best size at a third of the time of 6
-    os.replace(tmp, path)
+    save_images([(image, path, photo_format(path))])
     return path

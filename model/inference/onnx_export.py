@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from ..errors import CA2SISError
-from ..io.atomic import atomic_write
+from ..io.atomic import atomic_write, remove_stale_temporaries
+from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS
 from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, build_graphs, weights_digest
 
@@ -78,6 +79,10 @@ def export_onnx(
     # The exporter logs a warning per torchvision operator it cannot find; we use none.
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
     folder = Path(folder)
+    remove_stale_temporaries(folder)  # left by an export killed mid-write
+    # Each graph is stamped with the digest of the weights as they were *before* loading: weights
+    # replaced meanwhile (the studio exports in the background) leave the graph marked stale.
+    digests = {name: weights_digest(folder, name) for name in WEIGHT_FILES if (folder / WEIGHT_FILES[name]).exists()}
     model = CA2SIS.from_pretrained(folder).float()
     graphs = build_graphs(model)
     inputs = example_inputs(model)
@@ -92,10 +97,12 @@ def export_onnx(
                 graph, inputs[name], None, input_names=INPUT_NAMES[name], output_names=OUTPUT_NAMES[name],
                 dynamo=True, dynamic_shapes=_dynamic_shapes(name), opset_version=ONNX_OPSET, verbose=False,
             )
-        program.model.metadata_props[WEIGHTS_DIGEST_KEY] = weights_digest(folder, name)
+        program.model.metadata_props[WEIGHTS_DIGEST_KEY] = digests[name]
         program.model.metadata_props["ca2sis_config"] = model.config.name
         with atomic_write(path) as temporary:
             program.save(str(temporary))
+            if weights_digest(folder, name) != digests[name]:
+                raise CA2SISError(f"{folder / WEIGHT_FILES[name]} changed during the export; export again")
         written.append(path)
         if on_written is not None:
             on_written(path)

@@ -10,7 +10,6 @@ are not square crops or are smaller than ``MIN_INPUT_SIZE``.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from ..training.data import (
     to_rgb,
 )
 from ..training.data_check import check_square
+from .atomic import atomic_write_all
 
 ImageInput = str | Path | Image.Image | np.ndarray
 MaskInput = str | Path | Image.Image | np.ndarray
@@ -148,25 +148,27 @@ def save_png(image: Image.Image | np.ndarray, path: str | Path) -> None:
 
 
 def save_pngs(images: Sequence[tuple[Image.Image | np.ndarray, str | Path]]) -> None:
-    """Write several PNGs all or nothing: each goes to a temporary file of its own beside
-    its target first (a unique name: no file of the user's is touched), and the targets
-    are replaced only once every one has been written. A failure removes the temporaries."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for image, path in images:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-            with open(tmp, "xb") as file:
-                staged.append((tmp, path))
-                (image if isinstance(image, Image.Image) else Image.fromarray(image)).save(file, format="PNG")
-        while staged:
-            tmp, path = staged[0]
-            os.replace(tmp, path)
-            staged.pop(0)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+    """Write several PNGs all or nothing (``save_images``)."""
+    save_images([(image, path, "PNG") for image, path in images])
+
+
+def photo_format(path: str | Path) -> str:
+    """The format a photo is written in: JPEG for a .jpg/.jpeg name, else PNG."""
+    return "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
+
+
+def save_images(images: Sequence[tuple[Image.Image | np.ndarray, str | Path, str]]) -> None:
+    """Write several images ("PNG" or "JPEG") all or nothing: each goes to a temporary file of
+    its own beside its target first (``atomic_write_all``), and the targets are replaced only
+    once every one has been written. A failure removes the temporaries."""
+    with atomic_write_all([path for _, path, _ in images]) as temporaries:
+        for (image, _, kind), temporary in zip(images, temporaries):
+            picture = image if isinstance(image, Image.Image) else Image.fromarray(np.ascontiguousarray(image))
+            with open(temporary, "r+b") as file:
+                if kind == "JPEG":
+                    picture.save(file, format="JPEG", quality=95, subsampling=0)
+                else:  # 3: near the smallest size at a third of the time of the default 6
+                    picture.save(file, format="PNG", compress_level=3)
 
 
 def _same_file(first: Path, second: Path) -> bool:

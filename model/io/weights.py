@@ -15,10 +15,17 @@ says what is wrong. Nothing here ever unpickles.
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -32,6 +39,9 @@ WEIGHT_FILES = {
     "generator": "generator.safetensors",
     "mapping_network": "mapping_network.safetensors",
 }
+# Files besides WEIGHT_FILES that belong to one exported set (D, kept for fine-tuning).
+SET_MEMBERS = ("training/discriminator.safetensors",)
+SET_KEY, CONFIG_DIGEST_KEY = "ca2sis_set", "ca2sis_config_sha256"
 
 
 def _looks_like_pickle(path: Path) -> bool:
@@ -48,7 +58,13 @@ def _looks_like_pickle(path: Path) -> bool:
 def atomic_save_file(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
     """safetensors save that never leaves a half-written file under ``path``."""
     with atomic_write(path) as temporary:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(temporary), metadata=metadata)
+        try:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(temporary),
+                      metadata=metadata)
+        except SafetensorError as error:  # a failed write (disk full) is an OSError like any other
+            code = re.search(r"code: (\d+)", str(error))
+            number = int(code.group(1)) if code else errno.EIO
+            raise OSError(number, os.strerror(number), str(path)) from error
 
 
 def read_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -104,6 +120,9 @@ def save_weights_folder(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    # Every file of one save carries the same set id and its config's digest: a folder whose
+    # files come from two saves (an export that failed half-way over an older one) is refused.
+    stamp = {SET_KEY: secrets.token_hex(8), CONFIG_DIGEST_KEY: config_digest(config)}
     for name, module in networks.items():
         if name not in WEIGHT_FILES:
             raise ValueError(f"unknown network '{name}'")
@@ -111,11 +130,58 @@ def save_weights_folder(
             k: v.to(dtype) if v.is_floating_point() else v for k, v in module.state_dict().items()
         }
         path = folder / WEIGHT_FILES[name]
-        atomic_save_file(tensors, path, metadata={"network": name, "config": config.name})
+        atomic_save_file(tensors, path, metadata={"network": name, "config": config.name, **stamp})
         written.append(path)
     config.save(folder / "config.json")
     written.append(folder / "config.json")
     return written
+
+
+def config_digest(config: CA2SISConfig) -> str:
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _stamp(path: Path) -> tuple[str | None, str | None]:
+    """The set id and config digest a weights file was saved with (None, None: before they existed)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is not a readable safetensors file (truncated or corrupt?): {exc}") from exc
+    return metadata.get(SET_KEY), metadata.get(CONFIG_DIGEST_KEY)
+
+
+def check_weights_set(folder: Path, config: CA2SISConfig, files: list[Path]) -> None:
+    """Refuse weights files that were not saved together, or not with this config.json."""
+    stamps = {path: _stamp(path) for path in files}
+    sets = {set_id for set_id, _ in stamps.values() if set_id is not None}  # unstamped: older saves, any tool
+    if len(sets) > 1:
+        raise WeightsError(f"{folder} mixes files of different saves ({', '.join(sorted(p.name for p in files))}): "
+                           "an export or copy was interrupted; export the weights again")
+    digest = config_digest(config)
+    for path, (set_id, file_digest) in stamps.items():
+        if set_id is not None and file_digest != digest:
+            raise WeightsError(f"{path} was saved with another config.json than {folder / 'config.json'}: "
+                               "an export or copy was interrupted; export the weights again")
+
+
+def install_weights_folder(staging: Path, folder: Path) -> None:
+    """Move a complete weights folder written at ``staging`` to ``folder``: renamed whole when
+    ``folder`` is new; else the old set goes first (config.json, then every weights file, also
+    those the new set lacks, which would not fit its config), then the new files come in with
+    config.json last, so an interruption leaves a folder that says it is incomplete, never one
+    that loads two sets. Other files in ``folder`` are left alone."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    new_files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: p.name == "config.json")
+    for old_name in ("config.json", *WEIGHT_FILES.values(), *SET_MEMBERS):
+        (folder / old_name).unlink(missing_ok=True)
+    for path in new_files:
+        target = folder / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_weights_config(folder: str | Path, expected_config: str | CA2SISConfig | None = None) -> CA2SISConfig:
@@ -144,10 +210,8 @@ def read_weights_folder(
     """The config and the tensors of every network file present in ``folder``."""
     folder = Path(folder)
     config = read_weights_config(folder, expected_config)
-    tensors = {
-        name: read_tensors(folder / filename)
-        for name, filename in WEIGHT_FILES.items()
-        if (folder / filename).exists()
-    }
+    files = {name: folder / filename for name, filename in WEIGHT_FILES.items() if (folder / filename).exists()}
+    tensors = {name: read_tensors(path) for name, path in files.items()}
+    check_weights_set(folder, config, list(files.values()))
     return config, tensors
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
+import secrets
+import shutil
 import signal
 import sys
 import time
@@ -34,9 +37,10 @@ from tqdm import tqdm
 
 from ..config import CA2SISConfig
 from ..devices import cpu_flags
-from ..errors import CA2SISError, WeightsError
+from ..errors import CA2SISError, TrainingDiverged, WeightsError
 from ..faces.parser import FaceParserModel
 from ..faces.reader import default_parser_weights
+from ..io.atomic import write_text_atomic
 from ..io.checkpoint import (
     checkpoint_networks,
     checkpoint_path,
@@ -45,7 +49,15 @@ from ..io.checkpoint import (
     read_checkpoint_meta,
     save_checkpoint,
 )
-from ..io.weights import WEIGHT_FILES, atomic_save_file, load_module_tensors, read_tensors, read_weights_folder
+from ..io.weights import (
+    SET_MEMBERS,
+    WEIGHT_FILES,
+    atomic_save_file,
+    install_weights_folder,
+    load_module_tensors,
+    read_tensors,
+    read_weights_folder,
+)
 from ..labels import colorize
 from ..networks.composite import CA2SIS
 from ..networks.discriminator import MultiScaleDiscriminator
@@ -57,7 +69,7 @@ from .grow import appended_blocks, grow_generator
 from .losses import LeCamRegularizer, ParserLoss, VGGPerceptualLoss
 from .objectives import LossWeights, MappingObjective, Objective, SynthesisForward, SynthesisObjective
 
-DISC_EXPORT = "training/discriminator.safetensors"  # D beside exported weights, for fine-tuning
+DISC_EXPORT = SET_MEMBERS[0]  # D beside exported weights, for fine-tuning
 ADA_INTERVAL = 4  # steps between adjustments of the augmentation probability
 
 STAGES = ("synthesis", "mapping")
@@ -121,11 +133,13 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1")
         non_negative = ("ema_kimg", "lr_decay_kimg", "swap_faces", "parser_faces", "workers")
         for f in dataclasses.fields(self):
-            if f.name.startswith("lambda_") or f.name in non_negative:
-                if getattr(self, f.name) < 0:
-                    raise ValueError(f"{f.name} must be at least 0")
-        if self.ada_kimg <= 0:
-            raise ValueError("ada_kimg must be positive")
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):  # NaN passes every < or > check
+                raise ValueError(f"{f.name} must be a finite number, not {value}")
+            if (f.name.startswith("lambda_") or f.name in non_negative) and value < 0:
+                raise ValueError(f"{f.name} must be at least 0")
+        if self.ada_kimg <= 0 or self.lr <= 0:
+            raise ValueError("ada_kimg and lr must be positive")
         return self
 
     def loss_weights(self) -> LossWeights:
@@ -436,9 +450,25 @@ class Trainer:
             self.ema.reset_to(self.trained)
         self.step = int(meta["step"])
 
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        """Stop on a non-finite loss or weight, before anything of it is saved: the last good
+        checkpoint stays the run's checkpoint."""
+        bad = sorted(name for name, value in losses.items() if not math.isfinite(value))
+        if not bad:
+            weights = [p for m in (*self.trained.values(), self.disc) for p in m.parameters()]
+            if all(bool(torch.isfinite(p).all()) for p in weights):
+                return
+            bad = ["the weights"]
+        kept = f"{self.ckpt_path} (step {read_checkpoint_meta(self.ckpt_path)['step']}) is kept" \
+            if self.ckpt_path.exists() else "no checkpoint was written"
+        raise TrainingDiverged(
+            f"training diverged at step {self.step}: {', '.join(bad)} became NaN or infinite; {kept}. "
+            f"Lower --lr (now {self.train.lr:g}) or the loss weights, then --resume")
+
     def save(self) -> Path | None:
         if not self.dist.main:
             return None
+        self._check_finite({})
         meta = {
             "step": self.step,
             "stage": self.stage,
@@ -568,11 +598,19 @@ class Trainer:
             handle.write(json.dumps(record) + "\n")
 
     def _trim_log(self) -> None:
-        """On resume, drop log lines written after the checkpoint (they will be redone)."""
+        """On resume, drop log lines written after the checkpoint (they will be redone), and a
+        torn line (a write cut short by a full disk or a kill)."""
         path = self.out / f"log-{self.stage}.jsonl"
         if path.exists():
-            lines = [line for line in path.read_text().splitlines() if line and json.loads(line)["step"] <= self.step]
-            path.write_text("".join(line + "\n" for line in lines))
+            kept = []
+            for line in path.read_text(errors="replace").splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= self.step:
+                    kept.append(line)
+            write_text_atomic(path, "".join(line + "\n" for line in kept))
 
     def _epoch_batches(self) -> Iterator[dict[str, torch.Tensor]]:
         """The batches of the rest of the sampler's epoch."""
@@ -607,6 +645,7 @@ class Trainer:
                 tick = time.perf_counter()
                 for batch in self._epoch_batches():
                     last = self.train_step(batch)
+                    self._check_finite({k: v for k, v in last.items() if isinstance(v, float)})
                     now = time.perf_counter()
                     if self.step > first_step + 1:  # the first step pays for warm-up
                         timed_steps += 1
@@ -692,17 +731,25 @@ def export_weights(
         if "mapping_network" not in other:
             raise CA2SISError(f"--mapping-from {mapping_from}: the folder has no {WEIGHT_FILES['mapping_network']}")
         load_module_tensors(model.mapping_network, other["mapping_network"], f"{mapping_from} [mapping_network]")
-    written = model.save_pretrained(out, dtype=dtype)
     if source == synthesis:
         disc = network_tensors(tensors, "discriminator")
     else:  # the mapping stage's D judged M_s's faces; the synthesis D is the one to fine-tune with
         init = meta["train"].get("init")
         init_disc = Path(init) / DISC_EXPORT if init else None
         disc = read_tensors(init_disc) if init_disc is not None and init_disc.exists() else {}
-    if not disc:
-        return written
-    disc_path = Path(out) / DISC_EXPORT
-    disc_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in disc.items()}, disc_path,
-                     metadata={"network": "discriminator", "config": config.name})
-    return [*written, disc_path]
+    # The whole set is written to a folder of its own first: a failure (a full disk) leaves
+    # --out as it was, and the set goes in only once every file is written.
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.exporting-{secrets.token_hex(6)}")
+    try:
+        written = model.save_pretrained(staging, dtype=dtype)
+        if disc:
+            disc_path = staging / DISC_EXPORT
+            atomic_save_file({k: v.to(dtype) if v.is_floating_point() else v for k, v in disc.items()}, disc_path,
+                             metadata={"network": "discriminator", "config": config.name})
+            written.append(disc_path)
+        install_weights_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / path.relative_to(staging) for path in written]
