@@ -48,7 +48,7 @@ PREVIEW_SIDE = 1280  # the longest side of the photo shown in the studio (saving
 # and its change upsampled; the photo's own detail is kept either way).
 MAX_WORK_SIDE = 1024
 # Past the aligned crop, a restyled part's colour change fades out over this share of the crop.
-CROP_PAD = 0.2
+CROP_PAD = 0.15
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,7 +159,8 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
         return change
     yy, xx = np.mgrid[:canvas, :canvas]
     outside = np.maximum(np.maximum(pad - xx, xx - (pad + work - 1)), np.maximum(pad - yy, yy - (pad + work - 1)))
-    fade = np.clip(1.0 - outside / pad, 0.0, 1.0).astype(np.float32) * (outside > 0)
+    fade = np.clip(1.0 - outside / pad, 0.0, 1.0).astype(np.float32)
+    fade = fade * fade * (3 - 2 * fade) * (outside > 0)  # smoothstep: no visible line where it ends
     lab = to_lab(base)
     inner = lab[pad:pad + work, pad:pad + work]
     original, edited = finish.masks(work)
@@ -168,10 +169,13 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
         own = inner[original == transform.part]
         if len(own) < 16:
             continue
-        # Likeness to the part's own colours: 1 at its mean, fading over two spreads.
-        distance = ((lab - own.mean(axis=0)) / (2.0 * np.maximum(own.std(axis=0), 2.0))) ** 2
+        # Likeness to the part's own colours: 1 at its mean, fading over one and a half spreads.
+        distance = ((lab - own.mean(axis=0)) / (1.5 * np.maximum(own.std(axis=0), 2.0))) ** 2
         likeness = np.exp(-0.5 * distance.sum(axis=-1))
+        # The part where it meets the crop's edge, run on outwards; its sides blurred so
+        # that what continues is a soft tongue, not a box.
         along = _padded((edited == transform.part).astype(np.float32), pad)
+        along = cv2.GaussianBlur(along, (0, 0), max(1.0, pad / 6))
         weight = (fade * likeness * along)[..., None]
         mixed += weight * (transform.apply(lab) - lab)
     moved = fade > 0
