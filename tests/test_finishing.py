@@ -8,6 +8,7 @@ import numpy as np
 from ca2sis.model.faces.finishing import (
     Finish,
     colour_target,
+    composite_mask,
     edited_region,
     finish_image,
     part_colour,
@@ -121,3 +122,21 @@ def test_a_recoloured_part_that_runs_off_the_crop_fades_out_past_it_instead_of_e
     assert np.abs(np.diff(column)).max() < 0.25 * column[-1]  # and fades: no step anywhere
     assert change[20:38].max() == 0 and change[300:, :].max() == 0  # the green wall is not touched
     assert change[:, :120].max() == 0
+
+
+def test_the_composite_mask_takes_the_sources_part_and_fills_what_it_vacates_from_the_neighbours():
+    mask = face_mask()
+    source = np.zeros_like(mask)
+    cv2.ellipse(source, (64, 90), (9, 10), 0, 0, 360, NOSE, -1)  # a wider nose, lower down
+    source[:8, :] = HAIR  # and a short crop of hair
+    nose = composite_mask(mask, source, NOSE)
+    assert np.array_equal(nose == NOSE, source == NOSE)  # the part is the source's exactly
+    vacated = (mask == NOSE) & (source != NOSE)
+    assert vacated.any() and (nose[vacated] == SKIN).all()  # the old nose's top becomes skin around it
+    untouched = (mask != NOSE) & (source != NOSE)
+    assert np.array_equal(nose[untouched], mask[untouched])  # every other pixel as it was
+    hair = composite_mask(mask, source, HAIR)
+    gone = (mask == HAIR) & (source != HAIR)
+    # The hair's old pixels go to its neighbours: skin below the hairline, background beyond the head.
+    assert set(np.unique(hair[gone])) <= {0, SKIN} and (hair[gone] == SKIN).any() and (hair[gone] == 0).any()
+    assert not (hair == HAIR)[8:].any()

@@ -6,8 +6,9 @@ what an editor needs on top of the three boxes of Fig. 1:
 - faces and masks given as files, PIL images or arrays, checked and converted;
 - per-part style swaps with a strength α (codes interpolated per class), a base style for
   every other part, and random styles for chosen parts from M_s with a seed;
-- per-part shape transfer and interpolation, m_j = (1 - α) E_m(M_j) + α E_m(M_j^src)
-  (paper §IV-C; α = 0 keeps the current shape, α = 1 takes the source's);
+- per-part shape transfer and interpolation: every latent moves from the mask's towards
+  those of a composite mask with the source's part pasted on (α = 0 keeps the current
+  shape, α = 1 takes the source's; the paper's §IV-C moves only the part's own latent);
 - the cross-attention map of a part, upsampled to the image, for display;
 - caches: a reference's style codes are kept by content, and a mask's latents are
   re-embedded only for the class channels that changed, so a part edit costs one G pass.
@@ -33,7 +34,7 @@ from PIL import Image
 from ..config import CA2SISConfig
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, WeightsError, check_fraction
-from ..faces.finishing import Finish, colour_target, finish_image, part_colour
+from ..faces.finishing import Finish, colour_target, composite_mask, finish_image, part_colour
 from ..faces.reader import FaceReader, default_parser_weights
 from ..io.bundled import bundled_weights
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
@@ -411,14 +412,22 @@ class Engine:
         return self.interpolate_parts(codes, randoms)
 
     def edit_latents(self, edit: Edit) -> np.ndarray:
-        """The part latents an ``Edit`` asks for: its mask with part shapes interpolated."""
+        """The part latents an ``Edit`` asks for: its mask with part shapes interpolated.
+
+        A part's shape slider α moves *all* latents from the mask's towards those of its
+        composite mask (``shape_target``: the source's part pasted on the mask, the pixels it
+        vacates filled from the neighbouring classes), m = E_m(M) + Σ_p α_p (E_m(M_p) - E_m(M)),
+        so at α = 1 the part has the source's shape and the other classes make room for it.
+        Moving only the part's own latent (paper §IV-C) leaves the others describing the old
+        layout, which the generator fills with noise."""
         latents = self._latents(self.load_mask(edit.mask))
-        sources = {}
-        for part, (source_mask, alpha) in edit.part_shapes.items():
+        mixed = latents.copy()
+        for part, (_, alpha) in edit.part_shapes.items():
             index = part_index(part, self.config.num_classes)
             strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
-            sources[index] = (self._latents(self.load_mask(source_mask)), strength)
-        return self.interpolate_parts(latents, sources)
+            if strength > 0:
+                mixed += strength * (self._latents(self.shape_target(edit, part)) - latents)
+        return mixed
 
     def edit_finish(self, edit: Edit, original_mask: MaskInput | None = None) -> Finish:
         """How the raw face of ``edit`` is finished (``model/faces/finishing.py``) against a
@@ -445,9 +454,11 @@ class Engine:
                       confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour)
 
     def shape_target(self, edit: Edit, part: Part) -> np.ndarray:
-        """The mask whose ``part`` is the shape a shape slider moves towards."""
+        """The composite mask a shape slider of ``part`` moves towards: ``edit.mask`` with the
+        part in the source mask's shape (``composite_mask``), at the networks' size."""
         source, _ = edit.part_shapes[part]
-        return self.load_mask(source)
+        index = part_index(part, self.config.num_classes)
+        return composite_mask(self.load_mask(edit.mask), self.load_mask(source), index)
 
     def render(self, edit: Edit) -> Result:
         """Generate the face an ``Edit`` describes, reusing every cached part, and finish it
