@@ -260,9 +260,10 @@ class Finish:
         """float (side, side): 1 where the base's fine detail is kept (same class before and
         after, not reshaped), 0 where the shape changed, with a soft edge between."""
         original, edited = self.masks(side)
-        reshaped = np.zeros(NUM_CLASSES, bool)
-        reshaped[list(self.reshaped)] = True
-        keep = ((original == edited) & ~reshaped[original]).astype(np.float32)
+        keep = original == edited
+        for part, target in self.reshaped.items():  # the part's old and new regions both change shape
+            keep &= (original != part) & (at_size(target, side) != part)
+        keep = keep.astype(np.float32)
         band = max(1, round(0.01 * side))
         keep = cv2.erode(keep, np.ones((2 * band + 1, 2 * band + 1), np.uint8), borderType=cv2.BORDER_REPLICATE)
         return cv2.GaussianBlur(keep, (0, 0), band / 2.0, borderType=cv2.BORDER_REPLICATE)
