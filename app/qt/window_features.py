@@ -126,7 +126,7 @@ class StudioFeatures:
         width, height = plan.photo.size
         self.statusBar().showMessage(f"Saving {elided(Path(path).name)}: the face goes back into the "
                                      f"{width}x{height} photo…")
-        self.tasks.start(lambda: save_image(plan.compose(face), path),
+        self.tasks.start(lambda: save_image(plan.compose(face), path, icc_profile=plan.photo.icc_profile),
                          lambda written: self.statusBar().showMessage(f"Saved {written}", 5000),
                          lambda message: self.show_error("The result was not saved", message))
         return True

@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> dict:
         if args.face_out is not None:
             pngs.append((result.raw, args.face_out))
         save_pngs(pngs)
-        save_image(pasted, args.out)
+        save_image(pasted, args.out, icc_profile=photo.icc_profile)
     else:
         save_pngs([(result.image, args.out), *pngs])
     summary = {
