@@ -142,6 +142,7 @@ class StudioWindow(StudioFeatures, QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self.canvas.hovered.connect(self._show_hover)
+        self.canvas.left.connect(lambda: self.hover_label.setText(""))
         self.studio.listen(self._on_change)
         self.setup_features(export_onnx)
         self.request_render()
