@@ -571,6 +571,9 @@ class Studio:
             part_shapes=part_shapes,
             random_parts={part: (style.seed, style.strength) for part, style in document.random_parts.items()},
             confine=finishing, keep_detail=finishing, match_colour=finishing,
+            # The canvas came from the base face (its ghost): only then may the result keep that
+            # face's pixels. A new face, or another face's style over this mask, is generated whole.
+            style_is_source=document.ghost is not None and np.array_equal(document.ghost, document.base.image),
         )
 
 

@@ -97,8 +97,11 @@ class Edit:
         keeps the style face's fine detail where a part only changed its style, and gives a
         part restyled from a reference that reference's colour. All three off is the
         network's raw output (the paper's global consistency; ``ca2sis-edit --global``).
-        They apply when the style face is the face the mask was painted from (their masks
-        agree on at least ``FINISH_MIN_AGREEMENT`` of the pixels); otherwise the raw output is used.
+        They apply when the style face is the face the mask was painted from
+        (``style_is_source``, and their masks agree on at least ``FINISH_MIN_AGREEMENT`` of
+        the pixels); otherwise the raw output is used.
+    style_is_source: the mask is the style face's own mask, edited (False: a new face, or
+        the mask of another face, which must not show the style face's pixels).
     """
 
     mask: MaskInput
@@ -109,6 +112,7 @@ class Edit:
     confine: bool = True
     keep_detail: bool = True
     match_colour: bool = True
+    style_is_source: bool = True
 
     @property
     def finishing(self) -> bool:
@@ -471,7 +475,7 @@ class Engine:
         raw, attention = self.generate(latents, codes)
         after_generator = time.perf_counter()
         image, finish = raw, None
-        if edit.finishing:
+        if edit.finishing and edit.style_is_source:
             finish = self.edit_finish(edit)
             if (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT:
                 base = self.load_reference(edit.style)[0]
