@@ -1,6 +1,6 @@
 """`ca2sis-edit`: generate or edit one face from the command line, no window needed.
 
-    ca2sis-edit --mask M.png --style FACE.jpg --style-mask M.png --out OUT.png     (reconstruct)
+    ca2sis-edit --mask M.png --style FACE.jpg --style-mask M.png --global --out OUT.png     (reconstruct)
     ca2sis-edit --mask M.png --style A.jpg --style-mask A.png \\
         --part hair=B.jpg:B.png --part l_eye=C.jpg:C.png@0.5 \\
         --shape nose=D.png:0.5 --random-part u_lip:7 --out OUT.png
