@@ -72,7 +72,16 @@ def main() -> None:
     studio = Studio(face)
     studio.set_random_styles({CLASS_NAMES.index("hair"): 7})
     engine = Engine.from_pretrained(default_weights(), device="cpu")
-    generated = engine.render(studio.edit()).image
+    generated = engine.render(studio.edit())  # the Result: the paste-back finishes its raw face
+    # Hair from another face: the reference's colour is carried past the crop (the heaviest case).
+    reference = Studio(read_photo(REPO / "assets" / "faces" / "face-05.jpg", reader))
+    restyled = Studio(face)
+    restyled.set_part_style(CLASS_NAMES.index("hair"), reference.document.base)
+    plan = paste_plan(restyled.document)
+    with_reference = engine.render(restyled.edit())
+    report["paste back (edited, hair from a reference)"] = timed(lambda: plan.compose(with_reference), args.runs)
+    report["save result (edited, hair from a reference, .jpg)"] = timed(
+        lambda: save_image(plan.compose(with_reference), folder / "result-reference.jpg"), args.runs)
     for region in ("edited", "face"):
         plan = paste_plan(studio.document, region)
         report[f"paste back ({region})"] = timed(lambda plan=plan: plan.compose(generated), args.runs)

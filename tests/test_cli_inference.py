@@ -31,12 +31,16 @@ def test_reconstruction_from_the_command_line_matches_the_engine(tiny_weights, t
     (face, mask), _ = two_faces
     out = tmp_path / "out.png"
     code = _edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
-                 "--backend", "torch", weights=tiny_weights)
+                 "--backend", "torch", "--global", weights=tiny_weights)
     assert code == 0
     assert "wrote" in capsys.readouterr().out
     written = np.asarray(Image.open(out))
     engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
-    assert np.array_equal(written, engine.reconstruct(face, mask))
+    assert np.array_equal(written, engine.reconstruct(face, mask))  # --global: the network's own output
+    # Finished (the default), an edit that changes nothing leaves the face as it is.
+    assert _edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
+                 "--backend", "torch", weights=tiny_weights) == 0
+    assert np.array_equal(np.asarray(Image.open(out)), engine.load_image(face))
 
 
 def test_every_kind_of_edit_from_the_command_line(tiny_weights, two_faces, tmp_path, capsys):

@@ -88,7 +88,7 @@ def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, windo
     inside = photo_region(photo, plan_region)
     assert np.array_equal(saved[~inside], pixels[~inside])  # the rest of the photo: byte for byte
     assert np.any(saved[inside] != pixels[inside])
-    assert np.array_equal(view.composite, window.render_request().plan.compose(window.result.image, preview=True))
+    assert np.array_equal(view.composite, window.render_request().plan.compose(window.result, preview=True))
 
 
 def test_quitting_with_unsaved_changes_asks_first(qtbot, window, tmp_path):

@@ -200,3 +200,37 @@ def test_runner_skips_superseded_requests_and_ends_with_the_last():
     runner.close()
     assert results[-1] == (51, 500)
     assert runner.runs == 2  # the first and the last: the 49 in between never ran
+
+
+def test_a_project_saved_from_a_photo_edit_reopens_with_its_photo_and_colour_profile(faces, tmp_path):
+    from PIL import ImageCms
+
+    from ca2sis.app.state.photo_edit import paste_plan
+    from ca2sis.model.faces.paste_back import SourcePhoto
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    pixels = np.random.default_rng(0).integers(0, 255, (300, 420, 3), dtype=np.uint8)
+    matrix = np.array([[512 / 200, 0.0, -100 * 512 / 200], [0.0, 512 / 200, -50 * 512 / 200]])
+    photo = SourcePhoto(pixels, matrix, 512, "holiday.jpg", profile)
+    cut = Face(faces[0].name, faces[0].image, faces[0].mask, "holiday.jpg", photo)
+    studio = Studio(cut)
+    studio.set_part_style(HAIR, faces[1])
+    path = save_project(studio.document, tmp_path / "holiday")
+    loaded = load_project(path)
+    assert loaded.photo_face is not None and loaded.base.photo is not None
+    again = loaded.photo_face.photo
+    assert np.array_equal(again.pixels, pixels) and np.array_equal(again.matrix, matrix)
+    assert again.icc_profile == profile and again.name == "holiday.jpg"
+    assert paste_plan(loaded) is not None and loaded.restyled_parts() == {HAIR}  # the paste-back is back
+    save_project(loaded, path)  # saved again over itself: the photo is one of the project's own files
+    assert load_project(path).photo_face.photo.icc_profile == profile
+
+
+def test_only_a_mask_painted_from_the_base_face_keeps_that_faces_pixels(faces):
+    studio = Studio(faces[0])
+    assert studio.edit().style_is_source and studio.edit().confine  # an opened face: its own mask, edited
+    assert not studio.edit(finishing=False).confine  # Global edit: the raw network output
+    studio.set_all_styles(faces[1])  # another face's style over this mask: generated whole
+    assert not studio.edit().style_is_source
+    studio.new_document(faces[1].mask.copy(), faces[1])  # a new face: no pixels of the base face
+    assert not studio.edit().style_is_source

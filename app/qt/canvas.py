@@ -38,6 +38,7 @@ class MaskCanvas(QGraphicsView):
     """Paints ``studio.document.mask``; emits ``hovered(x, y, class)`` as the pointer moves."""
 
     hovered = Signal(int, int, int)
+    left = Signal()  # the pointer left the canvas
 
     def __init__(self, studio: Studio, parent=None):
         super().__init__(parent)
@@ -220,6 +221,7 @@ class MaskCanvas(QGraphicsView):
         super().leaveEvent(event)
         self._last_hover = None
         self.cursor_item.setVisible(False)
+        self.left.emit()  # the status bar forgets the last pointer position
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if self.studio.polygon and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):

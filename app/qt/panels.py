@@ -258,7 +258,8 @@ class StylePanel(DropTarget, QWidget):
         return self._thumbs[key]
 
     def randomise(self, part: int) -> None:
-        self.studio.set_random_style(part, int(self._seeds.integers(0, 2**31 - 1)))
+        # Five digits, as Variations draws them: a seed that fits the thumbnail, readable and easy to note.
+        self.studio.set_random_style(part, int(self._seeds.integers(0, 100_000)))
 
     def refresh(self) -> None:
         base = self.studio.document.base
@@ -505,6 +506,9 @@ class ResultView(DropTarget, QWidget):
             item.setEnabled(has_photo)
         face_view = self.view_key == "face"
         self.attention.setEnabled(face_view)
+        self.attention.setToolTip(
+            "Overlay where a part's style lands: its share of the cross-attention per pixel" if face_view else
+            "Attention is drawn over the generated face: choose \"Face\" in the menu on the left to see it")
         self.legend.setVisible(face_view and self.studio.attention_part is not None)
         self.split.setVisible(self.view_key == "compare")
         image = self.shown_image()
@@ -572,6 +576,15 @@ class VariationStrip(QWidget):
         self.buttons: list[QToolButton] = []
         self.seeds: list[dict[int, int]] = []
         self._show_parts()
+        # Variations are of one face: another face (File > New, an opened photo) clears them.
+        studio.events.base.connect(lambda _event: self.clear())
+
+    def clear(self) -> None:
+        """Remove the faces drawn for the previous face."""
+        for button in self.buttons:
+            self.row.removeWidget(button)
+            button.deleteLater()
+        self.buttons, self.seeds = [], []
 
     def parts(self) -> list[int]:
         return [part for part, action in self.part_actions if action.isChecked()]
@@ -595,10 +608,7 @@ class VariationStrip(QWidget):
         self.render_variations(parts, seeds)
 
     def show_variations(self, parts: list[int], seeds: list[int], images: list[np.ndarray]) -> None:
-        for button in self.buttons:
-            self.row.removeWidget(button)
-            button.deleteLater()
-        self.buttons, self.seeds = [], []
+        self.clear()
         for seed, image in zip(seeds, images):
             button = QToolButton()
             button.setIcon(QIcon(to_pixmap(image, 96)))

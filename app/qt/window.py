@@ -142,6 +142,7 @@ class StudioWindow(StudioFeatures, QMainWindow):
         self._build_actions()
         self._build_status_bar()
         self.canvas.hovered.connect(self._show_hover)
+        self.canvas.left.connect(lambda: self.hover_label.setText(""))
         self.studio.listen(self._on_change)
         self.setup_features(export_onnx)
         self.request_render()
@@ -223,6 +224,12 @@ class StudioWindow(StudioFeatures, QMainWindow):
         self.paste_edited_action.setStatusTip("Off: the whole generated face goes into the photo")
         self.paste_edited_action.toggled.connect(lambda _on: self.request_render())
         view.addAction(self.paste_edited_action)
+        self.global_edit_action = QAction("&Global edit (raw network output)", self, checkable=True, checked=False)
+        self.global_edit_action.setStatusTip("On: every pixel as the network generates it (the paper's global "
+                                             "consistency); off: the edit changes only the edited parts, keeps "
+                                             "the face's detail and takes the reference's colours")
+        self.global_edit_action.toggled.connect(lambda _on: self.request_render())
+        view.addAction(self.global_edit_action)
 
     def _build_tool_bar(self) -> None:
         tools = self.addToolBar("Tools")

@@ -95,14 +95,15 @@ class StudioFeatures:
         return "edited" if self.paste_edited_action.isChecked() else "face"
 
     def render_request(self) -> RenderRequest:
-        return RenderRequest(self.studio.edit(), paste_plan(self.studio.document, self.paste_region()))
+        return RenderRequest(self.studio.edit(finishing=not self.global_edit_action.isChecked()),
+                             paste_plan(self.studio.document, self.paste_region()))
 
     def render_job(self, request: RenderRequest) -> Rendered:
         """Runs on the render thread: the face, then (for a photo) its preview pasted back."""
         result = self.engine.render(request.edit)
         if request.plan is None:
             return Rendered(result)
-        composite = request.plan.compose(result.image, preview=True)
+        composite = request.plan.compose(result, preview=True)
         return Rendered(result, composite, np.asarray(request.plan.photo.preview.pixels))
 
     def toggle_compare(self) -> None:
@@ -121,11 +122,11 @@ class StudioFeatures:
     def save_photo_result(self, path: str | Path) -> bool:
         """Paste the face into the full photo and write it, in the background."""
         plan = paste_plan(self.studio.document, self.paste_region())
-        face = self.result.image
+        face = self.result  # finished by the plan as the engine made it
         width, height = plan.photo.size
         self.statusBar().showMessage(f"Saving {elided(Path(path).name)}: the face goes back into the "
                                      f"{width}x{height} photo…")
-        self.tasks.start(lambda: save_image(plan.compose(face), path),
+        self.tasks.start(lambda: save_image(plan.compose(face), path, icc_profile=plan.photo.icc_profile),
                          lambda written: self.statusBar().showMessage(f"Saved {written}", 5000),
                          lambda message: self.show_error("The result was not saved", message))
         return True

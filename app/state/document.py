@@ -554,8 +554,11 @@ class Studio:
         return command
 
     # ---- what the engine renders ---------------------------------------------------------
-    def edit(self) -> Edit:
-        """The engine ``Edit`` for the current document (copies: safe to render on another thread)."""
+    def edit(self, finishing: bool = True) -> Edit:
+        """The engine ``Edit`` for the current document (copies: safe to render on another thread).
+
+        finishing: confine the edit, keep the face's detail and take reference colours (the
+        engine's finishing steps); False: the network's raw output (*Global edit*)."""
         document = self.document
         part_shapes = {}
         if document.shape_source is not None:
@@ -567,6 +570,10 @@ class Studio:
                           document.part_styles.items()},
             part_shapes=part_shapes,
             random_parts={part: (style.seed, style.strength) for part, style in document.random_parts.items()},
+            confine=finishing, keep_detail=finishing, match_colour=finishing,
+            # The canvas came from the base face (its ghost): only then may the result keep that
+            # face's pixels. A new face, or another face's style over this mask, is generated whole.
+            style_is_source=document.ghost is not None and np.array_equal(document.ghost, document.base.image),
         )
 
 

@@ -3,17 +3,27 @@
 Pure Python (numpy): the window shows ``compose`` on a preview of the photo while you edit,
 and "Save result" writes it on the full photo. The region is either the whole face
 (every class but the background, in the photo's mask or the painted one) or only the
-edited parts (repainted pixels and restyled parts, grown a little); colours are matched
+edited parts (repainted pixels, restyled parts and reshaped parts, grown a little); the
+generated face is finished against the photo as the engine's ``Finish`` says (the photo's
+detail kept, reference colours, see ``model/faces/finishing.py``), and its light matched
 on the parts that keep the photo's own style.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ca2sis.model.faces.paste_back import SourcePhoto, anchor_pixels, edited_region, face_region, paste_back
+from ca2sis.model.faces.paste_back import (
+    SourcePhoto,
+    anchor_pixels,
+    edited_region,
+    face_region,
+    paste_back,
+    photo_finish,
+)
+from ca2sis.model.inference.engine import Result
 
 from .document import Document
 
@@ -27,11 +37,26 @@ class PastePlan:
     photo: SourcePhoto
     region: np.ndarray  # bool (S, S), aligned pixels
     anchor: np.ndarray  # bool (S, S): where colours are matched (may be empty)
+    original_mask: np.ndarray | None = None  # the photo's mask (S, S)
+    edited_mask: np.ndarray | None = None  # the painted mask (S, S)
+    restyled: frozenset[int] = frozenset()  # parts that do not keep the photo's own style
+    edited_only: bool = True  # the region is the edited parts (not the whole face)
 
-    def compose(self, face: np.ndarray, preview: bool = False) -> np.ndarray:
-        """The photo (or its preview) with ``face`` pasted back."""
+    def compose(self, face: np.ndarray | Result, preview: bool = False) -> np.ndarray:
+        """The photo (or its preview) with ``face`` pasted back: a ``Result`` is finished as
+        the engine planned it (its raw face, detail, colours, the region of its shape edits),
+        a plain image is pasted as it is."""
         photo = self.photo.preview if preview else self.photo
-        return paste_back(photo, face, self.region, self.anchor)
+        if not isinstance(face, Result):
+            return paste_back(photo, face, self.region, self.anchor)
+        if face.finish is None or self.original_mask is None:  # the raw output, over the whole face
+            return paste_back(photo, face.raw if face.raw is not None else face.image, self.region, self.anchor)
+        finish = photo_finish(face.finish, self.original_mask, self.edited_mask)
+        finish = replace(finish, restyled=finish.restyled | self.restyled)
+        region = self.region
+        if self.edited_only and finish.confine:
+            region = finish.region(self.original_mask.shape[0])
+        return paste_back(photo, face.raw, region, self.anchor, finish=finish)
 
 
 def paste_plan(document: Document, region: str = PASTE_REGIONS[0]) -> PastePlan | None:
@@ -46,4 +71,5 @@ def paste_plan(document: Document, region: str = PASTE_REGIONS[0]) -> PastePlan 
         where = face_region(face.mask, document.mask)
     else:
         where = edited_region(face.mask, document.mask, restyled)
-    return PastePlan(face.photo, where, anchor_pixels(face.mask, document.mask, restyled))
+    return PastePlan(face.photo, where, anchor_pixels(face.mask, document.mask, restyled), face.mask,
+                     document.mask.copy(), frozenset(restyled), region == "edited")

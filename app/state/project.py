@@ -5,6 +5,8 @@
     portrait_files/ghost.png      the photo under the mask, when there is one
     portrait_files/<key>.png      each face a style or shape comes from
     portrait_files/<key>_mask.png and its mask
+    portrait_files/photo.png      the whole photo a face was cut out of, when editing inside
+                                  it (with its ICC profile; the alignment is in the JSON)
 
 PNG is lossless, so every array comes back bit for bit. The files are written to a
 temporary folder first and swapped in at the end: a failed save leaves the last good
@@ -27,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from ca2sis.model.errors import DataError, check_fraction
+from ca2sis.model.faces.paste_back import SourcePhoto, save_image
 from ca2sis.model.io.atomic import STALE_SECONDS, named_os_error
 from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, part_index
@@ -126,6 +129,8 @@ def _own_files(path: Path, folder: Path) -> set[str]:
                               "another name (saving would replace that folder)")
     try:
         named = {content["mask"], content.get("ghost")}
+        if isinstance(content.get("photo_face"), dict):
+            named.add(content["photo_face"].get("photo"))
         for entry in dict(content["faces"]).values():
             named |= {entry["image"], entry["mask"]}
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -154,6 +159,12 @@ def _write_project(
     save_png(mask_image(document.mask), staging / "mask.png")
     if document.ghost is not None:
         save_png(document.ghost, staging / "ghost.png")
+    photo_face = None
+    if document.photo_face is not None and document.photo_face.photo is not None:
+        photo = document.photo_face.photo
+        save_image(photo.pixels, staging / "photo.png", icc_profile=photo.icc_profile)
+        photo_face = {"face": keep(document.photo_face), "photo": "photo.png", "name": photo.name,
+                      "matrix": photo.matrix.tolist(), "aligned_size": photo.aligned_size}
     content: dict[str, Any] = {
         "format": PROJECT_FORMAT,
         "version": PROJECT_VERSION,
@@ -167,6 +178,7 @@ def _write_project(
                          for part, style in sorted(document.random_parts.items())},
         "shape_source": keep(document.shape_source) if document.shape_source is not None else None,
         "shape_alphas": {CLASS_NAMES[part]: alpha for part, alpha in sorted(document.shape_alphas.items())},
+        "photo_face": photo_face,
         "faces": faces,
     }
     tmp = path.with_name(f".{path.name}.{token}.tmp")
@@ -251,6 +263,25 @@ def _project_folder(path: Path, name: Any) -> Path:
     return path.parent / name
 
 
+def _photo_face(entry: Any, face: Any, folder: Path, path: Path) -> Face | None:
+    """The face cut out of a photo, with that photo and its alignment (None: no photo)."""
+    if entry is None:
+        return None
+    file = folder / Path(entry["photo"]).name
+    if not file.is_file():
+        raise DataError(f"{path}: the project names the photo file {file.name}, but it is missing")
+    pixels = decode_file(file, lambda image: np.array(image.convert("RGB"), dtype=np.uint8))
+    matrix = np.array(entry["matrix"], dtype=np.float64)
+    aligned_size = entry["aligned_size"]
+    if matrix.shape != (2, 3) or not np.isfinite(matrix).all() or not isinstance(aligned_size, int) or aligned_size < 1:
+        raise DataError(f"{path}: the photo's alignment must be a 2x3 matrix of numbers and a positive size")
+    with Image.open(file) as image:
+        profile = image.info.get("icc_profile") or None
+    cut = face(entry["face"])
+    photo = SourcePhoto(pixels, matrix, aligned_size, str(entry.get("name", file.name)), profile)
+    return Face(cut.name, cut.image, cut.mask, cut.source, photo)
+
+
 def load_project(path: str | Path) -> Document:
     """Read a project written by ``save_project``; a DataError says what is wrong."""
     path = Path(path)
@@ -295,8 +326,13 @@ def load_project(path: str | Path) -> Document:
         shape_alphas = {_part(name, path): _unit(alpha, f"{name} shape", path)
                         for name, alpha in dict(content["shape_alphas"]).items()}
         shape_source = face(content["shape_source"]) if content.get("shape_source") is not None else None
-        return Document(mask=mask, base=face(content["base"]), ghost=ghost, part_styles=part_styles,
-                        random_parts=random_parts, shape_source=shape_source, shape_alphas=shape_alphas)
+        photo_face = _photo_face(content.get("photo_face"), face, folder, path)
+        base = face(content["base"])
+        if photo_face is not None and base.key == photo_face.key:
+            base = photo_face  # the same face, with its photo
+        return Document(mask=mask, base=base, ghost=ghost, part_styles=part_styles,
+                        random_parts=random_parts, shape_source=shape_source, shape_alphas=shape_alphas,
+                        photo_face=photo_face)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         problem = f"{type(error).__name__}: {error}"
         raise DataError(f"{path}: the project file is incomplete or malformed ({problem})") from None

@@ -1,6 +1,6 @@
 """`ca2sis-edit`: generate or edit one face from the command line, no window needed.
 
-    ca2sis-edit --mask M.png --style FACE.jpg --style-mask M.png --out OUT.png     (reconstruct)
+    ca2sis-edit --mask M.png --style FACE.jpg --style-mask M.png --global --out OUT.png     (reconstruct)
     ca2sis-edit --mask M.png --style A.jpg --style-mask A.png \\
         --part hair=B.jpg:B.png --part l_eye=C.jpg:C.png@0.5 \\
         --shape nose=D.png:0.5 --random-part u_lip:7 --out OUT.png
@@ -153,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "photo keeps its own pixels wherever nothing changed), or the whole face")
     paste.add_argument("--whole-picture", action="store_true",
                        help="with --paste-back: PHOTO is a square crop taken whole as the aligned face")
+    finish = parser.add_argument_group("finishing (on by default: an edit looks like a photograph)")
+    finish.add_argument("--global", dest="global_edit", action="store_true",
+                        help="the network's raw output: every pixel generated, no confinement to the edited parts, "
+                        "no detail transfer, no reference colour (the paper's global consistency)")
+    finish.add_argument("--no-detail", action="store_true",
+                        help="do not keep the photo's (or style face's) fine detail in restyled parts")
+    finish.add_argument("--no-colour-match", action="store_true",
+                        help="do not move a part restyled from a reference to the reference part's colour")
     paste.add_argument("--face-out", type=Path, help="with --paste-back: also write the generated aligned face")
     return parser
 
@@ -167,7 +175,9 @@ def run(args: argparse.Namespace) -> dict:
     mask = args.mask if args.mask is not None else photo_face.mask
     style = Reference(args.style, args.style_mask) if args.style is not None else Reference(
         photo_face.image, photo_face.mask)
-    edit = Edit(mask=mask, style=style)
+    edit = Edit(mask=mask, style=style, confine=not args.global_edit,
+                keep_detail=not (args.global_edit or args.no_detail),
+                match_colour=not (args.global_edit or args.no_colour_match))
     for text in args.part:
         part, reference, strength = parse_part_style(text)
         edit.part_styles[part_index(part)] = (reference, strength)
@@ -200,10 +210,12 @@ def run(args: argparse.Namespace) -> dict:
     # All files or none: the images are made first, and nothing is written when any of them fails.
     pngs = [(attention_overlay(result.image, result.attention, part), path) for part, path in attention_outputs]
     if photo is not None:
-        pasted = _paste_back(args, edit, result.image, photo_face, photo)
+        pasted = _paste_back(args, engine, edit, result, photo_face, photo)
         if args.face_out is not None:
-            pngs.append((result.image, args.face_out))
-        save_images([(pasted, args.out, photo_format(args.out)), *((image, path, "PNG") for image, path in pngs)])
+            pngs.append((result.raw, args.face_out))
+        # All or nothing, in the photo's colour space (its ICC profile) like the photo itself.
+        save_images([(pasted, args.out, photo_format(args.out)), *((image, path, "PNG") for image, path in pngs)],
+                    icc_profile=photo.icc_profile)
     else:
         save_pngs([(result.image, args.out), *pngs])
     summary = {
@@ -219,19 +231,19 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _paste_back(args: argparse.Namespace, edit: Edit, face, photo_face, photo):
-    """The photo with the generated ``face`` blended back in."""
-    from ..faces.paste_back import anchor_pixels, edited_region, face_region, paste_back
+def _paste_back(args: argparse.Namespace, engine: Engine, edit: Edit, result, photo_face, photo):
+    """The photo with the generated face blended back in, finished against the photo."""
+    from ..faces.paste_back import face_region, paste_back, photo_finish
 
     edited_mask = as_mask(edit.mask, photo_face.mask.shape[0])
-    restyled = set(edit.part_styles) | set(edit.random_parts)
-    if args.paste_region == "edited":
-        region = edited_region(photo_face.mask, edited_mask, restyled)
+    finish = photo_finish(engine.edit_finish(edit, photo_face.mask), photo_face.mask, edited_mask)
+    if args.paste_region == "edited" and edit.confine:
+        region = finish.region(photo_face.mask.shape[0])
     else:
         region = face_region(photo_face.mask, edited_mask)
-    # Colours are matched on the parts that keep the photo's own style: none when --style is another face.
-    anchor = anchor_pixels(photo_face.mask, edited_mask, restyled) if args.style is None else None
-    return paste_back(photo, face, region, anchor)
+    # Light is matched on the parts that keep the photo's own style: none when --style is another face.
+    anchor = finish.anchor(photo_face.mask.shape[0]) if args.style is None else None
+    return paste_back(photo, result.raw, region, anchor, finish=finish if edit.finishing else None)
 
 
 def main(argv: list[str] | None = None) -> int:

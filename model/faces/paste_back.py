@@ -1,40 +1,56 @@
 """Putting an edited face back into the photo it was cut out of.
 
 A face is edited in CelebA-HQ framing (``face_align``); the alignment's 2x3 matrix (photo
-pixels → aligned pixels) is kept with the photo as a ``SourcePhoto``. ``paste_back`` warps
-the generated face back with the inverse of that matrix, at the photo's own resolution,
-and blends it in:
+pixels → aligned pixels) is kept with the photo as a ``SourcePhoto``. ``paste_back``
+finishes the generated face against the photo's aligned crop at the face's own resolution
+in the photo (``finishing.py``: the photo's detail kept, reference colours), and warps only
+its *change* to the photo back with the inverse of the matrix, so wherever the edit keeps
+the photo's detail that detail is the photo's own pixels:
 
-- only inside a *region* given in aligned pixels (the face's mask: every class but the
-  background, or only the parts that were edited), faded over a feather band inside the
-  region's edge and towards the crop's border. Pixels outside the region keep their exact
-  bytes, so the rest of the photo is untouched;
-- colour matched: the generated face's per-channel mean and spread are moved to the
-  photo's over *anchor* pixels, the parts that kept their shape and their own style (so
-  a restyled part keeps its new colour while the whole face takes the photo's light);
+- only inside a *region* given in aligned pixels (the edited parts, or the whole face),
+  faded over a feather band inside the region's edge. Pixels outside the region keep their
+  exact bytes, so the rest of the photo is untouched;
+- light matched: the generated face's per-channel mean and spread are moved to the photo's
+  over *anchor* pixels, the parts that kept their shape and their own style;
+- a recoloured part that runs off the aligned crop is recoloured on past it, fading out
+  along the part, so the edit never ends in the crop's straight edge;
 - only the box of the photo the region covers is warped and blended, so a 12-megapixel
   photo costs about as much as a small one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from ..errors import DataError
 from ..io.images import ImageInput, describe, photo_format, save_images
-from ..labels import NUM_CLASSES
 from .align import NoFaceFound, load_photo
+from .finishing import (  # noqa: F401  (regions and colour matching are used from here by the front ends)
+    Finish,
+    LabTransform,
+    anchor_pixels,
+    at_size,
+    blend_weight,
+    edited_region,
+    face_region,
+    from_lab,
+    match_colours,
+    strided,
+    to_lab,
+)
 
-BACKGROUND = 0
 PREVIEW_SIDE = 1280  # the longest side of the photo shown in the studio (saving uses the full photo)
-# Below this share of the face's pixels, the anchor is too small to measure colours on.
-MIN_ANCHOR_SHARE = 0.01
+# The largest side an edit is finished at (a face of 4000 px in a photo is finished at this
+# and its change upsampled; the photo's own detail is kept either way).
+MAX_WORK_SIDE = 768
+# Past the aligned crop, a restyled part's colour change fades out over this share of the crop.
+CROP_PAD = 0.15
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,10 +58,11 @@ class SourcePhoto:
     """A photo and where its face is: ``matrix`` maps photo pixels to an aligned crop of
     side ``aligned_size`` (CelebA-HQ framing)."""
 
-    pixels: np.ndarray  # uint8 (H, W, 3)
+    pixels: np.ndarray  # uint8 (H, W, 3), EXIF orientation already applied
     matrix: np.ndarray  # (2, 3) float64
     aligned_size: int
     name: str = ""
+    icc_profile: bytes | None = None  # the photo's colour profile, written into every saved copy
 
     def __post_init__(self) -> None:
         if self.pixels.ndim != 3 or self.pixels.shape[2] != 3 or self.pixels.dtype != np.uint8:
@@ -72,7 +89,7 @@ class SourcePhoto:
         matrix = self.matrix.copy()
         matrix[:, 0] *= width / new_size[0]  # the exact factors after rounding
         matrix[:, 1] *= height / new_size[1]
-        return SourcePhoto(pixels, matrix, self.aligned_size, self.name)
+        return SourcePhoto(pixels, matrix, self.aligned_size, self.name, self.icc_profile)
 
     @cached_property  # pixels are read-only, so the preview never goes stale
     def preview(self) -> SourcePhoto:
@@ -107,82 +124,104 @@ def read_photo(reader, photo: ImageInput, whole_picture: bool = False):
         except NoFaceFound as error:  # said again with the photo's name, not the array's shape
             raise NoFaceFound(f"{name}: {str(error).split(': ', 1)[-1]}") from None
         matrix = parsed.alignment.matrix
-    return parsed, SourcePhoto(pixels, matrix, reader.size, name)
+    return parsed, SourcePhoto(pixels, matrix, reader.size, name, icc_profile(photo))
 
 
-def _at_size(mask: np.ndarray, side: int) -> np.ndarray:
-    if mask.shape == (side, side):
-        return mask
-    return cv2.resize(mask.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)
+def icc_profile(photo: ImageInput) -> bytes | None:
+    """The ICC colour profile of a photo file or PIL image, None when it has none."""
+    if isinstance(photo, Image.Image):
+        return photo.info.get("icc_profile") or None
+    if isinstance(photo, (str, Path)):
+        try:
+            with Image.open(photo) as image:
+                return image.info.get("icc_profile") or None
+        except (OSError, ValueError):  # the pixels were read already; a profile is optional
+            return None
+    return None
 
 
-def face_region(original_mask: np.ndarray, edited_mask: np.ndarray | None = None) -> np.ndarray:
-    """Where the face is, in aligned pixels: every class but the background, in the photo's
-    own mask or in the edited one (a part painted larger is pasted back whole)."""
-    region = original_mask != BACKGROUND
-    if edited_mask is not None:
-        region |= _at_size(edited_mask, original_mask.shape[0]) != BACKGROUND
-    return region
+def photo_finish(finish: Finish, original_mask: np.ndarray, edited_mask: np.ndarray) -> Finish:
+    """``finish`` (as the engine made it, at the networks' size) with the photo's mask and
+    the edited one at the photo's mask size, so regions are as sharp as the parser's mask."""
+    reshaped = {part: at_size(source, original_mask.shape[0]) for part, source in finish.reshaped.items()}
+    return replace(finish, original_mask=original_mask, edited_mask=at_size(edited_mask, original_mask.shape[0]),
+                   reshaped=reshaped)
 
 
-def edited_region(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: Iterable[int] = (),
-                  margin: float = 0.02) -> np.ndarray:
-    """Only what changed: pixels whose class was repainted and the parts given a new style,
-    grown by ``margin`` of the side so the feather falls outside the change."""
-    side = original_mask.shape[0]
-    edited = _at_size(edited_mask, side)
-    parts = np.zeros(NUM_CLASSES, bool)
-    parts[list(restyled)] = True
-    region = (original_mask != edited) | parts[original_mask] | parts[edited]
-    grow = max(1, round(margin * side))
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    return cv2.dilate(region.astype(np.uint8), kernel) > 0
+def working_side(photo: SourcePhoto, side: int) -> int:
+    """The side of the aligned crop an edit is finished at: the face's own resolution in the
+    photo (so its detail is kept as it is), at least ``side`` and at most ``MAX_WORK_SIDE``."""
+    scale = float(np.sqrt(abs(np.linalg.det(photo.matrix[:, :2]))))  # aligned pixels per photo pixel
+    native = photo.aligned_size / max(scale, 1e-6)
+    return int(min(max(side, round(native)), max(side, MAX_WORK_SIDE)))
 
 
-def anchor_pixels(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: Iterable[int] = ()) -> np.ndarray:
-    """Pixels whose colour the generated face should share with the photo: same class in
-    both masks, not the background, and of a part that kept its own style."""
-    edited = _at_size(edited_mask, original_mask.shape[0])
-    keep = np.ones(NUM_CLASSES, bool)
-    keep[BACKGROUND] = False
-    keep[list(restyled)] = False
-    return (original_mask == edited) & keep[original_mask]
+def _padded(array: np.ndarray, pad: int) -> np.ndarray:
+    if pad == 0:
+        return array
+    widths = ((pad, pad), (pad, pad)) + ((0, 0),) * (array.ndim - 2)
+    return np.pad(array, widths, mode="edge")
 
 
-def match_colours(face: np.ndarray, target: np.ndarray, anchor: np.ndarray) -> np.ndarray:
-    """``face`` with each channel's mean and spread over ``anchor`` moved to ``target``'s
-    (float32). Unchanged when the anchor is too small to measure on."""
-    face = face.astype(np.float32)
-    if anchor.sum() < MIN_ANCHOR_SHARE * anchor.size:
-        return face
-    ours, theirs = face[anchor], target[anchor].astype(np.float32)
-    mean_ours, mean_theirs = ours.mean(axis=0), theirs.mean(axis=0)
-    # The spread ratio is bounded: a flat anchor (a uniform cheek) must not blow up the contrast.
-    gain = np.clip(theirs.std(axis=0) / np.maximum(ours.std(axis=0), 1e-3), 0.5, 2.0)
-    return (face - mean_ours) * gain + mean_theirs
-
-
-def blend_weight(region: np.ndarray, feather: float = 0.03) -> np.ndarray:
-    """Blend weight in aligned pixels: 1 deep inside ``region``, fading to 0 over a band of
-    ``feather`` x side inside its edge and the crop's border; exactly 0 outside the region."""
-    side = region.shape[0]
-    band = max(1, round(feather * side))
-    inside = region.astype(np.uint8)
-    # Erode by the blur's reach (a square, like the blur's support), so the fade lies inside.
-    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
-    core = cv2.erode(inside, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(np.float32)
-    weight = cv2.GaussianBlur(core, (2 * band + 1, 2 * band + 1), band / 2.0, borderType=cv2.BORDER_CONSTANT)
-    return np.clip(weight, 0.0, 1.0) * inside
+def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transforms: list[LabTransform]
+                   ) -> np.ndarray:
+    """The colour change of each restyled part carried past the aligned crop (float32 RGB
+    change over the padded canvas, 0 inside the crop): a part that runs off the crop (long
+    hair, a half profile) fades out along itself over ``pad`` pixels instead of ending in
+    the crop's straight edge. Only pixels of the part's colour are changed there."""
+    canvas = base.shape[0]
+    change = np.zeros(base.shape, np.float32)
+    if not transforms or pad == 0:
+        return change
+    yy, xx = np.ogrid[:canvas, :canvas]
+    outside = np.maximum(np.maximum(pad - xx, xx - (pad + work - 1)), np.maximum(pad - yy, yy - (pad + work - 1)))
+    fade = np.clip(1.0 - outside / pad, 0.0, 1.0).astype(np.float32)
+    fade = fade * fade * (3 - 2 * fade) * (outside > 0)  # smoothstep: no visible line where it ends
+    original, edited = finish.masks(work)
+    step = strided(work)
+    inner = base[pad:pad + work:step, pad:pad + work:step]
+    sampled = original[::step, ::step]
+    along = np.zeros(base.shape[:2], np.float32)
+    parts = []
+    for transform in transforms:
+        own = to_lab(inner[sampled == transform.part][None])[0]
+        if len(own) < 16:
+            continue
+        # The part where it meets the crop's edge, run on outwards; its sides blurred so
+        # that what continues is a soft tongue, not a box (blurred at a quarter size: it is smooth).
+        plane = _padded((edited == transform.part).astype(np.float32), pad)
+        small = cv2.resize(plane, (max(1, canvas // 4),) * 2, interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), max(1.0, pad / 24))
+        weight = cv2.resize(small, (canvas, canvas), interpolation=cv2.INTER_LINEAR) * fade
+        along = np.maximum(along, weight)
+        parts.append((transform, own, weight))
+    moved = along > 1e-3
+    if not moved.any():
+        return change
+    pixels = base[moved]
+    lab = to_lab(pixels[None])[0]
+    mixed = lab.copy()
+    for transform, own, weight in parts:
+        # Likeness to the part's own colours: 1 at its mean, fading over one and a half spreads.
+        distance = ((lab - own.mean(axis=0)) / (1.5 * np.maximum(own.std(axis=0), 2.0))) ** 2
+        likeness = np.exp(-0.5 * distance.sum(axis=-1))
+        mixed += (weight[moved] * likeness)[:, None] * (transform.apply(lab) - lab)
+    change[moved] = from_lab(mixed[None])[0] - pixels
+    return change
 
 
 def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor: np.ndarray | None = None,
-               feather: float = 0.03) -> np.ndarray:
+               feather: float = 0.03, finish: Finish | None = None) -> np.ndarray:
     """The whole photo with ``face`` (uint8 (g, g, 3), the aligned framing) blended in.
 
     region: bool (s, s), where to paste, in aligned pixels of any side s (usually the
-        mask's); anchor: bool (s, s), pixels to match colours on (None: no colour match).
-    Returns uint8 (H, W, 3) at the photo's size; outside the warped region every pixel is
-    the photo's own, byte for byte.
+        mask's); anchor: bool (s, s), pixels to match colours on (None: no colour match);
+    finish: how the face is finished against the photo (detail, reference colours, see
+        ``finishing.py``); None: the generated face as it is, light-matched on the anchor.
+    The face is finished at the photo's own resolution of the face (``working_side``) and
+    only its change to the photo is warped back, so wherever the edit keeps the photo's
+    detail, that detail is the photo's own pixels. Returns uint8 (H, W, 3) at the photo's
+    size; outside the warped region every pixel is the photo's own, byte for byte.
     """
     side = region.shape[0]
     if region.shape != (side, side) or (anchor is not None and anchor.shape != region.shape):
@@ -191,17 +230,37 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
         raise DataError(f"the face to paste back must be a square RGB image, not {face.shape}")
     pixels = np.asarray(photo.pixels)
     result = pixels.copy()
-    weight = blend_weight(region, feather)
+    if not region.any():
+        return result
+    work = working_side(photo, side)
+    restyled_colours = finish is not None and finish.match_colour and bool(finish.colours)
+    pad = round(CROP_PAD * work) if restyled_colours else 0
+    # Photo pixels → the padded canvas: the aligned crop at side ``work``, with ``pad`` around it.
+    to_canvas = photo.matrix * (work / photo.aligned_size)
+    to_canvas[:, 2] += pad
+    canvas = work + 2 * pad
+    base = cv2.warpAffine(pixels, to_canvas, (canvas, canvas), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    inner = base[pad:pad + work, pad:pad + work]
+    work_anchor = None if anchor is None else at_size(anchor.astype(np.uint8), work) > 0
+    if finish is not None:
+        finished, transforms = finish.apply(face, inner, work_anchor)
+    else:
+        resized = cv2.resize(face, (work, work), interpolation=cv2.INTER_LANCZOS4 if face.shape[0] < work
+                             else cv2.INTER_AREA).astype(np.float32)
+        finished = resized if work_anchor is None else match_colours(resized, inner, work_anchor)
+        transforms = []
+    base = base.astype(np.float32)
+    change = _past_the_crop(base, work, pad, finish, transforms) if pad else np.zeros_like(base)
+    change[pad:pad + work, pad:pad + work] = np.clip(finished, 0, 255) - base[pad:pad + work, pad:pad + work]
+    # The blend weight; past the crop the region continues as its edge does (replicated).
+    weight = blend_weight(_padded(at_size(region.astype(np.uint8), work), pad), feather * work / canvas,
+                          fade_border=pad == 0)
+    weighted = change * weight[..., None]
     rows, cols = np.nonzero(weight > 0)
     if len(rows) == 0:
         return result
-    resized = cv2.resize(face, (side, side), interpolation=cv2.INTER_LANCZOS4 if face.shape[0] < side
-                         else cv2.INTER_AREA)
-    if anchor is not None:
-        resized = np.clip(match_colours(resized, photo.aligned(side), anchor), 0, 255)
     # The photo box the region lands in: its corners mapped back, plus a pixel for interpolation.
-    to_aligned = photo.matrix * (side / photo.aligned_size)
-    to_photo = cv2.invertAffineTransform(to_aligned)
+    to_photo = cv2.invertAffineTransform(to_canvas)
     corners = np.array([[cols.min(), rows.min()], [cols.max() + 1, rows.min()],
                         [cols.min(), rows.max() + 1], [cols.max() + 1, rows.max() + 1]], np.float64)
     mapped = corners @ to_photo[:, :2].T + to_photo[:, 2]
@@ -210,24 +269,25 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     right, bottom = min(width, int(np.ceil(mapped[:, 0].max())) + 2), min(height, int(np.ceil(mapped[:, 1].max())) + 2)
     if left >= right or top >= bottom:
         return result
-    # Photo box pixels → aligned pixels, for warpAffine's inverse mapping.
-    box_to_aligned = to_aligned.copy()
-    box_to_aligned[:, 2] += to_aligned[:, :2] @ np.array([left, top], np.float64)
+    # Photo box pixels → canvas pixels, for warpAffine's inverse mapping.
+    box_to_canvas = to_canvas.copy()
+    box_to_canvas[:, 2] += to_canvas[:, :2] @ np.array([left, top], np.float64)
     flags = cv2.WARP_INVERSE_MAP
     box_size = (right - left, bottom - top)
-    warped = cv2.warpAffine(resized.astype(np.float32), box_to_aligned, box_size, flags=flags | cv2.INTER_CUBIC,
-                            borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(weight, box_to_aligned, box_size, flags=flags | cv2.INTER_LINEAR,
+    warped = cv2.warpAffine(weighted, box_to_canvas, box_size, flags=flags | cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    alpha = cv2.warpAffine(weight, box_to_canvas, box_size, flags=flags | cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     inside = alpha > 0
-    original = pixels[top:bottom, left:right]
-    mixed = original.astype(np.float32) * (1 - alpha[..., None]) + np.clip(warped, 0, 255) * alpha[..., None]
     box = result[top:bottom, left:right]
-    box[inside] = np.clip(mixed[inside] + 0.5, 0, 255).astype(np.uint8)
+    box[inside] = np.clip(box[inside].astype(np.float32) + warped[inside] + 0.5, 0, 255).astype(np.uint8)
     return result
 
 
-def save_image(image: np.ndarray, path: str | Path) -> Path:
-    """Write a photo atomically in the format its name asks for (.jpg/.jpeg: JPEG, else PNG)."""
-    save_images([(image, path, photo_format(path))])
+def save_image(image: np.ndarray, path: str | Path, icc_profile: bytes | None = None) -> Path:
+    """Write a photo atomically in the format its name asks for (.jpg/.jpeg: JPEG, else PNG),
+    with ``icc_profile`` (the source photo's, so its colours show as they did). The pixels
+    are upright (EXIF orientation applied on reading), so no orientation tag is written."""
+    save_images([(image, path, photo_format(path))], icc_profile=icc_profile)
+    return Path(path)
     return path

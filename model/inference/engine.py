@@ -6,8 +6,9 @@ what an editor needs on top of the three boxes of Fig. 1:
 - faces and masks given as files, PIL images or arrays, checked and converted;
 - per-part style swaps with a strength α (codes interpolated per class), a base style for
   every other part, and random styles for chosen parts from M_s with a seed;
-- per-part shape transfer and interpolation, m_j = (1 - α) E_m(M_j) + α E_m(M_j^src)
-  (paper §IV-C; α = 0 keeps the current shape, α = 1 takes the source's);
+- per-part shape transfer and interpolation: every latent moves from the mask's towards
+  those of a composite mask with the source's part pasted on (α = 0 keeps the current
+  shape, α = 1 takes the source's; the paper's §IV-C moves only the part's own latent);
 - the cross-attention map of a part, upsampled to the image, for display;
 - caches: a reference's style codes are kept by content, and a mask's latents are
   re-embedded only for the class channels that changed, so a part edit costs one G pass.
@@ -33,6 +34,7 @@ from PIL import Image
 from ..config import CA2SISConfig
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, WeightsError, check_fraction
+from ..faces.finishing import Finish, colour_target, composite_mask, finish_image, part_colour
 from ..faces.reader import FaceReader, default_parser_weights
 from ..io.bundled import bundled_weights
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
@@ -90,6 +92,16 @@ class Edit:
     part_shapes: part → (source mask, α in [0, 1]); α interpolates the part's latent from
         ``mask``'s shape (0) to the source's (1).
     random_parts: part → (seed, strength α): a style from M_s, mixed in like a reference.
+    confine, keep_detail, match_colour: the finishing steps (``model/faces/finishing.py``):
+        the edit changes only the edited parts (the style face's own pixels elsewhere),
+        keeps the style face's fine detail where a part only changed its style, and gives a
+        part restyled from a reference that reference's colour. All three off is the
+        network's raw output (the paper's global consistency; ``ca2sis-edit --global``).
+        They apply when the style face is the face the mask was painted from
+        (``style_is_source``, and their masks agree on at least ``FINISH_MIN_AGREEMENT`` of
+        the pixels); otherwise the raw output is used.
+    style_is_source: the mask is the style face's own mask, edited (False: a new face, or
+        the mask of another face, which must not show the style face's pixels).
     """
 
     mask: MaskInput
@@ -97,17 +109,34 @@ class Edit:
     part_styles: dict[Part, tuple[Reference, float]] = field(default_factory=dict)
     part_shapes: dict[Part, tuple[MaskInput, float]] = field(default_factory=dict)
     random_parts: dict[Part, tuple[int, float]] = field(default_factory=dict)
+    confine: bool = True
+    keep_detail: bool = True
+    match_colour: bool = True
+    style_is_source: bool = True
+
+    @property
+    def finishing(self) -> bool:
+        """Whether any finishing step is on (off: the raw network output)."""
+        return self.confine or self.keep_detail or self.match_colour
+
+
+# The style face's mask must agree with the edited mask on this share of pixels for the
+# style face to be the picture an edit is finished against (a new face painted from a
+# template shares too little with any face to keep that face's pixels).
+FINISH_MIN_AGREEMENT = 0.75
 
 
 @dataclass
 class Result:
     """A generated face and how it was made."""
 
-    image: np.ndarray  # uint8 (H, W, 3)
+    image: np.ndarray  # uint8 (H, W, 3): finished against the style face (``Edit.confine`` ...)
     codes: np.ndarray  # (C, code_dim) the style codes G read
     latents: np.ndarray  # (C, latent_dim) the part latents G read
     attention: np.ndarray  # (C, 64, 64) share of each pixel's style read from each class
     milliseconds: dict[str, float]  # time per stage and "total"
+    raw: np.ndarray | None = None  # uint8 (H, W, 3): the network's own output (None: same as image)
+    finish: Finish | None = None  # how the raw face is finished (paste_back reuses it for photos)
 
     def attention_map(self, part: Part) -> np.ndarray:
         """Where ``part``'s style lands: float32 (H, W) in [0, 1], upsampled to the image."""
@@ -387,31 +416,80 @@ class Engine:
         return self.interpolate_parts(codes, randoms)
 
     def edit_latents(self, edit: Edit) -> np.ndarray:
-        """The part latents an ``Edit`` asks for: its mask with part shapes interpolated."""
+        """The part latents an ``Edit`` asks for: its mask with part shapes interpolated.
+
+        A part's shape slider α moves *all* latents from the mask's towards those of its
+        composite mask (``shape_target``: the source's part pasted on the mask, the pixels it
+        vacates filled from the neighbouring classes), m = E_m(M) + Σ_p α_p (E_m(M_p) - E_m(M)),
+        so at α = 1 the part has the source's shape and the other classes make room for it.
+        Moving only the part's own latent (paper §IV-C) leaves the others describing the old
+        layout, which the generator fills with noise."""
         latents = self._latents(self.load_mask(edit.mask))
-        sources = {}
-        for part, (source_mask, alpha) in edit.part_shapes.items():
+        mixed = latents.copy()
+        for part, (_, alpha) in edit.part_shapes.items():
             index = part_index(part, self.config.num_classes)
             strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
-            sources[index] = (self._latents(self.load_mask(source_mask)), strength)
-        return self.interpolate_parts(latents, sources)
+            if strength > 0:
+                mixed += strength * (self._latents(self.shape_target(edit, part)) - latents)
+        return mixed
+
+    def edit_finish(self, edit: Edit, original_mask: MaskInput | None = None) -> Finish:
+        """How the raw face of ``edit`` is finished (``model/faces/finishing.py``) against a
+        picture whose mask is ``original_mask`` (default: the style face's).
+
+        The colour targets mix each referenced part's colour in the base style's face with
+        the reference's, by the part's strength. Masks are at the networks' size."""
+        style_image, style_mask = self.load_reference(edit.style)
+        original = self.load_mask(original_mask) if original_mask is not None else style_mask
+        colours = {}
+        if edit.match_colour:
+            for part, (reference, alpha) in edit.part_styles.items():
+                index = part_index(part, self.config.num_classes)
+                image, mask = self.load_reference(reference)
+                target = part_colour(image, mask, index)
+                if target is not None and alpha > 0:
+                    colours[index] = colour_target(part_colour(style_image, style_mask, index), target, alpha)
+        count = self.config.num_classes
+        restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
+        restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
+        reshaped = {part_index(part, count): self.shape_target(edit, part)
+                    for part, (_, alpha) in edit.part_shapes.items() if alpha > 0}
+        return Finish(original, self.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
+                      confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour)
+
+    def shape_target(self, edit: Edit, part: Part) -> np.ndarray:
+        """The composite mask a shape slider of ``part`` moves towards: ``edit.mask`` with the
+        part in the source mask's shape (``composite_mask``), at the networks' size."""
+        source, _ = edit.part_shapes[part]
+        index = part_index(part, self.config.num_classes)
+        return composite_mask(self.load_mask(edit.mask), self.load_mask(source), index)
 
     def render(self, edit: Edit) -> Result:
-        """Generate the face an ``Edit`` describes, reusing every cached part."""
+        """Generate the face an ``Edit`` describes, reusing every cached part, and finish it
+        against the style face (``Edit.confine``, ``keep_detail``, ``match_colour``)."""
         start = time.perf_counter()
         codes = self.edit_codes(edit)
         after_codes = time.perf_counter()
         latents = self.edit_latents(edit)
         after_latents = time.perf_counter()
-        image, attention = self.generate(latents, codes)
+        raw, attention = self.generate(latents, codes)
+        after_generator = time.perf_counter()
+        image, finish = raw, None
+        if edit.finishing and edit.style_is_source:
+            finish = self.edit_finish(edit)
+            if (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT:
+                base = self.load_reference(edit.style)[0]
+                anchor = finish.anchor(base.shape[0]) if edit.confine else None
+                image = finish_image(raw, base, finish, anchor)
         end = time.perf_counter()
         milliseconds = {
             "styles": (after_codes - start) * 1000,
             "shapes": (after_latents - after_codes) * 1000,
-            "generator": (end - after_latents) * 1000,
+            "generator": (after_generator - after_latents) * 1000,
+            "finish": (end - after_generator) * 1000,
             "total": (end - start) * 1000,
         }
-        return Result(image, codes, latents, attention, milliseconds)
+        return Result(image, codes, latents, attention, milliseconds, raw, finish)
 
 
 def upsample_attention(attention: np.ndarray, part: Part, size: int) -> np.ndarray:

@@ -157,18 +157,21 @@ def photo_format(path: str | Path) -> str:
     return "JPEG" if Path(path).suffix.lower() in (".jpg", ".jpeg") else "PNG"
 
 
-def save_images(images: Sequence[tuple[Image.Image | np.ndarray, str | Path, str]]) -> None:
+def save_images(
+    images: Sequence[tuple[Image.Image | np.ndarray, str | Path, str]], icc_profile: bytes | None = None
+) -> None:
     """Write several images ("PNG" or "JPEG") all or nothing: each goes to a temporary file of
     its own beside its target first (``atomic_write_all``), and the targets are replaced only
-    once every one has been written. A failure removes the temporaries."""
+    once every one has been written. A failure removes the temporaries. ``icc_profile``: the
+    colour profile embedded in every one (a photo's own, so its colours show as they did)."""
     with atomic_write_all([path for _, path, _ in images]) as temporaries:
         for (image, _, kind), temporary in zip(images, temporaries):
             picture = image if isinstance(image, Image.Image) else Image.fromarray(np.ascontiguousarray(image))
             with open(temporary, "r+b") as file:
                 if kind == "JPEG":
-                    picture.save(file, format="JPEG", quality=95, subsampling=0)
+                    picture.save(file, format="JPEG", quality=95, subsampling=0, icc_profile=icc_profile)
                 else:  # 3: near the smallest size at a third of the time of the default 6
-                    picture.save(file, format="PNG", compress_level=3)
+                    picture.save(file, format="PNG", compress_level=3, icc_profile=icc_profile)
 
 
 def _same_file(first: Path, second: Path) -> bool:

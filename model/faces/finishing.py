@@ -1,0 +1,373 @@
+"""Finishing a generated face against the pixels it replaces, so an edit looks like a photograph.
+
+The networks generate a small, soft face (128 px for the bundled weights). A ``Finish``
+turns it into an edit of a *base* picture (the photo's aligned crop, or the style face for
+aligned output), in three steps, each with its switch:
+
+1. **Confinement** (``confine``): the edit lands only where it was asked for: parts given
+   another style (a reference, a strength, a random style), pixels repainted, and for a
+   shape slider the union of the part's old and new regions, grown by ``margin`` of the
+   side and feathered. Everywhere else the base's own pixels are kept, byte for byte.
+   Off, the network's whole face is used (the paper's global consistency).
+2. **Detail transfer** (``keep_detail``): where a part keeps its shape and only changes its
+   style, the result takes the generator's low frequencies (colour, shading) and the
+   base's high frequencies (strands, pores), split by a Gaussian at about the scale the
+   generator resolves. Where the shape changed (painted pixels, shape sliders) the
+   generated pixels are used, upsampled with a Lanczos filter.
+3. **Reference colour** (``match_colour``): each part restyled from a reference face is
+   given the reference part's colour: its CIELAB mean moves to the reference's and its
+   spread by the reference's spread over the base's own, both by the part's strength. (The
+   bundled generator still drifts from a reference's colours; this step makes the result
+   carry them whatever the network gives.) The generated shading is kept within about a
+   spread of the base's own shading recoloured the same way (``SHADING_LIMIT``), so a
+   blotch of the generator does not become a dark blob; the recolouring is also what
+   carries the change past the aligned crop (``paste_back``).
+
+Everything works in aligned pixels at any side; masks of any side are resized (nearest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..labels import NUM_CLASSES
+
+BACKGROUND = 0
+# Below this share of the face's pixels, the anchor is too small to measure colours on.
+MIN_ANCHOR_SHARE = 0.01
+# The low/high split: Gaussian sigma in generated pixels (the bundled 128 px generator
+# resolves detail of about two of its pixels; finer than that is the photo's).
+DETAIL_SIGMA = 1.5
+MIN_PART_PIXELS = 16  # fewer pixels of a part than this: no colour statistics for it
+GAIN_RANGE = (0.5, 2.0)
+# How far (in spreads of the part) the generated shading of a recoloured part may stray from
+# the photo's own shading recoloured; further is softly limited.
+SHADING_LIMIT = 0.75  # a spread is never scaled by more than this (a flat part must not blow up)
+
+
+def at_size(mask: np.ndarray, side: int) -> np.ndarray:
+    """A class mask resized (nearest) to side x side."""
+    if mask.shape == (side, side):
+        return mask
+    return cv2.resize(mask.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)
+
+
+def grow(region: np.ndarray, pixels: int) -> np.ndarray:
+    if pixels <= 0:
+        return region.astype(bool)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+    return cv2.dilate(region.astype(np.uint8), kernel) > 0
+
+
+def face_region(original_mask: np.ndarray, edited_mask: np.ndarray | None = None) -> np.ndarray:
+    """Where the face is, in aligned pixels: every class but the background, in the photo's
+    own mask or in the edited one (a part painted larger is pasted back whole)."""
+    region = original_mask != BACKGROUND
+    if edited_mask is not None:
+        region |= at_size(edited_mask, original_mask.shape[0]) != BACKGROUND
+    return region
+
+
+def edited_region(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: Iterable[int] = (),
+                  margin: float = 0.02, reshaped: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+    """Only what changed: pixels whose class was repainted, the parts given a new style, and
+    for each reshaped part (part → the mask whose part is its new shape) the union of its
+    old and new regions; grown by ``margin`` of the side so the feather falls outside."""
+    side = original_mask.shape[0]
+    edited = at_size(edited_mask, side)
+    parts = np.zeros(NUM_CLASSES, bool)
+    parts[list(restyled)] = True
+    region = (original_mask != edited) | parts[original_mask] | parts[edited]
+    for part, source in (reshaped or {}).items():
+        region |= (original_mask == part) | (edited == part) | (at_size(source, side) == part)
+    return grow(region, max(1, round(margin * side)))
+
+
+def composite_mask(mask: np.ndarray, source: np.ndarray, part: int) -> np.ndarray:
+    """``mask`` with ``part`` given ``source``'s shape: the source's part pasted on, and the
+    pixels the part vacates filled from the nearest other classes of ``mask`` (skin where the
+    old hair covered the forehead, background beyond the head). A face that keeps every
+    other part in place, so a shape slider can move all latents towards it (no class still
+    describing the old layout)."""
+    source = at_size(source, mask.shape[0])
+    result = mask.copy()
+    vacated = (mask == part) & (source != part)
+    keep = (mask != part).astype(np.uint8)
+    if vacated.any() and keep.any():
+        # Each vacated pixel takes the class of the nearest pixel that is neither the part nor vacated.
+        _, nearest = cv2.distanceTransformWithLabels(keep ^ 1, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        rows, cols = np.nonzero(keep)
+        classes = np.zeros(nearest.max() + 1, np.uint8)
+        classes[nearest[rows, cols]] = mask[rows, cols]
+        result[vacated] = classes[nearest[vacated]]
+    elif vacated.any():
+        result[vacated] = BACKGROUND
+    result[source == part] = part
+    return result
+
+
+def anchor_pixels(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: Iterable[int] = ()) -> np.ndarray:
+    """Pixels whose colour the generated face should share with the photo: same class in
+    both masks, not the background, and of a part that kept its own style."""
+    edited = at_size(edited_mask, original_mask.shape[0])
+    keep = np.ones(NUM_CLASSES, bool)
+    keep[BACKGROUND] = False
+    keep[list(restyled)] = False
+    return (original_mask == edited) & keep[original_mask]
+
+
+def match_colours(face: np.ndarray, target: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """``face`` with each channel's mean and spread over ``anchor`` moved to ``target``'s
+    (float32). Unchanged when the anchor is too small to measure on."""
+    face = face.astype(np.float32)
+    if anchor.sum() < MIN_ANCHOR_SHARE * anchor.size:
+        return face
+    step = strided(anchor.shape[0])
+    sample = anchor[::step, ::step]
+    ours, theirs = face[::step, ::step][sample], target[::step, ::step][sample].astype(np.float32)
+    mean_ours, mean_theirs = ours.mean(axis=0), theirs.mean(axis=0)
+    gain = np.clip(theirs.std(axis=0) / np.maximum(ours.std(axis=0), 1e-3), *GAIN_RANGE)
+    return (face - mean_ours) * gain + mean_theirs
+
+
+def blend_weight(region: np.ndarray, feather: float = 0.03, fade_border: bool = True) -> np.ndarray:
+    """Blend weight in aligned pixels: 1 deep inside ``region``, fading to 0 over a band of
+    ``feather`` x side inside its edge (and the crop's border, with ``fade_border``);
+    exactly 0 outside the region."""
+    side = region.shape[0]
+    band = max(1, round(feather * side))
+    inside = region.astype(np.uint8)
+    # Erode by the blur's reach (a square, like the blur's support), so the fade lies inside.
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    border = cv2.BORDER_CONSTANT if fade_border else cv2.BORDER_REPLICATE
+    core = cv2.erode(inside, kernel, borderType=border, borderValue=0).astype(np.float32)
+    weight = cv2.GaussianBlur(core, (2 * band + 1, 2 * band + 1), band / 2.0,
+                              borderType=cv2.BORDER_CONSTANT if fade_border else cv2.BORDER_REPLICATE)
+    return np.clip(weight, 0.0, 1.0) * inside
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """RGB in 0..255 (any dtype) → CIELAB float32 (L 0..100)."""
+    return cv2.cvtColor(np.clip(rgb.astype(np.float32), 0, 255) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def from_lab(lab: np.ndarray) -> np.ndarray:
+    """CIELAB float32 → RGB float32 in 0..255."""
+    return cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0
+
+
+def low_pass(image: np.ndarray, generated: int) -> np.ndarray:
+    """What a generator of ``generated`` pixels resolves of ``image`` (float32, any side S):
+    a Gaussian of ``DETAIL_SIGMA`` generated pixels, computed at twice the generated size
+    (for speed: a 12-megapixel photo's face is low-passed in a few milliseconds) and
+    brought back to S with a cubic filter."""
+    side = image.shape[0]
+    small = min(side, 2 * generated)
+    reduced = cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA) if small < side else image
+    blurred = cv2.GaussianBlur(reduced, (0, 0), DETAIL_SIGMA * small / generated, borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(blurred, (side, side), interpolation=cv2.INTER_CUBIC) if small < side else blurred
+
+
+def strided(side: int, pixels: int = 65536) -> int:
+    """A stride that leaves about ``pixels`` samples of a side x side image (colour statistics
+    need no more)."""
+    return max(1, int(side / np.sqrt(pixels)))
+
+
+def _box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The bounding box of ``region`` grown by ``margin`` pixels, as slices."""
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    height, width = region.shape
+    return (slice(max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)))
+
+
+def interior(region: np.ndarray) -> np.ndarray:
+    """``region`` without its edge (1 % of the side), where colours are measured: edge pixels
+    mix the part with its neighbours. The whole region when too little would be left."""
+    band = max(1, round(0.01 * region.shape[0]))
+    inner = cv2.erode(region.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8)) > 0
+    return inner if inner.sum() >= MIN_PART_PIXELS else region
+
+
+@dataclass(frozen=True)
+class PartColour:
+    """A part's colour: CIELAB mean and spread (standard deviation) per channel."""
+
+    mean: np.ndarray  # (3,)
+    spread: np.ndarray  # (3,)
+
+
+def part_colour(image: np.ndarray, mask: np.ndarray, part: int) -> PartColour | None:
+    """The colour of ``part`` in ``image`` (its ``mask`` of any side), None when too small."""
+    inside = interior(at_size(mask, image.shape[0]) == part)
+    if inside.sum() < MIN_PART_PIXELS:
+        return None
+    pixels = to_lab(image)[inside]
+    return PartColour(pixels.mean(axis=0), pixels.std(axis=0))
+
+
+@dataclass(frozen=True)
+class ColourTarget:
+    """Where a restyled part's colour goes: an absolute CIELAB mean and the factor its
+    spread is scaled by (both already mixed by the part's strength)."""
+
+    mean: np.ndarray  # (3,)
+    spread_ratio: np.ndarray  # (3,)
+
+
+def colour_target(own: PartColour | None, reference: PartColour, strength: float) -> ColourTarget:
+    """The colour of a part taking ``reference``'s style at ``strength``, from ``own`` (the
+    base's part, None when the base has none: then the reference's colour, whole)."""
+    if own is None:
+        return ColourTarget(reference.mean, np.ones(3, np.float32))
+    ratio = reference.spread / np.maximum(own.spread, 1e-3)
+    mean = (1 - strength) * own.mean + strength * reference.mean
+    return ColourTarget(mean.astype(np.float32), ((1 - strength) + strength * ratio).astype(np.float32))
+
+
+def gain_of(spread: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The factor that takes a spread to the wanted one, within ``GAIN_RANGE``."""
+    return np.clip(wanted / np.maximum(spread, 1e-3), *GAIN_RANGE).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LabTransform:
+    """A part's colour change as a per-channel affine map in CIELAB: (x - source) * gain + target.
+    Kept so the same change can be carried past the aligned crop (see ``paste_back``)."""
+
+    part: int
+    source: np.ndarray
+    gain: np.ndarray
+    target: np.ndarray
+
+    def apply(self, lab: np.ndarray) -> np.ndarray:
+        return (lab - self.source) * self.gain + self.target
+
+
+@dataclass(frozen=True, eq=False)
+class Finish:
+    """How a generated face becomes an edit of a base picture (see the module's text).
+
+    original_mask: the base's own mask; edited_mask: the mask that was generated.
+    restyled: parts given another style (references, random styles).
+    reshaped: part → a mask whose part is the new shape (shape sliders above 0).
+    colours: part → the colour a restyled part should take.
+    """
+
+    original_mask: np.ndarray
+    edited_mask: np.ndarray
+    restyled: frozenset[int] = frozenset()
+    reshaped: Mapping[int, np.ndarray] = field(default_factory=dict)
+    colours: Mapping[int, ColourTarget] = field(default_factory=dict)
+    confine: bool = True
+    keep_detail: bool = True
+    match_colour: bool = True
+    margin: float = 0.02
+
+    def masks(self, side: int) -> tuple[np.ndarray, np.ndarray]:
+        return at_size(self.original_mask, side), at_size(self.edited_mask, side)
+
+    def region(self, side: int) -> np.ndarray:
+        """bool (side, side): where the finished face replaces the base."""
+        original, edited = self.masks(side)
+        if not self.confine:
+            return np.ones((side, side), bool)
+        return edited_region(original, edited, self.restyled, self.margin, self.reshaped)
+
+    def anchor(self, side: int) -> np.ndarray:
+        """Pixels on which the generated face takes the base's light (see ``anchor_pixels``)."""
+        original, edited = self.masks(side)
+        return anchor_pixels(original, edited, self.restyled | set(self.reshaped))
+
+    def detail_weight(self, side: int) -> np.ndarray:
+        """float (side, side): 1 where the base's fine detail is kept (same class before and
+        after, not reshaped), 0 where the shape changed, with a soft edge between."""
+        original, edited = self.masks(side)
+        keep = original == edited
+        for part, target in self.reshaped.items():  # the part's old and new regions both change shape
+            keep &= (original != part) & (at_size(target, side) != part)
+        keep = keep.astype(np.float32)
+        band = max(1, round(0.01 * side))
+        keep = cv2.erode(keep, np.ones((2 * band + 1, 2 * band + 1), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        return cv2.GaussianBlur(keep, (0, 0), band / 2.0, borderType=cv2.BORDER_REPLICATE)
+
+    def apply(self, face: np.ndarray, base: np.ndarray, anchor: np.ndarray | None = None
+              ) -> tuple[np.ndarray, list[LabTransform]]:
+        """The finished face at the base's side (float32 RGB, 0..255) and the colour change
+        made to each restyled part.
+
+        face: uint8 (g, g, 3), the generated face; base: (S, S, 3), the pixels it replaces;
+        anchor: bool, pixels to match the generated light to the base's on (None: none).
+        """
+        side, generated = base.shape[0], face.shape[0]
+        base = base.astype(np.float32)
+        resized = cv2.resize(face, (side, side), interpolation=cv2.INTER_LANCZOS4 if generated < side
+                             else cv2.INTER_AREA).astype(np.float32)
+        if anchor is not None:
+            resized = match_colours(resized, base, at_size(anchor.astype(np.uint8), side) > 0)
+        finished = resized
+        if self.keep_detail:
+            low_generated = low_pass(resized, generated)
+            high_base = base - low_pass(base, generated)
+            keep = self.detail_weight(side)[..., None]
+            finished = resized + keep * (low_generated + high_base - resized)
+        transforms: list[LabTransform] = []
+        if self.match_colour and self.colours:
+            finished, transforms = self._match_part_colours(finished, base)
+        return finished, transforms
+
+    def _match_part_colours(self, finished: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, list[LabTransform]]:
+        side = finished.shape[0]
+        original, edited = self.masks(side)
+        lab, base_lab = to_lab(finished), to_lab(base)
+        result = lab.copy()
+        transforms = []
+        band = max(1, round(0.006 * side))
+        step = strided(side)
+        for part, target in self.colours.items():
+            inside = edited == part
+            if inside.sum() < MIN_PART_PIXELS:
+                continue
+            inner, own_inner = interior(inside), interior(original == part)
+            pixels = lab[::step, ::step][inner[::step, ::step]]
+            if len(pixels) < MIN_PART_PIXELS:
+                pixels = lab[inner]
+            mean, spread = pixels.mean(axis=0), pixels.std(axis=0)
+            own = base_lab[::step, ::step][own_inner[::step, ::step]]
+            if len(own) < MIN_PART_PIXELS:
+                own = base_lab[own_inner] if own_inner.sum() >= MIN_PART_PIXELS else pixels
+            # The spread is the base's own (photo detail included) scaled like the reference's.
+            wanted = own.std(axis=0) * target.spread_ratio
+            transform = LabTransform(part, mean, gain_of(spread, wanted), target.mean)
+            # The generator's shading is kept, but a blotch far from the photo's own shading
+            # recoloured the same way (a dark blob on the crown) is softly limited to about
+            # the part's spread: k tanh(d / k) leaves small differences as they are.
+            recoloured = LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), wanted), target.mean)
+            limit = np.maximum(SHADING_LIMIT * wanted, 2.0).astype(np.float32)
+            box = _box(inside, 3 * band)  # only where the part's soft weight reaches
+            here = lab[box]
+            expected = recoloured.apply(base_lab[box])
+            matched = expected + limit * np.tanh((transform.apply(here) - expected) / limit)
+            weight = cv2.GaussianBlur(inside[box].astype(np.float32), (0, 0), band)[..., None]
+            result[box] += weight * (matched - here)
+            transforms.append(recoloured)
+        return from_lab(result), transforms
+
+
+def finish_image(face: np.ndarray, base: np.ndarray, finish: Finish, anchor: np.ndarray | None = None,
+                 feather: float = 0.03) -> np.ndarray:
+    """``base`` (uint8 (S, S, 3)) with the finished ``face`` blended in where ``finish``
+    confines it: uint8 (S, S, 3), the base's own bytes outside the region."""
+    side = base.shape[0]
+    finished, _ = finish.apply(face, base, anchor)
+    weight = blend_weight(finish.region(side), feather)[..., None]
+    mixed = base.astype(np.float32) + weight * (finished - base.astype(np.float32))
+    result = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    outside = weight[..., 0] <= 0
+    result[outside] = base[outside]
+    return result

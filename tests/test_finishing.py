@@ -1,0 +1,142 @@
+"""Finishing a generated face against the photo: confinement, detail, reference colour, no box edges."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ca2sis.model.faces.finishing import (
+    Finish,
+    colour_target,
+    composite_mask,
+    edited_region,
+    finish_image,
+    part_colour,
+    to_lab,
+)
+from ca2sis.model.faces.paste_back import SourcePhoto, paste_back
+from ca2sis.model.labels import CLASS_NAMES
+
+from photo_cases import photo_region
+
+HAIR, SKIN, NOSE = (CLASS_NAMES.index(name) for name in ("hair", "skin", "nose"))
+SIDE = 128
+
+
+def face_mask() -> np.ndarray:
+    mask = np.zeros((SIDE, SIDE), np.uint8)
+    cv2.ellipse(mask, (64, 70), (40, 50), 0, 0, 360, SKIN, -1)
+    mask[10:40, 20:108][mask[10:40, 20:108] == 0] = HAIR
+    mask[14:30, 30:98] = HAIR
+    cv2.ellipse(mask, (64, 78), (6, 12), 0, 0, 360, NOSE, -1)
+    return mask
+
+
+def textured(side: int = SIDE, seed: int = 0, colour=(120, 90, 70), amount: float = 40) -> np.ndarray:
+    """A flat colour with fine, strong texture (strands, pores) on it."""
+    noise = np.random.default_rng(seed).normal(0, amount, (side, side, 1))
+    return np.clip(np.array(colour, np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def laplacian_energy(image: np.ndarray, inside: np.ndarray) -> float:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float((cv2.Laplacian(grey, cv2.CV_32F, ksize=1)[inside] ** 2).mean())
+
+
+def test_a_style_edit_changes_nothing_outside_the_parts_grown_region():
+    mask = face_mask()
+    base = textured(seed=1)
+    generated = textured(64, seed=2, colour=(200, 40, 160))
+    finish = Finish(mask, mask, frozenset({HAIR}))
+    out = finish_image(generated, base, finish)
+    region = edited_region(mask, mask, {HAIR})
+    assert np.array_equal(out[~region], base[~region])  # byte for byte
+    assert np.abs(out[mask == HAIR].astype(int) - base[mask == HAIR]).mean() > 10
+    # Unconfined (the network's whole face), the skin changes too.
+    unconfined = finish_image(generated, base, Finish(mask, mask, frozenset({HAIR}), confine=False))
+    assert np.abs(unconfined[mask == SKIN].astype(int) - base[mask == SKIN]).mean() > 10
+    # In a photo: outside the region mapped into it, every byte is the photo's.
+    pixels = np.tile(textured(seed=3), (3, 4, 1))
+    matrix = np.array([[1.0, 0.0, -100.0], [0.0, 1.0, -90.0]])  # the face at (100, 90) in the photo
+    photo = SourcePhoto(pixels, matrix, SIDE, "photo.png")
+    pasted = paste_back(photo, generated, region, finish=finish)
+    inside = photo_region(photo, region)
+    assert np.array_equal(pasted[~inside], pixels[~inside]) and not np.array_equal(pasted, pixels)
+
+
+def test_detail_transfer_keeps_the_photos_texture_and_takes_the_generated_colour():
+    mask = face_mask()
+    base = textured(seed=4, colour=(120, 90, 70), amount=30)
+    generated = np.full((32, 32, 3), (60, 110, 160), np.uint8)  # a soft, flat new colour (blurry generator)
+    hair = cv2.erode((mask == HAIR).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    kept = finish_image(generated, base, Finish(mask, mask, frozenset({HAIR}), match_colour=False))
+    lost = finish_image(generated, base, Finish(mask, mask, frozenset({HAIR}), keep_detail=False, match_colour=False))
+    assert laplacian_energy(kept, hair) > 0.8 * laplacian_energy(base, hair)
+    assert laplacian_energy(lost, hair) < 0.05 * laplacian_energy(base, hair)
+    assert np.abs(kept[hair].mean(axis=0) - (60, 110, 160)).max() < 6  # the colour is the generated one
+    # A repainted part (a new shape) takes the generated pixels, not the photo's texture there.
+    painted = mask.copy()
+    painted[90:110, 40:60] = HAIR
+    new = np.zeros_like(mask, bool)
+    new[93:107, 43:57] = True
+    reshaped = finish_image(generated, base, Finish(mask, painted, frozenset(), match_colour=False))
+    assert laplacian_energy(reshaped, new) < 0.05 * laplacian_energy(base, new)
+
+
+def test_colour_matching_moves_the_parts_colour_to_the_references_by_the_strength():
+    mask = face_mask()
+    base = textured(seed=5, colour=(70, 50, 40), amount=10)  # dark brown hair
+    reference = textured(seed=6, colour=(230, 200, 120), amount=10)  # blond
+    generated = np.full((64, 64, 3), (90, 80, 80), np.uint8)  # the network drifted to a dull grey
+    hair = cv2.erode((mask == HAIR).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    own, wanted = part_colour(base, mask, HAIR), part_colour(reference, mask, HAIR)
+
+    def hair_lab(strength: float, match: bool = True) -> np.ndarray:
+        finish = Finish(mask, mask, frozenset({HAIR}), colours={HAIR: colour_target(own, wanted, strength)},
+                        match_colour=match)
+        return to_lab(finish_image(generated, base, finish))[hair].mean(axis=0)
+
+    unmatched = hair_lab(1.0, match=False)
+    gap = np.linalg.norm(unmatched - wanted.mean)
+    assert np.linalg.norm(hair_lab(1.0) - wanted.mean) < 0.1 * gap
+    halfway = (own.mean + wanted.mean) / 2
+    assert np.linalg.norm(hair_lab(0.5) - halfway) < 0.2 * np.linalg.norm(own.mean - wanted.mean)
+
+
+def test_a_recoloured_part_that_runs_off_the_crop_fades_out_past_it_instead_of_ending_at_its_edge():
+    # Hair across the crop's top edge, and the same hair colour on above it in the photo.
+    mask = face_mask()
+    mask[:12, 20:108] = HAIR
+    pixels = np.full((400, 400, 3), (40, 80, 40), np.uint8)  # a green wall
+    pixels[40:200, 150:250] = (90, 60, 40)  # brown hair, from above the crop down into it
+    matrix = np.array([[1.0, 0.0, -130.0], [0.0, 1.0, -100.0]])  # the crop starts 60 px below the hair's top
+    photo = SourcePhoto(pixels, matrix, SIDE, "photo.png")
+    generated = np.full((64, 64, 3), (200, 170, 90), np.uint8)
+    finish = Finish(mask, mask, frozenset({HAIR}), colours={HAIR: colour_target(
+        part_colour(photo.aligned(), mask, HAIR), part_colour(np.full((SIDE, SIDE, 3), (200, 170, 90), np.uint8),
+                                                               mask, HAIR), 1.0)})
+    pasted = paste_back(photo, generated, edited_region(mask, mask, {HAIR}), finish=finish).astype(int)
+    change = np.abs(pasted - pixels).sum(axis=-1)
+    column = change[40:118, 200]  # straight up the hair, across the crop's top edge (photo row 100)
+    assert column[-1] > 100 and column[52] > 0.25 * column[-1]  # the change goes on past the edge
+    assert np.abs(np.diff(column)).max() < 0.25 * column[-1]  # and fades: no step anywhere
+    assert change[20:38].max() == 0 and change[300:, :].max() == 0  # the green wall is not touched
+    assert change[:, :120].max() == 0
+
+
+def test_the_composite_mask_takes_the_sources_part_and_fills_what_it_vacates_from_the_neighbours():
+    mask = face_mask()
+    source = np.zeros_like(mask)
+    cv2.ellipse(source, (64, 90), (9, 10), 0, 0, 360, NOSE, -1)  # a wider nose, lower down
+    source[:8, :] = HAIR  # and a short crop of hair
+    nose = composite_mask(mask, source, NOSE)
+    assert np.array_equal(nose == NOSE, source == NOSE)  # the part is the source's exactly
+    vacated = (mask == NOSE) & (source != NOSE)
+    assert vacated.any() and (nose[vacated] == SKIN).all()  # the old nose's top becomes skin around it
+    untouched = (mask != NOSE) & (source != NOSE)
+    assert np.array_equal(nose[untouched], mask[untouched])  # every other pixel as it was
+    hair = composite_mask(mask, source, HAIR)
+    gone = (mask == HAIR) & (source != HAIR)
+    # The hair's old pixels go to its neighbours: skin below the hairline, background beyond the head.
+    assert set(np.unique(hair[gone])) <= {0, SKIN} and (hair[gone] == SKIN).any() and (hair[gone] == 0).any()
+    assert not (hair == HAIR)[8:].any()
