@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     print("| row | part | faces | swap leakage | swap transfer | random leakage | random diversity | real diversity |")
     print("|---|---|---|---|---|---|---|---|")
     for name, report in rows:
-        for part, found in report["metrics"]["per_part"].items():
+        for part, found in (report["metrics"].get("per_part") or {}).items():  # older reports have none
             print(f"| {name} | {part} | {found['faces']} | {_cell(found['leakage'], 3)} "
                   f"| {_cell(found['transfer'], 3)} | {_cell(found['random_leakage'], 3)} "
                   f"| {_cell(found['random_diversity'], 1)} | {_cell(found['real_diversity'], 1)} |")
