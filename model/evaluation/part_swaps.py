@@ -18,6 +18,8 @@ report) gives every group a value on every face, so the groups can be compared.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from tqdm import tqdm
 
@@ -58,7 +60,7 @@ def measure_part_swaps(
     images: np.ndarray,
     masks: np.ndarray,
     dilation: int,
-    resize,
+    resize: Callable[[np.ndarray], np.ndarray],
     batch_size: int = 8,
     bar: dict | None = None,
 ) -> dict[str, dict[str, float | int | None]]:
