@@ -415,7 +415,7 @@ class Engine:
             randoms[index] = (self.random_codes(seed), check_fraction(alpha, f"{CLASS_NAMES[index]}: strength"))
         return self.interpolate_parts(codes, randoms)
 
-    def edit_latents(self, edit: Edit) -> np.ndarray:
+    def edit_latents(self, edit: Edit, targets: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
         """The part latents an ``Edit`` asks for: its mask with part shapes interpolated.
 
         A part's shape slider α moves *all* latents from the mask's towards those of its
@@ -423,17 +423,20 @@ class Engine:
         vacates filled from the neighbouring classes), m = E_m(M) + Σ_p α_p (E_m(M_p) - E_m(M)),
         so at α = 1 the part has the source's shape and the other classes make room for it.
         Moving only the part's own latent (paper §IV-C) leaves the others describing the old
-        layout, which the generator fills with noise."""
+        layout, which the generator fills with noise. ``targets``: ``shape_targets(edit)``
+        when the caller has them already."""
         latents = self._latents(self.load_mask(edit.mask))
         mixed = latents.copy()
+        targets = self.shape_targets(edit) if targets is None else targets
         for part, (_, alpha) in edit.part_shapes.items():
             index = part_index(part, self.config.num_classes)
-            strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
-            if strength > 0:
-                mixed += strength * (self._latents(self.shape_target(edit, part)) - latents)
+            if index in targets:
+                mixed += alpha * (self._latents(targets[index]) - latents)
         return mixed
 
-    def edit_finish(self, edit: Edit, original_mask: MaskInput | None = None) -> Finish:
+    def edit_finish(
+        self, edit: Edit, original_mask: MaskInput | None = None, targets: Mapping[int, np.ndarray] | None = None
+    ) -> Finish:
         """How the raw face of ``edit`` is finished (``model/faces/finishing.py``) against a
         picture whose mask is ``original_mask`` (default: the style face's).
 
@@ -452,10 +455,18 @@ class Engine:
         count = self.config.num_classes
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
-        reshaped = {part_index(part, count): self.shape_target(edit, part)
-                    for part, (_, alpha) in edit.part_shapes.items() if alpha > 0}
+        reshaped = dict(self.shape_targets(edit) if targets is None else targets)
         return Finish(original, self.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
                       confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour)
+
+    def shape_targets(self, edit: Edit) -> dict[int, np.ndarray]:
+        """``shape_target`` of each part whose shape slider is above 0, by class index."""
+        targets = {}
+        for part, (_, alpha) in edit.part_shapes.items():
+            index = part_index(part, self.config.num_classes)
+            if check_fraction(alpha, f"{CLASS_NAMES[index]}: strength") > 0:
+                targets[index] = self.shape_target(edit, part)
+        return targets
 
     def shape_target(self, edit: Edit, part: Part) -> np.ndarray:
         """The composite mask a shape slider of ``part`` moves towards: ``edit.mask`` with the
@@ -470,13 +481,14 @@ class Engine:
         start = time.perf_counter()
         codes = self.edit_codes(edit)
         after_codes = time.perf_counter()
-        latents = self.edit_latents(edit)
+        targets = self.shape_targets(edit)  # composite masks, built once for latents and finish
+        latents = self.edit_latents(edit, targets)
         after_latents = time.perf_counter()
         raw, attention = self.generate(latents, codes)
         after_generator = time.perf_counter()
         image, finish = raw, None
         if edit.finishing and edit.style_is_source:
-            finish = self.edit_finish(edit)
+            finish = self.edit_finish(edit, targets=targets)
             if (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT:
                 base = self.load_reference(edit.style)[0]
                 anchor = finish.anchor(base.shape[0]) if edit.confine else None
