@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ca2sis.model.evaluation.segmentation import confusion_matrix, scores
 from ca2sis.model.faces.reader import FaceReader, default_parser_weights
+from ca2sis.model.faces.segmentation import confusion_matrix, scores
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES
 from ca2sis.model.training.data import load_mask, read_id_list
 

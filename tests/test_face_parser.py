@@ -11,10 +11,10 @@ from PIL import Image
 
 from ca2sis.model.cli import parse as cli_parse
 from ca2sis.model.errors import DataError
-from ca2sis.model.evaluation.segmentation import confusion_matrix, scores
 from ca2sis.model.faces.align import FaceAligner
 from ca2sis.model.faces.parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
 from ca2sis.model.faces.reader import FaceReader, default_parser_weights
+from ca2sis.model.faces.segmentation import confusion_matrix, scores
 from ca2sis.model.labels import FLIP_PERMUTATION
 from ca2sis.model.training.data import load_image, load_mask, read_id_list
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from ca2sis.model.cli.common import EXIT_INPUT, EXIT_NO_DISPLAY, EXIT_OK, EXIT_WEIGHTS, check_outputs
 from ca2sis.model.errors import CA2SISError, DataError
-from ca2sis.model.inference.engine import BACKENDS, Engine, default_weights, ensure_weights
+from ca2sis.model.inference.engine import BACKENDS, Engine
 from ca2sis.model.io.atomic import atomic_write_all
+from ca2sis.model.io.weights import default_weights, ensure_weights
 
 from ..state.gallery import default_gallery, gallery_entries
 

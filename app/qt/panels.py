@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ca2sis.model.inference.engine import attention_colours, attention_overlay
+from ca2sis.model.inference.visualise import attention_colours, attention_overlay
 from ca2sis.model.labels import COLORS, DISPLAY_NAMES, NUM_CLASSES
 
 from ..state.document import Face, Studio

@@ -31,9 +31,9 @@ from PIL import Image
 from ca2sis.model.errors import DataError, check_fraction
 from ca2sis.model.faces.paste_back import SourcePhoto, save_image
 from ca2sis.model.io.atomic import STALE_SECONDS, named_os_error
+from ca2sis.model.io.decode import decode_file
 from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, part_index
-from ca2sis.model.training.data import decode_file
 
 from .document import CANVAS_SIZE, Document, Face, PartStyle, RandomStyle
 

@@ -23,8 +23,8 @@ from ..inference.bench import (
     prepare_weights,
     run_benchmark,
 )
-from ..inference.engine import ensure_weights
 from ..io.atomic import write_text_atomic
+from ..io.weights import ensure_weights
 from .common import EXIT_CHECK_FAILED, EXIT_OK, check_outputs, run_cli
 
 

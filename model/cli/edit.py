@@ -21,8 +21,10 @@ from pathlib import Path
 
 from ..devices import resolve_device
 from ..errors import DataError, check_fraction
-from ..inference.engine import Edit, Engine, Reference, attention_overlay, default_weights, ensure_weights
+from ..inference.engine import Edit, Engine, Reference
+from ..inference.visualise import attention_overlay
 from ..io.images import as_mask, photo_format, save_images, save_pngs
+from ..io.weights import default_weights, ensure_weights
 from ..labels import CLASS_NAMES, has_face_parts, part_index
 from .common import EXIT_OK, check_outputs, run_cli
 

@@ -22,8 +22,9 @@ from pathlib import Path
 from ..devices import resolve_device
 from ..evaluation.pipeline import evaluate
 from ..evaluation.report import markdown_table
-from ..inference.engine import Engine, default_weights, ensure_weights
+from ..inference.engine import Engine
 from ..io.atomic import write_text_atomic
+from ..io.weights import default_weights, ensure_weights
 from ..training.data import read_id_list
 from .common import EXIT_OK, check_outputs, run_cli, whole_number
 

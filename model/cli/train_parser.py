@@ -3,7 +3,7 @@
     ca2sis-train-parser --data ../shared/data/celebamask-mini \\
         --val-list assets/splits/celebamask-mini-val.txt --out runs/parser --epochs 50
 
-The training itself is ``faces.train_parser``.
+The training itself is ``training.train_parser``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from ..faces.parser import FaceParserConfig
-from ..faces.train_parser import ParserTrainConfig, train
+from ..training.train_parser import ParserTrainConfig, train
 from .common import EXIT_OK, finite_number, run_cli, whole_number
 
 MIN_CROP, MAX_SIDE = 16, 4096  # the U-Net halves a crop four times; 4096: ca2sis-parse's largest side

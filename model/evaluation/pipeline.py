@@ -61,6 +61,7 @@ from tqdm import tqdm
 from ..errors import DataError
 from ..faces.parser import FaceParserModel
 from ..faces.reader import default_parser_weights
+from ..faces.segmentation import confusion_matrix, scores
 from ..inference.engine import Engine
 from ..labels import CLASS_NAMES, NUM_CLASSES
 from ..training.data import FaceMaskDataset, open_dataset
@@ -70,7 +71,6 @@ from .leakage import LEAKAGE_MIN_AREA, leakage_dilation, style_leakage, style_tr
 from .pairing import Swap, part_areas, pick_partners
 from .part_swaps import measure_part_swaps
 from .report import build_report, clean_json
-from .segmentation import confusion_matrix, scores
 from .swd import swd, swd_descriptors
 
 

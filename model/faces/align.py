@@ -29,8 +29,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import CA2SISError, DataError
+from ..io.decode import decode_file, to_rgb
 from ..io.images import ImageInput, describe
-from ..training.data import decode_file, to_rgb
 
 # dlib's 68-point scheme: 36-41 and 42-47 are the eyes (image left first), 48 and 54 the
 # mouth corners.

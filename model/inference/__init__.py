@@ -1,2 +1,3 @@
 """Inference: the editing ``engine``, its ``backends`` (PyTorch or ONNX Runtime behind one
-protocol), the ONNX export (``onnx_export``) and the latency benchmark (``bench``)."""
+protocol), attention overlays (``visualise``), the ONNX export (``onnx_export``) and the
+latency benchmark (``bench``)."""

@@ -20,7 +20,6 @@ primitives and ``reconstruct``/``transfer_styles`` also take batches (lists or s
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -29,20 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..config import CA2SISConfig
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, WeightsError, check_fraction
 from ..faces.finishing import Finish, colour_target, composite_mask, finish_image, part_colour
-from ..faces.reader import FaceReader, default_parser_weights
-from ..io.bundled import bundled_weights
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
 from ..io.pixels import to_network_images, to_uint8_images
-from ..io.weights import read_weights_config
+from ..io.weights import default_weights, ensure_weights, read_weights_config  # noqa: F401  (re-exported)
 from ..labels import CLASS_NAMES, Part, part_index
 from ..networks.composite import CA2SIS
 from .backends import Backend, OnnxBackend, TorchBackend, onnx_export_current
+from .visualise import upsample_attention
 
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -504,55 +501,14 @@ class Engine:
         return Result(image, codes, latents, attention, milliseconds, raw, finish)
 
 
-def upsample_attention(attention: np.ndarray, part: Part, size: int) -> np.ndarray:
-    """One part's channel of a (C, h, w) attention summary, bilinearly resized to size x size."""
-    index = part_index(part, attention.shape[0])
-    channel = Image.fromarray(np.ascontiguousarray(attention[index], dtype=np.float32), mode="F")
-    return np.asarray(channel.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
-
-
-def attention_overlay(image: np.ndarray, attention: np.ndarray, part: Part, opacity: float = 0.6) -> np.ndarray:
-    """The face with one part's attention map (from a (C, h, w) summary) laid over it.
-
-    The map is the share of each pixel's style read from ``part`` (0..1); it is shown as is,
-    not rescaled, so a part that attracts little attention looks faint.
-    """
-    share = np.clip(upsample_attention(attention, part, image.shape[0]), 0.0, 1.0)[..., None]
-    heat, weight = attention_colours(share[..., 0], opacity)
-    blended = image.astype(np.float32) * (1 - weight) + heat * 255.0 * weight
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-
-
-def attention_colours(share: np.ndarray, opacity: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
-    """The overlay's colour (float (..., 3) in 0..1) and weight (float (..., 1)) for a share
-    of attention in 0..1: a black-red-yellow ramp, easy to read over skin tones."""
-    share = np.clip(share, 0.0, 1.0)[..., None]
-    heat = np.concatenate([np.clip(share * 2, 0, 1), np.clip(share * 2 - 1, 0, 1), np.zeros_like(share)], axis=-1)
-    return heat, opacity * np.sqrt(share)
-
-
 def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:
     """The bundled face parser (loaded on first use), or None when it is not installed."""
+    # Imported here: the reader brings the aligner (dlib) and the parser, which an engine
+    # given masks, or handed its own reader, never needs.
+    from ..faces.reader import FaceReader, default_parser_weights
+
     try:
         return FaceReader(default_parser_weights())
     except WeightsError:
         return None
-
-
-def default_weights() -> Path:
-    """The bundled ``lite`` weights (package data), unless CA2SIS_WEIGHTS names a folder."""
-    override = os.environ.get("CA2SIS_WEIGHTS")
-    return Path(override) if override else bundled_weights()
-
-
-def ensure_weights(folder: str | Path) -> Path:
-    """``folder`` if it is a weights folder, else a WeightsError that says how to get one."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise WeightsError(
-            f"no ca2sis weights in {folder}: pass --weights DIR, or train and export them with "
-            "`ca2sis-train --data DATA --config lite --out runs/lite` then "
-            "`ca2sis-train export runs/lite --out weights/lite`"
-        )
-    return folder
 

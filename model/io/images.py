@@ -18,8 +18,10 @@ from PIL import Image, ImageOps
 
 from ..errors import DataError
 from ..labels import NUM_CLASSES, palette_bytes
-from ..training.data import (
+from .atomic import atomic_write_all
+from .decode import (
     check_labels,
+    check_square,
     colors_to_indices,
     decode_file,
     mask_from_pil,
@@ -27,8 +29,6 @@ from ..training.data import (
     resize_mask,
     to_rgb,
 )
-from ..training.data_check import check_square
-from .atomic import atomic_write_all
 
 ImageInput = str | Path | Image.Image | np.ndarray
 MaskInput = str | Path | Image.Image | np.ndarray

@@ -32,6 +32,7 @@ from torch import nn
 from ..config import CA2SISConfig, get_config
 from ..errors import WeightsError
 from .atomic import atomic_write
+from .bundled import bundled_weights
 
 WEIGHT_FILES = {
     "style_encoder": "style_encoder.safetensors",
@@ -215,3 +216,20 @@ def read_weights_folder(
     check_weights_set(folder, config, list(files.values()))
     return config, tensors
 
+
+def default_weights() -> Path:
+    """The bundled ``lite`` weights (package data), unless CA2SIS_WEIGHTS names a folder."""
+    override = os.environ.get("CA2SIS_WEIGHTS")
+    return Path(override) if override else bundled_weights()
+
+
+def ensure_weights(folder: str | Path) -> Path:
+    """``folder`` if it is a weights folder, else a WeightsError that says how to get one."""
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise WeightsError(
+            f"no ca2sis weights in {folder}: pass --weights DIR, or train and export them with "
+            "`ca2sis-train --data DATA --config lite --out runs/lite` then "
+            "`ca2sis-train export runs/lite --out weights/lite`"
+        )
+    return folder

@@ -15,19 +15,25 @@ augmentation, which is what lets training resume exactly.
 
 from __future__ import annotations
 
-import struct
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import DataError
-from ..labels import ANNOTATION_PARTS, COLORS, FLIP_PERMUTATION, NUM_CLASSES, flip_mask
+from ..io.decode import (
+    SIXTEEN_BIT_MODES,
+    check_size,
+    decode_file,
+    load_image,
+    mask_from_pil,
+    resize_mask,
+)
+from ..io.pixels import image_to_tensor, one_hot  # noqa: F401  (one_hot: re-exported for the training loop)
+from ..labels import ANNOTATION_PARTS, FLIP_PERMUTATION, NUM_CLASSES, flip_mask
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 MASK_SUFFIX = ".png"
@@ -35,165 +41,8 @@ OFFICIAL_IMAGE_DIR = "CelebA-HQ-img"
 OFFICIAL_ANNO_DIR = "CelebAMask-HQ-mask-anno"
 OFFICIAL_FOLDER_SIZE = 2000  # faces per numbered annotation sub-folder
 
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
-_T = TypeVar("_T")
 
 
-# --------------------------------------------------------------------------- decoding
-
-
-def decode_file(
-    path: Path, convert: Callable[[Image.Image], _T], before_load: Callable[[Image.Image], None] | None = None
-) -> _T:
-    """Open ``path``, decode it fully and return ``convert(image)``; any failure → DataError.
-
-    The conversion runs while the file is open so that the returned value never refers to a
-    closed PIL image, and so that a conversion PIL cannot do is reported like a bad file.
-    """
-    try:
-        with warnings.catch_warnings():
-            # PIL only warns between 1x and 2x its pixel limit; that is still a bomb to us.
-            # The filter is scoped to this block: nothing global is changed.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if before_load is not None:  # e.g. a header check, or a reduced JPEG decode
-                    before_load(image)
-                image.load()
-                return convert(image)
-    except DataError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(f"{path}: image is too large to decode safely ({exc})") from exc
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: file not found") from exc
-    except IsADirectoryError as exc:
-        raise DataError(f"{path}: is a folder, not an image file") from exc
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
-        # UnidentifiedImageError and "image file is truncated" are OSErrors.
-        raise DataError(f"{path}: cannot decode image ({exc})") from exc
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any PIL mode (grey, RGBA, CMYK, palette, 16/32-bit) → 8-bit RGB."""
-    if image.mode in _SIXTEEN_BIT_MODES + ("I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        # PIL's own convert() clips 16-bit values at 255; scale them instead. Mode "I" is
-        # also what some 16-bit files decode to, so it is scaled only when it goes past 255.
-        sixteen_bit = image.mode in _SIXTEEN_BIT_MODES or values.max(initial=0) > 255
-        if sixteen_bit:
-            values = values * (255.0 / 65535.0)
-        image = Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        image.mode == "P" and "transparency" in image.info
-    ):
-        # Transparent pixels become white, not whatever colour PIL left under them.
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    return image.convert("RGB")
-
-
-def resize_image(image: Image.Image, size: int) -> Image.Image:
-    if image.size == (size, size):
-        return image
-    # LANCZOS keeps detail when shrinking a lot (1024 → 256); BICUBIC otherwise.
-    shrinking_a_lot = max(image.size) >= 2 * size
-    resample = Image.Resampling.LANCZOS if shrinking_a_lot else Image.Resampling.BICUBIC
-    return image.resize((size, size), resample)
-
-
-def _check_size(size: int | None) -> None:
-    if size is not None and (not isinstance(size, int) or size < 1):
-        raise ValueError(f"size must be a positive integer or None, got {size!r}")
-
-
-def load_image(path: str | Path, size: int | None = None) -> np.ndarray:
-    """Read a face photo as uint8 RGB (H, W, 3), resized to ``size`` x ``size`` when given.
-
-    Any PIL mode is converted to RGB; a non-square image is stretched to a square. A file
-    that will not decode raises DataError naming it.
-    """
-    _check_size(size)
-    path = Path(path)
-
-    def convert(image: Image.Image) -> np.ndarray:
-        # Phone photos store their rotation in EXIF; show the face the way a viewer does.
-        rgb = to_rgb(ImageOps.exif_transpose(image))
-        if size is not None:
-            rgb = resize_image(rgb, size)
-        return np.array(rgb, dtype=np.uint8)  # a writable copy: torch.from_numpy wants that
-
-    return decode_file(path, convert)
-
-
-# --------------------------------------------------------------------------- masks
-
-
-def colors_to_indices(rgb: np.ndarray, source: str = "mask") -> np.ndarray:
-    """An RGB mask (H, W, 3) in the CelebAMask-HQ colours → uint8 class indices (H, W).
-
-    A colour outside the palette raises DataError naming ``source`` and one such colour.
-    """
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[-1] != 3:
-        raise DataError(f"{source}: an RGB mask must be (H, W, 3), got shape {rgb.shape}")
-    rgb = rgb.astype(np.int64)
-    codes = rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
-    table = {r << 16 | g << 8 | b: index for index, (r, g, b) in enumerate(COLORS)}
-    unique, inverse = np.unique(codes, return_inverse=True)
-    unknown = [int(code) for code in unique if int(code) not in table]
-    if unknown:
-        code = unknown[0]
-        grey_hint = ""
-        if all(c >> 16 == c >> 8 & 255 == c & 255 for c in unknown):
-            grey_hint = "; it looks like a grey index mask saved as RGB: save it as one channel"
-        raise DataError(
-            f"{source}: colour ({code >> 16}, {code >> 8 & 255}, {code & 255}) is not in the "
-            f"CelebAMask-HQ palette ({len(unknown)} unknown colours in all{grey_hint})"
-        )
-    lookup = np.array([table[int(code)] for code in unique], dtype=np.uint8)
-    return lookup[inverse.reshape(-1)].reshape(codes.shape)
-
-
-def check_labels(mask: np.ndarray, source: str, num_classes: int) -> None:
-    bad = np.unique(mask[(mask < 0) | (mask >= num_classes)])
-    if bad.size:
-        raise DataError(
-            f"{source}: labels {bad[:8].tolist()} are outside 0..{num_classes - 1} (each mask "
-            "pixel must be a class index; colour masks must use the CelebAMask-HQ palette)"
-        )
-
-
-def resize_mask(mask: np.ndarray, size: int | None) -> np.ndarray:
-    if size is None or mask.shape == (size, size):
-        return mask
-    # NEAREST: a resized mask must only hold labels that were already there.
-    return np.array(Image.fromarray(mask).resize((size, size), Image.Resampling.NEAREST))
-
-
-def mask_from_pil(image: Image.Image, source: str, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """A decoded mask image → uint8 class indices (H, W), checked against ``num_classes``.
-
-    Palette ("P") and grey ("L") images hold the class index per pixel; an RGB image is
-    read through the CelebAMask-HQ colours. ``source`` names the mask in error messages.
-    """
-    if image.mode in ("P", "L", "1"):
-        mask = np.array(image, dtype=np.uint8)
-    elif image.mode in ("PA", "LA"):
-        mask = np.array(image.getchannel(0), dtype=np.uint8)
-    elif image.mode in _SIXTEEN_BIT_MODES + ("I",):
-        wide = np.asarray(image).astype(np.int64)
-        check_labels(wide, source, num_classes)  # before uint8 could wrap them
-        mask = wide.astype(np.uint8)
-    elif image.mode in ("RGB", "RGBA"):
-        mask = colors_to_indices(np.asarray(image.convert("RGB")), source)
-    else:
-        raise DataError(
-            f"{source}: mask mode {image.mode!r} is neither an index PNG (P or L) nor an RGB "
-            "colour mask"
-        )
-    check_labels(mask, source, num_classes)
-    return mask
 
 
 def load_mask(
@@ -204,7 +53,7 @@ def load_mask(
     Palette ("P") and grey ("L") PNGs hold the class index per pixel; an RGB mask is read
     through the CelebAMask-HQ colours. Labels >= ``num_classes`` raise DataError.
     """
-    _check_size(size)
+    check_size(size)
     path = Path(path)
     mask = decode_file(path, lambda image: mask_from_pil(image, str(path), num_classes))
     return resize_mask(mask, size)
@@ -217,7 +66,7 @@ def official_part_path(root: str | Path, face_id: int, part: str) -> Path:
 
 
 def _part_present(image: Image.Image) -> np.ndarray:
-    if image.mode in ("1", "L", "I", "F") + _SIXTEEN_BIT_MODES:
+    if image.mode in ("1", "L", "I", "F") + SIXTEEN_BIT_MODES:
         return np.asarray(image) != 0
     if image.mode in ("LA", "La"):
         return np.asarray(image.getchannel(0)) != 0
@@ -232,7 +81,7 @@ def load_official_mask(root: str | Path, face_id: int, size: int | None = None) 
     overlap (as the official preprocessing script does); a missing part file means the part
     is absent. A face with no part file at all raises DataError.
     """
-    _check_size(size)
+    check_size(size)
     if isinstance(face_id, bool) or not isinstance(face_id, (int, np.integer)) or face_id < 0:
         raise DataError(f"official CelebAMask-HQ face ids are integers >= 0, got {face_id!r}")
     face_id = int(face_id)
@@ -256,33 +105,6 @@ def load_official_mask(root: str | Path, face_id: int, size: int | None = None) 
             f"face {face_id}: no part annotation {face_id:05d}_<part>.png in {expected}"
         )
     return resize_mask(mask, size)
-
-
-# --------------------------------------------------------------------------- tensors
-
-
-def image_to_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 (..., H, W, 3) → float32 (..., 3, H, W) in [-1, 1] (one face or a batch)."""
-    if isinstance(image, np.ndarray):
-        image = torch.from_numpy(np.ascontiguousarray(image))
-    return image.movedim(-1, -3).float() / 127.5 - 1.0
-
-
-def one_hot(mask: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
-    """Class indices (B, H, W) → one-hot float32 (B, C, H, W) on the mask's device.
-
-    Masks are checked when loaded, so no per-batch range check (a GPU sync) is done here.
-    """
-    if mask.dim() < 2:
-        raise ValueError(
-            f"one_hot expects a batch of masks (B, H, W), got shape {tuple(mask.shape)}"
-        )
-    if mask.is_floating_point() or mask.is_complex():
-        raise TypeError(f"one_hot expects integer class indices, got {mask.dtype}")
-    out = torch.zeros(
-        mask.shape[0], num_classes, *mask.shape[1:], dtype=torch.float32, device=mask.device
-    )
-    return out.scatter_(1, mask.long().unsqueeze(1), 1.0)
 
 
 # --------------------------------------------------------------------------- datasets

@@ -24,21 +24,13 @@ from typing import Any, TextIO
 from PIL import Image
 
 from ..errors import DataError
+from ..io.decode import check_square
 from ..labels import NUM_CLASSES
 from .data import CelebAMaskHQDataset, FaceMaskDataset, FolderDataset, decode_file, load_official_mask, mask_from_pil
 
 # A JPEG is decoded at about this side: every byte is still read, so truncation shows.
 _DRAFT_SIDE = 64
 _LISTED_PROBLEMS = 20  # problems spelled out in one error message; the rest are counted
-
-
-def check_square(width: int, height: int, source: str, what: str) -> None:
-    """Refuse a face or mask that is not square: ca2sis never stretches a face crop."""
-    if width != height:
-        raise DataError(
-            f"{source}: the {what} is {width}x{height}; ca2sis works on square, aligned face "
-            "crops (CelebA-HQ framing)"
-        )
 
 
 def check_image_file(path: Path) -> None:

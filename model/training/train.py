@@ -49,6 +49,7 @@ from ..io.checkpoint import (
     read_checkpoint_meta,
     save_checkpoint,
 )
+from ..io.pixels import one_hot
 from ..io.weights import (
     SET_MEMBERS,
     WEIGHT_FILES,
@@ -62,7 +63,7 @@ from ..labels import colorize
 from ..networks.composite import CA2SIS
 from ..networks.discriminator import MultiScaleDiscriminator
 from .augment import PairedAugment
-from .data import FaceMaskDataset, FacesInMemory, one_hot, open_dataset, read_id_list
+from .data import FaceMaskDataset, FacesInMemory, open_dataset, read_id_list
 from .data_check import check_training_files
 from .ema import WeightAverage
 from .grow import appended_blocks, grow_generator

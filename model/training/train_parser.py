@@ -28,11 +28,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..errors import CA2SISError
-from ..evaluation.segmentation import confusion_matrix, scores
+from ..faces.parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
+from ..faces.segmentation import confusion_matrix, scores
 from ..io.pixels import to_network_tensor
 from ..labels import FLIP_PERMUTATION, NUM_CLASSES
-from ..training.data import open_dataset, read_id_list
-from .parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
+from .data import open_dataset, read_id_list
 
 
 @dataclass
