@@ -218,6 +218,7 @@ def test_g_loss_never_moves_d_and_d_loss_never_moves_g(face_data, tmp_path):
         assert any(not torch.equal(a, b) for a, b in zip(before_moved, _parameters(moved), strict=True)), side
 
 
+@pytest.mark.slow  # two runs of the loop: about 12-20 s here
 def test_resume_trims_a_torn_log_line_and_takes_checkpoints_without_run_state(face_data, tmp_path):
     run = tmp_path / "run"
     config = get_config("tiny")
