@@ -49,7 +49,14 @@ from .objectives import MappingObjective, Objective, SynthesisForward, Synthesis
 from .run_config import AUGMENTS, DATA_LOADING, PRECISIONS, STAGES, TrainConfig, derive_seed
 from .run_data import EpochSampler, RunData
 from .samples import save_grid, to_uint8
-from .warm_start import DISC_EXPORT, load_frozen_synthesis, require_same_tensors, resume, trim_log, warm_start
+from .warm_start import (
+    DISC_EXPORT,
+    load_frozen_synthesis,
+    require_same_tensors,
+    resume_from_checkpoint,
+    trim_log,
+    warm_start,
+)
 
 ADA_INTERVAL = 4  # steps between adjustments of the augmentation probability
 
@@ -116,7 +123,8 @@ class Trainer:
         elif self.train.init and not resuming:
             warm_start(self.trained, self.disc, self.ema, self.config, Path(self.train.init), verbose=self.dist.main)
         if resuming:
-            self.step = resume(self.ckpt_path, self.networks(), self._optimizers(), self.trained, self.ema)
+            self.step = resume_from_checkpoint(self.ckpt_path, self.networks(), self._optimizers(), self.trained,
+                                               self.ema)
 
     def _objective(self) -> Objective:
         # DDP wraps what is trained by backward through the wrapper: the synthesis networks

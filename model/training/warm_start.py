@@ -108,7 +108,7 @@ def warm_start(
         ema.reset_to(trained)
 
 
-def resume(
+def resume_from_checkpoint(
     ckpt: Path, networks: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
     trained: dict[str, nn.Module], ema: WeightAverage | None,
 ) -> int:
