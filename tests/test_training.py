@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from ca2sis.model.cli.train import _train_parser
 from ca2sis.model.cli.train import main as train_main
 from ca2sis.model.config import get_config
 from ca2sis.model.io.checkpoint import checkpoint_path
@@ -242,3 +244,16 @@ def test_resume_trims_a_torn_log_line_and_takes_checkpoints_without_run_state(fa
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [record["step"] for record in records] == [1, 2] and records[1]["l1"] != 0.5
     assert set(load_file(str(path))) == set(tensors)  # the next checkpoint has all the run state again
+
+
+def test_every_loss_weight_is_a_flag_with_its_help_and_default(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "10000")  # one line per flag: no hyphenated words broken
+    help_text = " ".join(_train_parser().format_help().split())
+    weights = dataclasses.asdict(TrainConfig(lambda_colour=0.25).loss_weights())
+    lambdas = [f for f in dataclasses.fields(TrainConfig) if f.name.startswith("lambda_")]
+    assert len(weights) == len(lambdas) and weights["colour"] == 0.25
+    for field in lambdas:
+        flag = "--" + field.name.replace("_", "-")
+        assert f"{flag} {field.name.upper()} {field.metadata['help']} (default: {field.default})" in help_text
+    args = _train_parser().parse_args(["--out", "run", "--lambda-swap", "0", "--augment", "off"])
+    assert args.lambda_swap == 0.0 and args.augment == "off"
