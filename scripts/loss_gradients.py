@@ -33,7 +33,7 @@ from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.networks.discriminator import MultiScaleDiscriminator
 from ca2sis.model.training.data import load_image, load_mask, one_hot
 from ca2sis.model.training.losses import ParserLoss, feature_matching_loss, hinge_generator_loss
-from ca2sis.model.training.objectives import LossWeights
+from ca2sis.model.training.run_config import TrainConfig
 from ca2sis.model.training.train import DISC_EXPORT
 
 DEMO_FACES = Path(__file__).resolve().parents[1] / "assets" / "faces"
@@ -43,7 +43,7 @@ def _loss_terms(
     disc: MultiScaleDiscriminator, parser: ParserLoss, real: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor
 ) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """G's loss terms on one face as functions of the generated image, each times its λ."""
-    w = LossWeights()
+    w = TrainConfig().loss_weights()
     with torch.no_grad():
         pred_real = disc(mask, real)
     return {

@@ -53,7 +53,7 @@ def main() -> None:
         for name, module in trainer.trained.items():
             scoped(module, name)
         scoped(trainer.disc, "discriminator")
-        batches = trainer._epoch_batches()
+        batches = (batch for _, batch in trainer.data.batches_from(0))
         for _ in range(2):
             trainer.train_step(next(batches))
         with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes) as prof:

@@ -28,62 +28,12 @@ from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS, count_parameters
 from ..networks.discriminator import MultiScaleDiscriminator
 from ..training.data_check import write_run_summary
-from ..training.train import AUGMENTS, DATA_LOADING, PRECISIONS, TrainConfig, Trainer, export_weights
+from ..training.train import TrainConfig, Trainer, export_weights
 from .common import EXIT_INTERRUPTED, EXIT_OK, run_cli
 
-# CLI flag → TrainConfig field, for the options a user may set (and override on resume).
-_TRAIN_FLAGS = {
-    "data": str, "steps": int, "batch_size": int, "lr": float, "lr_decay_kimg": float, "lambda_feat": float,
-    "lambda_l1": float, "lambda_vgg": float, "lambda_att": float, "lambda_dv": float,
-    "lambda_parser": float, "lambda_semantic": float, "parser_faces": int, "lambda_swap": float, "swap_faces": int,
-    "lambda_colour": float,
-    "lambda_lecam": float, "lambda_code": float, "ema_kimg": float, "augment": str, "ada_target": float,
-    "ada_kimg": float, "precision": str, "data_loading": str,
-    "vgg_weights": str, "parser_weights": str, "init": str, "holdout": str, "seed": int, "workers": int,
-    "log_every": int, "sample_every": int, "checkpoint_every": int, "device": str,
-}
-_CHOICES = {"augment": AUGMENTS, "precision": PRECISIONS, "data_loading": DATA_LOADING}
-_HELP = {
-    "data": "dataset folder: images/ + masks/, or the official CelebAMask-HQ layout",
-    "steps": "total optimizer steps of this stage",
-    "batch_size": "faces per step and process",
-    "lr": "Adam learning rate before the two-time-scale rule (G lr/2, D 2·lr); the paper's 2e-4",
-    "lr_decay_kimg": "decay the learning rate linearly to 0 over the last N thousand images of the run (0: constant)",
-    "lambda_feat": "weight of the discriminator feature-matching loss",
-    "lambda_l1": "weight of the L1 reconstruction loss",
-    "lambda_vgg": "weight of the perceptual loss (only with --vgg-weights)",
-    "lambda_dv": "mapping stage: weight of the diversity loss L_dv",
-    "lambda_parser": "weight of the face-parser perceptual loss (0: off)",
-    "lambda_semantic": "weight of the face parser's cross-entropy against the input mask (0: off)",
-    "parser_faces": "faces per batch the parser losses look at (each is parsed at the parser's 256 px)",
-    "lambda_swap": "weight of the swap-locality loss: a one-part style swap changes that part only (0: off)",
-    "swap_faces": "faces per batch that also get a one-part style swap for the swap-locality loss",
-    "lambda_colour": "weight of the per-part colour loss: each part's CIELAB mean and spread in the reconstruction "
-    "(against the real face) and in a swapped part (against the reference's part) (0: off)",
-    "lambda_lecam": "weight of the LeCam regularisation of D (0: off)",
-    "lambda_code": "mapping stage: weight of the loss keeping M_s's codes at E_s's statistics (0: off)",
-    "ema_kimg": "half-life in thousands of images of the weight average used for samples and export (0: off)",
-    "augment": "D's paired augmentation (translation, cutout, colour): ada = adaptive strength, always, off",
-    "ada_target": "ADA: the E[sign D(real)] kept by adapting the augmentation strength",
-    "ada_kimg": "ADA: thousands of images over which the strength may go from 0 to 1",
-    "precision": "auto (bf16 where the CPU or GPU runs it natively), bf16 or fp32",
-    "data_loading": "memory: decode every face once before training; workers: decode every step; "
-    "auto: memory when the faces fit in a quarter of the RAM",
-    "seed": "seed of the initial weights, data order, flips and noise",
-    "log_every": "steps between lines of log-<stage>.jsonl",
-    "sample_every": "steps between sample grids in samples/",
-    "checkpoint_every": "steps between checkpoints (one is also written at the end and on Ctrl-C)",
-    "lambda_att": "weight of the attention loss L_att; 0 trains the 'w/o L_att' variant",
-    "vgg_weights": "VGG19 ImageNet weights file (.safetensors or a torchvision state dict); "
-    "turns the perceptual loss on",
-    "parser_weights": "face-parser folder for the parser losses (default: the bundled weights/parser)",
-    "init": "run folder or weights folder to start from (synthesis: E_s, E_m, G and D when present; "
-    "a --config with more generator blocks grows G, e.g. 128 px weights into lite at 256 px; "
-    "mapping: trained E_m and G, default --out's own synthesis checkpoint)",
-    "holdout": "file of face ids (one per line) to keep out of training",
-    "workers": "data loader processes (with --data-loading workers)",
-    "device": "auto (CUDA when present), cpu or cuda",
-}
+# Every TrainConfig field with help is a flag (help, choices and default from the field), for
+# the options a user may set (and override on resume).
+_TRAIN_FLAGS = {f.name: f for f in TrainConfig.flags()}
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -96,11 +46,11 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="run folder: checkpoints, samples, logs")
     parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     parser.add_argument("--stage", choices=("synthesis", "mapping"), default="synthesis")
-    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    for name, kind in _TRAIN_FLAGS.items():
-        default = f" (default: {defaults[name]})" if defaults[name] not in (None, "") else ""
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, choices=_CHOICES.get(name),
-                            help=_HELP.get(name, "") + default)
+    for name, field in _TRAIN_FLAGS.items():
+        default = f" (default: {field.default})" if field.default not in (None, "") else ""
+        kind = str if field.default is None else type(field.default)  # the str | None fields default to None
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, choices=field.metadata["choices"],
+                            help=field.metadata["help"] + default)
     parser.add_argument("--no-flip", action="store_true", help="no mirrored copies of the faces")
     parser.add_argument("--skip-bad", action="store_true",
                         help="train on the usable faces when some files are bad (default: list them and stop)")

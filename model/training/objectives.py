@@ -56,19 +56,20 @@ class StepLosses:
 
 @dataclass
 class LossWeights:
-    """λ of every term (0 turns a term off)."""
+    """λ of every term (0 turns a term off); the defaults and the help of each are those of
+    ``TrainConfig.lambda_<name>``, which ``TrainConfig.loss_weights()`` passes on."""
 
-    feat: float = 10.0
-    l1: float = 10.0
-    att: float = 1.0
-    vgg: float = 10.0
-    parser: float = 1.0
-    semantic: float = 0.5
-    swap: float = 1.0
-    colour: float = 0.0
-    lecam: float = 0.1
-    dv: float = 1.0
-    code: float = 10.0
+    feat: float
+    l1: float
+    att: float
+    vgg: float
+    parser: float
+    semantic: float
+    swap: float
+    colour: float
+    lecam: float
+    dv: float
+    code: float
 
 
 class SynthesisForward(nn.Module):

@@ -1,0 +1,28 @@
+"""Sample grids of a run: what the networks make of the first faces, one row per face."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """A (3, H, W) image in [-1, 1] → an (H, W, 3) uint8 array."""
+    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def save_grid(rows: list[list[np.ndarray]], path: Path) -> None:
+    """Rows of equally sized RGB tiles → one PNG (2 px white gaps)."""
+    tile = rows[0][0].shape[0]
+    gap = 2
+    height = len(rows) * (tile + gap) - gap
+    width = len(rows[0]) * (tile + gap) - gap
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            canvas[r * (tile + gap): r * (tile + gap) + tile, c * (tile + gap): c * (tile + gap) + tile] = image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(canvas).save(path)
