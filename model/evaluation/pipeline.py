@@ -39,6 +39,13 @@ metric, default all; ``report.METRICS`` labels their keys and gives their direct
 - ``ms_per_image``: median wall time of one reconstruction (E_s + E_m + G, caches cleared)
   in batch 1.
 
+The registry's names and the keys they fill: ``psnr``, ``ssim``, ``swd`` (and its levels),
+``swd_sh``, ``segmentation`` (``miou``, ``miou_real``, ``pixel_accuracy``), ``identity``
+(``frs``, ``frs_unrelated``, ``identity_match``), ``style_swaps`` (``style_leakage``,
+``style_transfer``), ``random_part`` (``random_part_leakage``), ``part_swaps`` (``per_part``),
+``speed`` (``ms_per_image``). Shape swaps and style swaps are generated only when a selected
+metric needs them (they share the reconstructions' generator call).
+
 ``compare_size`` compares at another size than the model's: the model still encodes and
 generates at its own size, and its outputs are resized (bicubic) to ``compare_size`` before
 they are measured against the real faces and masks loaded at ``compare_size``. That is how a
