@@ -54,7 +54,7 @@ def test_every_kind_of_edit_from_the_command_line(tiny_weights, two_faces, tmp_p
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["backend"].startswith("onnx")  # exported weights on the CPU: the fast backend
+    assert summary["backend"].startswith("torch")  # not exported to ONNX: auto runs PyTorch
     assert summary["milliseconds"]["total"] > 0
     assert Image.open(out).size == (64, 64) and Image.open(attention).size == (64, 64)
     plain = tmp_path / "plain.png"
@@ -112,9 +112,9 @@ def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
+def test_bench_reports_latency_per_backend(tiny_onnx_weights, tmp_path, capsys):
     report = tmp_path / "bench.json"
-    code = cli_bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
+    code = cli_bench.main(["--weights", str(tiny_onnx_weights), "--variants", "torch-cpu", "onnx-cpu",
                        "--runs", "2", "--warmup", "1", "--json", str(report)])
     assert code == 0
     table = capsys.readouterr().out

@@ -234,7 +234,8 @@ def test_weights_of_another_config_truncated_or_pickled_are_refused(weights, tmp
 
 
 @pytest.mark.slow
-def test_the_onnx_backend_matches_torch(weights, faces):
+def test_the_onnx_backend_matches_torch(tiny_onnx_weights, faces):
+    weights = tiny_onnx_weights
     differences = check_parity(weights)
     assert max(differences.values()) < 1e-3, differences
     (face_a, mask_a), (face_b, mask_b) = faces
@@ -257,7 +258,8 @@ def test_the_onnx_backend_matches_torch_with_a_pixel_norm_generator(tmp_path):
     assert max(differences.values()) < 1e-3, differences
 
 
-def test_an_onnx_export_of_other_weights_is_refused(weights, tmp_path):
+def test_an_onnx_export_of_other_weights_is_refused(tiny_onnx_weights, tmp_path):
+    weights = tiny_onnx_weights
     copy = tmp_path / "copy"
     copy.mkdir()
     for path in weights.iterdir():
@@ -288,7 +290,8 @@ def test_the_half_precision_graphs_a_gpu_runs_agree_with_float32(weights, faces)
 
 
 @pytest.mark.slow
-def test_renders_from_several_threads_give_the_sequential_results(weights, faces):
+def test_renders_from_several_threads_give_the_sequential_results(tiny_onnx_weights, faces):
+    weights = tiny_onnx_weights
     # The studio renders on a worker thread while the window may ask for codes itself.
     from concurrent.futures import ThreadPoolExecutor
 
@@ -306,7 +309,8 @@ def test_renders_from_several_threads_give_the_sequential_results(weights, faces
         assert np.abs(image.astype(int) - expected[index % 3]).max() <= 1
 
 
-def test_the_onnx_backend_builds_no_torch_network(weights, faces, monkeypatch):
+def test_the_onnx_backend_builds_no_torch_network(tiny_onnx_weights, faces, monkeypatch):
+    weights = tiny_onnx_weights
     def refuse(*_args, **_kwargs):
         raise AssertionError("a torch network was built for the ONNX backend")
 
