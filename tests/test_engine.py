@@ -56,10 +56,20 @@ def test_reconstruct_works_on_single_faces_and_batches(engine, faces):
 
 def test_transfer_styles_uses_the_reference_for_every_part(engine, faces):
     (face_a, mask_a), (face_b, mask_b) = faces
+    # A face's own styles on its own mask: its reconstruction.
+    own = engine.transfer_styles(mask_a, face_a, mask_a)
+    assert np.abs(own.astype(int) - engine.reconstruct(face_a, mask_a)).max() <= 1
+    # Another face's styles on this mask: the mask's layout (far nearer this face's
+    # reconstruction than the reference's) in other styles (not this face's reconstruction).
     transferred = engine.transfer_styles(mask_a, face_b, mask_b)
-    expected = engine.generate(engine.embed_mask(mask_a), engine.encode_styles(face_b, mask_b))[0]
-    assert np.array_equal(transferred, expected)
-    assert not np.array_equal(transferred, engine.reconstruct(face_a, mask_a))
+    reconstruction_a, reconstruction_b = engine.reconstruct(face_a, mask_a), engine.reconstruct(face_b, mask_b)
+    distance = lambda x, y: np.abs(x.astype(int) - y).mean()  # noqa: E731
+    assert 0 < distance(transferred, reconstruction_a) < distance(transferred, reconstruction_b) / 10
+    assert distance(engine.transfer_styles(mask_a, 255 - face_b, mask_b), transferred) > 0  # other styles
+    # Batched: one reference per mask, each as when transferred alone.
+    batch = engine.transfer_styles([mask_a, mask_b], [face_b, face_a], [mask_b, mask_a])
+    assert np.abs(batch[0].astype(int) - transferred).max() <= 1
+    assert np.abs(batch[1].astype(int) - engine.transfer_styles(mask_b, face_a, mask_a)).max() <= 1
 
 
 def test_a_part_swap_changes_only_that_parts_code_and_changes_the_face(engine, faces):
