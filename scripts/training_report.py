@@ -164,7 +164,6 @@ def plot_series(axes: plt.Axes, x: np.ndarray, raw: np.ndarray, window: int, tit
     the points themselves), the last value in the corner, the y range fitted to all but the
     most extreme 1% of the raw values so that one early spike does not flatten the curve."""
     axes.set_title(title, loc="left", fontsize=10, fontweight="bold")
-    axes.set_xlabel(x_label, fontsize=8, loc="right")
     axes.tick_params(labelsize=8)
     axes.grid(alpha=0.3)
     axes.xaxis.set_major_formatter(EngFormatter(sep=""))
@@ -181,8 +180,7 @@ def plot_series(axes: plt.Axes, x: np.ndarray, raw: np.ndarray, window: int, tit
         reading += f"  avg {smooth[last]:.4g}"
     else:
         axes.plot(x, raw, marker="o", linewidth=1.6)
-    axes.text(0.99, 0.97, reading, transform=axes.transAxes, ha="right", va="top", fontsize=8, color="0.3",
-              bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    axes.set_xlabel(f"{reading} · {x_label}", fontsize=8, loc="right")
     values = raw[finite]
     if len(values) >= 50:
         low, high = np.percentile(values, [1, 99])
