@@ -161,7 +161,7 @@ def panel_grid(count: int, columns: int, width: int, panel_height: float, title:
 
 def plot_series(axes: plt.Axes, x: np.ndarray, raw: np.ndarray, window: int, title: str, x_label: str) -> None:
     """One series: the raw values light and their moving average dark (or, for a few points,
-    the points themselves), the last value in the corner, the y range fitted to all but the
+    the points themselves), the last value beside the x label, the y range fitted to all but the
     most extreme 1% of the raw values so that one early spike does not flatten the curve."""
     axes.set_title(title, loc="left", fontsize=10, fontweight="bold")
     axes.tick_params(labelsize=8)

@@ -260,6 +260,7 @@ def test_the_onnx_backend_matches_torch(tiny_onnx_weights, faces):
     assert Engine.from_pretrained(weights, device="cpu").backend.name == "onnx"  # auto: the faster one
 
 
+@pytest.mark.slow  # its own ONNX export: minutes on a loaded 2-core CPU
 def test_the_onnx_backend_matches_torch_with_a_pixel_norm_generator(tmp_path):
     folder = tmp_path / "pixel"
     styled_random_model(get_config("tiny").replace(name="tiny-pn", generator_norm="pixel")).save_pretrained(folder)
