@@ -3,14 +3,14 @@
 Usage:
     python scripts/training_report.py --run runs/NAME --weights WEIGHTS_DIR \\
         --data ../shared/data/celebamask-mini --list assets/splits/celebamask-mini-val.txt \\
-        --out docs/training [--faces 6] [--seed 0] [--cell 160] [--part hair] [--device auto] \
+        --out docs/training [--faces 6] [--seed 0] [--cell 160] [--part hair] [--device auto] \\
         [--curve docs/training/campaign-curve-128.jsonl ...]
 
-Writes into --out:
+Needs matplotlib: ``pip install -e .[scripts]``. Writes into --out:
 
 - ``loss-synthesis.png`` (and ``loss-mapping.png`` when the run has ``log-mapping.jsonl``):
-  one panel per logged loss, the raw curve light and a centred moving average dark, drawn
-  with PIL alone (no matplotlib);
+  one panel per logged loss, titled from ``ca2sis.model.training.log_keys`` (the keys the
+  trainer logs), the raw curve light and a centred moving average dark;
 - ``validation-curve-<size>.png`` for each ``--curve campaign-curve-<size>.jsonl``: the
   campaign's validation figures against kimg, measured at that size;
 - ``validation-grid.png``: one row per validation face, with the columns mask | real face |
@@ -32,97 +32,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+import matplotlib
 
-from ca2sis.model.errors import CA2SISError
-from ca2sis.model.evaluation.image_quality import psnr
-from ca2sis.model.inference.engine import Engine, ensure_weights
-from ca2sis.model.io.images import save_png
-from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize, part_index
-from ca2sis.model.training.data import open_dataset, read_id_list
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import EngFormatter  # noqa: E402
+
+from ca2sis.model.errors import CA2SISError  # noqa: E402
+from ca2sis.model.evaluation.image_quality import psnr  # noqa: E402
+from ca2sis.model.inference.engine import Engine, ensure_weights  # noqa: E402
+from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize, part_index  # noqa: E402
+from ca2sis.model.training.data import open_dataset, read_id_list  # noqa: E402
+from ca2sis.model.training.log_keys import LOGGED_SCALARS, PROGRESS_KEYS  # noqa: E402
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
 STAGES = ("synthesis", "mapping")
-NOT_LOSSES = {"step", "epoch", "img_per_s"}
-TIME_WORDS = ("time", "sec", "second", "elapsed", "eta", "wall", "per_s", "ms", "duration", "clock", "speed")
-
-# What each logged key of model/training/train.py is (synthesis: adv fm l1 [vgg] [att] d; mapping: adv dv d).
-LOSS_NAMES = {
-    "adv": "adversarial (G hinge)",
-    "fm": "feature matching",
-    "l1": "L1 reconstruction",
-    "vgg": "perceptual (VGG19)",
-    "att": "attention L_att",
-    "dv": "diversity L_dv",
-    "d": "discriminator hinge",
-    "lr": "learning rate",
-}
-# A tab10-like palette: one colour per panel.
-PALETTE = (
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
-)
-INK, MUTED, GRID, FRAME = (25, 25, 25), (100, 100, 100), (228, 228, 228), (150, 150, 150)
-SUPERSAMPLE = 2  # the loss figure is drawn twice as large, then shrunk: smooth lines and text
+DPI = 100  # figure sizes below are in inches: 12 in = 1200 px
 
 
 class ReportError(Exception):
     """An input the report cannot use; reported as one line, exit status 2."""
-
-
-# --------------------------------------------------------------------------- fonts
-
-
-_FONT_FILES = {False: ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf"),
-               True: ("DejaVuSans-Bold.ttf", "LiberationSans-Bold.ttf", "Arial Bold.ttf")}
-
-
-def load_font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """A sans-serif font of ``size`` pixels: DejaVu (or Liberation/Arial), else PIL's default."""
-    for name in _FONT_FILES[bold]:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    try:
-        return ImageFont.load_default(size=size)  # PIL >= 10.1
-    except TypeError:
-        return ImageFont.load_default()
-
-
-def has_greek(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> bool:
-    """Whether ``font`` is one of the fonts known to draw "α" (else the label spells "alpha")."""
-    path = getattr(font, "path", "")
-    return isinstance(path, str) and ("DejaVu" in path or "Liberation" in path)
-
-
-def text_size(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont) -> tuple[int, int]:
-    """Width and height of ``text`` as drawn with ``font``."""
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-    return right - left, bottom - top
-
-
-def fitting_font(
-    draw: ImageDraw.ImageDraw, text: str, width: float, size: int, bold: bool = False, smallest: int = 8
-) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    """The font of ``size`` px, or a smaller one (down to ``smallest``) if ``text`` is wider than ``width``."""
-    font = load_font(size, bold)
-    while size > smallest and text_size(draw, text, font)[0] > width:
-        size -= 1
-        font = load_font(size, bold)
-    return font
-
-
-def wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: float) -> list[str]:
-    """``text`` broken at spaces into lines no wider than ``width`` (a long word stays whole)."""
-    lines: list[str] = []
-    for word in text.split(" "):
-        if lines and text_size(draw, f"{lines[-1]} {word}", font)[0] <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines
 
 
 # --------------------------------------------------------------------------- logs
@@ -130,7 +61,8 @@ def wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width:
 
 @dataclass
 class LossLog:
-    """One stage's JSONL log: steps and a series per loss key, in first-seen key order."""
+    """One stage's JSONL log: steps and a series per drawn key (known keys in
+    ``LOGGED_SCALARS`` order, then any others in first-seen order)."""
 
     path: Path
     steps: np.ndarray  # (N,) int
@@ -138,12 +70,6 @@ class LossLog:
     series: dict[str, np.ndarray]  # key → (N,) float, NaN where the line lacks the key
     img_per_s: np.ndarray  # (N,) float, NaN where not logged
     skipped: int  # lines that were not JSON objects with a step (e.g. a half-written last line)
-
-
-def is_time_like(key: str) -> bool:
-    """Keys that measure time or speed rather than a loss (img_per_s, seconds, eta, ...)."""
-    lowered = key.lower()
-    return lowered.endswith("_s") or any(word in lowered for word in TIME_WORDS)
 
 
 def _number(value: object) -> float | None:
@@ -175,11 +101,12 @@ def read_loss_log(path: Path) -> LossLog:
         records[int(step)] = record  # a run resumed after a crash may log a step again
     if not records:
         raise ReportError(f"{path}: no log lines with a step")
-    keys: list[str] = []
+    logged: list[str] = []
     for record in records.values():
         for key, value in record.items():
-            if key not in keys and key not in NOT_LOSSES and not is_time_like(key) and _number(value) is not None:
-                keys.append(key)
+            if key not in logged and key not in PROGRESS_KEYS and _number(value) is not None:
+                logged.append(key)
+    keys = [key for key in LOGGED_SCALARS if key in logged] + [key for key in logged if key not in LOGGED_SCALARS]
     steps = np.array(sorted(records), dtype=np.int64)
     ordered = [records[int(step)] for step in steps]
 
@@ -214,216 +141,55 @@ def smoothing_window(count: int) -> int:
     return max(3, round(count / 15)) | 1
 
 
-# --------------------------------------------------------------------------- axes
+# --------------------------------------------------------------------------- figures
 
 
-def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
-    """Round tick values (1, 2, 2.5, 5 x 10^k steps) covering [lo, hi] with about ``target`` ticks."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return []
-    if hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(1, target - 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    value = first
-    while value <= hi + step * 1e-9:
-        ticks.append(0.0 if abs(value) < step * 1e-9 else value)
-        value += step
-    return ticks
-
-
-def format_value(value: float, ticks: Sequence[float]) -> str:
-    """A tick label with the fewest decimals that tell all ``ticks`` apart exactly."""
-    if max(abs(t) for t in ticks) >= 1e5 or (len(ticks) > 1 and abs(ticks[1] - ticks[0]) < 1e-5):
-        return f"{value:.3g}"
-    spacing = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
-    decimals = next(
-        (d for d in range(7) if all(abs(t - round(t, d)) < spacing * 1e-6 for t in ticks)), 6
-    )
-    return f"{value:.{decimals}f}"
-
-
-def format_step(value: float) -> str:
-    """Step tick labels: 500, 1.5k, 20k, 1.2M."""
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:g}M"
-    if abs(value) >= 1e4 or (abs(value) >= 1000 and value % 1000 == 0):
-        return f"{value / 1e3:g}k"
-    return f"{value:g}"
-
-
-def format_reading(value: float) -> str:
-    """A loss value for a panel's "last" reading: 4 significant digits."""
-    return "n/a" if not math.isfinite(value) else f"{value:.4g}"
-
-
-# --------------------------------------------------------------------------- loss figure
-
-
-def _lighten(color: tuple[int, int, int], amount: float) -> tuple[int, int, int]:
-    return tuple(round(c + (255 - c) * amount) for c in color)  # type: ignore[return-value]
-
-
-def _darken(color: tuple[int, int, int], amount: float) -> tuple[int, int, int]:
-    return tuple(round(c * (1 - amount)) for c in color)  # type: ignore[return-value]
-
-
-def _value_range(raw: np.ndarray, smooth: np.ndarray) -> tuple[float, float]:
-    """The y range: the raw values between their 1st and 99th percentiles and all of the
-    average, so that one early spike does not flatten the rest of the curve."""
-    finite = raw[np.isfinite(raw)]
-    lo, hi = np.percentile(finite, [1, 99]) if len(finite) >= 50 else (finite.min(), finite.max())
-    smooth = smooth[np.isfinite(smooth)]
-    if len(smooth):
-        lo, hi = min(lo, smooth.min()), max(hi, smooth.max())
-    if hi - lo < 1e-12:
-        pad = abs(hi) * 0.05 or 0.05
-        return lo - pad, hi + pad
-    pad = (hi - lo) * 0.06
-    return lo - pad, hi + pad
-
-
-def draw_panel(
-    draw: ImageDraw.ImageDraw,
-    box: tuple[int, int, int, int],
-    key: str,
-    steps: np.ndarray,
-    raw: np.ndarray,
-    window: int,
-    color: tuple[int, int, int],
-    scale: int,
-    x_label: str = "step",
-    title: str | None = None,
-) -> None:
-    """One loss: title, last value, grid, tick labels, raw curve (light) and moving average (dark).
-    Without averaging (``window`` 1) each point also gets a dot, as a curve of a few points should."""
-    left, top, right, bottom = box
-    s = scale
-    title_font, label_font, small_font = load_font(15 * s, bold=True), load_font(12 * s), load_font(11 * s)
-    if title is None:
-        title = key if key not in LOSS_NAMES else f"{key} · {LOSS_NAMES[key]}"
-    draw.text((left + 8 * s, top + 6 * s), title, font=title_font, fill=INK)
-    finite = np.isfinite(raw)
-    smooth = moving_average(raw, window)
-    if not finite.any():
-        draw.text((left + 8 * s, top + 40 * s), "no finite values logged", font=label_font, fill=MUTED)
-        return
-    last_index = int(np.flatnonzero(finite)[-1])
-    reading = f"last {format_reading(raw[last_index])}"
-    if window > 1 and math.isfinite(smooth[last_index]):
-        reading += f"  avg {format_reading(smooth[last_index])}"
-    width, _ = text_size(draw, reading, small_font)
-    draw.text((right - 8 * s - width, top + 9 * s), reading, font=small_font, fill=MUTED)
-
-    # Plot area inside the panel, leaving room for the value labels (left) and steps (below).
-    y_lo, y_hi = _value_range(raw, smooth)
-    y_ticks = [t for t in nice_ticks(y_lo, y_hi) if y_lo <= t <= y_hi]
-    y_labels = [format_value(t, y_ticks) for t in y_ticks]
-    label_width = max((text_size(draw, label, label_font)[0] for label in y_labels), default=0)
-    plot = (left + label_width + 14 * s, top + 32 * s, right - 10 * s, bottom - 34 * s)
-    px0, py0, px1, py1 = plot
-    x_lo, x_hi = float(steps.min()), float(steps.max())
-    if x_hi <= x_lo:
-        x_lo, x_hi = x_lo - 1, x_hi + 1
-
-    def to_x(step: float) -> float:
-        return px0 + (step - x_lo) / (x_hi - x_lo) * (px1 - px0)
-
-    def to_y(value: float) -> float:
-        return py1 - (value - y_lo) / (y_hi - y_lo) * (py1 - py0)
-
-    for tick, label in zip(y_ticks, y_labels):
-        y = to_y(tick)
-        draw.line([(px0, y), (px1, y)], fill=GRID, width=s)
-        w, h = text_size(draw, label, label_font)
-        draw.text((px0 - 6 * s - w, y - h / 2 - 2 * s), label, font=label_font, fill=MUTED)
-    x_ticks = [t for t in nice_ticks(x_lo, x_hi, 6) if x_lo <= t <= x_hi]
-    for tick in x_ticks:
-        x = to_x(tick)
-        draw.line([(x, py0), (x, py1)], fill=GRID, width=s)
-        draw.line([(x, py1), (x, py1 + 4 * s)], fill=FRAME, width=s)
-        label = format_step(tick)
-        w, _ = text_size(draw, label, label_font)
-        draw.text((min(max(x - w / 2, px0 - 4 * s), right - w), py1 + 6 * s), label, font=label_font, fill=MUTED)
-    w, h = text_size(draw, x_label, small_font)
-    draw.text((px1 - w, bottom - h - 6 * s), x_label, font=small_font, fill=MUTED)
-    draw.rectangle(plot, outline=FRAME, width=s)
-
-    def polyline(values: np.ndarray, fill: tuple[int, int, int], width: int) -> None:
-        """The curve through the finite points, broken at NaNs and clipped to the plot."""
-        run: list[tuple[float, float]] = []
-        for step, value in zip(steps, values):
-            if math.isfinite(value):
-                run.append((to_x(float(step)), min(max(to_y(float(value)), py0), py1)))
-                continue
-            if run:
-                _stroke(draw, run, fill, width)
-            run = []
-        if run:
-            _stroke(draw, run, fill, width)
-
-    polyline(raw, _lighten(color, 0.62) if window > 1 else color, (1 if window > 1 else 2) * s)
-    if window > 1:
-        polyline(smooth, _darken(color, 0.25), 2 * s)
-    else:
-        for step, value in zip(steps, raw):
-            if math.isfinite(value):
-                x, y = to_x(float(step)), to_y(float(value))
-                draw.ellipse([x - 4 * s, y - 4 * s, x + 4 * s, y + 4 * s], fill=color)
-
-
-def _stroke(
-    draw: ImageDraw.ImageDraw, points: list[tuple[float, float]], fill: tuple[int, int, int], width: int
-) -> None:
-    """A polyline, or a dot for a single point."""
-    if len(points) == 1:
-        x, y = points[0]
-        draw.ellipse([x - width, y - width, x + width, y + width], fill=fill)
-    else:
-        draw.line(points, fill=fill, width=width, joint="curve")
-
-
-# Layout of the panel figures (loss curves, campaign curve), in output pixels.
-FIGURE_MARGIN, FIGURE_HEADER, PANEL_GAP = 16, 74, 12
-
-
-def panel_figure(
-    count: int, columns: int, width: int, panel_height: int, title: str, facts: list[str]
-) -> tuple[Image.Image, ImageDraw.ImageDraw, list[tuple[int, int, int, int]]]:
-    """A supersampled white figure ``width`` pixels wide with ``title``, the ``facts`` line
-    below it and ``count`` empty framed panels in rows of ``columns``; returns the image, its
-    drawing context and the panels' boxes (in supersampled pixels). ``finish`` scales it down."""
-    s, margin, header, gap = SUPERSAMPLE, FIGURE_MARGIN, FIGURE_HEADER, PANEL_GAP
+def panel_grid(count: int, columns: int, width: int, panel_height: float, title: str, facts: list[str]
+               ) -> tuple[Figure, list[plt.Axes]]:
+    """A figure ``width`` px wide with ``count`` panels in rows of ``columns`` (constrained
+    layout), the title and a line of facts above them; unused grid cells are hidden."""
     columns = min(columns, count)
     rows = math.ceil(count / columns)
-    height = header + rows * panel_height + (rows - 1) * gap + margin
-    image = Image.new("RGB", (width * s, height * s), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((margin * s, 10 * s), title, font=load_font(22 * s, bold=True), fill=INK)
-    draw.text((margin * s, 42 * s), " · ".join(facts), font=load_font(13 * s), fill=MUTED)
-    panel_width = (width - 2 * margin - (columns - 1) * gap) / columns
-    boxes = []
-    for index in range(count):
-        row, col = divmod(index, columns)
-        left = margin + col * (panel_width + gap)
-        top = header + row * (panel_height + gap)
-        box = (round(left * s), round(top * s), round((left + panel_width) * s), round((top + panel_height) * s))
-        draw.rectangle(box, fill=(252, 252, 252), outline=(215, 215, 215), width=s)
-        boxes.append(box)
-    return image, draw, boxes
+    figure, axes = plt.subplots(rows, columns, figsize=(width / DPI, 0.8 + rows * panel_height), dpi=DPI,
+                                squeeze=False, layout="constrained")
+    figure.suptitle(f"{title}\n{' · '.join(facts)}", x=0.01, ha="left", fontsize=12)
+    flat = list(axes.flat)
+    for unused in flat[count:]:
+        unused.set_visible(False)
+    return figure, flat[:count]
 
 
-def finish(image: Image.Image) -> Image.Image:
-    """A supersampled figure scaled down to its output size."""
-    return image.resize((image.width // SUPERSAMPLE, image.height // SUPERSAMPLE), Image.Resampling.LANCZOS)
+def plot_series(axes: plt.Axes, x: np.ndarray, raw: np.ndarray, window: int, title: str, x_label: str) -> None:
+    """One series: the raw values light and their moving average dark (or, for a few points,
+    the points themselves), the last value beside the x label, the y range fitted to all but the
+    most extreme 1% of the raw values so that one early spike does not flatten the curve."""
+    axes.set_title(title, loc="left", fontsize=10, fontweight="bold")
+    axes.tick_params(labelsize=8)
+    axes.grid(alpha=0.3)
+    axes.xaxis.set_major_formatter(EngFormatter(sep=""))
+    finite = np.isfinite(raw)
+    if not finite.any():
+        axes.text(0.5, 0.5, "no finite values logged", transform=axes.transAxes, ha="center", color="0.4")
+        return
+    last = int(np.flatnonzero(finite)[-1])
+    reading = f"last {raw[last]:.4g}"
+    if window > 1:
+        smooth = moving_average(raw, window)
+        (line,) = axes.plot(x, raw, linewidth=0.8, alpha=0.35)
+        axes.plot(x, smooth, linewidth=1.6, color=line.get_color())
+        reading += f"  avg {smooth[last]:.4g}"
+    else:
+        axes.plot(x, raw, marker="o", linewidth=1.6)
+    axes.set_xlabel(f"{reading} · {x_label}", fontsize=8, loc="right")
+    values = raw[finite]
+    if len(values) >= 50:
+        low, high = np.percentile(values, [1, 99])
+        pad = (high - low) * 0.06 or abs(high) * 0.05 or 0.05
+        axes.set_ylim(low - pad, high + pad)
 
 
-def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, columns: int = 3) -> Image.Image:
+def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, columns: int = 3) -> Figure:
     """The grid of loss panels for one stage's log, ``width`` pixels wide."""
-    s = SUPERSAMPLE
     keys = list(log.series)
     if not keys:
         raise ReportError(f"{log.path}: no numeric loss values in the log")
@@ -436,31 +202,16 @@ def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, colu
     speed = log.img_per_s[np.isfinite(log.img_per_s) & (log.img_per_s > 0)]
     if len(speed):
         facts.append(f"median {np.median(speed):.1f} img/s")
+    if window > 1:
+        facts.append(f"light: raw, dark: moving average of {window} log lines")
     if log.skipped:
         facts.append(f"{log.skipped} unreadable line{'s' if log.skipped > 1 else ''} skipped")
-    image, draw, boxes = panel_figure(len(keys), columns, width, 270, f"CA2-SIS {stage} stage · {run_name}", facts)
+    figure, panels = panel_grid(len(keys), columns, width, 2.7, f"CA2-SIS {stage} stage · {run_name}", facts)
+    for key, axes in zip(keys, panels):
+        title = f"{key} · {LOGGED_SCALARS[key]}" if key in LOGGED_SCALARS else key
+        plot_series(axes, log.steps, log.series[key], window, title, "step")
+    return figure
 
-    # Legend, top right: light = raw, dark = moving average.
-    legend_font = load_font(13 * s)
-    entries = [((150, 150, 150) if window > 1 else (60, 60, 60), "raw")]
-    if window > 1:
-        entries.append(((40, 40, 40), f"moving average ({window} log lines)"))
-    x = width * s - FIGURE_MARGIN * s
-    for color, label in reversed(entries):
-        w, h = text_size(draw, label, legend_font)
-        x -= w
-        draw.text((x, 44 * s), label, font=legend_font, fill=INK)
-        x -= 30 * s
-        y = 44 * s + h / 2 + 3 * s
-        draw.line([(x, y), (x + 24 * s, y)], fill=color, width=(2 if color[0] < 100 else 1) * s * 2)
-        x -= 20 * s
-
-    for index, (key, box) in enumerate(zip(keys, boxes)):
-        draw_panel(draw, box, key, log.steps, log.series[key], window, PALETTE[index % len(PALETTE)], s)
-    return finish(image)
-
-
-# --------------------------------------------------------------------------- campaign curve
 
 # The validation figures scripts/campaign_eval.sh appends to the campaign's curve, and which way is better.
 CURVE_METRICS = {
@@ -500,9 +251,8 @@ def curve_figure_name(curve: Path) -> str:
     return f"validation-{curve.stem.removeprefix('campaign-')}.png"
 
 
-def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int = 4) -> Image.Image:
+def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int = 4) -> Figure:
     """One panel per validation metric against the kimg the weights had seen."""
-    s = SUPERSAMPLE
     keys = [key for key in CURVE_METRICS if any(_number(point.get(key)) is not None for point in points)]
     if not keys:
         raise ReportError("the curve has no validation metrics")
@@ -512,13 +262,11 @@ def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int 
     hours = [_number(point.get("cpu_hours")) for point in points]
     if hours[-1] is not None:
         facts.append(f"{hours[-1]:.1f} CPU-hours at the last point")
-    image, draw, boxes = panel_figure(len(keys), columns, width, 230, f"CA2-SIS training campaign · {name}", facts)
-    for index, (key, box) in enumerate(zip(keys, boxes)):
-        values = np.array([_number(point.get(key)) if _number(point.get(key)) is not None else math.nan
-                           for point in points])
-        draw_panel(draw, box, key, kimg, values, 1, PALETTE[index % len(PALETTE)], s,
-                   x_label="kimg", title=CURVE_METRICS[key])
-    return finish(image)
+    figure, panels = panel_grid(len(keys), columns, width, 2.3, f"CA2-SIS training campaign · {name}", facts)
+    for key, axes in zip(keys, panels):
+        values = np.array([_number(point.get(key)) for point in points], dtype=np.float64)  # None → NaN
+        plot_series(axes, kimg, values, 1, CURVE_METRICS[key], "kimg")
+    return figure
 
 
 # --------------------------------------------------------------------------- validation grid
@@ -535,17 +283,6 @@ def choose_ids(ids: list[str], count: int, seed: int | None) -> list[str]:
         return ids[:count]
     picks = np.random.default_rng(seed).choice(len(ids), size=count, replace=False)
     return [ids[int(i)] for i in picks]
-
-
-def _cell(image: np.ndarray, size: int, nearest: bool = False) -> Image.Image:
-    picture = Image.fromarray(np.ascontiguousarray(image))
-    if picture.size == (size, size):
-        return picture
-    if nearest:
-        resample = Image.Resampling.NEAREST
-    else:
-        resample = Image.Resampling.BICUBIC if size > picture.width else Image.Resampling.LANCZOS
-    return picture.resize((size, size), resample)
 
 
 def validation_rows(
@@ -578,40 +315,31 @@ def grid_figure(
     title: str,
     subtitle: str,
     cell: int,
-) -> Image.Image:
-    """Cells of ``cell`` px under two-line column headers, with a label column on the left."""
-    gap, margin, label_width, header_height = 4, 12, 96, 44
+) -> Figure:
+    """The images in a grid of ``cell`` px cells under two-line column headers, each row
+    labelled on the left; the mask column is drawn with nearest-neighbour pixels."""
     columns = len(headers)
-    width = margin * 2 + label_width + columns * cell + (columns - 1) * gap
-    title_font, subtitle_font = load_font(18, bold=True), load_font(12)
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    width = max(width, min(text_size(measure, title, title_font)[0] + 2 * margin, 1600))
-    subtitle_lines = wrap(measure, subtitle, subtitle_font, width - 2 * margin)
-    title_height = 36 + 16 * len(subtitle_lines) + 6
-    height = title_height + header_height + len(rows) * cell + (len(rows) - 1) * gap + margin
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((margin, 8), title, font=title_font, fill=INK)
-    for index, line in enumerate(subtitle_lines):
-        draw.text((margin, 34 + 16 * index), line, font=subtitle_font, fill=MUTED)
-    label_font = load_font(11)
-    x0 = margin + label_width
-    y0 = title_height + header_height
-    for col, (head, sub) in enumerate(headers):
-        center = x0 + col * (cell + gap) + cell / 2
-        head_font = fitting_font(draw, head, cell, 13, bold=True)
-        sub_font = fitting_font(draw, sub, cell, 11)
-        lines = ((head, head_font, title_height + 4, INK), (sub, sub_font, title_height + 22, MUTED))
-        for text, font, y, fill in lines:
-            w, _ = text_size(draw, text, font)
-            draw.text((center - w / 2, y), text, font=font, fill=fill)
+    inches = cell / DPI
+    figure, axes = plt.subplots(len(rows), columns, figsize=(columns * inches + 1.2, len(rows) * inches + 1.4),
+                                dpi=DPI, squeeze=False, layout="constrained")
+    figure.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
+    figure.supxlabel(subtitle, fontsize=8, color="0.4", wrap=True)
     for row_index, (row, (name, detail)) in enumerate(zip(rows, row_labels)):
-        top = y0 + row_index * (cell + gap)
-        draw.text((margin, top + cell / 2 - 16), name, font=load_font(12, bold=True), fill=INK)
-        draw.text((margin, top + cell / 2 + 2), detail, font=label_font, fill=MUTED)
         for col, picture in enumerate(row):
-            image.paste(_cell(picture, cell, nearest=col == 0), (x0 + col * (cell + gap), top))
-    return image
+            ax = axes[row_index, col]
+            ax.imshow(picture, interpolation="nearest" if col == 0 else "antialiased")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row_index == 0:
+                ax.set_title(f"{headers[col][0]}\n{headers[col][1]}", fontsize=8)
+        axes[row_index, 0].set_ylabel(f"{name}\n{detail}", fontsize=8, rotation=0, ha="right", va="center")
+    return figure
+
+
+def save_figure(figure: Figure, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=DPI, facecolor="white")
+    plt.close(figure)
 
 
 # --------------------------------------------------------------------------- main
@@ -672,24 +400,23 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     run_name = args.run.resolve().name
     for stage, log in logs.items():
         path = args.out / f"loss-{stage}.png"
-        save_png(loss_figure(log, stage, run_name, args.width), path)
+        save_figure(loss_figure(log, stage, run_name, args.width), path)
         written.append(path)
     for curve_path, curve in curves.items():
         path = args.out / curve_figure_name(curve_path)
-        save_png(curve_figure(curve, curve_path.name, args.width), path)
+        save_figure(curve_figure(curve, curve_path.name, args.width), path)
         written.append(path)
 
     alphas = (0.5, 1.0)
     rows = validation_rows(engine, faces, part, alphas)
     cell = args.cell or max(128, min(size, 256))
-    greek = has_greek(load_font(11))
     name = DISPLAY_NAMES[part].lower()
     headers = [
         ("mask", "input"),
         ("real", "ground truth"),
         ("reconstruction", "own mask + styles"),
         ("style swap", "next face's styles"),
-        *((f"{name} shape", f"→ next, {'α' if greek else 'alpha'} = {alpha:g}") for alpha in alphas),
+        *((f"{name} shape", f"→ next, α = {alpha:g}") for alpha in alphas),
     ]
     row_labels = []
     for face_id, row in zip(ids, rows):
@@ -701,7 +428,7 @@ def make_report(args: argparse.Namespace) -> list[Path]:
                 f"{CLASS_NAMES[part]} latent interpolated, all else this face's; PSNR: reconstruction vs real · "
                 f"{engine.description}")
     path = args.out / "validation-grid.png"
-    save_png(grid_figure(rows, headers, row_labels, title, subtitle, cell), path)
+    save_figure(grid_figure(rows, headers, row_labels, title, subtitle, cell), path)
     written.append(path)
     return written
 

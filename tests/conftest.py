@@ -54,12 +54,33 @@ def styled_random_model(config, with_mapping: bool = True, seed: int = 0):
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
-    """Styled random tiny weights with M_s, stored in fp16 like shipped ones, exported to ONNX.
-    Shared by the session: tests copy it before changing anything."""
+    """Styled random tiny weights with M_s, stored in fp16 like shipped ones, without an ONNX
+    export (the engine runs them on PyTorch). Shared by the session: tests copy it before
+    changing anything."""
     from ca2sis.model.config import get_config
-    from ca2sis.model.inference.onnx_export import export_onnx
 
     folder = tmp_path_factory.mktemp("weights") / "tiny"
     styled_random_model(get_config("tiny")).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_weights(tiny_weights, tmp_path_factory) -> Path:
+    """The same weights exported to ONNX, as ca2sis-export leaves them: the engine's "auto"
+    backend picks ONNX Runtime on the CPU. The export takes about a minute on a loaded 2-core
+    CPU, so every test that asks for it is marked slow (``pytest_collection_modifyitems``)."""
+    import shutil
+
+    from ca2sis.model.inference.onnx_export import export_onnx
+
+    folder = tmp_path_factory.mktemp("weights") / "tiny-onnx"
+    shutil.copytree(tiny_weights, folder)
     export_onnx(folder)
     return folder
+
+
+@pytest.hookimpl(tryfirst=True)  # before "-m 'not slow'" deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tiny_onnx_weights" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
+import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -54,7 +55,7 @@ def test_every_kind_of_edit_from_the_command_line(tiny_weights, two_faces, tmp_p
     )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["backend"].startswith("onnx")  # exported weights on the CPU: the fast backend
+    assert summary["backend"].startswith("torch")  # not exported to ONNX: auto runs PyTorch
     assert summary["milliseconds"]["total"] > 0
     assert Image.open(out).size == (64, 64) and Image.open(attention).size == (64, 64)
     plain = tmp_path / "plain.png"
@@ -90,12 +91,20 @@ def test_command_line_errors_have_exit_codes_and_write_nothing(
 
 
 def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
+    """Every script pyproject.toml declares is installed beside the interpreter running the
+    tests (pip install -e . puts them there), and ca2sis-edit runs as a user types it."""
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()  # no tomllib on Python 3.10
+    section = pyproject.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    declared = [line.split("=")[0].strip() for line in section.splitlines() if "=" in line]
+    assert "ca2sis-edit" in declared and "ca2sis-eval" in declared
+    scripts = Path(sysconfig.get_path("scripts"))
+    missing = [name for name in declared if shutil.which(name, path=str(scripts)) is None]
+    assert not missing, f"declared in pyproject.toml but not installed in {scripts}: {missing} (pip install -e .)"
     (face, mask), _ = two_faces
     out = tmp_path / "out.png"
     args = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
             "--weights", str(tiny_weights), "--device", "cpu"]
-    script = shutil.which("ca2sis-edit")
-    command = [script] if script else [sys.executable, "-m", "ca2sis.model.cli.edit"]
+    command = [shutil.which("ca2sis-edit", path=str(scripts))]
     finished = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert out.exists()
@@ -112,9 +121,9 @@ def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_bench_reports_latency_per_backend(tiny_weights, tmp_path, capsys):
+def test_bench_reports_latency_per_backend(tiny_onnx_weights, tmp_path, capsys):
     report = tmp_path / "bench.json"
-    code = cli_bench.main(["--weights", str(tiny_weights), "--variants", "torch-cpu", "onnx-cpu",
+    code = cli_bench.main(["--weights", str(tiny_onnx_weights), "--variants", "torch-cpu", "onnx-cpu",
                        "--runs", "2", "--warmup", "1", "--json", str(report)])
     assert code == 0
     table = capsys.readouterr().out

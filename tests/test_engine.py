@@ -57,10 +57,20 @@ def test_reconstruct_works_on_single_faces_and_batches(engine, faces):
 
 def test_transfer_styles_uses_the_reference_for_every_part(engine, faces):
     (face_a, mask_a), (face_b, mask_b) = faces
+    # A face's own styles on its own mask: its reconstruction.
+    own = engine.transfer_styles(mask_a, face_a, mask_a)
+    assert np.abs(own.astype(int) - engine.reconstruct(face_a, mask_a)).max() <= 1
+    # Another face's styles on this mask: the mask's layout (far nearer this face's
+    # reconstruction than the reference's) in other styles (not this face's reconstruction).
     transferred = engine.transfer_styles(mask_a, face_b, mask_b)
-    expected = engine.generate(engine.embed_mask(mask_a), engine.encode_styles(face_b, mask_b))[0]
-    assert np.array_equal(transferred, expected)
-    assert not np.array_equal(transferred, engine.reconstruct(face_a, mask_a))
+    reconstruction_a, reconstruction_b = engine.reconstruct(face_a, mask_a), engine.reconstruct(face_b, mask_b)
+    distance = lambda x, y: np.abs(x.astype(int) - y).mean()  # noqa: E731
+    assert 0 < distance(transferred, reconstruction_a) < distance(transferred, reconstruction_b) / 10
+    assert distance(engine.transfer_styles(mask_a, 255 - face_b, mask_b), transferred) > 0  # other styles
+    # Batched: one reference per mask, each as when transferred alone.
+    batch = engine.transfer_styles([mask_a, mask_b], [face_b, face_a], [mask_b, mask_a])
+    assert np.abs(batch[0].astype(int) - transferred).max() <= 1
+    assert np.abs(batch[1].astype(int) - engine.transfer_styles(mask_b, face_a, mask_a)).max() <= 1
 
 
 def test_a_part_swap_changes_only_that_parts_code_and_changes_the_face(engine, faces):
@@ -235,7 +245,8 @@ def test_weights_of_another_config_truncated_or_pickled_are_refused(weights, tmp
 
 
 @pytest.mark.slow
-def test_the_onnx_backend_matches_torch(weights, faces):
+def test_the_onnx_backend_matches_torch(tiny_onnx_weights, faces):
+    weights = tiny_onnx_weights
     differences = check_parity(weights)
     assert max(differences.values()) < 1e-3, differences
     (face_a, mask_a), (face_b, mask_b) = faces
@@ -250,6 +261,7 @@ def test_the_onnx_backend_matches_torch(weights, faces):
     assert Engine.from_pretrained(weights, device="cpu").backend.name == "onnx"  # auto: the faster one
 
 
+@pytest.mark.slow  # its own ONNX export: minutes on a loaded 2-core CPU
 def test_the_onnx_backend_matches_torch_with_a_pixel_norm_generator(tmp_path):
     folder = tmp_path / "pixel"
     styled_random_model(get_config("tiny").replace(name="tiny-pn", generator_norm="pixel")).save_pretrained(folder)
@@ -258,7 +270,8 @@ def test_the_onnx_backend_matches_torch_with_a_pixel_norm_generator(tmp_path):
     assert max(differences.values()) < 1e-3, differences
 
 
-def test_an_onnx_export_of_other_weights_is_refused(weights, tmp_path):
+def test_an_onnx_export_of_other_weights_is_refused(tiny_onnx_weights, tmp_path):
+    weights = tiny_onnx_weights
     copy = tmp_path / "copy"
     copy.mkdir()
     for path in weights.iterdir():
@@ -289,7 +302,8 @@ def test_the_half_precision_graphs_a_gpu_runs_agree_with_float32(weights, faces)
 
 
 @pytest.mark.slow
-def test_renders_from_several_threads_give_the_sequential_results(weights, faces):
+def test_renders_from_several_threads_give_the_sequential_results(tiny_onnx_weights, faces):
+    weights = tiny_onnx_weights
     # The studio renders on a worker thread while the window may ask for codes itself.
     from concurrent.futures import ThreadPoolExecutor
 
@@ -307,7 +321,8 @@ def test_renders_from_several_threads_give_the_sequential_results(weights, faces
         assert np.abs(image.astype(int) - expected[index % 3]).max() <= 1
 
 
-def test_the_onnx_backend_builds_no_torch_network(weights, faces, monkeypatch):
+def test_the_onnx_backend_builds_no_torch_network(tiny_onnx_weights, faces, monkeypatch):
+    weights = tiny_onnx_weights
     def refuse(*_args, **_kwargs):
         raise AssertionError("a torch network was built for the ONNX backend")
 

@@ -143,7 +143,8 @@ def four_ids(face_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_command_line_writes_every_metric(tiny_weights, face_data, four_ids, tmp_path, capsys):
+def test_command_line_writes_every_metric(tiny_onnx_weights, face_data, four_ids, tmp_path, capsys):
+    tiny_weights = tiny_onnx_weights  # exported: the command line picks ONNX Runtime on the CPU
     ids, id_list = four_ids
     out_json, out_md = tmp_path / "out" / "report.json", tmp_path / "out" / "report.md"
     code = cli_eval.main([
@@ -190,10 +191,36 @@ def test_one_face_and_no_identity_leave_those_metrics_unmeasured(tiny_weights, f
     metrics = report["metrics"]
     assert metrics["frs"] is None and metrics["identity_match"] is None
     assert metrics["swd_sh"] is None and metrics["style_leakage"] is None
-    assert metrics["psnr"] is not None and metrics["miou"] is not None and report["backend"].startswith("onnx")
+    assert metrics["psnr"] is not None and metrics["miou"] is not None
     assert report["counts"]["faces"] == 1 and report["counts"]["shape_swaps"] == 0
     json.dumps(report, allow_nan=False)  # strict JSON: no NaN or inf left
     assert "n/a" in markdown_table(report)
+
+
+def test_selected_metrics_are_measured_alone_and_the_others_left_out(tiny_weights, face_data, capsys):
+    """A user skipping the slow ones: only the named metrics are measured and shown."""
+    engine = Engine.from_pretrained(tiny_weights, device="cpu")
+    report = evaluate(engine, face_data, limit=2, progress=False, metrics=["psnr", "swd"])
+    metrics = report["metrics"]
+    assert report["selected_metrics"] == ["psnr", "swd"]
+    assert metrics["psnr"] > 0 and metrics["swd"] > 0 and list(metrics["swd_levels"]) == ["64", "32", "16"]
+    skipped_keys = ("ssim", "swd_sh", "miou", "frs", "style_leakage", "random_part_leakage", "per_part", "ms_per_image")
+    for skipped in skipped_keys:
+        assert metrics[skipped] is None, skipped
+    assert report["counts"]["shape_swaps"] == 0 and report["per_face"][0].keys() == {"id", "psnr"}
+    table = markdown_table(report)
+    assert METRICS["psnr"][0] in table and METRICS["swd"][0] in table
+    assert METRICS["ssim"][0] not in table and "Per part" not in table and "n/a" not in table
+    # The same faces with more metrics selected: the shared ones keep their values.
+    more = evaluate(engine, face_data, limit=2, progress=False, metrics=["psnr", "swd", "swd_sh", "style_swaps"],
+                    identity=False)
+    assert more["metrics"]["psnr"] == pytest.approx(metrics["psnr"], rel=1e-4)
+    assert more["metrics"]["swd"] == pytest.approx(metrics["swd"], rel=1e-3)
+    assert more["metrics"]["swd_sh"] is not None and more["metrics"]["style_leakage"] is not None
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli_eval.main(["--data", str(face_data), "--metrics", "psnr,fid"])
+    assert exit_info.value.code == 2 and "unknown metric fid" in capsys.readouterr().err
 
 
 def test_command_line_errors_have_exit_codes(tiny_weights, face_data, tmp_path, capsys):

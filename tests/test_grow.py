@@ -110,6 +110,7 @@ def _train_config(data, **changes) -> TrainConfig:
     return TrainConfig(**{**base, **changes})
 
 
+@pytest.mark.slow  # two training runs: about 20 s
 def test_a_warm_start_into_a_larger_config_keeps_every_trained_network_and_trains(face_data, tmp_path):
     run = tmp_path / "small-run"
     Trainer(SMALL, _train_config(face_data, steps=1), run).run()

@@ -71,12 +71,15 @@ def test_vgg_loss_loads_user_weights_and_refuses_bad_files(tmp_path):
     loss = VGGPerceptualLoss(path)
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     assert loss(x, x).item() == 0.0
-    assert loss(x, -x).item() > 0.0
+    # The distance grows with the distortion.
+    noise = torch.randn(1, 3, 32, 32)
+    distances = [loss((x + strength * noise).clamp(-1, 1), x).item() for strength in (0.05, 0.2, 0.8)]
+    assert 0.0 < distances[0] < distances[1] < distances[2], distances
     assert not any(p.requires_grad for p in loss.parameters())
-    # A torchvision-style .pth state dict loads too (without unpickling code).
+    # A torchvision-style .pth state dict loads too (without unpickling code): the same loss.
     pth = tmp_path / "vgg19.pth"
     torch.save(state, pth)
-    VGGPerceptualLoss(pth)
+    assert VGGPerceptualLoss(pth)(x + 0.2 * noise, x).item() == pytest.approx(loss(x + 0.2 * noise, x).item())
     wrong = tmp_path / "wrong.safetensors"
     save_file({"features.0.weight": torch.zeros(1)}, str(wrong))
     with pytest.raises(WeightsError, match="not a VGG19"):

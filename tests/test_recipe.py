@@ -50,6 +50,7 @@ def test_weight_average_follows_the_weights_at_the_rate_of_its_half_life():
     assert not ema.averages["net"].weight.requires_grad
 
 
+@pytest.mark.slow  # a training run and its export: about 25 s
 def test_export_writes_the_weight_average_and_the_discriminator(face_data, tmp_path):
     run = tmp_path / "run"
     trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=2, ema_kimg=1.0, lambda_parser=0,

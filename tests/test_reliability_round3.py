@@ -325,14 +325,14 @@ def test_item11_a_failed_paste_back_writes_no_file_and_names_the_one_it_could_no
 
 # ---- 10. an ONNX export never stamps old graphs with new weights ---------------------------------------------------
 @pytest.mark.slow
-def test_item10_weights_replaced_during_an_export_are_not_marked_current(tiny_weights, tmp_path, monkeypatch):
+def test_item10_weights_replaced_during_an_export_are_not_marked_current(tiny_onnx_weights, tmp_path, monkeypatch):
     from ca2sis.model.inference import onnx_export
     from ca2sis.model.inference.backends import onnx_export_current
 
     weights, other = tmp_path / "weights", tmp_path / "other"
-    shutil.copytree(tiny_weights, weights)  # with a current ONNX export
+    shutil.copytree(tiny_onnx_weights, weights)  # with a current ONNX export
     assert onnx_export_current(weights)
-    styled_random_model(CA2SIS.from_pretrained(tiny_weights).config, seed=5).save_pretrained(other)
+    styled_random_model(CA2SIS.from_pretrained(tiny_onnx_weights).config, seed=5).save_pretrained(other)
     real = CA2SIS.from_pretrained
 
     def load_then_replace(folder, *args, **kwargs):

@@ -121,10 +121,23 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "unknown config 'huge'" in capsys.readouterr().err
 
 
-def test_info_reports_parameter_counts(capsys):
+def test_info_reports_parameter_counts(capsys, tmp_path):
     assert train_main(["info", "--config", "tiny", "lite"]) == 0
-    out = capsys.readouterr().out
-    assert "tiny" in out and "lite" in out and "fp16 MiB" in out
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split() == ["config", "style_encoder", "mask_embedder", "generator", "mapping_network",
+                              "discriminator", "inference", "fp16", "MiB"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[:2]}
+    assert list(rows) == ["tiny", "lite"]
+    # The inference columns count what a saved weights folder holds, tensor by tensor.
+    folder = tmp_path / "tiny"
+    CA2SIS(get_config("tiny"), with_mapping=True).save_pretrained(folder)
+    stored = {path.stem: sum(t.numel() for t in load_file(path).values()) for path in folder.glob("*.safetensors")}
+    tiny = [int(value.replace(",", "")) for value in rows["tiny"][:6]]
+    networks = ["style_encoder", "mask_embedder", "generator", "mapping_network"]
+    assert tiny[:4] == [stored[name] for name in networks] and tiny[5] == sum(stored.values())
+    assert tiny[4] > 0  # D: trained, never saved
+    assert float(rows["tiny"][6]) == pytest.approx(sum(stored.values()) * 2 / 2**20, abs=0.05)
+    assert int(rows["lite"][5].replace(",", "")) > 10 * tiny[5]
 
 
 @pytest.mark.slow

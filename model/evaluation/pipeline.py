@@ -10,7 +10,8 @@ in use). For each face of the folder (images + masks) the evaluation generates
 - a **one-part style swap**: one random part's style code taken from a random other face,
   generated together with the reconstruction it is compared with (Fig. 14).
 
-and measures (``METRICS`` lists them with their directions):
+and measures the metrics selected by name (``metrics.METRIC_REGISTRY``: one accumulator per
+metric, default all; ``report.METRICS`` labels their keys and gives their directions):
 
 - ``psnr``: PSNR in dB of reconstruction vs real, on uint8 RGB, per face then the mean
   (each face capped at ``PSNR_CAP_DB``; identical images have an infinite PSNR);
@@ -38,6 +39,13 @@ and measures (``METRICS`` lists them with their directions):
 - ``ms_per_image``: median wall time of one reconstruction (E_s + E_m + G, caches cleared)
   in batch 1.
 
+The registry's names and the keys they fill: ``psnr``, ``ssim``, ``swd`` (and its levels),
+``swd_sh``, ``segmentation`` (``miou``, ``miou_real``, ``pixel_accuracy``), ``identity``
+(``frs``, ``frs_unrelated``, ``identity_match``), ``style_swaps`` (``style_leakage``,
+``style_transfer``), ``random_part`` (``random_part_leakage``), ``part_swaps`` (``per_part``),
+``speed`` (``ms_per_image``). Shape swaps and style swaps are generated only when a selected
+metric needs them (they share the reconstructions' generator call).
+
 ``compare_size`` compares at another size than the model's: the model still encodes and
 generates at its own size, and its outputs are resized (bicubic) to ``compare_size`` before
 they are measured against the real faces and masks loaded at ``compare_size``. That is how a
@@ -50,8 +58,8 @@ at 256 px), so evaluate a held-out list (``assets/splits``), not a whole trainin
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -61,17 +69,15 @@ from tqdm import tqdm
 from ..errors import DataError
 from ..faces.parser import FaceParserModel
 from ..faces.reader import default_parser_weights
-from ..faces.segmentation import confusion_matrix, scores
 from ..inference.engine import Engine
-from ..labels import CLASS_NAMES, NUM_CLASSES
+from ..labels import CLASS_NAMES
 from ..training.data import FaceMaskDataset, open_dataset
-from .identity import IDENTITY_SAME_PERSON, IdentityEmbedder, cosine_similarity
-from .image_quality import PSNR_CAP_DB, psnr, ssim
-from .leakage import LEAKAGE_MIN_AREA, leakage_dilation, style_leakage, style_transfer
-from .pairing import Swap, part_areas, pick_partners
-from .part_swaps import measure_part_swaps
+from .identity import IdentityEmbedder
+from .leakage import LEAKAGE_MIN_AREA, leakage_dilation
+from .metrics import METRIC_REGISTRY, Batch, Metric, Run, metric_names
+from .pairing import part_areas, pick_partners
 from .report import build_report, clean_json
-from .swd import swd, swd_descriptors
+from .swd import pyramid_sides
 
 
 @dataclass
@@ -82,18 +88,6 @@ class _Faces:
     images: np.ndarray  # uint8 (N, S, S, 3)
     masks: np.ndarray  # uint8 (N, S, S)
     source: str
-
-
-@dataclass
-class _Measurements:
-    """What the generation pass measured, before anything is averaged."""
-
-    per_face: list[dict]
-    descriptors: dict[str, list[list[np.ndarray]]]  # "real" | "recon" | "shape" → per batch, per level
-    confusion: np.ndarray  # the parser on the reconstructions
-    confusion_real: np.ndarray  # the parser on the real faces
-    embeddings: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
-    fallbacks: dict[str, int] = field(default_factory=lambda: {"real": 0, "generated": 0})
 
 
 def evaluate(
@@ -109,16 +103,20 @@ def evaluate(
     timing_faces: int = 5,
     weights: str | Path | None = None,
     compare_size: int | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> dict:
     """Evaluate ``engine`` on a labelled face folder (or an opened dataset); see the module
     docstring for the metrics. Returns the report: ``metrics`` (the numbers, None where a
-    metric could not be measured), ``counts``, settings, notes and per-face values.
+    metric could not be measured or was not selected), ``selected_metrics``, ``counts``,
+    settings, notes and per-face values.
 
     ids: only these faces (when ``data`` is a folder); limit: only the first ``limit`` of
     them; seed (>= 0): draws the swap pairs, the SWD patches and projections; identity:
-    measure FRS (needs dlib); parser: the face parser or its folder (default: the bundled
-    one); timing_faces: faces timed for ms_per_image; weights: recorded in the report;
-    compare_size: measure at this size instead of the model's (see the module docstring).
+    measure FRS (needs dlib; False drops "identity" from ``metrics``); parser: the face parser
+    or its folder (default: the bundled one); timing_faces: faces timed for ms_per_image;
+    weights: recorded in the report; compare_size: measure at this size instead of the
+    model's (see the module docstring); metrics: names of ``METRIC_REGISTRY`` to measure
+    (default: all of them).
     """
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be at least 1, got {limit}")
@@ -128,15 +126,18 @@ def evaluate(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     if compare_size is not None and compare_size < 16:
         raise DataError(f"the comparison size must be at least 16 px, got {compare_size}")
+    selected = metric_names(",".join(metrics)) if metrics is not None else list(METRIC_REGISTRY)
+    if not identity:
+        selected = [name for name in selected if name != "identity"]
     started = time.perf_counter()
     device = getattr(engine.backend, "device", "cpu")
     dataset, source = _open(engine, data, ids)
     face_ids = dataset.ids[:limit] if limit is not None else list(dataset.ids)
 
     # Load what can fail on setup before the long loops.
-    if not isinstance(parser, FaceParserModel):
+    if "segmentation" in selected and not isinstance(parser, FaceParserModel):
         parser = FaceParserModel.from_pretrained(parser if parser is not None else default_parser_weights(), device)
-    embedder = IdentityEmbedder() if identity else None
+    embedder = IdentityEmbedder() if "identity" in selected else None
 
     bar = {"file": None, "disable": not progress, "unit": "face", "dynamic_ncols": True}
     faces = _load(dataset, face_ids, source, bar)
@@ -152,21 +153,27 @@ def evaluate(
     shape_swaps = pick_partners(areas, np.random.default_rng([seed, 1]), 0.0)
     style_swaps = pick_partners(areas, np.random.default_rng([seed, 2]), LEAKAGE_MIN_AREA)
     codes, latents = _encode(engine, faces, batch_size, bar)
-    measured = _measure(engine, codes, latents, faces, compared, shape_swaps, style_swaps, parser, embedder, seed,
-                        batch_size, bar)
-    metrics, level_sizes = _aggregate(measured, style_swaps, size, seed, embedder is not None)
-    metrics["per_part"] = measure_part_swaps(
-        engine, codes, latents, compared.images, compared.masks, leakage_dilation(size),
-        lambda generated: _resize_images(generated, size), batch_size, bar,
+    run = Run(
+        engine=engine, face_ids=list(face_ids), model_images=faces.images, model_masks=faces.masks,
+        images=compared.images, masks=compared.masks, codes=codes, latents=latents, shape_swaps=shape_swaps,
+        style_swaps=style_swaps, seed=seed, dilation=leakage_dilation(size),
+        resize=lambda generated: _resize_images(generated, size), batch_size=batch_size, bar=bar,
+        parser=parser if "segmentation" in selected else None, embedder=embedder, timing_faces=timing_faces,
     )
-    timings = _time_reconstructions(engine, faces.images, faces.masks, timing_faces, bar)
-    metrics["ms_per_image"] = float(np.median(timings)) if timings else None
+    accumulators = {name: METRIC_REGISTRY[name](run) for name in selected}
+    _generate(run, list(accumulators.values()))
+    values = {key: None for metric in METRIC_REGISTRY.values() for key in metric.keys}
+    counts: dict[str, int | None] = {}
+    for accumulator in accumulators.values():
+        values.update(accumulator.result())
+        counts.update(accumulator.counts)
     report = build_report(
-        metrics, measured.per_face, shape_swaps, measured.fallbacks if identity else None, len(timings),
-        config=engine.config.name, image_size=engine.image_size, compared_at=size, weights=weights,
-        backend=engine.description, device=device, data=faces.source, seed=seed, level_sizes=level_sizes,
-        dilation=leakage_dilation(size), parser_input_size=parser.config.input_size,
-        per_class_iou=metrics.pop("per_class_iou"), seconds=time.perf_counter() - started,
+        values, run.per_face, shape_swaps if "shape" in _needs(accumulators.values()) else [], counts,
+        selected=selected, config=engine.config.name, image_size=engine.image_size, compared_at=size,
+        weights=weights, backend=engine.description, device=device, data=faces.source, seed=seed,
+        level_sizes=[str(side) for side in pyramid_sides(size)], dilation=leakage_dilation(size),
+        parser_input_size=parser.config.input_size if isinstance(parser, FaceParserModel) else None,
+        per_class_iou=values.pop("per_class_iou"), seconds=time.perf_counter() - started,
     )
     return clean_json(report)
 
@@ -211,178 +218,45 @@ def _encode(engine: Engine, faces: _Faces, batch_size: int, bar: dict) -> tuple[
     return codes, latents
 
 
-def _measure(
-    engine: Engine,
-    codes: np.ndarray,
-    latents: np.ndarray,
-    faces: _Faces,
-    compared: _Faces,
-    shape_swaps: list[Swap | None],
-    style_swaps: list[Swap | None],
-    parser: FaceParserModel,
-    embedder: IdentityEmbedder | None,
-    seed: int,
-    batch_size: int,
-    bar: dict,
-) -> _Measurements:
-    """Generate every reconstruction and swap, batch by batch, and measure each face.
+def _needs(accumulators: Iterable[Metric]) -> set[str]:
+    return {need for accumulator in accumulators for need in accumulator.needs}
 
-    ``faces`` (at the model's size) go into the model; what it generates is resized to the
-    size of ``compared`` (the same faces) and measured against those; ``codes`` and
-    ``latents`` are ``faces``' own (``_encode``).
+
+def _generate(run: Run, accumulators: list[Metric]) -> None:
+    """Generate every reconstruction, and the swaps the metrics need, batch by batch, and
+    hand each batch to every metric.
+
+    The model's own faces were encoded into ``run.codes`` / ``run.latents``; what it generates
+    is resized to the compared size (``run.resize``) before the metrics see it.
     """
-    count, face_ids, images, masks = len(faces.ids), faces.ids, compared.images, compared.masks
-    size = images.shape[1]
-    patch_rng = {name: np.random.default_rng([seed, 10 + k]) for k, name in enumerate(("real", "recon", "shape"))}
-    dilation = leakage_dilation(size)
-    measured = _Measurements(
-        per_face=[{"id": face_id} for face_id in face_ids],
-        descriptors={"real": [], "recon": [], "shape": []},
-        confusion=np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64),
-        confusion_real=np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64),
-        embeddings={"real": [None] * count, "recon": [None] * count},
-    )
-    per_face, embeddings = measured.per_face, measured.embeddings
-    with tqdm(total=count, desc="generating", **bar) as progress_bar:
-        for start in range(0, count, batch_size):
-            rows = list(range(start, min(start + batch_size, count)))
-            shape_rows = [i for i in rows if shape_swaps[i] is not None]
-            style_rows = [i for i in rows if style_swaps[i] is not None]
+    needs, count = _needs(accumulators), len(run.face_ids)
+    codes, latents, per_face = run.codes, run.latents, run.per_face
+    with tqdm(total=count, desc="generating", **run.bar) as progress_bar:
+        for start in range(0, count, run.batch_size):
+            rows = list(range(start, min(start + run.batch_size, count)))
+            shape_rows = [i for i in rows if run.shape_swaps[i] is not None] if "shape" in needs else []
+            style_rows = [i for i in rows if run.style_swaps[i] is not None] if "style" in needs else []
             # One G call for the reconstructions and both kinds of swap: a swap and the
             # reconstruction it is compared with then go through the same kernels.
             batch_latents = [latents[i] for i in rows]
             batch_codes = [codes[i] for i in rows]
             for i in shape_rows:
-                swap = shape_swaps[i]
+                swap = run.shape_swaps[i]
                 batch_latents.append(Engine.interpolate_parts(latents[i], {swap.part: (latents[swap.other], 1.0)}))
                 batch_codes.append(codes[i])
+                per_face[i]["shape_swap"] = {"from": run.face_ids[swap.other], "part": CLASS_NAMES[swap.part]}
             for i in style_rows:
-                swap = style_swaps[i]
+                swap = run.style_swaps[i]
                 batch_latents.append(latents[i])
                 batch_codes.append(Engine.interpolate_parts(codes[i], {swap.part: (codes[swap.other], 1.0)}))
-            generated, _ = engine.generate(np.stack(batch_latents), np.stack(batch_codes))
-            generated = _resize_images(generated, size)
-            recon = generated[: len(rows)]
-            shaped = generated[len(rows) : len(rows) + len(shape_rows)]
-            styled = generated[len(rows) + len(shape_rows) :]
-            real = images[rows]
-
-            psnr_values, ssim_values = psnr(real, recon), ssim(real, recon)
-            predicted = parser.logits(recon).argmax(1).cpu().numpy()
-            predicted_real = parser.logits(real).argmax(1).cpu().numpy()
-            for k, i in enumerate(rows):
-                per_face[i]["psnr"] = min(float(psnr_values[k]), PSNR_CAP_DB)
-                per_face[i]["ssim"] = float(ssim_values[k])
-                measured.confusion += confusion_matrix(predicted[k], masks[i])
-                measured.confusion_real += confusion_matrix(predicted_real[k], masks[i])
-            measured.descriptors["real"].append(swd_descriptors(real, patch_rng["real"]))
-            measured.descriptors["recon"].append(swd_descriptors(recon, patch_rng["recon"]))
-            if shape_rows:
-                measured.descriptors["shape"].append(swd_descriptors(shaped, patch_rng["shape"]))
-            for i in shape_rows:
-                swap = shape_swaps[i]
-                per_face[i]["shape_swap"] = {"from": face_ids[swap.other], "part": CLASS_NAMES[swap.part]}
-            for k, i in enumerate(style_rows):
-                swap = style_swaps[i]
-                region = masks[i] == swap.part
-                leakage = style_leakage(recon[i - start], styled[k], region, dilation)
-                transfer = style_transfer(recon[i - start], styled[k], region, images[swap.other],
-                                          masks[swap.other] == swap.part)
-                per_face[i]["style_swap"] = {"from": face_ids[swap.other], "part": CLASS_NAMES[swap.part],
-                                             "leakage": leakage, "transfer": transfer}
-            if engine.has_mapping and style_rows:
-                # The same parts drawn from M_s instead of another face (the studio's "Random").
-                random_codes = [Engine.interpolate_parts(codes[i], {style_swaps[i].part: (
-                    engine.random_codes(seed * 100_003 + i), 1.0)}) for i in style_rows]
-                randomised, _ = engine.generate(np.stack([latents[i] for i in style_rows]), np.stack(random_codes))
-                randomised = _resize_images(randomised, size)
-                for k, i in enumerate(style_rows):
-                    region = masks[i] == style_swaps[i].part
-                    per_face[i]["random_part"] = {
-                        "part": CLASS_NAMES[style_swaps[i].part],
-                        "leakage": style_leakage(recon[i - start], randomised[k], region, dilation),
-                    }
-            if embedder is not None:
-                for k, i in enumerate(rows):
-                    embeddings["real"][i], missed_real = embedder.embed(real[k])
-                    embeddings["recon"][i], missed_recon = embedder.embed(recon[k])
-                    measured.fallbacks["real"] += missed_real
-                    measured.fallbacks["generated"] += missed_recon
-                    per_face[i]["frs"] = cosine_similarity(embeddings["real"][i], embeddings["recon"][i])
-                    per_face[i]["identity_distance"] = float(
-                        np.linalg.norm(embeddings["real"][i] - embeddings["recon"][i])
-                    )
+                per_face[i]["style_swap"] = {"from": run.face_ids[swap.other], "part": CLASS_NAMES[swap.part]}
+            generated = run.resize(run.engine.generate(np.stack(batch_latents), np.stack(batch_codes))[0])
+            batch = Batch(
+                run, rows, shape_rows, style_rows,
+                recon=generated[: len(rows)],
+                shaped=generated[len(rows) : len(rows) + len(shape_rows)],
+                styled=generated[len(rows) + len(shape_rows) :],
+            )
+            for accumulator in accumulators:
+                accumulator.update(batch)
             progress_bar.update(len(rows))
-    return measured
-
-
-def _finite_mean(values: Sequence[float]) -> float | None:
-    finite = [v for v in values if v is not None and np.isfinite(v)]
-    return float(np.mean(finite)) if finite else None
-
-
-def _aggregate(
-    measured: _Measurements, style_swaps: list[Swap | None], size: int, seed: int, identity: bool
-) -> tuple[dict, list[str]]:
-    """The per-face measurements → the set's metrics (and the SWD levels' sides)."""
-    descriptors, per_face = measured.descriptors, measured.per_face
-
-    def gather(name: str) -> list[np.ndarray]:
-        return [np.concatenate(level) for level in zip(*descriptors[name])]
-
-    real_descriptors = gather("real")
-    swd_levels = swd(real_descriptors, gather("recon"), seed)
-    swd_sh_levels = swd(real_descriptors, gather("shape"), seed) if descriptors["shape"] else None
-    level_sizes = [str(size >> k) for k in range(len(swd_levels))]
-    segmentation = scores(measured.confusion)
-
-    frs = frs_unrelated = identity_match = None
-    if identity:
-        embeddings = measured.embeddings
-        frs = _finite_mean([face["frs"] for face in per_face])
-        identity_match = _finite_mean([face["identity_distance"] < IDENTITY_SAME_PERSON for face in per_face])
-        unrelated = [
-            cosine_similarity(embeddings["real"][i], embeddings["real"][swap.other])
-            for i, swap in enumerate(style_swaps) if swap is not None
-        ]
-        frs_unrelated = _finite_mean(unrelated)
-
-    leakages = [face["style_swap"]["leakage"] for face in per_face if "style_swap" in face]
-    transfers = [face["style_swap"]["transfer"] for face in per_face if "style_swap" in face]
-    random_leakages = [face["random_part"]["leakage"] for face in per_face if "random_part" in face]
-    metrics = {
-        "psnr": _finite_mean([face["psnr"] for face in per_face]),
-        "ssim": _finite_mean([face["ssim"] for face in per_face]),
-        "swd": float(np.mean(swd_levels)),
-        "swd_levels": dict(zip(level_sizes, swd_levels)),
-        "swd_sh": float(np.mean(swd_sh_levels)) if swd_sh_levels is not None else None,
-        "swd_sh_levels": dict(zip(level_sizes, swd_sh_levels)) if swd_sh_levels is not None else None,
-        "miou": segmentation["miou"],
-        "miou_real": scores(measured.confusion_real)["miou"],
-        "pixel_accuracy": 100.0 * segmentation["pixel_accuracy"],
-        "frs": frs,
-        "frs_unrelated": frs_unrelated,
-        "identity_match": identity_match,
-        "style_leakage": _finite_mean(leakages),
-        "style_transfer": _finite_mean(transfers),
-        "random_part_leakage": _finite_mean(random_leakages),
-        "per_class_iou": segmentation["iou"],
-    }
-    return metrics, level_sizes
-
-
-def _time_reconstructions(engine: Engine, images: np.ndarray, masks: np.ndarray, faces: int, bar: dict) -> list[float]:
-    """Wall time in ms of a full reconstruction of each of the first ``faces`` faces."""
-    faces = min(faces, len(images))
-    if faces < 1:
-        return []
-    engine.clear_caches()
-    engine.reconstruct(images[0], masks[0])  # warm-up: first calls allocate and pick kernels
-    timings = []
-    for index in tqdm(range(faces), desc="timing", **bar):
-        engine.clear_caches()  # measure E_s and every plane of E_m, not a cache hit
-        start = time.perf_counter()
-        engine.reconstruct(images[index], masks[index])
-        timings.append((time.perf_counter() - start) * 1000)
-    engine.clear_caches()
-    return timings

@@ -6,6 +6,7 @@ import numpy as np
 
 from .image_quality import PSNR_CAP_DB
 from .leakage import LEAKAGE_MIN_AREA
+from .metrics import METRIC_REGISTRY
 from .swd import SWD_PATCH, SWD_PATCHES_PER_IMAGE, SWD_PROJECTIONS, SWD_REPEATS
 
 FRS_NOTE = (
@@ -50,9 +51,9 @@ def build_report(
     metrics: dict,
     per_face: list[dict],
     shape_swaps: list,
-    fallbacks: dict[str, int] | None,
-    timing_faces: int,
+    counts: dict[str, int | None],
     *,
+    selected: list[str],
     config: str,
     image_size: int,
     compared_at: int,
@@ -63,24 +64,26 @@ def build_report(
     seed: int,
     level_sizes: list[str],
     dilation: int,
-    parser_input_size: int,
-    per_class_iou: dict,
+    parser_input_size: int | None,
+    per_class_iou: dict | None,
     seconds: float,
 ) -> dict:
     """The report ``evaluate`` returns (before ``clean_json``): the metrics with the counts,
-    settings and notes a reader needs to judge them. ``fallbacks`` is None without identity."""
-    leakages = [face["style_swap"]["leakage"] for face in per_face if "style_swap" in face]
-    identity = fallbacks is not None
+    settings and notes a reader needs to judge them. ``selected``: the metrics measured (names
+    of ``METRIC_REGISTRY``); ``counts``: what the metrics counted (identity fallbacks, faces timed)."""
+    leakages = [face["style_swap"]["leakage"] for face in per_face if "leakage" in face.get("style_swap", {})]
+    identity = "identity" in selected
     return {
         "metrics": metrics,
+        "selected_metrics": selected,
         "counts": {
             "faces": len(per_face),
             "shape_swaps": sum(swap is not None for swap in shape_swaps),
             "style_swaps": len(leakages),
             "style_swaps_without_change": sum(not np.isfinite(v) for v in leakages),
-            "identity_fallback_real": fallbacks["real"] if identity else None,
-            "identity_fallback_generated": fallbacks["generated"] if identity else None,
-            "timing_faces": timing_faces,
+            "identity_fallback_real": counts.get("identity_fallback_real"),
+            "identity_fallback_generated": counts.get("identity_fallback_generated"),
+            "timing_faces": counts.get("timing_faces", 0),
         },
         "config": config,
         "image_size": image_size,
@@ -101,7 +104,7 @@ def build_report(
             "parser_input_size": parser_input_size,
         },
         "notes": {
-            "frs": FRS_NOTE if identity else "identity not measured (--no-identity)",
+            "frs": FRS_NOTE if identity else "identity not measured (not selected, or --no-identity)",
             "swd": "Karras et al. 2018: 7x7 patches of each Laplacian level down to 16 px, normalised per "
                    "channel over both sets, 512 random projections x 4; x1e3.",
             "style_leakage": f"part region dilated by {dilation} px: its boundary pixels legitimately change",
@@ -129,9 +132,18 @@ def _compared(report: dict) -> str:
     return "" if compared_at == report["image_size"] else f", compared at {compared_at} px"
 
 
+def _measured_keys(report: dict) -> set[str]:
+    """The metric keys the report measured: those of its selected metrics (every key in a
+    report from before the metrics could be selected)."""
+    selected = report.get("selected_metrics", list(METRIC_REGISTRY))
+    return {key for name in selected for key in METRIC_REGISTRY[name].keys}
+
+
 def markdown_table(report: dict) -> str:
-    """The report as one markdown table (metric | value | direction) with its notes."""
+    """The report as one markdown table (metric | value | direction) with its notes; metrics
+    that were not selected are left out."""
     metrics, counts = report["metrics"], report["counts"]
+    measured = _measured_keys(report)
     lines = [
         f"CA2-SIS evaluation: {counts['faces']} faces of {report['data']}, config `{report['config']}` "
         f"({report['image_size']} px{_compared(report)}), {report['backend']} on {report['device']}, "
@@ -141,6 +153,8 @@ def markdown_table(report: dict) -> str:
         "|---|---|---|",
     ]
     for key, (label, direction) in METRICS.items():
+        if key not in measured:
+            continue
         value = _format(key, metrics.get(key))
         levels = metrics.get(f"{key}_levels")
         if levels:
@@ -148,17 +162,21 @@ def markdown_table(report: dict) -> str:
         lines.append(f"| {label} | {value} | {direction} |")
     lines.append("")
     notes = report["notes"]
-    lines.append(f"- {notes['frs']}")
+    if "frs" in measured:
+        lines.append(f"- {notes['frs']}")
     if counts.get("identity_fallback_real") is not None:
         lines.append(
             f"- dlib found no face in {counts['identity_fallback_real']} real and "
             f"{counts['identity_fallback_generated']} reconstructed faces of {counts['faces']}; "
             "those were embedded from a fixed central box."
         )
-    lines.append(f"- SWD: {notes['swd']} SWD-Sh: one random part's shape from a random other face "
-                 f"({counts['shape_swaps']} swaps, the paper's FID-Sh setting).")
-    lines.append(f"- Style leakage: {counts['style_swaps']} one-part style swaps; {notes['style_leakage']}.")
-    lines.append(f"- ms per image: {notes['ms_per_image']}, over {counts['timing_faces']} faces.")
+    if measured & {"swd", "swd_sh"}:
+        lines.append(f"- SWD: {notes['swd']} SWD-Sh: one random part's shape from a random other face "
+                     f"({counts['shape_swaps']} swaps, the paper's FID-Sh setting).")
+    if "style_leakage" in measured:
+        lines.append(f"- Style leakage: {counts['style_swaps']} one-part style swaps; {notes['style_leakage']}.")
+    if "ms_per_image" in measured:
+        lines.append(f"- ms per image: {notes['ms_per_image']}, over {counts['timing_faces']} faces.")
     per_part = metrics.get("per_part")
     if per_part:
         lines += ["", "Per part: a swap of the part's style from the next face of the list, and two M_s draws of it "

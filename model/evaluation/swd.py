@@ -30,6 +30,15 @@ def _smooth(images: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
     return F.conv2d(out, kernel.view(1, 1, 1, 5).repeat(channels, 1, 1, 1), groups=channels)
 
 
+def pyramid_sides(side: int, min_size: int = SWD_MIN_SIZE) -> list[int]:
+    """The sides of the Laplacian levels of ``side`` px images, finest first: halved while the
+    half is at least ``min_size`` and the side is even (128 → [128, 64, 32, 16])."""
+    sides = [side]
+    while sides[-1] // 2 >= min_size and sides[-1] % 2 == 0:
+        sides.append(sides[-1] // 2)
+    return sides
+
+
 def laplacian_pyramid(images: np.ndarray, min_size: int = SWD_MIN_SIZE) -> list[np.ndarray]:
     """uint8 (B, H, W, 3) → Laplacian pyramid levels, float32 (B, 3, h, w), finest first.
 
@@ -40,7 +49,7 @@ def laplacian_pyramid(images: np.ndarray, min_size: int = SWD_MIN_SIZE) -> list[
     batch, _ = _batched(images)
     current = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float()
     levels = []
-    while current.shape[-1] // 2 >= min_size and current.shape[-1] % 2 == 0:
+    for _ in pyramid_sides(current.shape[-1], min_size)[1:]:
         smaller = _smooth(current)[..., ::2, ::2]
         # Upsample: put the samples back on the even pixels and interpolate with the same
         # filter (gain 4: three quarters of the pixels are zeros).

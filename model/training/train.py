@@ -36,11 +36,11 @@ from ..errors import TrainingDiverged
 from ..faces.parser import FaceParserModel
 from ..faces.reader import default_parser_weights
 from ..io.checkpoint import checkpoint_path, read_checkpoint_meta, save_checkpoint
+from ..io.pixels import one_hot
 from ..labels import colorize
 from ..networks.composite import CA2SIS
 from ..networks.discriminator import MultiScaleDiscriminator
 from .augment import PairedAugment
-from ..io.pixels import one_hot
 from .data import FaceMaskDataset
 from .distributed import Dist, bf16_is_fast, setup_distributed
 from .ema import WeightAverage
