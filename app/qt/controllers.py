@@ -84,10 +84,9 @@ class PhotoController:
     """
 
     def __init__(self, studio: Studio, engine: Engine, gallery: dict[str, GalleryEntry], tasks: BackgroundTask,
-                 parent: QWidget, status_bar: QStatusBar, result_view: ResultView, show_error: ShowError,
-                 options_changed: Callable[[], object]):
+                 parent: QWidget, status_bar: QStatusBar, show_error: ShowError, options_changed: Callable[[], object]):
         self.studio, self.engine, self.gallery, self.tasks = studio, engine, gallery, tasks
-        self.parent, self.status_bar, self.result_view, self.show_error = parent, status_bar, result_view, show_error
+        self.parent, self.status_bar, self.show_error = parent, status_bar, show_error
         self.paste_edited_action = QAction("&Paste back only the edited parts", parent, checkable=True, checked=True)
         self.paste_edited_action.setStatusTip("Off: the whole generated face goes into the photo")
         self.paste_edited_action.toggled.connect(lambda _on: options_changed())
@@ -119,12 +118,6 @@ class PhotoController:
             return Rendered(result)
         composite = request.plan.compose(result, preview=True)
         return Rendered(result, composite, np.asarray(request.plan.photo.preview.pixels))
-
-    def toggle_compare(self) -> None:
-        if self.document_photo() is None:
-            self.status_bar.showMessage("Before | after needs a face opened from a photo (File > Open photo)", 5000)
-            return
-        self.result_view.set_view("photo" if self.result_view.view_key == "compare" else "compare")
 
     def result_file_name(self) -> str:
         photo = self.document_photo()
