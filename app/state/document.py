@@ -40,7 +40,7 @@ from .painting import MaskPatch, brush_segment, flood_fill, patch_between, polyg
 CANVAS_SIZE = 512
 BACKGROUND = 0
 TOOLS = ("brush", "eraser", "fill", "picker", "polygon")
-MAX_BRUSH_SIZE = 128  # the largest brush radius, in canvas pixels (a quarter of the canvas)
+MAX_BRUSH_SIZE = 128  # the largest brush radius in canvas pixels: the toolbar slider and "]" stop here
 VIEW_SETTINGS = ("tool", "brush_class", "brush_size", "show_ghost", "attention_part")  # Studio attributes
 
 
@@ -135,7 +135,7 @@ class Command:
 
     text: str = ""
     merge_key: str | None = None
-    fields: tuple[str, ...] = ()  # the document fields it changes (what the change it makes names)
+    fields: tuple[str, ...] = ()  # the document fields it changes (the names its change carries)
 
     def apply(self, document: Document) -> None:
         raise NotImplementedError
@@ -306,10 +306,12 @@ class Studio:
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(f"tool must be one of {TOOLS}")
+        dropped = tool != "polygon" and bool(self.polygon)  # a half-drawn polygon does not outlive its tool
         self.tool = tool
+        if dropped:
+            self.polygon = []
         self._setting("tool")
-        if tool != "polygon" and self.polygon:
-            self.polygon = []  # a half-drawn polygon does not outlive its tool
+        if dropped:
             self._polygon_changed()
 
     def set_brush_class(self, part: int) -> None:
