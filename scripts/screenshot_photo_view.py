@@ -43,7 +43,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="ca2sis-shot-"))
     photo = folder / args.photo.name
     shutil.copyfile(args.photo, photo)
-    window.open_photo(photo)
+    window.projects.open_photo(photo)
     steps = {"edited": False}
 
     def settled() -> bool:

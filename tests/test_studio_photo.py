@@ -67,10 +67,10 @@ def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, windo
     pixels, _ = photo_with_face()
     path = tmp_path / "portrait.png"
     Image.fromarray(pixels).save(path)
-    window.open_photo(path)
+    window.projects.open_photo(path)
     qtbot.waitUntil(lambda: window.studio.document.photo_face is not None, timeout=60_000)
     wait_current(qtbot, window)
-    photo = window.document_photo()
+    photo = window.photos.document_photo()
     assert photo.size == (900, 700) and window.undo_stack.isClean()
     view = window.result_view
     assert view.view_key == "compare" and view.composite.shape == pixels.shape  # a small photo is its own preview
@@ -80,15 +80,15 @@ def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, windo
     window.studio.set_random_styles({HAIR: 5})
     wait_current(qtbot, window)
     out = tmp_path / "edited.png"
-    assert window.save_result(out)
+    assert window.exports.save_result(out)
     qtbot.waitUntil(lambda: out.exists() and not window.tasks.running, timeout=30_000)
     saved = np.array(Image.open(out))
     assert saved.shape == pixels.shape
-    plan_region = window.render_request().plan.region
+    plan_region = window.photos.render_request().plan.region
     inside = photo_region(photo, plan_region)
     assert np.array_equal(saved[~inside], pixels[~inside])  # the rest of the photo: byte for byte
     assert np.any(saved[inside] != pixels[inside])
-    assert np.array_equal(view.composite, window.render_request().plan.compose(window.result, preview=True))
+    assert np.array_equal(view.composite, window.photos.render_request().plan.compose(window.result, preview=True))
 
 
 def test_quitting_with_unsaved_changes_asks_first(qtbot, window, tmp_path):
@@ -119,7 +119,7 @@ def test_first_start_without_an_onnx_export_renders_then_switches_backend(qtbot,
     window = open_window(qtbot, engine, export_onnx=True)  # renders at once, on PyTorch
     assert window.result is not None
     assert "exporting ONNX" in window.device_label.text() or engine.description.startswith("onnx")
-    qtbot.waitUntil(lambda: not window.exporting, timeout=300_000)
+    qtbot.waitUntil(lambda: not window.onnx_export.exporting, timeout=300_000)
     assert engine.description.startswith("onnx") and window.device_label.text() == engine.description
     assert Engine.onnx_export_current(folder)
     wait_current(qtbot, window)
@@ -128,15 +128,15 @@ def test_first_start_without_an_onnx_export_renders_then_switches_backend(qtbot,
 
 
 def test_new_gives_an_editable_face_and_variations_are_picked_from_a_row(qtbot, window):
-    window.new_face(window.gallery["face-04"].load())
+    window.projects.new_face(window.gallery["face-04"].load())
     document = window.studio.document
     assert document.ghost is None and document.base.name == "face-04"
-    assert np.array_equal(document.mask, window.template_mask())
+    assert np.array_equal(document.mask, window.projects.template_mask())
     wait_current(qtbot, window)
     assert window.result is not None and window.result_view.view_key == "face"
     window.studio.begin_stroke((256.5, 256.5))
     window.studio.end_stroke()
-    assert not np.array_equal(window.studio.document.mask, window.template_mask())
+    assert not np.array_equal(window.studio.document.mask, window.projects.template_mask())
     strip = window.variations
     strip.set_parts([HAIR])
     strip.count.setValue(3)

@@ -1,15 +1,18 @@
-"""The studio's state without a screen: per-field events, shape tools, picker, New, variations."""
+"""The studio's state without a screen: its change channel, shape tools, picker, New, variations."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import fields
 
 import numpy as np
 import pytest
 
-from ca2sis.app.qt.panels import elided
 from ca2sis.app.qt.platform import missing_library_message
-from ca2sis.app.qt.window_features import variation_edit
-from ca2sis.app.state.document import Face, Studio
-from ca2sis.app.state.events import FieldChanged
+from ca2sis.app.state.display import elided, split_view
+from ca2sis.app.state.document import DOCUMENT_FIELDS, Document, Face, Studio, variation_edit
+from ca2sis.app.state.events import Change, ChangeKind
 from ca2sis.app.state.gallery import gallery_entries
 from ca2sis.app.state.painting import polygon_fill
 from ca2sis.app.state.template import mean_face_mask
@@ -23,31 +26,69 @@ def faces() -> list[Face]:
     return [entry.load() for entry in gallery_entries()]
 
 
-def recorder(studio: Studio) -> list[FieldChanged]:
-    events: list[FieldChanged] = []
-    for name in studio.events.emitters:
-        studio.events.emitters[name].connect(events.append)
-    return events
+def recorder(studio: Studio, *names: str) -> list[Change]:
+    changes: list[Change] = []
+    studio.subscribe(changes.append, *names)
+    return changes
 
 
-def test_each_change_emits_only_the_fields_it_changed(faces):
+def test_each_change_names_only_what_it_changed(faces):
     studio = Studio(faces[0])
-    events = recorder(studio)
+    changes = recorder(studio)
     studio.begin_stroke((100.5, 100.5))
     studio.continue_stroke((100.5, 100.5), (140.5, 100.5))
     studio.end_stroke()
-    assert {event.field for event in events} == {"mask"}
-    assert [event.live for event in events][-1] is False and any(event.live for event in events)
-    events.clear()
+    assert {change.names for change in changes} == {frozenset({"mask"})}
+    assert changes[-1].live is False and any(change.live for change in changes)
+    assert all(change.kind is ChangeKind.DOCUMENT for change in changes)
+    changes.clear()
     studio.set_part_style(HAIR, faces[1])
-    assert {event.field for event in events} == {"part_styles", "random_parts"}
-    assert events[0].value is studio.document.part_styles
-    events.clear()
+    assert changes == [Change(ChangeKind.DOCUMENT, frozenset({"part_styles", "random_parts"}))]
+    changes.clear()
     studio.history.undo()  # undo tells the same fields
-    assert {event.field for event in events} == {"part_styles", "random_parts"}
-    events.clear()
+    assert changes == [Change(ChangeKind.DOCUMENT, frozenset({"part_styles", "random_parts"}))]
+    changes.clear()
     studio.set_brush_size(30)
-    assert events == [FieldChanged("brush_size", 30)]
+    assert changes == [Change(ChangeKind.SETTING, frozenset({"brush_size"}))]
+    changes.clear()
+    studio.set_tool("polygon")
+    studio.add_polygon_point((10, 10))  # the polygon is its own kind of change, not the tool's
+    assert changes[-1] == Change(ChangeKind.POLYGON, frozenset({"polygon"}))
+
+
+def test_subscribers_hear_only_the_names_they_asked_for_and_typos_fail(faces):
+    studio = Studio(faces[0])
+    styles = recorder(studio, "part_styles")
+    tools = recorder(studio, "tool")
+    studio.set_brush_class(NOSE)
+    studio.begin_stroke((100.5, 100.5))
+    studio.end_stroke()
+    assert styles == [] and tools == []
+    studio.set_part_style(HAIR, faces[1])
+    studio.set_tool("fill")
+    assert len(styles) == 1 and [change.names for change in tools] == [frozenset({"tool"})]
+    with pytest.raises(ValueError, match="part_style"):
+        studio.subscribe(styles.append, "part_style")  # misspelt: refused, not silently never called
+    studio.unsubscribe(styles.append)
+    studio.reset_part_style(HAIR)
+    assert len(styles) == 1
+    # The document's fields are the dataclass's own: a field added to Document is a change name too.
+    assert DOCUMENT_FIELDS == tuple(field.name for field in fields(Document))
+    for name in DOCUMENT_FIELDS:
+        studio.subscribe(lambda _change: None, name)
+
+
+def test_the_studio_state_imports_no_qt():
+    code = ("import importlib, pkgutil, sys\n"
+            "import ca2sis.app.state as state\n"
+            "for module in pkgutil.iter_modules(state.__path__):\n"
+            "    importlib.import_module(f'ca2sis.app.state.{module.name}')\n"
+            "print(sorted(name for name in sys.modules if name.split('.')[0] == 'PySide6'))\n"
+            "print(sorted(name for name in sys.modules if name.startswith('ca2sis.app.state.')))")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    qt_modules, state_modules = ran.stdout.strip().splitlines()
+    assert qt_modules == "[]"
+    assert "ca2sis.app.state.display" in state_modules and "ca2sis.app.state.runner" in state_modules
 
 
 def test_shift_drag_paints_one_straight_line_from_where_the_drag_began(faces):
@@ -122,6 +163,12 @@ def test_a_variation_is_m_s_styles_for_the_chosen_parts(faces):
     studio.set_random_styles({HAIR: 41, NOSE: 41})
     assert studio.document.random_parts[HAIR].seed == 41 and HAIR not in studio.document.part_styles
     assert "hair" in studio.history.done[-1].text.lower()
+
+
+def test_the_before_after_view_splits_at_the_divider():
+    before, after = np.zeros((4, 10, 3), np.uint8), np.full((4, 10, 3), 100, np.uint8)
+    shown = split_view(before, after, 0.5)
+    assert (shown[:, :4] == 0).all() and (shown[:, 4:6] == 255).all() and (shown[:, 6:] == 100).all()
 
 
 def test_long_names_are_elided_and_a_missing_library_names_its_package():

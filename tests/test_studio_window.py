@@ -13,10 +13,11 @@ from ca2sis.app.qt.images import from_qimage
 from ca2sis.app.qt.main import main as studio_main
 from ca2sis.app.qt.panels import GALLERY_MIME
 from ca2sis.app.qt.window import StudioWindow
+from ca2sis.app.state.document import MAX_BRUSH_SIZE
 from ca2sis.app.state.gallery import gallery_entries
 from ca2sis.model.faces.finishing import composite_mask
 from ca2sis.model.inference.engine import Engine
-from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES
 
 HAIR, NOSE, SKIN = (CLASS_NAMES.index(name) for name in ("hair", "nose", "skin"))
 
@@ -131,10 +132,10 @@ def test_project_save_and_reopen_restores_everything(qtbot, window, tmp_path):
     wait_current(qtbot, window)
     saved_image = window.result.image.copy()
     saved_edit = studio.edit()
-    path = window.save_project(tmp_path / "portrait")
-    window.open_face(window.gallery["face-06"].load())  # something else entirely
+    path = window.projects.save_project(tmp_path / "portrait")
+    window.projects.open_face(window.gallery["face-06"].load())  # something else entirely
     wait_current(qtbot, window)
-    assert window.open_project(path)
+    assert window.projects.open_project(path)
     wait_current(qtbot, window)
     edit = studio.edit()
     assert np.array_equal(edit.mask, saved_edit.mask)
@@ -173,14 +174,16 @@ def test_bad_files_give_a_message_and_leave_the_work_untouched(qtbot, window, tm
     undo_count = window.undo_stack.count()
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n but then nothing")
-    assert not window.open_mask(corrupt)
+    assert not window.projects.open_mask(corrupt)
     assert "corrupt.png" in window.last_error
     wrong = tmp_path / "wrong.png"
     from PIL import Image
 
     Image.fromarray(np.full((512, 512), 40, np.uint8)).save(wrong)  # class 40 does not exist
-    assert not window.open_mask(wrong)
-    assert "out of range" in window.last_error or "40" in window.last_error
+    assert not window.projects.open_mask(wrong)
+    # The message names the file, the label that is no class and the classes there are.
+    assert window.last_error.startswith("Cannot open wrong.png: ")
+    assert f"labels [40] are outside 0..{NUM_CLASSES - 1}" in window.last_error
     window.last_error = None
     not_a_face = tmp_path / "flat.jpg"
     Image.fromarray(np.full((300, 400, 3), 128, np.uint8)).save(not_a_face)
@@ -191,6 +194,14 @@ def test_bad_files_give_a_message_and_leave_the_work_untouched(qtbot, window, tm
     assert "flat.jpg" in window.last_error
     assert np.array_equal(studio.document.mask, mask_before)
     assert window.undo_stack.count() == undo_count and NOSE not in studio.document.part_styles
+
+
+def test_the_brush_size_slider_reaches_the_largest_brush(window):
+    slider = window.size_slider
+    slider.setValue(slider.maximum())
+    assert window.studio.brush_size == slider.maximum() == MAX_BRUSH_SIZE
+    window.studio.set_brush_size(1000)  # "]" past the end: the studio stops where the slider does
+    assert window.studio.brush_size == slider.value() == MAX_BRUSH_SIZE
 
 
 def test_random_styles_and_the_attention_overlay(qtbot, window):

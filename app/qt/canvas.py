@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 from ca2sis.model.labels import colorize
 
 from ..state.document import Studio
-from ..state.events import FieldChanged
 from .images import to_pixmap
 
 MASK_OPACITY_OVER_GHOST = 0.55
@@ -67,16 +66,11 @@ class MaskCanvas(QGraphicsView):
         self._fitted = False
         self._ghost_id: int | None = None
         self._drawn_mask: np.ndarray | None = None  # what the mask pixmap shows
-        studio.events.connect(("mask", "ghost"), self._on_document_field)
-        studio.events.connect(("show_ghost", "tool", "brush_size"), self._on_setting)
+        studio.subscribe(lambda _change: self.refresh(), "mask", "ghost")
+        studio.subscribe(lambda _change: self.refresh_settings(), "show_ghost", "tool", "brush_size", "polygon")
         self.refresh()
 
     # ---- drawing -----------------------------------------------------------------------
-    def _on_document_field(self, _event: FieldChanged) -> None:
-        self.refresh()
-
-    def _on_setting(self, _event: FieldChanged) -> None:
-        self.refresh_settings()
 
     def refresh(self) -> None:
         document = self.studio.document

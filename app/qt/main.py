@@ -107,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.file:
         path = Path(args.file)
         if path.name.endswith(".json"):
-            window.open_project(path)
+            window.projects.open_project(path)
         else:
-            window.open_photo(path)
+            window.projects.open_photo(path)
     window.show()
     outcome = {"exit": EXIT_OK}  # what the screenshot run ends with; closing the window ends the loop
     if args.screenshot:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from ca2sis.model.inference.visualise import attention_colours, attention_overlay
 from ca2sis.model.labels import COLORS, DISPLAY_NAMES, NUM_CLASSES
 
+from ..state.display import elided, split_view
 from ..state.document import Face, Studio
 from ..state.gallery import GalleryEntry
 from .images import to_pixmap
@@ -66,15 +67,6 @@ def fitting_font(font: QFont, text: str, width: int) -> QFont:
         size -= 0.5
         fitted.setPointSizeF(size)
     return fitted
-
-
-def elided(text: str, limit: int = 48) -> str:
-    """``text`` cut in the middle with "…" when longer than ``limit`` characters, so long
-    photo names cannot stretch menus and labels."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) * 2 // 3
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
 
 
 def attention_legend(width: int = 120, height: int = 12) -> QPixmap:
@@ -139,7 +131,7 @@ class ClassPalette(QWidget):
             layout.addWidget(button)
         layout.addStretch(1)
         self.group.idClicked.connect(studio.set_brush_class)
-        studio.events.brush_class.connect(lambda _event: self.refresh())
+        studio.subscribe(lambda _change: self.refresh(), "brush_class")
         self.refresh()
 
     def refresh(self) -> None:
@@ -244,8 +236,8 @@ class StylePanel(DropTarget, QWidget):
         scroll.setWidget(rows)
         outer.addWidget(scroll)
         # The mask matters for which names are greyed out; live stroke pixels wait for the stroke's end.
-        studio.events.connect(("base", "part_styles", "random_parts"), lambda _event: self.refresh())
-        studio.events.mask.connect(lambda event: None if event.live else self.refresh())
+        studio.subscribe(lambda _change: self.refresh(), "base", "part_styles", "random_parts")
+        studio.subscribe(lambda change: None if change.live else self.refresh(), "mask")
         self.refresh()
 
     def face_dropped(self, mime: QMimeData) -> None:
@@ -321,7 +313,7 @@ class ShapePanel(DropTarget, QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(grid_widget)
         outer.addWidget(scroll)
-        studio.events.connect(("shape_source", "shape_alphas"), lambda _event: self.refresh())
+        studio.subscribe(lambda _change: self.refresh(), "shape_source", "shape_alphas")
         self.refresh()
 
     def face_dropped(self, mime: QMimeData) -> None:
@@ -396,17 +388,6 @@ class GalleryList(QListWidget):
 VIEWS = (("face", "Generated face"), ("photo", "In the photo"), ("compare", "Before | after"))
 
 
-def split_view(before: np.ndarray, after: np.ndarray, position: float) -> np.ndarray:
-    """``before`` left of ``position`` (0..1 of the width), ``after`` right of it, with a
-    white divider: the before/after view."""
-    width = before.shape[1]
-    cut = int(round(np.clip(position, 0.0, 1.0) * width))
-    shown = after.copy()
-    shown[:, :cut] = before[:, :cut]
-    shown[:, max(cut - 1, 0):min(cut + 1, width)] = 255
-    return shown
-
-
 class ResultView(DropTarget, QWidget):
     """The generated face, optionally with one part's attention map over it, or, for a
     face edited inside its photo, the photo with the face pasted back (alone, or split
@@ -462,7 +443,7 @@ class ResultView(DropTarget, QWidget):
         self.split.setToolTip("Where the original photo (left) gives way to the edited one (right)")
         self.split.valueChanged.connect(lambda _v: self.redraw())
         layout.addWidget(self.split)
-        studio.events.attention_part.connect(lambda _event: self.redraw())
+        studio.subscribe(lambda _change: self.redraw(), "attention_part")
         self.redraw()
 
     def face_dropped(self, mime: QMimeData) -> None:
@@ -577,7 +558,7 @@ class VariationStrip(QWidget):
         self.seeds: list[dict[int, int]] = []
         self._show_parts()
         # Variations are of one face: another face (File > New, an opened photo) clears them.
-        studio.events.base.connect(lambda _event: self.clear())
+        studio.subscribe(lambda _change: self.clear(), "base")
 
     def clear(self) -> None:
         """Remove the faces drawn for the previous face."""

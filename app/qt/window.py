@@ -3,20 +3,24 @@
 The window owns the Qt side only: the ``Studio`` (pure Python) holds the document, every
 change arrives as a command pushed on a QUndoStack, and every document change asks the
 render worker for a new face. The worker runs the engine on its own thread and keeps only
-the newest request, so painting never waits for the network. Editing inside a photo, File >
-New, variations, the background ONNX export and the question on quitting live in
-``window_features.py``.
+the newest request, so painting never waits for the network. The workflows (photos,
+projects, exports, the background ONNX export) are controllers in ``controllers.py``, each
+handed the studio, the background runner and the few widgets it uses; the window builds the
+menus on them, draws variations and asks before quitting with unsaved changes.
 """
 
 from __future__ import annotations
 
+import html
 import zlib
 from collections.abc import Callable
-from pathlib import Path
 
-from PySide6.QtCore import QMimeData, Qt, QTimer
+import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -26,33 +30,45 @@ from PySide6.QtWidgets import (
     QSlider,
     QSplitter,
     QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
     QWidget,
 )
 
-from ca2sis.model.errors import CA2SISError
 from ca2sis.model.inference.engine import Engine, Result
-from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.labels import DISPLAY_NAMES
 
-from ..state.document import DOCUMENT, Command, Face, Studio
-from ..state.gallery import GalleryEntry, read_photo
-from ..state.project import PROJECT_SUFFIX, load_project, save_project
+from ..state.display import elided
+from ..state.document import MAX_BRUSH_SIZE, Command, Face, Studio, variation_edit
+from ..state.events import Change, ChangeKind
+from ..state.gallery import GalleryEntry
+from ..state.project import PROJECT_SUFFIX
 from .canvas import MaskCanvas
+from .controllers import ExportController, OnnxExportController, PhotoController, ProjectController, Rendered
 from .panels import (
     CLASS_SHORTCUTS,
-    GALLERY_MIME,
     ClassPalette,
     GalleryList,
     ResultView,
     ShapePanel,
     StylePanel,
     VariationStrip,
-    elided,
 )
-from .window_features import Rendered, StudioFeatures
 from .worker import BackgroundTask, RenderWorker
 
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff)"
+
+# What the canvas does with the mouse and keys that are not menu actions.
+CANVAS_SHORTCUTS = (
+    ("Left drag", "paint with the brush or eraser"),
+    ("Shift + left drag", "a straight line from where the drag began"),
+    ("Right click", "pick the class under the pointer"),
+    ("Polygon: clicks, then double-click or Enter", "fill the polygon (Escape drops it)"),
+    ("Wheel", "zoom around the pointer"),
+    ("Middle drag, or Space + drag", "pan"),
+    ("[ and ]", "brush smaller / larger"),
+    ("0 – 9, Alt+0 – Alt+8", "choose a class (see the palette)"),
+)
 
 
 class UndoCommand(QUndoCommand):
@@ -80,7 +96,7 @@ class UndoCommand(QUndoCommand):
         return True
 
 
-class StudioWindow(StudioFeatures, QMainWindow):
+class StudioWindow(QMainWindow):
     """The face-editing studio around one engine.
 
     export_onnx: on a CPU without an ONNX export beside the weights, export it in the
@@ -95,19 +111,21 @@ class StudioWindow(StudioFeatures, QMainWindow):
         self.studio = Studio(face)
         self.undo_stack = QUndoStack(self)
         self.studio.execute = lambda command: self.undo_stack.push(UndoCommand(self.studio, command))
-        self.worker = RenderWorker(self.render_job, self)
-        self.worker.rendered.connect(self._on_rendered)
-        self.worker.failed.connect(self._on_render_failed)
         self.tasks = BackgroundTask(self)
         self.shown_ticket = 0
         self.result: Result | None = None
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
+        self.photos = PhotoController(self.studio, engine, self.gallery, self.tasks, self, self.statusBar(),
+                                      self.show_error, options_changed=self.request_render)
+        self.worker = RenderWorker(self.photos.render, self)
+        self.worker.rendered.connect(self._on_rendered)
+        self.worker.failed.connect(self._on_render_failed)
 
         self.setWindowTitle("ca2sis studio")
         self.resize(1560, 940)
         self.canvas = MaskCanvas(self.studio)
-        self.result_view = ResultView(self.studio, self.face_drop)
+        self.result_view = ResultView(self.studio, self.photos.face_drop)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.result_view)
@@ -119,15 +137,19 @@ class StudioWindow(StudioFeatures, QMainWindow):
         palette_scroll.setWidgetResizable(True)
         palette_scroll.setWidget(self.palette_panel)
         self._dock("Classes", palette_scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.style_panel = StylePanel(self.studio, self.face_drop, engine.has_mapping)
-        self.shape_panel = ShapePanel(self.studio, self.face_drop)
+        self.style_panel = StylePanel(self.studio, self.photos.face_drop, engine.has_mapping)
+        self.shape_panel = ShapePanel(self.studio, self.photos.face_drop)
         tabs = QTabWidget()
         tabs.addTab(self.style_panel, "Styles")
         tabs.addTab(self.shape_panel, "Shapes")
         tabs.setMinimumWidth(400)
         self._dock("Parts", tabs, Qt.DockWidgetArea.RightDockWidgetArea)
         self.gallery_list = GalleryList(list(self.gallery.values()))
-        self.gallery_list.opened.connect(lambda name: self.open_face(self.gallery[name].load()))
+        self.projects = ProjectController(self.studio, self.undo_stack, self.photos, self, self.statusBar(),
+                                          self.canvas, self.result_view, self.show_error)
+        self.exports = ExportController(self.studio, self.photos, self.tasks, self.statusBar(), self.show_error,
+                                        lambda: self.result)
+        self.gallery_list.opened.connect(lambda name: self.projects.open_face(self.gallery[name].load()))
         gallery_dock = self._dock("Gallery: drag a face onto a part, the result or the shapes; double-click to edit it",
                                   self.gallery_list, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.variations = VariationStrip(self.studio, self.render_variations)
@@ -143,8 +165,11 @@ class StudioWindow(StudioFeatures, QMainWindow):
         self._build_status_bar()
         self.canvas.hovered.connect(self._show_hover)
         self.canvas.left.connect(lambda: self.hover_label.setText(""))
-        self.studio.listen(self._on_change)
-        self.setup_features(export_onnx)
+        self.studio.subscribe(self._on_change)
+        self.onnx_export = OnnxExportController(engine, self.device_label, self.statusBar(), self,
+                                                ready=self.request_render)
+        if export_onnx:
+            self.onnx_export.start_if_needed()
         self.request_render()
 
     # ---- layout ------------------------------------------------------------------------
@@ -175,27 +200,28 @@ class StudioWindow(StudioFeatures, QMainWindow):
 
     def _build_file_menu(self) -> None:
         files = self.menuBar().addMenu("&File")
-        files.addAction(self._action("&New face…", self.ask_new_face, QKeySequence.StandardKey.New,
+        files.addAction(self._action("&New face…", self.projects.ask_new_face, QKeySequence.StandardKey.New,
                                      "Start a face that never existed from a template mask, in a chosen style"))
-        files.addAction(self._action("&Open photo…", lambda: self._ask("Open a photo", "photo", self.open_photo),
+        files.addAction(self._action("&Open photo…",
+                                     lambda: self._ask("Open a photo", "photo", self.projects.open_photo),
                                      QKeySequence.StandardKey.Open,
                                      "Open any portrait: it is aligned and parsed into mask, ghost and styles"))
-        files.addAction(self._action("Open &mask…", lambda: self._ask("Open a mask", "mask", self.open_mask),
+        files.addAction(self._action("Open &mask…", lambda: self._ask("Open a mask", "mask", self.projects.open_mask),
                                      "Ctrl+M"))
         files.addAction(self._action("Open pro&ject…",
-                                     lambda: self._ask("Open a project", "project", self.open_project),
+                                     lambda: self._ask("Open a project", "project", self.projects.open_project),
                                      "Ctrl+Shift+O"))
         files.addSeparator()
         files.addAction(self._action("&Save project…", lambda: self._ask(
-            "Save the project", "project", self.save_project, "portrait" + PROJECT_SUFFIX),
+            "Save the project", "project", self.projects.save_project, "portrait" + PROJECT_SUFFIX),
             QKeySequence.StandardKey.Save))
         files.addAction(self._action("Save &result…", lambda: self._ask(
-            "Save the result", "result", self.save_result, self.result_file_name()), "Ctrl+E",
+            "Save the result", "result", self.exports.save_result, self.photos.result_file_name()), "Ctrl+E",
             "Save the photo with the edited face pasted back (or the generated face when it has no photo)"))
         files.addAction(self._action("Save generated &face PNG…", lambda: self._ask(
-            "Save the generated face", "png", self.save_face, "face.png"), "Ctrl+Shift+E"))
+            "Save the generated face", "png", self.exports.save_face, "face.png"), "Ctrl+Shift+E"))
         files.addAction(self._action("Save mas&k PNG…", lambda: self._ask(
-            "Save the mask", "png", self.save_mask, "mask.png"), "Ctrl+Shift+S"))
+            "Save the mask", "png", self.exports.save_mask, "mask.png"), "Ctrl+Shift+S"))
         files.addSeparator()
         files.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -220,16 +246,8 @@ class StudioWindow(StudioFeatures, QMainWindow):
         view.addSeparator()
         view.addAction(self._action("&Before | after in the photo", self.toggle_compare, "Ctrl+B",
                                     "Compare the photo as it was with the edited one (a face opened from a photo)"))
-        self.paste_edited_action = QAction("&Paste back only the edited parts", self, checkable=True, checked=True)
-        self.paste_edited_action.setStatusTip("Off: the whole generated face goes into the photo")
-        self.paste_edited_action.toggled.connect(lambda _on: self.request_render())
-        view.addAction(self.paste_edited_action)
-        self.global_edit_action = QAction("&Global edit (raw network output)", self, checkable=True, checked=False)
-        self.global_edit_action.setStatusTip("On: every pixel as the network generates it (the paper's global "
-                                             "consistency); off: the edit changes only the edited parts, keeps "
-                                             "the face's detail and takes the reference's colours")
-        self.global_edit_action.toggled.connect(lambda _on: self.request_render())
-        view.addAction(self.global_edit_action)
+        view.addAction(self.photos.paste_edited_action)
+        view.addAction(self.photos.global_edit_action)
 
     def _build_tool_bar(self) -> None:
         tools = self.addToolBar("Tools")
@@ -254,7 +272,7 @@ class StudioWindow(StudioFeatures, QMainWindow):
         tools.addSeparator()
         tools.addWidget(QLabel(" Brush size "))
         self.size_slider = QSlider(Qt.Orientation.Horizontal)
-        self.size_slider.setRange(1, 96)
+        self.size_slider.setRange(1, MAX_BRUSH_SIZE)
         self.size_slider.setFixedWidth(140)
         self.size_slider.setValue(self.studio.brush_size)
         self.size_slider.setToolTip("Brush radius in mask pixels ([ and ] change it)")
@@ -288,8 +306,8 @@ class StudioWindow(StudioFeatures, QMainWindow):
         self._refresh_settings()
 
     # ---- state changes -----------------------------------------------------------------
-    def _on_change(self, what: str) -> None:
-        if what == DOCUMENT:
+    def _on_change(self, change: Change) -> None:
+        if change.kind is ChangeKind.DOCUMENT:
             self.request_render()
         self._refresh_settings()
 
@@ -310,7 +328,7 @@ class StudioWindow(StudioFeatures, QMainWindow):
     def request_render(self) -> int:
         """Ask for the face of the current document (and its photo); the newest request wins."""
         self.result_view.busy.setText("rendering…")
-        return self.worker.submit(self.render_request())
+        return self.worker.submit(self.photos.render_request())
 
     def _on_rendered(self, ticket: int, rendered: Rendered) -> None:
         if ticket < self.shown_ticket:  # an older request finished after a newer one: stale
@@ -331,106 +349,29 @@ class StudioWindow(StudioFeatures, QMainWindow):
         """Whether the face shown is that of the newest request and nothing is pending."""
         return self.shown_ticket == self.worker.latest_ticket and self.worker.idle()
 
-    # ---- faces from drops and files ----------------------------------------------------
-    def face_drop(self, mime: QMimeData, apply: Callable[[Face], object]) -> bool:
-        """Resolve a dropped face (gallery name or photo file) and ``apply`` it."""
-        if mime.hasFormat(GALLERY_MIME):
-            name = bytes(mime.data(GALLERY_MIME)).decode()
-            if name in self.gallery:
-                self._apply_face(apply, self.gallery[name].load())
-                return True
-            return False
-        paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
-        if not paths:
-            return False
-        self.read_photo(paths[0], apply)
-        return True
-
-    def read_photo(self, path: str | Path, apply: Callable[[Face], object], whole_picture: bool = False) -> None:
-        """Align and parse a photo in the background, then ``apply`` the face. When no face
-        is found in a square picture, offer to take the whole picture as the face."""
-        name = elided(Path(path).name)
-        self.statusBar().showMessage(f"Reading {name}: finding and parsing the face…")
-        self.tasks.start(
-            lambda: read_photo(path, self.engine.face_reader, whole_picture),
-            lambda face: self._apply_face(apply, face),
-            lambda message: self.photo_failed(path, apply, message),
-        )
-
-    def _apply_face(self, apply: Callable[[Face], object], face: Face) -> None:
-        try:
-            apply(face)
-        except CA2SISError as error:
-            self.show_error(f"Cannot use {face.name}", str(error))
+    def toggle_compare(self) -> None:
+        if self.photos.document_photo() is None:
+            self.statusBar().showMessage("Before | after needs a face opened from a photo (File > Open photo)", 5000)
             return
-        self.statusBar().showMessage(f"{face.name}: done", 4000)
+        self.result_view.set_view("photo" if self.result_view.view_key == "compare" else "compare")
 
-    def open_face(self, face: Face) -> None:
-        """Start over from a face: its mask, ghost and styles (undoable)."""
-        self.studio.open_face(face)
-        self.undo_stack.setClean()  # nothing unsaved yet in what was just opened
-        if face.photo is not None:
-            self.result_view.set_view("compare")
-        QTimer.singleShot(0, self.canvas.fit)
+    # ---- variations --------------------------------------------------------------------
+    def render_variations(self, parts: list[int], seeds: list[int]) -> None:
+        """Render the current face with each seed's M_s style on ``parts``, in the background."""
+        edit = self.studio.edit()
+        engine = self.engine
 
-    def open_photo(self, path: str | Path) -> None:
-        self.read_photo(path, self.open_face)
+        def work() -> list[np.ndarray]:
+            return [engine.render(variation_edit(edit, parts, seed)).image for seed in seeds]
 
-    def open_mask(self, path: str | Path) -> bool:
-        try:
-            self.studio.set_mask(path, f"Open mask {Path(path).name}")
-        except CA2SISError as error:
-            self.show_error(f"Cannot open {Path(path).name}", str(error))
-            return False
-        return True
+        def show(images: list[np.ndarray]) -> None:
+            self.variations.show_variations(parts, seeds, images)
+            self.statusBar().showMessage(f"{len(images)} variations: click one to use it", 5000)
 
-    def open_project(self, path: str | Path) -> bool:
-        try:
-            document = load_project(path)
-        except CA2SISError as error:
-            self.show_error(f"Cannot open {Path(path).name}", str(error))
-            return False
-        self.studio.replace_document(document, f"Open project {Path(path).name}")
-        self.undo_stack.setClean()
-        return True
-
-    def save_project(self, path: str | Path) -> Path | None:
-        try:
-            written = save_project(self.studio.document, path)
-        except OSError as error:
-            self.show_error("The project was not saved", str(error))
-            return None
-        self.undo_stack.setClean()
-        self.statusBar().showMessage(f"Saved {written}", 5000)
-        return written
-
-    def save_result(self, path: str | Path) -> bool:
-        """The photo with the face pasted back (written in the background), or the face alone."""
-        if self.result is None:
-            self.show_error("Nothing to save yet", "The first face is still being generated.")
-            return False
-        if self.document_photo() is not None:
-            return self.save_photo_result(path)
-        return self._save_png(self.result.image, path, "result")
-
-    def save_face(self, path: str | Path) -> bool:
-        """The generated face alone, at the networks' size."""
-        if self.result is None:
-            self.show_error("Nothing to save yet", "The first face is still being generated.")
-            return False
-        return self._save_png(self.result.image, path, "face")
-
-    def save_mask(self, path: str | Path) -> bool:
-        return self._save_png(mask_image(self.studio.document.mask), path, "mask")
-
-    def _save_png(self, image, path: str | Path, what: str) -> bool:
-        try:
-            save_png(image, path)
-        except OSError as error:
-            self.show_error(f"The {what} was not saved", str(error))
-            return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
+        self.statusBar().showMessage(f"Drawing {len(seeds)} variations…")
+        self.tasks.start(work, show,
+                         lambda message: (self.variations.finished(),
+                                          self.show_error("The variations could not be drawn", message)))
 
     # ---- dialogs -----------------------------------------------------------------------
     def _ask(self, title: str, kind: str, then: Callable[[str], object], default: str = "") -> None:
@@ -458,14 +399,60 @@ class StudioWindow(StudioFeatures, QMainWindow):
             "non-commercial research and education only.",
         )
 
-    def show_error(self, title: str, message: str) -> None:
-        """Tell the user without stopping anything: a window-modal box, the work untouched."""
+    def show_error(self, title: str, message: str, box: bool = True) -> None:
+        """Tell the user without stopping anything: a window-modal box (with ``box``), the work untouched."""
         self.last_error = f"{title}: {message}"
         self.statusBar().showMessage(self.last_error, 8000)
+        if not box:
+            return
         if self._error_box is not None:
             self._error_box.close()
         self._error_box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         self._error_box.open()
+
+    # ---- help --------------------------------------------------------------------------
+    def shortcuts(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every menu and tool action with a shortcut, then the canvas's."""
+        rows = []
+        for action in self.findChildren(QAction):
+            keys = action.shortcuts()
+            text = action.text().replace("&", "").rstrip("…")
+            if keys and text:
+                shown = ", ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in keys)
+                rows.append((shown, text))
+        return sorted(set(rows), key=lambda row: row[1].lower()) + list(CANVAS_SHORTCUTS)
+
+    def show_shortcuts(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Keyboard and mouse shortcuts")
+        layout = QVBoxLayout(dialog)
+        view = QTextBrowser()
+        rows = "".join(f"<tr><td><b>{html.escape(keys)}</b></td><td>{html.escape(what)}</td></tr>"
+                       for keys, what in self.shortcuts())
+        view.setHtml(f"<table cellspacing=4>{rows}</table>")
+        layout.addWidget(view)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(520, 560)
+        dialog.open()
+        self.shortcuts_dialog = dialog
+
+    # ---- quitting ----------------------------------------------------------------------
+    def may_close(self) -> bool:
+        """True when the window may close: nothing unsaved, or the user saved or discarded it."""
+        if self.undo_stack.isClean():
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes", "The face has changes that are not saved in a project.\n\nSave them first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Discard:
+            return True
+        if answer == QMessageBox.StandardButton.Save:
+            path = self.choose_path("Save the project", "project", "portrait" + PROJECT_SUFFIX)
+            return bool(path) and self.projects.save_project(path) is not None
+        return False
 
     def closeEvent(self, event) -> None:  # noqa: N802
         if not self.may_close():  # unsaved changes: save, discard or cancel

@@ -11,15 +11,15 @@
   view settings that are not part of the document (tool, brush, attention part).
 
 ``Studio.edit()`` turns the document into an engine ``Edit``; everything the window shows
-follows from it, so all of this is tested without a screen. ``Studio.events`` tells which
-field changed (``app/events.py``), so each panel redraws only what it shows.
+follows from it, so all of this is tested without a screen. ``Studio.subscribe`` tells what
+changed (``events.py``), so each panel redraws only what it shows.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from ca2sis.model.inference.engine import Edit, Reference
 from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
 from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES, part_index
 
-from .events import DOCUMENT_FIELDS, StudioEvents
+from .events import ChangeCallback, ChangeChannel, ChangeKind
 from .painting import MaskPatch, brush_segment, flood_fill, patch_between, polygon_fill, union_box
 
 # Masks are painted at CelebAMask-HQ's own resolution; the engine resizes them (nearest)
@@ -40,7 +40,8 @@ from .painting import MaskPatch, brush_segment, flood_fill, patch_between, polyg
 CANVAS_SIZE = 512
 BACKGROUND = 0
 TOOLS = ("brush", "eraser", "fill", "picker", "polygon")
-DOCUMENT, SETTINGS = "document", "settings"  # what a change notification is about
+MAX_BRUSH_SIZE = 128  # the largest brush radius in canvas pixels: the toolbar slider and "]" stop here
+VIEW_SETTINGS = ("tool", "brush_class", "brush_size", "show_ghost", "attention_part")  # Studio attributes
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +126,8 @@ class Document:
         return set(self.part_styles) | set(self.random_parts)
 
 
+DOCUMENT_FIELDS = tuple(document_field.name for document_field in fields(Document))
+
 # ---- commands ----------------------------------------------------------------------------
 class Command:
     """One undoable change. ``merge_key``: consecutive commands with the same key (not None)
@@ -132,7 +135,7 @@ class Command:
 
     text: str = ""
     merge_key: str | None = None
-    fields: tuple[str, ...] = ()  # the document fields it changes (for per-field events)
+    fields: tuple[str, ...] = ()  # the document fields it changes (the names its change carries)
 
     def apply(self, document: Document) -> None:
         raise NotImplementedError
@@ -161,15 +164,12 @@ class PaintCommand(Command):
         self.patch.revert(document.mask)
 
 
-_FIELDS = DOCUMENT_FIELDS
-
-
 class SetFields(Command):
     """Replace some document fields (dicts and arrays are replaced whole, never mutated,
     so keeping the old values is enough to undo)."""
 
     def __init__(self, document: Document, text: str, merge_key: str | None = None, **after: Any):
-        unknown = set(after) - set(_FIELDS)
+        unknown = set(after) - set(DOCUMENT_FIELDS)
         if unknown:
             raise TypeError(f"not document fields: {sorted(unknown)}")
         self.before = {name: getattr(document, name) for name in after}
@@ -254,16 +254,16 @@ class Studio:
 
     ``execute`` runs every command; by default it is ``self.history.push``. The window sets
     it to push onto a QUndoStack, which then calls ``apply_command``/``revert_command``.
-    Listeners (``listen``) hear about every change: "document" when what the engine renders
-    changed (live stroke pixels included), "settings" for view settings.
+    Subscribers (``subscribe``) hear about every change they asked for: document fields
+    (live stroke pixels included), view settings (``VIEW_SETTINGS``) and the polygon.
     """
 
     def __init__(self, face: Face):
         self.document = Document.from_face(face)
         self.history = History(self.document, self._command_done)
         self.execute: Callable[[Command], None] = self.history.push
-        self._listeners: list[Callable[[str], None]] = []
-        self.events = StudioEvents()
+        self._changes = ChangeChannel({ChangeKind.DOCUMENT: DOCUMENT_FIELDS, ChangeKind.SETTING: VIEW_SETTINGS,
+                                       ChangeKind.POLYGON: ("polygon",)})
         # View settings: not part of the document, not undone.
         self.tool = "brush"
         self.brush_class = 1
@@ -276,21 +276,22 @@ class Studio:
         self.polygon: list[tuple[float, float]] = []  # vertices of the polygon being drawn
 
     # ---- observers -----------------------------------------------------------------------
-    def listen(self, callback: Callable[[str], None]) -> None:
-        self._listeners.append(callback)
+    def subscribe(self, callback: ChangeCallback, *names: str) -> ChangeCallback:
+        """Call ``callback(change)`` whenever one of ``names`` changes (document fields,
+        ``VIEW_SETTINGS`` or "polygon"); without names, on every change."""
+        return self._changes.subscribe(callback, *names)
 
-    def _notify(self, what: str) -> None:
-        for callback in list(self._listeners):
-            callback(what)
+    def unsubscribe(self, callback: ChangeCallback) -> None:
+        self._changes.unsubscribe(callback)
 
     def _setting(self, name: str) -> None:
-        getattr(self.events, name).emit(getattr(self, name))
-        self._notify(SETTINGS)
+        self._changes.emit(ChangeKind.SETTING, (name,))
+
+    def _polygon_changed(self) -> None:
+        self._changes.emit(ChangeKind.POLYGON, ("polygon",))
 
     def _command_done(self, command: Command) -> None:
-        for name in command.fields:
-            getattr(self.events, name).emit(getattr(self.document, name))
-        self._notify(DOCUMENT)
+        self._changes.emit(ChangeKind.DOCUMENT, command.fields)
 
     def apply_command(self, command: Command) -> None:
         """For an outside undo stack: apply and notify."""
@@ -305,17 +306,20 @@ class Studio:
     def set_tool(self, tool: str) -> None:
         if tool not in TOOLS:
             raise ValueError(f"tool must be one of {TOOLS}")
+        dropped = tool != "polygon" and bool(self.polygon)  # a half-drawn polygon does not outlive its tool
         self.tool = tool
-        if tool != "polygon":
-            self.polygon = []  # a half-drawn polygon does not outlive its tool
+        if dropped:
+            self.polygon = []
         self._setting("tool")
+        if dropped:
+            self._polygon_changed()
 
     def set_brush_class(self, part: int) -> None:
         self.brush_class = _check_part(part)
         self._setting("brush_class")
 
     def set_brush_size(self, radius: int) -> None:
-        self.brush_size = int(min(max(radius, 1), 128))
+        self.brush_size = int(min(max(radius, 1), MAX_BRUSH_SIZE))
         self._setting("brush_size")
 
     def set_show_ghost(self, show: bool) -> None:
@@ -365,8 +369,7 @@ class Studio:
         self._live_mask_changed()
 
     def _live_mask_changed(self) -> None:
-        self.events.mask.emit(self.document.mask, live=True)
-        self._notify(DOCUMENT)
+        self._changes.emit(ChangeKind.DOCUMENT, ("mask",), live=True)
 
     def end_stroke(self) -> Command | None:
         """Finish the stroke: one command for the pixels it changed (None when none did)."""
@@ -410,16 +413,16 @@ class Studio:
     def add_polygon_point(self, point: tuple[float, float]) -> None:
         """Add a vertex to the polygon being drawn (the polygon tool's clicks)."""
         self.polygon.append((float(point[0]), float(point[1])))
-        self._setting("tool")  # the canvas redraws the outline
+        self._polygon_changed()  # the canvas redraws the outline
 
     def cancel_polygon(self) -> None:
         self.polygon = []
-        self._setting("tool")
+        self._polygon_changed()
 
     def close_polygon(self) -> Command | None:
         """Fill the polygon drawn so far with the brush class, as one undo step."""
         points, self.polygon = self.polygon, []
-        self._setting("tool")
+        self._polygon_changed()
         if len(points) < 3:
             return None
         before = self.document.mask.copy()
@@ -545,7 +548,7 @@ class Studio:
 
     def replace_document(self, document: Document, text: str) -> Command:
         """Take every field of ``document`` (opening a project), as one undo step."""
-        changes = {name: getattr(document, name) for name in _FIELDS}
+        changes = {name: getattr(document, name) for name in DOCUMENT_FIELDS}
         changes["mask"] = np.array(document.mask, dtype=np.uint8)
         return self._run(SetFields(self.document, text, **changes))
 
@@ -581,7 +584,16 @@ def face_name(path: str | Path) -> str:
     return Path(path).stem
 
 
+def variation_edit(edit: Edit, parts: list[int], seed: int) -> Edit:
+    """``edit`` with an M_s style drawn from ``seed`` on each of ``parts`` (one variation of a
+    row; picking it is ``Studio.set_random_styles``)."""
+    randoms = {**edit.random_parts, **{part: (seed, 1.0) for part in parts}}
+    styles = {part: value for part, value in edit.part_styles.items() if part not in parts}
+    return replace(edit, part_styles=styles, random_parts=randoms)
+
+
 __all__ = [
-    "BACKGROUND", "CANVAS_SIZE", "CLASS_NAMES", "Command", "Document", "Face", "History", "PaintCommand",
-    "PartStyle", "RandomStyle", "SetFields", "Studio", "TOOLS", "face_name", "part_name",
+    "BACKGROUND", "CANVAS_SIZE", "CLASS_NAMES", "Command", "DOCUMENT_FIELDS", "Document", "Face", "History",
+    "MAX_BRUSH_SIZE", "PaintCommand", "PartStyle", "RandomStyle", "SetFields", "Studio", "TOOLS", "VIEW_SETTINGS",
+    "face_name", "part_name", "variation_edit",
 ]
