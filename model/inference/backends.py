@@ -281,7 +281,6 @@ class OnnxBackend:
         self, folder: str | Path, config: CA2SISConfig, device: str = "auto", threads: int | None = None,
         tensorrt: bool = False, options: object = None,
     ):
-        ort = _onnxruntime()
         folder = Path(folder)
         self.config = config
         self.device = resolve_device(device)

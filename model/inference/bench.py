@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from ..config import get_config
+from ..devices import instruction_set, physical_cores
 from ..errors import CA2SISError
 from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
@@ -176,6 +177,8 @@ def machine_description() -> dict[str, object]:
     info: dict[str, object] = {
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "physical_cores": physical_cores(),
+        "instruction_set": instruction_set(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
     }
@@ -234,7 +237,8 @@ def run_benchmark(
 def format_table(results: list[dict[str, object]], config: str, size: int, gflop: dict[str, float]) -> str:
     lines = [
         f"CA2-SIS {config} at {size}x{size}, milliseconds (median / min); "
-        f"{gflop['full generation']:.2f} GFLOP per full generation, {gflop['part edit']:.2f} per part edit",
+        f"{gflop['full generation']:.2f} GFLOP per full generation, {gflop['part edit']:.2f} per part edit; "
+        f"CPU {instruction_set()}, {physical_cores()} physical cores",
         "",
         "| variant | engine | full generation | part edit |",
         "|---|---|---|---|",
