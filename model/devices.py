@@ -3,6 +3,7 @@ for inference, evaluation and (soon) training."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -34,3 +35,37 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
         if line.startswith("flags"):
             return frozenset(line.partition(":")[2].split())
     return frozenset()
+
+
+def physical_cores(cpuinfo: str | Path = "/proc/cpuinfo") -> int:
+    """Physical cores this process may run on: distinct (package, core) pairs of its allowed
+    CPUs in /proc/cpuinfo (hyper-threads share a core's vector units, so a second thread on
+    one core only adds contention to convolutions); the allowed CPU count where that file
+    says nothing."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return max(1, len(allowed))
+    cores = set()
+    for block in text.split("\n\n"):
+        fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        if "processor" in fields and int(fields["processor"]) in allowed and "core id" in fields:
+            cores.add((fields.get("physical id", "0"), fields["core id"]))
+    return max(1, len(cores) or len(allowed))
+
+
+def instruction_set(flags: frozenset[str] | None = None) -> str:
+    """The vector extensions that decide inference speed, in words (e.g. "avx512 (no vnni, no bf16)")."""
+    flags = cpu_flags() if flags is None else flags
+    if "avx512f" in flags:
+        base = "avx512"
+    elif "avx2" in flags:
+        base = "avx2"
+    else:
+        base = "sse"
+    extras = [("avx512_vnni", "vnni"), ("avx_vnni", "avx-vnni"), ("avx512_bf16", "bf16"), ("amx_int8", "amx")]
+    present = [name for flag, name in extras if flag in flags]
+    absent = [name for flag, name in extras[:1] + extras[2:3] if flag not in flags]
+    return base + "".join(f" +{name}" for name in present) + (f" (no {', no '.join(absent)})" if absent else "")

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import CA2SISConfig
-from ..devices import resolve_device
+from ..devices import physical_cores, resolve_device
 from ..errors import CA2SISError, WeightsError
 from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS
@@ -244,6 +244,30 @@ def onnx_paths(folder: Path) -> dict[str, Path]:
     return {name: folder / filename for name, filename in ONNX_FILES.items()}
 
 
+def onnx_session_options(threads: int | None = None):
+    """ONNX Runtime session settings for a CPU shared with other work (one rule for every session).
+
+    - intra-op threads: ``threads``, else the physical cores we may run on (ORT's own default
+      can pick one thread on a 2-vCPU machine, and hyper-threads only contend for one core's
+      vector units);
+    - no spinning: idle pool threads sleep instead of busy-waiting, so each graph's pool (and a
+      training process on the same cores) gets the cores when it has work (seen while
+      profiling: G much slower right after E_s when E_s's threads were left spinning);
+    - every graph optimisation, done in memory at load time for the CPU it runs on: an
+      optimised graph is never written out, since one saved on an AVX-512 machine would carry
+      kernels chosen for it to a machine without.
+    """
+    ort = _onnxruntime()
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # warnings about unused initializers etc. are noise to a user
+    options.intra_op_num_threads = threads if threads is not None else physical_cores()
+    options.inter_op_num_threads = 1  # graphs run sequentially: no second pool
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
 class OnnxBackend:
     """The graphs exported by ``ca2sis-export`` (fp32), run by ONNX Runtime.
 
@@ -255,9 +279,8 @@ class OnnxBackend:
 
     def __init__(
         self, folder: str | Path, config: CA2SISConfig, device: str = "auto", threads: int | None = None,
-        tensorrt: bool = False,
+        tensorrt: bool = False, options: object = None,
     ):
-        ort = _onnxruntime()
         folder = Path(folder)
         self.config = config
         self.device = resolve_device(device)
@@ -268,14 +291,7 @@ class OnnxBackend:
                 f"{folder} has no ONNX export ({', '.join(Path(m).name for m in missing)} missing): run "
                 f"`ca2sis-export {folder}` first, or use --backend torch"
             )
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # warnings about unused initializers etc. are noise to a user
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        # Each graph has its own thread pool; threads left spinning after E_s would fight
-        # G's threads for the cores (seen while profiling: G much slower right after E_s).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = options if options is not None else onnx_session_options(threads)
         providers: list = ["CPUExecutionProvider"]
         if self.device == "cuda":
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]

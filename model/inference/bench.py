@@ -1,6 +1,7 @@
 """`ca2sis-bench`: how fast the engine generates, per backend and device.
 
-Two latencies, each the median and minimum over N runs after warm-up:
+Two latencies, each the median and minimum over N runs after warm-up, every variant timed
+side by side (run i of each before run i + 1 of any), so their ratios hold on a loaded machine:
 
 - full generation: nothing cached: E_s of the style face, E_m of every mask plane, G;
 - part edit: what the studio pays per brush stroke or part drop: a stroke paints hair at a
@@ -30,6 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from ..config import get_config
+from ..devices import instruction_set, physical_cores
 from ..errors import CA2SISError
 from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
@@ -38,6 +40,7 @@ from .engine import Edit, Engine, Reference
 from .onnx_export import export_onnx
 
 HAIR = part_index("hair")
+OPERATIONS = ("full generation", "part edit")
 
 
 @dataclass(frozen=True)
@@ -101,28 +104,22 @@ def synthetic_face(mask: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.clip(colours[mask] + noise, 0, 255).astype(np.uint8)
 
 
-def _time(function: Callable[[], object], runs: int, warmup: int, cuda: bool) -> list[float]:
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(runs):
-        if cuda:
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        function()
-        if cuda:
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - start) * 1000)
-    return times
+def _milliseconds(function: Callable[[], object], cuda: bool) -> float:
+    if cuda:
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    function()
+    if cuda:
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) * 1000
 
 
-def measure(engine: Engine, runs: int, warmup: int) -> dict[str, list[float]]:
-    """Milliseconds of each full generation and each part edit."""
+def workload(engine: Engine) -> dict[str, Callable[[], None]]:
+    """The two measured operations on ``engine``: a full generation and a part edit."""
     size = engine.image_size
     mask = synthetic_face_mask(size)
     face = synthetic_face(mask, seed=0)
     reference = synthetic_face(mask, seed=1)
-    cuda = engine.backend.device == "cuda"
 
     def full() -> None:
         engine.clear_caches()
@@ -141,10 +138,27 @@ def measure(engine: Engine, runs: int, warmup: int) -> dict[str, list[float]]:
         edited[y : y + brush, x : x + brush] = HAIR
         engine.render(Edit(edited, Reference(face, mask), part_styles={HAIR: (Reference(reference, mask), 1.0)}))
 
-    return {
-        "full generation": _time(full, runs, warmup, cuda),
-        "part edit": _time(part_edit, runs, warmup, cuda),
-    }
+    return {"full generation": full, "part edit": part_edit}
+
+
+def measure_interleaved(engines: list[Engine], runs: int, warmup: int) -> list[dict[str, list[float]]]:
+    """Milliseconds of each full generation and part edit of every engine, taken in turn: run i
+    of every engine before run i + 1 of any, so a load that comes and goes on a shared machine
+    weighs on every variant alike and their ratios hold."""
+    workloads = [workload(engine) for engine in engines]
+    times: list[dict[str, list[float]]] = [{operation: [] for operation in OPERATIONS} for _ in engines]
+    for operation in OPERATIONS:
+        for step in range(warmup + runs):
+            for engine, operations, timings in zip(engines, workloads, times):
+                elapsed = _milliseconds(operations[operation], engine.backend.device == "cuda")
+                if step >= warmup:
+                    timings[operation].append(elapsed)
+    return times
+
+
+def measure(engine: Engine, runs: int, warmup: int) -> dict[str, list[float]]:
+    """Milliseconds of each full generation and each part edit of one engine."""
+    return measure_interleaved([engine], runs, warmup)[0]
 
 
 def count_gflop(weights: Path) -> dict[str, float]:
@@ -176,6 +190,8 @@ def machine_description() -> dict[str, object]:
     info: dict[str, object] = {
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "physical_cores": physical_cores(),
+        "instruction_set": instruction_set(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
     }
@@ -209,8 +225,10 @@ def prepare_weights(weights: Path | None, config_name: str, need_onnx: bool, scr
 def run_benchmark(
     weights: Path, variants: list[str], runs: int, warmup: int, threads: int | None = None
 ) -> list[dict[str, object]]:
-    results = []
-    for name in tqdm(variants, desc="variants", unit="variant", file=sys.stderr):
+    """One row per variant; the variants that load are timed side by side (``measure_interleaved``)."""
+    rows: list[dict[str, object]] = []
+    loaded: list[tuple[dict[str, object], Engine]] = []
+    for name in tqdm(variants, desc="loading variants", unit="variant", file=sys.stderr):
         variant = VARIANTS[name]
         row: dict[str, object] = {"variant": name}
         try:
@@ -219,22 +237,29 @@ def run_benchmark(
                 tensorrt=variant.tensorrt,
             )
             row["engine"] = engine.description
-            for operation, times in measure(engine, runs, warmup).items():
-                row[operation] = {
-                    "median_ms": round(statistics.median(times), 2),
-                    "min_ms": round(min(times), 2),
-                    "runs": len(times),
-                }
+            measure(engine, runs=0, warmup=1)  # a variant that loads but cannot run fails here, alone
+            loaded.append((row, engine))
         except Exception as exc:  # one variant failing (no TensorRT, say) must not hide the others
             row["error"] = f"{type(exc).__name__}: {exc}"
-        results.append(row)
-    return results
+        rows.append(row)
+    if loaded:
+        print(f"timing {len(loaded)} variants side by side ...", file=sys.stderr)
+        all_times = measure_interleaved([engine for _, engine in loaded], runs, warmup)
+        for (row, _), times in zip(loaded, all_times):
+            for operation, timings in times.items():
+                row[operation] = {
+                    "median_ms": round(statistics.median(timings), 2),
+                    "min_ms": round(min(timings), 2),
+                    "runs": len(timings),
+                }
+    return rows
 
 
 def format_table(results: list[dict[str, object]], config: str, size: int, gflop: dict[str, float]) -> str:
     lines = [
         f"CA2-SIS {config} at {size}x{size}, milliseconds (median / min); "
-        f"{gflop['full generation']:.2f} GFLOP per full generation, {gflop['part edit']:.2f} per part edit",
+        f"{gflop['full generation']:.2f} GFLOP per full generation, {gflop['part edit']:.2f} per part edit; "
+        f"CPU {instruction_set()}, {physical_cores()} physical cores",
         "",
         "| variant | engine | full generation | part edit |",
         "|---|---|---|---|",

@@ -24,7 +24,7 @@ from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS
 from .backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, OnnxBackend, TorchBackend, build_graphs, weights_digest
 
-ONNX_OPSET = 18
+ONNX_OPSET = 20
 
 
 def example_inputs(model: CA2SIS, batch: int = 2) -> dict[str, tuple[torch.Tensor, ...]]:

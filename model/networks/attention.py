@@ -41,6 +41,8 @@ class Attention(nn.Module):
 
         M_A is returned as float32 (B, heads, N, M) when ``return_map``.
         """
+        if return_map and context is not None and not self.training:
+            return self._cross_attention_folded(x, context)
         source = x if context is None else context
         q, k, v = self._split(self.to_q(x)), self._split(self.to_k(source)), self._split(self.to_v(source))
         if return_map:
@@ -53,6 +55,28 @@ class Attention(nn.Module):
         out = out.transpose(1, 2).reshape(x.shape[0], x.shape[1], -1)
         return self.to_out(out), attention_map
 
+    def _cross_attention_folded(self, x: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cross-attention with W_Q folded into the keys and W_out into the values (inference).
+
+        With few keys (the C = 19 style codes) and many queries (every pixel), the per-pixel work
+        of ``forward`` is four products (W_Q, Q K^T, M_A V, W_out) and head reshapes. Per head,
+        Q K^T = x (W_Q^T K^T) and M_A V W_out^T = M_A (V W_out^T): both folded matrices are
+        computed once from the codes, so each pixel pays two products, x @ (query_dim x h·C) and
+        M_A @ (h·C x query_dim). The same attention, different float rounding only.
+        """
+        batch, tokens, query_dim = x.shape
+        k, v = self._split(self.to_k(context)), self._split(self.to_v(context))  # (B, h, C, d)
+        keys = context.shape[1]
+        w_q = self.to_q.weight.view(self.heads, self.head_dim, query_dim)  # (h, d, query_dim)
+        w_out = self.to_out.weight.view(query_dim, self.heads, self.head_dim).transpose(0, 1)  # (h, query_dim, d)
+        query_keys = (w_q.transpose(1, 2) @ k.transpose(-1, -2)) * self.head_dim**-0.5  # (B, h, query_dim, C)
+        query_keys = query_keys.permute(0, 2, 1, 3).reshape(batch, query_dim, self.heads * keys)
+        scores = (x @ query_keys).view(batch, tokens, self.heads, keys).float()
+        attention = scores.softmax(dim=-1)  # softmax in float32 also under bf16
+        value_out = (v @ w_out.transpose(1, 2)).reshape(batch, self.heads * keys, query_dim)  # (B, h·C, query_dim)
+        out = attention.to(x.dtype).view(batch, tokens, self.heads * keys) @ value_out + self.to_out.bias
+        return out, attention.transpose(1, 2)  # M_A as (B, h, N, C)
+
 
 class FeedForward(nn.Module):
     """GEGLU feed-forward of the transformer block, as in latent diffusion."""
@@ -63,7 +87,20 @@ class FeedForward(nn.Module):
         self.proj_out = nn.Linear(dim * mult, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        value, gate = self.proj_in(x).chunk(2, dim=-1)
+        if self.training:
+            value, gate = self.proj_in(x).chunk(2, dim=-1)
+        else:
+            # Two products on the halves of the weights instead of one product and a split:
+            # the split copied the largest tensor of the block (4x wider than the tokens)
+            # once more (ORT profile at 256 px, docs/speed.md).
+            # The tokens as one 2-D matrix: ORT fuses a 2-D product and its bias into one Gemm,
+            # where on 3-D tokens the bias is a separate pass over the output.
+            hidden = self.proj_out.in_features
+            weight, bias = self.proj_in.weight, self.proj_in.bias
+            rows = x.reshape(-1, x.shape[-1])
+            value = F.linear(rows, weight[:hidden], bias[:hidden])
+            gate = F.linear(rows, weight[hidden:], bias[hidden:])
+            return self.proj_out(value * F.gelu(gate)).view(x.shape)
         return self.proj_out(value * F.gelu(gate))
 
 
