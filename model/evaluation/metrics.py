@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..faces.parser import FaceParserModel
+from ..faces.segmentation import confusion_matrix, scores
 from ..inference.engine import Engine
 from ..labels import CLASS_NAMES, NUM_CLASSES
 from .identity import IDENTITY_SAME_PERSON, IdentityEmbedder, cosine_similarity
@@ -31,7 +32,6 @@ from .image_quality import PSNR_CAP_DB, psnr, ssim
 from .leakage import style_leakage, style_transfer
 from .pairing import Swap
 from .part_swaps import measure_part_swaps
-from .segmentation import confusion_matrix, scores
 from .swd import pyramid_sides, swd, swd_descriptors
 
 
