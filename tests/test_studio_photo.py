@@ -111,6 +111,7 @@ def test_quitting_with_unsaved_changes_asks_first(qtbot, window, tmp_path):
     assert other.close() and len(asked) == 3
 
 
+@pytest.mark.slow  # it exports ONNX (about 80 s on two cores)
 def test_first_start_without_an_onnx_export_renders_then_switches_backend(qtbot, tiny_weights, tmp_path):
     folder = tmp_path / "weights"
     shutil.copytree(tiny_weights, folder, ignore=shutil.ignore_patterns("*.onnx"))
