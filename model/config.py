@@ -63,6 +63,9 @@ class CA2SISConfig:
     generator_conditioning: str = "cross_attention"  # "spade": the "w/o CA" ablation
     # G's feature norm: "group" (GroupNorm) or "pixel" (per-pixel channel norm, no droplet blobs)
     generator_norm: str = "group"
+    # β of a prior on G's cross-attention logits from the mask, β log(pooled mask + ε), so each
+    # pixel reads mostly its own class's style (0: none, as in the paper; no tensors of its own)
+    attention_mask_bias: float = 0.0
 
     # D, multi-scale PatchGAN discriminator.
     disc_channels: int = 64
@@ -118,6 +121,8 @@ class CA2SISConfig:
             problems.append(f"generator_conditioning must be one of {CONDITIONINGS}")
         if self.generator_norm not in FEATURE_NORMS:
             problems.append(f"generator_norm must be one of {FEATURE_NORMS}")
+        if not (0.0 <= self.attention_mask_bias <= 100.0):
+            problems.append(f"attention_mask_bias={self.attention_mask_bias!r} must be between 0 and 100")
         if self.num_classes < 2:
             problems.append("num_classes must be at least 2")
         # Every size and count is positive: a zero or negative one would fail deep in torch.
@@ -188,7 +193,8 @@ class CA2SISConfig:
     def tensor_layout(self) -> dict[str, Any]:
         """The fields that fix the networks' tensors: two configs equal here can load each
         other's weights (a warm start may change G's norm, say, and fine-tune the change)."""
-        return {k: v for k, v in self.to_dict().items() if k not in ("name", "extra", "generator_norm")}
+        tensorless = ("name", "extra", "generator_norm", "attention_mask_bias")
+        return {k: v for k, v in self.to_dict().items() if k not in tensorless}
 
 
 def _type_problem(name: str, value: Any, hint: Any) -> str | None:

@@ -330,7 +330,8 @@ class RandomPart(Metric):
             return
         random_codes = [Engine.interpolate_parts(run.codes[i], {run.style_swaps[i].part: (
             engine.random_codes(run.seed * 100_003 + i), 1.0)}) for i in rows]
-        randomised = run.resize(engine.generate(np.stack([run.latents[i] for i in rows]), np.stack(random_codes))[0])
+        randomised = run.resize(engine.generate(
+            np.stack([run.latents[i] for i in rows]), np.stack(random_codes), [run.masks[i] for i in rows])[0])
         for k, i in enumerate(rows):
             part = run.style_swaps[i].part
             run.per_face[i]["random_part"] = {

@@ -90,14 +90,15 @@ def measure_part_swaps(
     with tqdm(total=len(jobs), desc="part swaps", **(bar or {"disable": True})) as progress_bar:
         for start in range(0, len(jobs), batch_size):
             chunk = jobs[start : start + batch_size]
-            batch_latents, batch_codes = [], []
+            batch_latents, batch_codes, batch_layouts = [], [], []
             for i, name, donor in chunk:  # reconstruction, swap, then one face per M_s draw
                 classes = PART_GROUPS[name]
                 variants = [codes[i], _replace(codes[i], classes, codes[donor])]
                 variants += [_replace(codes[i], classes, drawn) for drawn in random_sets]
                 batch_codes += variants
                 batch_latents += [latents[i]] * len(variants)
-            generated = resize(engine.generate(np.stack(batch_latents), np.stack(batch_codes))[0])
+                batch_layouts += [masks[i]] * len(variants)
+            generated = resize(engine.generate(np.stack(batch_latents), np.stack(batch_codes), batch_layouts)[0])
             per_job = 2 + len(random_sets)
             for k, (i, name, donor) in enumerate(chunk):
                 recon, swapped, *drawn = generated[k * per_job : (k + 1) * per_job]

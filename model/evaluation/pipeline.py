@@ -240,17 +240,21 @@ def _generate(run: Run, accumulators: list[Metric]) -> None:
             # reconstruction it is compared with then go through the same kernels.
             batch_latents = [latents[i] for i in rows]
             batch_codes = [codes[i] for i in rows]
+            batch_layouts = [run.masks[i] for i in rows]  # what the mask bias reads, if any
             for i in shape_rows:
                 swap = run.shape_swaps[i]
                 batch_latents.append(Engine.interpolate_parts(latents[i], {swap.part: (latents[swap.other], 1.0)}))
                 batch_codes.append(codes[i])
+                batch_layouts.append(None)  # one part's latent moved: no mask describes it
                 per_face[i]["shape_swap"] = {"from": run.face_ids[swap.other], "part": CLASS_NAMES[swap.part]}
             for i in style_rows:
                 swap = run.style_swaps[i]
                 batch_latents.append(latents[i])
                 batch_codes.append(Engine.interpolate_parts(codes[i], {swap.part: (codes[swap.other], 1.0)}))
+                batch_layouts.append(run.masks[i])
                 per_face[i]["style_swap"] = {"from": run.face_ids[swap.other], "part": CLASS_NAMES[swap.part]}
-            generated = run.resize(run.engine.generate(np.stack(batch_latents), np.stack(batch_codes))[0])
+            generated = run.engine.generate(np.stack(batch_latents), np.stack(batch_codes), batch_layouts)[0]
+            generated = run.resize(generated)
             batch = Batch(
                 run, rows, shape_rows, style_rows,
                 recon=generated[: len(rows)],

@@ -6,13 +6,15 @@ does not care which one it holds and the ONNX files are exports of exactly these
     style_encoder    image (B, 3, H, W) in [-1, 1], mask (B, H, W) int64 → codes (B, C, D)
     mask_embedder    planes (B, K, H, W) float, any K ≤ C       → latents (B, K, L)
     generator        latents (B, C, L), codes (B, C, D)        → image (B, 3, H, W) in [-1, 1],
-                                                                  attention (B, C, 64, 64)
+                     [layout (B, C, H, W) float]                  attention (B, C, 64, 64)
     mapping_network  z (B, z_dim)                              → codes (B, C, D)
 
 E_m takes any number of mask planes because it embeds each class channel on its own: the
 engine re-embeds only the planes an edit changed. ``attention`` is the cross-attention map
 M_A averaged over heads and blocks, at 64x64: at each pixel, the share of
-its style read from each class (it sums to 1 over the classes).
+its style read from each class (it sums to 1 over the classes). ``layout`` is an input only
+of generators with a cross-attention mask bias (``attention_mask_bias`` > 0): the class
+layout the bias comes from (the one-hot mask, or a soft blend under a shape slider).
 """
 
 from __future__ import annotations
@@ -91,8 +93,10 @@ class GeneratorGraph(nn.Module):
         self.generator = model.generator
         self.attention_size = min(ATTENTION_SIZE, model.config.image_size)
 
-    def forward(self, latents: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        image, maps = self.generator(self.mask_embedder.to_grid(latents), codes)
+    def forward(
+        self, latents: torch.Tensor, codes: torch.Tensor, layout: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        image, maps = self.generator(self.mask_embedder.to_grid(latents), codes, layout)
         return image, summarize_attention(maps, self.attention_size)
 
 
@@ -121,6 +125,11 @@ def build_graphs(model: CA2SIS) -> dict[str, nn.Module]:
     return {name: graph.eval() for name, graph in graphs.items()}
 
 
+def uniform_layout(latents: np.ndarray, config: CA2SISConfig) -> np.ndarray:
+    """A layout with every class everywhere: the mask bias then adds a constant, i.e. nothing."""
+    return np.ones((len(latents), config.num_classes, config.image_size, config.image_size), np.float32)
+
+
 def weights_digest(folder: Path, name: str) -> str:
     """SHA-256 of a network's safetensors file: ties an ONNX export to its weights."""
     digest = hashlib.sha256()
@@ -143,7 +152,9 @@ class Backend(Protocol):
 
     def embed_mask(self, planes: np.ndarray) -> np.ndarray: ...
 
-    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+    def generate(
+        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def random_codes(self, z: np.ndarray) -> np.ndarray: ...
 
@@ -229,8 +240,13 @@ class TorchBackend:
         return self._numpy(self.calls["mask_embedder"](self._tensor(planes)))
 
     @torch.inference_mode()
-    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        image, attention = self.calls["generator"](self._tensor(latents), self._tensor(codes))
+    def generate(
+        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        inputs = [self._tensor(latents), self._tensor(codes)]
+        if self.config.attention_mask_bias > 0:
+            inputs.append(self._tensor(uniform_layout(latents, self.config) if layout is None else layout))
+        image, attention = self.calls["generator"](*inputs)
         return self._numpy(image), self._numpy(attention)
 
     @torch.inference_mode()
@@ -316,8 +332,13 @@ class OnnxBackend:
     def embed_mask(self, planes: np.ndarray) -> np.ndarray:
         return self._run("mask_embedder", {"planes": np.ascontiguousarray(planes, np.float32)})[0]
 
-    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         feeds = {"latents": np.ascontiguousarray(latents, np.float32), "codes": np.ascontiguousarray(codes, np.float32)}
+        if self.config.attention_mask_bias > 0:
+            layout = uniform_layout(latents, self.config) if layout is None else layout
+            feeds["layout"] = np.ascontiguousarray(layout, np.float32)
         image, attention = self._run("generator", feeds)
         return image, attention
 

@@ -300,8 +300,15 @@ class Engine:
         latents = np.stack([self._latents(mask) for mask in mask_batch])
         return latents if batched else latents[0]
 
-    def generate(self, latents: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """G: latents and codes, (C, ·) or (B, C, ·) → uint8 image(s) and attention map(s)."""
+    def generate(
+        self, latents: np.ndarray, codes: np.ndarray, layouts: object = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """G: latents and codes, (C, ·) or (B, C, ·) → uint8 image(s) and attention map(s).
+
+        ``layouts``: what the cross-attention's mask bias reads, for weights that have one
+        (``attention_mask_bias``; others ignore it): per face the mask the latents came from,
+        or a soft (C, H, W) class layout, or None (no bias for that face); one for a single
+        face, a list for a batch."""
         single = latents.ndim == 2
         latents_batch = latents[None] if single else latents
         codes_batch = codes[None] if codes.ndim == 2 else codes
@@ -311,8 +318,21 @@ class Engine:
                 f"latents {latents.shape} and codes {codes.shape} do not fit config '{self.config.name}' "
                 f"(C={expected[0]}, latent {expected[1]}, code {expected[2]})"
             )
+        layout_batch = None
+        if self.config.attention_mask_bias > 0:
+            if layouts is None or single:
+                items = [layouts] * len(latents_batch)
+            elif isinstance(layouts, (list, tuple)) or (isinstance(layouts, np.ndarray) and layouts.ndim in (3, 4)):
+                items = list(layouts)  # a list, or stacked index masks (B, H, W) or layouts (B, C, H, W)
+            else:
+                raise DataError("layouts of a batch must be a list or a stacked array, one per face")
+            if len(items) != len(latents_batch):
+                raise DataError(f"{len(items)} layouts for {len(latents_batch)} faces")
+            layout_batch = np.stack([self.class_layout(item) for item in items])
         with self._lock:
-            images, attention = self.backend.generate(latents_batch.astype(np.float32), codes_batch.astype(np.float32))
+            images, attention = self.backend.generate(
+                latents_batch.astype(np.float32), codes_batch.astype(np.float32), layout_batch
+            )
             self.stats["generations"] += len(images)
         if not np.isfinite(images).all():  # would otherwise come out as a black image
             raise WeightsError(
@@ -320,6 +340,31 @@ class Engine:
             )
         images = to_uint8_images(images)
         return (images[0], attention[0]) if single else (images, attention)
+
+    def class_layout(self, layout: object) -> np.ndarray:
+        """A (C, H, W) float32 class layout at the networks' size for the mask bias: a mask input
+        one-hot encoded, a soft layout checked, None uniform (every class everywhere: no bias)."""
+        classes, size = self.config.num_classes, self.image_size
+        if layout is None:
+            return np.ones((classes, size, size), np.float32)
+        if isinstance(layout, np.ndarray) and layout.ndim == 3 and layout.dtype.kind == "f":
+            if layout.shape != (classes, size, size) or not np.isfinite(layout).all():
+                raise DataError(f"a class layout must be finite, of shape {(classes, size, size)}, not {layout.shape}")
+            return np.clip(layout, 0.0, 1.0).astype(np.float32)
+        mask = self.load_mask(layout)
+        return (mask[None] == np.arange(classes, dtype=np.uint8)[:, None, None]).astype(np.float32)
+
+    def edit_layout(self, edit: Edit, targets: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+        """The class layout of an ``Edit`` for the mask bias, moved by the shape sliders as its
+        latents are (``edit_latents``): L = M + Σ_p α_p (M_p - M) on one-hot masks."""
+        layout = self.class_layout(edit.mask)
+        targets = self.shape_targets(edit) if targets is None else targets
+        mixed = layout.copy()
+        for part, (_, alpha) in edit.part_shapes.items():
+            index = part_index(part, self.config.num_classes)
+            if index in targets:
+                mixed += alpha * (self.class_layout(targets[index]) - layout)
+        return mixed
 
     # ---- cached building blocks ------------------------------------------------------
     def _style_codes(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -370,7 +415,7 @@ class Engine:
         self, images: ImageInput | Sequence[ImageInput], masks: MaskInput | Sequence[MaskInput]
     ) -> np.ndarray:
         """G(E_m(M), E_s(y, M)): the face(s) regenerated from their own mask and style."""
-        return self.generate(self.embed_mask(masks), self.encode_styles(images, masks))[0]
+        return self.generate(self.embed_mask(masks), self.encode_styles(images, masks), masks)[0]
 
     def transfer_styles(
         self,
@@ -379,7 +424,7 @@ class Engine:
         reference_masks: MaskInput | Sequence[MaskInput],
     ) -> np.ndarray:
         """The shapes of ``masks`` with every part styled like the reference face(s)."""
-        return self.generate(self.embed_mask(masks), self.encode_styles(references, reference_masks))[0]
+        return self.generate(self.embed_mask(masks), self.encode_styles(references, reference_masks), masks)[0]
 
     @staticmethod
     def interpolate_parts(values: np.ndarray, others: Mapping[int, tuple[np.ndarray, float]]) -> np.ndarray:
@@ -481,7 +526,8 @@ class Engine:
         targets = self.shape_targets(edit)  # composite masks, built once for latents and finish
         latents = self.edit_latents(edit, targets)
         after_latents = time.perf_counter()
-        raw, attention = self.generate(latents, codes)
+        layout = self.edit_layout(edit, targets) if self.config.attention_mask_bias > 0 else None
+        raw, attention = self.generate(latents, codes, layout)
         after_generator = time.perf_counter()
         image, finish = raw, None
         if edit.finishing and edit.style_is_source:

@@ -33,13 +33,16 @@ def example_inputs(model: CA2SIS, batch: int = 2) -> dict[str, tuple[torch.Tenso
     size, classes = config.image_size, config.num_classes
     generator = torch.Generator().manual_seed(0)
     mask = torch.randint(0, classes, (batch, size, size), generator=generator)
+    generator_inputs: tuple[torch.Tensor, ...] = (
+        torch.randn(batch, classes, config.mask_latent_dim, generator=generator),
+        torch.randn(batch, classes, config.code_dim, generator=generator),
+    )
+    if config.attention_mask_bias > 0:
+        generator_inputs += (torch.rand(batch, classes, size, size, generator=generator),)
     return {
         "style_encoder": (torch.rand(batch, 3, size, size, generator=generator) * 2 - 1, mask),
         "mask_embedder": (torch.rand(batch, 3, size, size, generator=generator),),
-        "generator": (
-            torch.randn(batch, classes, config.mask_latent_dim, generator=generator),
-            torch.randn(batch, classes, config.code_dim, generator=generator),
-        ),
+        "generator": generator_inputs,
         "mapping_network": (torch.randn(batch, config.mapping_z_dim, generator=generator),),
     }
 
@@ -47,7 +50,7 @@ def example_inputs(model: CA2SIS, batch: int = 2) -> dict[str, tuple[torch.Tenso
 INPUT_NAMES = {
     "style_encoder": ["image", "mask"],
     "mask_embedder": ["planes"],
-    "generator": ["latents", "codes"],
+    "generator": ["latents", "codes", "layout"],  # layout only with a mask bias
     "mapping_network": ["z"],
 }
 OUTPUT_NAMES = {
@@ -58,11 +61,11 @@ OUTPUT_NAMES = {
 }
 
 
-def _dynamic_shapes(name: str) -> tuple[dict[int, torch.export.Dim], ...]:
+def _dynamic_shapes(name: str, count: int) -> tuple[dict[int, torch.export.Dim], ...]:
     batch = torch.export.Dim("batch", min=1, max=1024)
     if name == "mask_embedder":
         return ({0: batch, 1: torch.export.Dim("planes", min=1, max=1024)},)
-    return tuple({0: batch} for _ in INPUT_NAMES[name])
+    return tuple({0: batch} for _ in range(count))
 
 
 def export_onnx(
@@ -94,8 +97,9 @@ def export_onnx(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation chatter is not for users
             program = torch.onnx.export(
-                graph, inputs[name], None, input_names=INPUT_NAMES[name], output_names=OUTPUT_NAMES[name],
-                dynamo=True, dynamic_shapes=_dynamic_shapes(name), opset_version=ONNX_OPSET, verbose=False,
+                graph, inputs[name], None, input_names=INPUT_NAMES[name][: len(inputs[name])],
+                output_names=OUTPUT_NAMES[name], dynamo=True, dynamic_shapes=_dynamic_shapes(name, len(inputs[name])),
+                opset_version=ONNX_OPSET, verbose=False,
             )
         program.model.metadata_props[WEIGHTS_DIGEST_KEY] = digests[name]
         program.model.metadata_props["ca2sis_config"] = model.config.name
@@ -127,8 +131,8 @@ def check_parity(folder: str | Path, batch: int = 2, seed: int = 0) -> dict[str,
         "style_encoder": float(np.abs(onnx.encode_styles(image, mask) - codes).max()),
         "mask_embedder": float(np.abs(onnx.embed_mask(planes) - latents).max()),
     }
-    torch_image, torch_attention = reference.generate(latents, codes)
-    onnx_image, onnx_attention = onnx.generate(latents, codes)
+    torch_image, torch_attention = reference.generate(latents, codes, planes)
+    onnx_image, onnx_attention = onnx.generate(latents, codes, planes)
     differences["generator image"] = float(np.abs(onnx_image - torch_image).max())
     differences["generator attention"] = float(np.abs(onnx_attention - torch_attention).max())
     if reference.has_mapping:

@@ -51,6 +51,7 @@ def build_generator(config: CA2SISConfig) -> Generator:
         self_attention_max_size=config.self_attention_max_size,
         conditioning=config.generator_conditioning,
         norm=config.generator_norm,
+        mask_bias=config.attention_mask_bias,
     )
 
 
@@ -89,7 +90,8 @@ class CA2SIS(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """G(m, E_s(y)) → image in [-1, 1] and the attention maps (B, h, C, H, W) per block.
 
-        ``mask`` is needed only by the "w/o CA" (spade) ablation.
+        ``mask`` (one-hot, or a soft class layout) is needed by the "w/o CA" (spade) ablation
+        and read by the cross-attention's mask bias when the config sets one.
         """
         return self.generator(self.mask_embedder.to_grid(latents), codes, mask)
 

@@ -57,6 +57,8 @@ class Generator(nn.Module):
             needs the mask at every block).
         norm: "group" (GroupNorm, as in latent diffusion's U-Net) or "pixel" (per-pixel
             channel norm: no spatial statistics, so no droplet artifacts under GAN training).
+        mask_bias: β of the cross-attention's prior from the mask (``attention.layout_bias``;
+            0: none, as in the paper).
     """
 
     def __init__(
@@ -71,11 +73,13 @@ class Generator(nn.Module):
         self_attention_max_size: int = 64,
         conditioning: str = "cross_attention",
         norm: str = "group",
+        mask_bias: float = 0.0,
     ):
         super().__init__()
         if conditioning not in ("cross_attention", "spade"):
             raise ValueError(f"unknown conditioning '{conditioning}'")
         self.conditioning = conditioning
+        self.mask_bias = mask_bias
         self.conv_in = nn.Conv2d(num_classes, input_channels, 1)
         self.res_blocks = nn.ModuleList()
         self.style_blocks = nn.ModuleList()
@@ -86,7 +90,7 @@ class Generator(nn.Module):
             if conditioning == "cross_attention":
                 block = SpatialTransformer(
                     width, code_dim, heads[index], head_dims[index],
-                    self_attention=size <= self_attention_max_size, norm=norm,
+                    self_attention=size <= self_attention_max_size, norm=norm, mask_bias=mask_bias,
                 )
             else:
                 block = RegionStyleBlock(width, code_dim)
@@ -100,6 +104,9 @@ class Generator(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Returns the image and the cross-attention maps M_A of every block, each of shape
         (B, heads, C, H, W) (an empty list under "spade" conditioning, which needs ``mask``).
+
+        ``mask``: the one-hot mask (B, C, H, W), or a soft class layout; cross-attention uses
+        it only for the mask bias (β > 0), and without it runs unbiased.
         """
         if self.conditioning == "spade" and mask is None:
             raise ValueError("the 'spade' generator needs the one-hot mask")
@@ -108,7 +115,7 @@ class Generator(nn.Module):
         for res_block, style_block in zip(self.res_blocks, self.style_blocks):
             x = res_block(x)
             if self.conditioning == "cross_attention":
-                x, attention_map = style_block(x, codes)
+                x, attention_map = style_block(x, codes, mask)
                 attention_maps.append(attention_map)
             else:
                 x = style_block(x, codes, mask)
