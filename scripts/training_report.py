@@ -293,15 +293,15 @@ def validation_rows(
     masks = [mask for _, mask in faces]
     latents = engine.embed_mask(masks)  # (B, C, latent)
     codes = engine.encode_styles(images, masks)  # (B, C, code)
-    reconstructions = engine.generate(latents, codes)[0]
+    reconstructions = engine.generate(latents, codes, masks)[0]
     following = [(i + 1) % len(faces) for i in range(len(faces))]
-    swaps = engine.generate(latents, codes[following])[0]
+    swaps = engine.generate(latents, codes[following], masks)[0]
     interpolated = []
     for alpha in alphas:
         mixed = np.stack([
             engine.interpolate_parts(latents[i], {part: (latents[j], alpha)}) for i, j in enumerate(following)
         ])
-        interpolated.append(engine.generate(mixed, codes)[0])
+        interpolated.append(engine.generate(mixed, codes)[0])  # one latent moved: no mask describes it
     return [
         [colorize(masks[i]), images[i], reconstructions[i], swaps[i], *(result[i] for result in interpolated)]
         for i in range(len(faces))

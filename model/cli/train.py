@@ -5,6 +5,7 @@
     ca2sis-train --data DIR --out runs/NAME --stage mapping       then train M_s
     torchrun --nproc_per_node 4 -m ca2sis.model.cli.train ...     several GPUs (DDP)
     ca2sis-train export runs/NAME --out weights/lite              fp16 safetensors + config
+    ca2sis-train fit-mapping weights/lite --data DIR --out DIR2   M_s fitted to E_s's codes
     ca2sis-train info --config paper lite                         parameters and sizes
 """
 
@@ -187,6 +188,63 @@ def export_command(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def fit_mapping_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="ca2sis-train fit-mapping",
+        description="Fit M_s (random part styles) to the codes E_s gives the training faces, class by class "
+        "(model/training/mapping_fit.py): minutes on a CPU, G is not run. Writes a new weights folder with "
+        "the same E_s, E_m and G and the fitted M_s.")
+    parser.add_argument("weights", help="weights folder whose E_s defines the codes (and whose M_s is the start)")
+    parser.add_argument("--data", required=True, help="training faces: images/ + masks/, or the official layout")
+    parser.add_argument("--holdout", metavar="IDS.txt", help="face ids to leave out, e.g. the validation list")
+    parser.add_argument("--out", required=True, help="new weights folder to write")
+    parser.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
+    parser.add_argument("--batch-size", type=int, default=64, help="noise draws per step (default 64)")
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    parser.add_argument("--min-faces", type=int, default=16,
+                        help="fit a class only if present on this many faces (default 16; others keep their branch)")
+    parser.add_argument("--fresh", action="store_true", help="start M_s from random weights, not the folder's")
+    parser.add_argument("--seed", type=int, default=0, help="noise and projections (default 0)")
+    args = parser.parse_args(argv)
+    from tqdm import tqdm
+
+    from ..training.data import open_dataset, read_id_list
+    from ..training.mapping_fit import code_spread, encode_dataset, fit_mapping
+
+    source, out = Path(args.weights), Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CA2SISError(f"--out {args.out}: exists; give a new weights folder (nothing is overwritten)")
+    if args.steps < 1 or args.batch_size < 2:
+        raise CA2SISError("--steps must be at least 1 and --batch-size at least 2")
+    model = CA2SIS.from_pretrained(source)
+    if model.mapping_network is None or args.fresh:
+        torch.manual_seed(args.seed)
+        model = CA2SIS(model.config, with_mapping=True).eval()
+        model.load_state_dict(CA2SIS.from_pretrained(source).state_dict(), strict=False)
+    dataset = open_dataset(args.data, model.config.image_size,
+                           exclude=read_id_list(args.holdout) if args.holdout else None)
+    with tqdm(total=len(dataset), desc="E_s codes", unit="face") as bar:
+        codes, present = encode_dataset(model, dataset, on_batch=bar.update)
+    with tqdm(total=args.steps, desc="fitting M_s", unit="step") as bar:
+        def on_step(step: int, loss: float) -> None:
+            bar.update()
+            if step % 50 == 0:
+                bar.set_postfix(swd=f"{loss:.4f}")
+
+        result = fit_mapping(model.mapping_network, codes, present, args.steps, args.batch_size,
+                             args.learning_rate, seed=args.seed, min_faces=args.min_faces, on_step=on_step)
+    with torch.no_grad():
+        drawn = model.random_codes(torch.randn(256, model.config.mapping_z_dim,
+                                               generator=torch.Generator().manual_seed(args.seed)))
+    model.save_pretrained(out)
+    real_spread = torch.stack([code_spread(codes[present[:, c], c][:, None])[0] if present[:, c].sum() >= 2
+                               else torch.tensor(0.0) for c in range(codes.shape[1])])
+    print(f"{out}: M_s fitted on {len(dataset)} faces, {int(result['classes_fitted'])} classes, "
+          f"last SWD {result['loss']:.4f}; code spread (drawn / real, mean over classes): "
+          f"{float(code_spread(drawn).mean()):.2f} / {float(real_spread.mean()):.2f}")
+    return EXIT_OK
+
+
 def network_sizes(config: CA2SISConfig) -> dict[str, int]:
     """Parameter count of every network of ``config`` (M_s and D included)."""
     model = CA2SIS(config, with_mapping=True)
@@ -222,7 +280,7 @@ def info_command(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"export": export_command, "info": info_command}
+    commands = {"export": export_command, "info": info_command, "fit-mapping": fit_mapping_command}
     if argv and argv[0] in commands:
         return run_cli(lambda: commands[argv[0]](argv[1:]))
     return run_cli(lambda: train_command(argv))
