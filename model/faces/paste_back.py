@@ -30,6 +30,7 @@ from PIL import Image
 
 from ..errors import DataError
 from ..io.images import ImageInput, describe, photo_format, save_images
+from ..labels import NUM_CLASSES
 from .align import NoFaceFound, load_photo
 from .finishing import (  # noqa: F401  (regions and colour matching are used from here by the front ends)
     Finish,
@@ -284,10 +285,46 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     return result
 
 
+PASTE_REGIONS = ("edited", "face")  # what an edit pastes back into its photo; the first is the default
+
+
+def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarray, face: np.ndarray,
+               finish: Finish | None, region: str = PASTE_REGIONS[0], style_from_photo: bool = True) -> np.ndarray:
+    """The photo with an edit's face finished and pasted in: the one paste-back policy of the
+    studio, ``ca2sis-edit --paste-back`` and the Python API, so one edit gives one photo::
+
+        result = engine.render(edit)
+        photo_out = paste_edit(photo, photo_mask, edit.mask, result.raw, result.finish)
+
+    photo_mask: the photo's parsed mask (S, S, aligned); edited_mask: the mask that was
+        generated (any side); face: the network's raw face (``Result.raw``).
+    finish: how the engine finishes it (``Result.finish``, whose switches say whether it is
+        confined, keeps detail, takes colours); None when the face is not an edit of the
+        photo's face (a new face): it goes over the whole face, light matched.
+    region: "edited", only what the edit changed (``Finish.region``), when the finish is
+        confined; "face", the whole face (as is every unconfined, global edit).
+    style_from_photo: False when the edit's style face is another face: every part is then
+        restyled and no light is taken from the photo.
+    """
+    if region not in PASTE_REGIONS:
+        raise ValueError(f"region must be one of {PASTE_REGIONS}, not {region!r}")
+    side = photo_mask.shape[0]
+    edited = at_size(edited_mask, side)
+    others = frozenset() if style_from_photo else frozenset(range(1, NUM_CLASSES))
+    if finish is None:
+        return paste_back(photo, face, face_region(photo_mask, edited), anchor_pixels(photo_mask, edited, others))
+    finish = photo_finish(finish, photo_mask, edited)
+    finish = replace(finish, restyled=finish.restyled | others)
+    if region == "edited" and finish.confine:
+        where = finish.region(side)
+    else:
+        where = face_region(photo_mask, edited)
+    return paste_back(photo, face, where, finish.anchor(side), finish=finish)
+
+
 def save_image(image: np.ndarray, path: str | Path, icc_profile: bytes | None = None) -> Path:
     """Write a photo atomically in the format its name asks for (.jpg/.jpeg: JPEG, else PNG),
     with ``icc_profile`` (the source photo's, so its colours show as they did). The pixels
     are upright (EXIF orientation applied on reading), so no orientation tag is written."""
     save_images([(image, path, photo_format(path))], icc_profile=icc_profile)
     return Path(path)
-    return path
