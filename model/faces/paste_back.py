@@ -178,7 +178,7 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
     outside = np.maximum(np.maximum(pad - xx, xx - (pad + work - 1)), np.maximum(pad - yy, yy - (pad + work - 1)))
     fade = np.clip(1.0 - outside / pad, 0.0, 1.0).astype(np.float32)
     fade = fade * fade * (3 - 2 * fade) * (outside > 0)  # smoothstep: no visible line where it ends
-    original, edited = finish.masks(work)
+    original, _ = finish.masks(work)
     step = strided(work)
     inner = base[pad:pad + work:step, pad:pad + work:step]
     sampled = original[::step, ::step]
@@ -190,7 +190,7 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
             continue
         # The part where it meets the crop's edge, run on outwards; its sides blurred so
         # that what continues is a soft tongue, not a box (blurred at a quarter size: it is smooth).
-        plane = _padded((edited == transform.part).astype(np.float32), pad)
+        plane = _padded(finish.part_after(transform.part, work).astype(np.float32), pad)
         small = cv2.resize(plane, (max(1, canvas // 4),) * 2, interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (0, 0), max(1.0, pad / 24))
         weight = cv2.resize(small, (canvas, canvas), interpolation=cv2.INTER_LINEAR) * fade
@@ -315,11 +315,9 @@ def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarr
         return paste_back(photo, face, face_region(photo_mask, edited), anchor_pixels(photo_mask, edited, others))
     finish = photo_finish(finish, photo_mask, edited)
     finish = replace(finish, restyled=finish.restyled | others)
-    if region == "edited" and finish.confine:
-        where = finish.region(side)
-    else:
-        where = face_region(photo_mask, edited)
-    return paste_back(photo, face, where, finish.anchor(side), finish=finish)
+    if region == "edited" and finish.confine:  # faded within the region's margin: changed pixels taken whole
+        return paste_back(photo, face, finish.region(side), finish.anchor(side), finish.feather, finish)
+    return paste_back(photo, face, face_region(photo_mask, edited), finish.anchor(side), finish=finish)
 
 
 def save_image(image: np.ndarray, path: str | Path, icc_profile: bytes | None = None) -> Path:

@@ -500,8 +500,10 @@ class Engine:
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
         reshaped = dict(self.shape_targets(edit) if targets is None else targets)
+        strengths = {part_index(part, count): float(alpha) for part, (_, alpha) in edit.part_shapes.items()}
         return Finish(original, self.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
-                      confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour)
+                      confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
+                      shape_strengths={part: strengths[part] for part in reshaped})
 
     def shape_targets(self, edit: Edit) -> dict[int, np.ndarray]:
         """``shape_target`` of each part whose shape slider is above 0, by class index."""
