@@ -168,8 +168,9 @@ def test_another_face_clears_the_variations_and_the_status_bar_forgets_a_pointer
     strip.count.setValue(2)
     strip.draw()
     qtbot.waitUntil(lambda: len(strip.buttons) == 2 and not window.tasks.running, timeout=30_000)
+    shown = list(strip.buttons)
     window.projects.new_face(window.studio.document.base)  # File > New
-    assert strip.buttons == [] and strip.seeds == []
+    assert strip.buttons == [] and strip.seeds == [] and not any(button.isVisible() for button in shown)
     # Variations still being drawn when the face changes are of the old face: they never show.
     strip.draw()
     window.projects.new_face(window.studio.document.base)

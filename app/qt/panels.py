@@ -566,6 +566,7 @@ class VariationStrip(QWidget):
         self._drawing = None
         for button in self.buttons:
             self.row.removeWidget(button)
+            button.hide()  # gone now, not when the event loop next deletes it
             button.deleteLater()
         self.buttons, self.seeds = [], []
 
