@@ -432,41 +432,54 @@ class Finish:
         taken from them there, or they would show through the new shape as a ghost."""
         side = finished.shape[0]
         original, _ = self.masks(side)
-        lab, base_lab = to_lab(finished), to_lab(base)
-        result = lab.copy()
-        transforms = []
         band = max(1, round(0.006 * side))
         step = strided(side)
+
+        def sampled_lab(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+            """CIELAB of ``image`` at every ``step``-th pixel of ``where`` (all of it when too few)."""
+            pixels = image[::step, ::step][where[::step, ::step]]
+            return to_lab((pixels if len(pixels) >= MIN_PART_PIXELS else image[where])[None])[0]
+
+        plans = []
         for part, target in self.colours.items():
             inside = self.part_after(part, side)
             if inside.sum() < MIN_PART_PIXELS:
                 continue
             inner, own_inner = interior(inside), interior(original == part)
-            pixels = lab[::step, ::step][inner[::step, ::step]]
-            if len(pixels) < MIN_PART_PIXELS:
-                pixels = lab[inner]
+            pixels = sampled_lab(finished, inner)
             mean, spread = pixels.mean(axis=0), pixels.std(axis=0)
-            own = base_lab[::step, ::step][own_inner[::step, ::step]]
-            if len(own) < MIN_PART_PIXELS:
-                own = base_lab[own_inner] if own_inner.sum() >= MIN_PART_PIXELS else pixels
+            own = sampled_lab(base, own_inner) if own_inner.sum() >= MIN_PART_PIXELS else pixels
             # The spread is the base's own (photo detail included) scaled like the reference's.
             wanted = own.std(axis=0) * target.spread_ratio
             transform = LabTransform(part, mean, gain_of(spread, wanted), target.mean)
+            recoloured = LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), wanted), target.mean)
+            plans.append((inside, wanted, transform, recoloured))
+        if not plans:
+            return finished, []
+        # Colours are converted only in the box the parts' soft weights reach, not the whole face.
+        union = np.zeros((side, side), bool)
+        for inside, *_ in plans:
+            union |= inside
+        outer = _box(union, 3 * band)
+        lab, base_lab = to_lab(finished[outer]), to_lab(base[outer])
+        result = lab.copy()
+        for inside, wanted, transform, recoloured in plans:
             # The generator's shading is kept, but a blotch far from the photo's own shading
             # recoloured the same way (a dark blob on the crown) is softly limited to about
             # the part's spread: k tanh(d / k) leaves small differences as they are.
-            recoloured = LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), wanted), target.mean)
             limit = np.maximum(SHADING_LIMIT * wanted, 2.0).astype(np.float32)
+            inside = inside[outer]
             box = _box(inside, 3 * band)  # only where the part's soft weight reaches
             here = lab[box]
             expected = recoloured.apply(base_lab[box])
             moved = transform.apply(here)
             limited = expected + limit * np.tanh((moved - expected) / limit)
-            matched = moved + same_shape[box][..., None] * (limited - moved)
+            matched = moved + same_shape[outer][box][..., None] * (limited - moved)
             weight = cv2.GaussianBlur(inside[box].astype(np.float32), (0, 0), band)[..., None]
             result[box] += weight * (matched - here)
-            transforms.append(recoloured)
-        return from_lab(result), transforms
+        finished = finished.copy()
+        finished[outer] = from_lab(result)
+        return finished, [recoloured for *_, recoloured in plans]
 
 
 def finish_image(face: np.ndarray, base: np.ndarray, finish: Finish, anchor: np.ndarray | None = None

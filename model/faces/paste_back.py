@@ -256,14 +256,15 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     # The blend weight; past the crop the region continues as its edge does (replicated).
     weight = blend_weight(_padded(at_size(region.astype(np.uint8), work), pad), feather * work / canvas,
                           fade_border=pad == 0)
-    weighted = change * weight[..., None]
-    rows, cols = np.nonzero(weight > 0)
+    rows, cols = np.flatnonzero((weight > 0).any(axis=1)), np.flatnonzero((weight > 0).any(axis=0))
     if len(rows) == 0:
         return result
+    # The weighted change and the weight, warped together (one pass over the photo box).
+    weighted = np.dstack([change * weight[..., None], weight])
     # The photo box the region lands in: its corners mapped back, plus a pixel for interpolation.
     to_photo = cv2.invertAffineTransform(to_canvas)
-    corners = np.array([[cols.min(), rows.min()], [cols.max() + 1, rows.min()],
-                        [cols.min(), rows.max() + 1], [cols.max() + 1, rows.max() + 1]], np.float64)
+    corners = np.array([[cols[0], rows[0]], [cols[-1] + 1, rows[0]],
+                        [cols[0], rows[-1] + 1], [cols[-1] + 1, rows[-1] + 1]], np.float64)
     mapped = corners @ to_photo[:, :2].T + to_photo[:, 2]
     width, height = photo.size
     left, top = (max(0, int(np.floor(v)) - 2) for v in mapped.min(axis=0))
@@ -277,11 +278,13 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     box_size = (right - left, bottom - top)
     warped = cv2.warpAffine(weighted, box_to_canvas, box_size, flags=flags | cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    alpha = cv2.warpAffine(weight, box_to_canvas, box_size, flags=flags | cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    inside = alpha > 0
     box = result[top:bottom, left:right]
-    box[inside] = np.clip(box[inside].astype(np.float32) + warped[inside] + 0.5, 0, 255).astype(np.uint8)
+    # In place over the box, no gathering by a mask: only pixels the weight reaches are written.
+    blended = box.astype(np.float32)
+    blended += warped[..., :3]
+    blended += 0.5
+    np.clip(blended, 0, 255, out=blended)
+    np.copyto(box, blended.astype(np.uint8), where=(warped[..., 3] > 0)[..., None])
     return result
 
 
