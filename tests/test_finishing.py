@@ -213,3 +213,16 @@ def test_a_nose_given_another_shape_is_the_photos_own_nose_moved_and_stretched_t
     # A restyled nose (a reference's style) is the generated one: no old nose is moved into it.
     restyled = finish_image(generated, base, Finish(mask, mask, frozenset({NOSE}), reshaped={NOSE: source}))
     assert (restyled[..., 0] < 155)[inner].mean() < 0.1
+
+
+def test_a_restyled_part_does_not_glow_onto_its_unchanged_surroundings():
+    mask = cv2.resize(face_mask(), (512, 512), interpolation=cv2.INTER_NEAREST)
+    base = textured(512, seed=12, colour=(60, 50, 40), amount=10)
+    generated = np.full((128, 128, 3), (230, 220, 200), np.uint8)  # a bright generated face: hair and beyond
+    out = finish_image(generated, base, Finish(mask, mask, frozenset({HAIR}), keep_detail=False, match_colour=False))
+    hair = mask == HAIR
+    assert np.abs(out[hair].astype(int) - (230, 220, 200)).max() <= 1  # the hair itself, whole
+    distance = cv2.distanceTransform((~hair).astype(np.uint8), cv2.DIST_L2, 5)
+    beyond = (distance > 8) & (distance < 15)  # inside the confinement margin, past the fade
+    assert edited_region(mask, mask, {HAIR})[beyond].all()
+    assert np.abs(out[beyond].astype(int) - base[beyond]).max() <= 1

@@ -86,14 +86,21 @@ def edited_region(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: 
     """Only what changed: pixels whose class was repainted, the parts given a new style, and
     for each reshaped part (part → the mask whose part is its new shape) the union of its
     old and new regions; grown by ``margin`` of the side so the feather falls outside."""
+    changed = changed_pixels(original_mask, edited_mask, restyled, reshaped)
+    return grow(changed, max(1, round(margin * original_mask.shape[0])))
+
+
+def changed_pixels(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: Iterable[int] = (),
+                   reshaped: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+    """bool: the pixels an edit changes (``edited_region`` before it is grown)."""
     side = original_mask.shape[0]
     edited = at_size(edited_mask, side)
     parts = np.zeros(NUM_CLASSES, bool)
     parts[list(restyled)] = True
-    region = (original_mask != edited) | parts[original_mask] | parts[edited]
+    changed = (original_mask != edited) | parts[original_mask] | parts[edited]
     for part, source in (reshaped or {}).items():
-        region |= (original_mask == part) | (edited == part) | (at_size(source, side) == part)
-    return grow(region, max(1, round(margin * side)))
+        changed |= (original_mask == part) | (edited == part) | (at_size(source, side) == part)
+    return changed
 
 
 def composite_mask(mask: np.ndarray, source: np.ndarray, part: int) -> np.ndarray:
@@ -352,6 +359,25 @@ class Finish:
             return np.ones((side, side), bool)
         return edited_region(original, edited, self.restyled, self.margin, self.reshaped)
 
+    @property
+    def recolours(self) -> bool:
+        """Whether parts take a reference's colour (carried past the crop in a photo)."""
+        return self.match_colour and bool(self.colours)
+
+    def blend(self, side: int, fade_border: bool = True) -> np.ndarray:
+        """float (side, side): how much of the finished face replaces the base. Confined: 1 on
+        every changed pixel, fading out over about a hundredth of the side past them (the
+        generator's soft colours do not glow onto the unchanged surroundings), and exactly 0
+        outside ``region``; unconfined: 1 everywhere. ``fade_border``: also fade at the crop's
+        border (not when the change is carried on past it)."""
+        if not self.confine:
+            return np.ones((side, side), np.float32)
+        original, edited = self.masks(side)
+        band = max(1, round(0.006 * side))
+        changed = grow(changed_pixels(original, edited, self.restyled, self.reshaped), band)
+        near = np.minimum(cv2.GaussianBlur(changed.astype(np.float32), (0, 0), band / 2.0) * 2, 1.0)
+        return blend_weight(self.region(side), self.feather, fade_border) * near
+
     def anchor(self, side: int) -> np.ndarray:
         """Pixels on which the generated face takes the base's light (see ``anchor_pixels``)."""
         original, edited = self.masks(side)
@@ -488,7 +514,7 @@ def finish_image(face: np.ndarray, base: np.ndarray, finish: Finish, anchor: np.
     confines it (faded within its margin): uint8 (S, S, 3), the base's own bytes outside the region."""
     side = base.shape[0]
     finished, _ = finish.apply(face, base, anchor)
-    weight = blend_weight(finish.region(side), finish.feather)[..., None]
+    weight = finish.blend(side)[..., None]
     mixed = base.astype(np.float32) + weight * (finished - base.astype(np.float32))
     result = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     outside = weight[..., 0] <= 0

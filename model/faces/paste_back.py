@@ -212,13 +212,16 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
 
 
 def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor: np.ndarray | None = None,
-               feather: float = 0.03, finish: Finish | None = None) -> np.ndarray:
+               feather: float = 0.03, finish: Finish | None = None, blend: np.ndarray | None = None) -> np.ndarray:
     """The whole photo with ``face`` (uint8 (g, g, 3), the aligned framing) blended in.
 
     region: bool (s, s), where to paste, in aligned pixels of any side s (usually the
         mask's); anchor: bool (s, s), pixels to match colours on (None: no colour match);
     finish: how the face is finished against the photo (detail, reference colours, see
         ``finishing.py``); None: the generated face as it is, light-matched on the anchor.
+    blend: float (s, s), the blend weight (``Finish.blend``, 0 outside ``region``, faded at
+        the crop's border unless the finish recolours) instead of the region faded over
+        ``feather`` of the side inside its edge.
     The face is finished at the photo's own resolution of the face (``working_side``) and
     only its change to the photo is warped back, so wherever the edit keeps the photo's
     detail, that detail is the photo's own pixels. Returns uint8 (H, W, 3) at the photo's
@@ -234,8 +237,7 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     if not region.any():
         return result
     work = working_side(photo, side)
-    restyled_colours = finish is not None and finish.match_colour and bool(finish.colours)
-    pad = round(CROP_PAD * work) if restyled_colours else 0
+    pad = round(CROP_PAD * work) if finish is not None and finish.recolours else 0
     # Photo pixels → the padded canvas: the aligned crop at side ``work``, with ``pad`` around it.
     to_canvas = photo.matrix * (work / photo.aligned_size)
     to_canvas[:, 2] += pad
@@ -254,8 +256,12 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     change = _past_the_crop(base, work, pad, finish, transforms) if pad else np.zeros_like(base)
     change[pad:pad + work, pad:pad + work] = np.clip(finished, 0, 255) - base[pad:pad + work, pad:pad + work]
     # The blend weight; past the crop the region continues as its edge does (replicated).
-    weight = blend_weight(_padded(at_size(region.astype(np.uint8), work), pad), feather * work / canvas,
-                          fade_border=pad == 0)
+    if blend is not None:
+        weight = _padded(cv2.resize(blend.astype(np.float32), (work, work), interpolation=cv2.INTER_LINEAR)
+                         * (at_size(region.astype(np.uint8), work) > 0), pad)
+    else:
+        weight = blend_weight(_padded(at_size(region.astype(np.uint8), work), pad), feather * work / canvas,
+                              fade_border=pad == 0)
     rows, cols = np.flatnonzero((weight > 0).any(axis=1)), np.flatnonzero((weight > 0).any(axis=0))
     if len(rows) == 0:
         return result
@@ -318,8 +324,9 @@ def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarr
         return paste_back(photo, face, face_region(photo_mask, edited), anchor_pixels(photo_mask, edited, others))
     finish = photo_finish(finish, photo_mask, edited)
     finish = replace(finish, restyled=finish.restyled | others)
-    if region == "edited" and finish.confine:  # faded within the region's margin: changed pixels taken whole
-        return paste_back(photo, face, finish.region(side), finish.anchor(side), finish.feather, finish)
+    if region == "edited" and finish.confine:  # changed pixels taken whole, faded just past them
+        return paste_back(photo, face, finish.region(side), finish.anchor(side), finish.feather, finish,
+                          finish.blend(side, fade_border=not finish.recolours))
     return paste_back(photo, face, face_region(photo_mask, edited), finish.anchor(side), finish=finish)
 
 
