@@ -6,8 +6,9 @@ aligned output), in three steps, each with its switch:
 
 1. **Confinement** (``confine``): the edit lands only where it was asked for: parts given
    another style (a reference, a strength, a random style), pixels repainted, and for a
-   shape slider the union of the part's old and new regions, grown by ``margin`` of the
-   side and feathered. Everywhere else the base's own pixels are kept, byte for byte.
+   shape slider the union of the part's old and new regions: every changed pixel whole,
+   faded out just past it (``Finish.blend``), nothing outside them grown by ``margin`` of
+   the side. Everywhere else the base's own pixels are kept, byte for byte.
    Off, the network's whole face is used (the paper's global consistency).
 2. **Detail transfer** (``keep_detail``): where a part keeps its shape and only changes its
    style, the result takes the generator's low frequencies (colour, shading) and the
