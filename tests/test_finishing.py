@@ -140,3 +140,89 @@ def test_the_composite_mask_takes_the_sources_part_and_fills_what_it_vacates_fro
     # The hair's old pixels go to its neighbours: skin below the hairline, background beyond the head.
     assert set(np.unique(hair[gone])) <= {0, SKIN} and (hair[gone] == SKIN).any() and (hair[gone] == 0).any()
     assert not (hair == HAIR)[8:].any()
+
+
+def test_a_new_hair_shape_shows_none_of_the_old_face_or_hair_through_it():
+    mask = face_mask()
+    moved = mask.copy()
+    moved[mask == HAIR] = SKIN  # the old hair goes: skin where it was (the composite fills it so)
+    moved[:8, 20:108] = 0
+    moved[40:60, 30:98] = HAIR  # the new hair comes down over the forehead
+    base = textured(seed=7, colour=(180, 140, 120), amount=5)
+    base[mask == HAIR] = (40, 30, 20)  # dark old hair
+    base[40:60, 30:98:4] = (20, 20, 20)  # dark stripes on the old forehead (brows, wrinkles)
+    # The network's face: the new hair (mid brown) where the moved mask has it, skin elsewhere.
+    generated = np.where((cv2.resize(moved, (64, 64), interpolation=cv2.INTER_NEAREST) == HAIR)[..., None],
+                         np.uint8([120, 80, 50]), np.uint8([190, 150, 130])).astype(np.uint8)
+    own, wanted = part_colour(base, mask, HAIR), part_colour(textured(seed=8, colour=(150, 100, 60), amount=8),
+                                                             mask, HAIR)
+    finish = Finish(mask, mask, frozenset({HAIR}), {HAIR: moved}, {HAIR: colour_target(own, wanted, 1.0)})
+    out = finish_image(generated, base, finish).astype(np.float32)
+    stripes, between = out[44:56, 36:92:4], out[44:56, 38:92:4]
+    assert np.abs(stripes.mean(axis=(0, 1)) - between.mean(axis=(0, 1))).max() < 3  # no ghost of the old stripes
+    new_hair = np.zeros_like(mask, bool)
+    new_hair[44:56, 36:92] = True
+    assert np.linalg.norm(to_lab(out[new_hair][None])[0].mean(axis=0) - wanted.mean) < 8  # the reference's colour
+    # Where the old hair was and is skin now: the new skin, not the old dark hair recoloured.
+    vacated = np.zeros_like(mask, bool)
+    vacated[22:34, 40:88] = True
+    assert np.abs(out[vacated].mean(axis=0) - (190, 150, 130)).max() < 12
+
+
+def test_a_small_reshaped_part_is_taken_whole_not_faded_into_the_old_one():
+    mask = face_mask()
+    source = mask.copy()
+    source[mask == NOSE] = SKIN
+    cv2.ellipse(source, (64, 84), (9, 12), 0, 0, 360, NOSE, -1)  # a wider nose, lower down
+    base = textured(seed=9, colour=(200, 150, 130), amount=4)
+    generated = np.full((64, 64, 3), (120, 60, 50), np.uint8)  # the new nose, darker
+    out = finish_image(generated, base, Finish(mask, mask, reshaped={NOSE: source}))
+    nose = (source == NOSE) | (mask == NOSE)
+    generated_colour = finish_image(generated, base, Finish(mask, mask, reshaped={NOSE: source}, confine=False))
+    assert np.abs(out[nose].astype(int) - generated_colour[nose]).max() <= 1  # every pixel of it, whole
+    assert np.array_equal(out[~edited_region(mask, mask, reshaped={NOSE: source})],
+                          base[~edited_region(mask, mask, reshaped={NOSE: source})])
+
+
+def test_despeckling_removes_single_wrong_pixels_and_keeps_an_edge():
+    from ca2sis.model.faces.finishing import despeckle
+
+    face = np.full((32, 32, 3), 150, np.uint8)
+    face[:, 16:] = 60  # an edge
+    face[8, 8] = (255, 0, 255)  # confetti
+    face[20, 24] = (0, 255, 0)
+    clean = despeckle(face).astype(int)
+    assert np.abs(clean[8, 8] - 150).max() < 25 and np.abs(clean[20, 24] - 60).max() < 25
+    assert clean[16, 10].mean() > 140 and clean[16, 22].mean() < 70  # the edge stays where it was
+
+
+def test_a_nose_given_another_shape_is_the_photos_own_nose_moved_and_stretched_to_it():
+    mask = face_mask()
+    source = mask.copy()
+    source[mask == NOSE] = SKIN
+    cv2.ellipse(source, (66, 84), (10, 13), 0, 0, 360, NOSE, -1)  # wider, lower, a little to the side
+    base = textured(seed=10, colour=(200, 150, 130), amount=6)
+    base[mask == NOSE] = textured(seed=11, colour=(110, 60, 50), amount=6)[mask == NOSE]  # a dark, textured nose
+    generated = np.full((64, 64, 3), (200, 150, 130), np.uint8)  # the network lost the nose: flat skin
+    out = finish_image(generated, base, Finish(mask, mask, reshaped={NOSE: source}))
+    dark = out[..., 0] < 155
+    new_nose = source == NOSE
+    assert (dark & new_nose).sum() > 0.85 * new_nose.sum() and (dark & ~new_nose).sum() < 0.1 * new_nose.sum()
+    inner = cv2.erode(new_nose.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert out[inner].std(axis=0).mean() > 3  # the photo's texture, not a flat fill
+    # A restyled nose (a reference's style) is the generated one: no old nose is moved into it.
+    restyled = finish_image(generated, base, Finish(mask, mask, frozenset({NOSE}), reshaped={NOSE: source}))
+    assert (restyled[..., 0] < 155)[inner].mean() < 0.1
+
+
+def test_a_restyled_part_does_not_glow_onto_its_unchanged_surroundings():
+    mask = cv2.resize(face_mask(), (512, 512), interpolation=cv2.INTER_NEAREST)
+    base = textured(512, seed=12, colour=(60, 50, 40), amount=10)
+    generated = np.full((128, 128, 3), (230, 220, 200), np.uint8)  # a bright generated face: hair and beyond
+    out = finish_image(generated, base, Finish(mask, mask, frozenset({HAIR}), keep_detail=False, match_colour=False))
+    hair = mask == HAIR
+    assert np.abs(out[hair].astype(int) - (230, 220, 200)).max() <= 1  # the hair itself, whole
+    distance = cv2.distanceTransform((~hair).astype(np.uint8), cv2.DIST_L2, 5)
+    beyond = (distance > 8) & (distance < 15)  # inside the confinement margin, past the fade
+    assert edited_region(mask, mask, {HAIR})[beyond].all()
+    assert np.abs(out[beyond].astype(int) - base[beyond]).max() <= 1

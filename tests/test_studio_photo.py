@@ -74,6 +74,8 @@ def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, windo
     assert photo.size == (900, 700) and window.undo_stack.isClean()
     view = window.result_view
     assert view.view_key == "compare" and view.composite.shape == pixels.shape  # a small photo is its own preview
+    # Attention is drawn over the generated face: off in the photo views, and the control says why.
+    assert not view.attention.isEnabled() and '"Face"' in view.attention.toolTip()
     shown = view.shown_image()
     assert np.array_equal(shown[:, :400], pixels[:, :400])  # left of the divider: the photo as it was
     # Restyle the hair: only the edited parts go back into the photo.
@@ -155,3 +157,28 @@ def test_new_gives_an_editable_face_and_variations_are_picked_from_a_row(qtbot, 
     assert QFontMetrics(row.thumb.font()).horizontalAdvance(f"#{seed}") <= row.thumb.width()  # not cut off
     shortcuts = dict((what, keys) for keys, what in window.shortcuts())
     assert "Polygon (P)" in shortcuts and any("Shift" in keys for keys in shortcuts.values())
+
+
+def test_another_face_clears_the_variations_and_the_status_bar_forgets_a_pointer_that_left(qtbot, window):
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtTest import QTest
+
+    strip = window.variations
+    strip.set_parts([HAIR])
+    strip.count.setValue(2)
+    strip.draw()
+    qtbot.waitUntil(lambda: len(strip.buttons) == 2 and not window.tasks.running, timeout=30_000)
+    shown = list(strip.buttons)
+    window.projects.new_face(window.studio.document.base)  # File > New
+    assert strip.buttons == [] and strip.seeds == [] and not any(button.isVisible() for button in shown)
+    # Variations still being drawn when the face changes are of the old face: they never show.
+    strip.draw()
+    window.projects.new_face(window.studio.document.base)
+    qtbot.waitUntil(lambda: not window.tasks.running and strip.draw_button.isEnabled(), timeout=30_000)
+    assert strip.buttons == []
+    # The pointer over the canvas shows where it is; once it leaves, the status bar forgets it.
+    canvas = window.canvas
+    QTest.mouseMove(canvas.viewport(), QPoint(canvas.viewport().width() // 2, canvas.viewport().height() // 2))
+    qtbot.waitUntil(lambda: window.hover_label.text() != "", timeout=5_000)
+    QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))
+    assert window.hover_label.text() == ""

@@ -178,3 +178,15 @@ def test_long_names_are_elided_and_a_missing_library_names_its_package():
     message = missing_library_message("libxcb-cursor.so.0: cannot open shared object file: No such file")
     assert "libxcb-cursor0" in message and "QT_QPA_PLATFORM=offscreen" in message
     assert "libxcb-icccm4" in message and "libxcb-keysyms1" in message  # the whole install line
+
+
+def test_new_and_opening_a_face_tell_the_base_changed_even_for_the_same_face(faces):
+    # The variations row listens to "base" to drop the faces drawn for the previous face.
+    studio = Studio(faces[0])
+    changes = recorder(studio, "base")
+    studio.new_document(studio.document.mask, studio.document.base)  # File > New keeps the base style
+    assert len(changes) == 1
+    studio.open_face(faces[0])  # an opened photo or face, even the same one
+    assert len(changes) == 2
+    studio.set_part_style(HAIR, faces[1])
+    assert len(changes) == 2  # a part's style is not another face: variations stay

@@ -556,14 +556,17 @@ class VariationStrip(QWidget):
         layout.addWidget(row_widget)
         self.buttons: list[QToolButton] = []
         self.seeds: list[dict[int, int]] = []
+        self._drawing: list[int] | None = None  # the seeds of the draw under way, for this face
         self._show_parts()
         # Variations are of one face: another face (File > New, an opened photo) clears them.
         studio.subscribe(lambda _change: self.clear(), "base")
 
     def clear(self) -> None:
-        """Remove the faces drawn for the previous face."""
+        """Remove the faces drawn for the previous face (and drop those still being drawn)."""
+        self._drawing = None
         for button in self.buttons:
             self.row.removeWidget(button)
+            button.hide()  # gone now, not when the event loop next deletes it
             button.deleteLater()
         self.buttons, self.seeds = [], []
 
@@ -586,9 +589,13 @@ class VariationStrip(QWidget):
         seeds = [int(seed) for seed in self._seeds.integers(0, 100_000, self.count.value())]
         self.draw_button.setEnabled(False)
         self.draw_button.setText("Drawing…")
+        self._drawing = seeds
         self.render_variations(parts, seeds)
 
     def show_variations(self, parts: list[int], seeds: list[int], images: list[np.ndarray]) -> None:
+        if seeds != self._drawing:  # drawn for the face before File > New or an opened photo
+            self.finished()
+            return
         self.clear()
         for seed, image in zip(seeds, images):
             button = QToolButton()

@@ -11,23 +11,24 @@ on the parts that keep the photo's own style.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ca2sis.model.faces.paste_back import (
+    PASTE_REGIONS,
     SourcePhoto,
     anchor_pixels,
     edited_region,
     face_region,
     paste_back,
-    photo_finish,
+    paste_edit,
 )
 from ca2sis.model.inference.engine import Result
 
 from .document import Document
 
-PASTE_REGIONS = ("edited", "face")  # the first is the default
+__all__ = ["PASTE_REGIONS", "PastePlan", "paste_plan"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,28 +36,22 @@ class PastePlan:
     """Everything needed to put a generated face into the document's photo."""
 
     photo: SourcePhoto
-    region: np.ndarray  # bool (S, S), aligned pixels
-    anchor: np.ndarray  # bool (S, S): where colours are matched (may be empty)
-    original_mask: np.ndarray | None = None  # the photo's mask (S, S)
-    edited_mask: np.ndarray | None = None  # the painted mask (S, S)
-    restyled: frozenset[int] = frozenset()  # parts that do not keep the photo's own style
-    edited_only: bool = True  # the region is the edited parts (not the whole face)
+    region: np.ndarray  # bool (S, S), aligned pixels: where a plain image is pasted
+    anchor: np.ndarray  # bool (S, S): where a plain image's colours are matched (may be empty)
+    original_mask: np.ndarray  # the photo's mask (S, S)
+    edited_mask: np.ndarray  # the painted mask (S, S)
+    region_name: str = PASTE_REGIONS[0]  # "edited" or "face"
+    style_from_photo: bool = True  # False: the base style is another face's
 
     def compose(self, face: np.ndarray | Result, preview: bool = False) -> np.ndarray:
-        """The photo (or its preview) with ``face`` pasted back: a ``Result`` is finished as
-        the engine planned it (its raw face, detail, colours, the region of its shape edits),
-        a plain image is pasted as it is."""
+        """The photo (or its preview) with ``face`` pasted back: a ``Result`` as every front end
+        pastes it (``paste_edit``: finished as the engine planned it), a plain image as it is."""
         photo = self.photo.preview if preview else self.photo
         if not isinstance(face, Result):
             return paste_back(photo, face, self.region, self.anchor)
-        if face.finish is None or self.original_mask is None:  # the raw output, over the whole face
-            return paste_back(photo, face.raw if face.raw is not None else face.image, self.region, self.anchor)
-        finish = photo_finish(face.finish, self.original_mask, self.edited_mask)
-        finish = replace(finish, restyled=finish.restyled | self.restyled)
-        region = self.region
-        if self.edited_only and finish.confine:
-            region = finish.region(self.original_mask.shape[0])
-        return paste_back(photo, face.raw, region, self.anchor, finish=finish)
+        raw = face.raw if face.raw is not None else face.image
+        return paste_edit(photo, self.original_mask, self.edited_mask, raw, face.finish, self.region_name,
+                          self.style_from_photo)
 
 
 def paste_plan(document: Document, region: str = PASTE_REGIONS[0]) -> PastePlan | None:
@@ -72,4 +67,4 @@ def paste_plan(document: Document, region: str = PASTE_REGIONS[0]) -> PastePlan 
     else:
         where = edited_region(face.mask, document.mask, restyled)
     return PastePlan(face.photo, where, anchor_pixels(face.mask, document.mask, restyled), face.mask,
-                     document.mask.copy(), frozenset(restyled), region == "edited")
+                     document.mask.copy(), region, document.base.key == face.key)

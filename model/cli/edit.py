@@ -23,7 +23,7 @@ from ..devices import resolve_device
 from ..errors import DataError, check_fraction
 from ..inference.engine import Edit, Engine, Reference
 from ..inference.visualise import attention_overlay
-from ..io.images import as_mask, photo_format, save_images, save_pngs
+from ..io.images import photo_format, save_images, save_pngs
 from ..io.weights import default_weights, ensure_weights
 from ..labels import CLASS_NAMES, has_face_parts, part_index
 from .common import EXIT_OK, check_outputs, run_cli
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> dict:
     # All files or none: the images are made first, and nothing is written when any of them fails.
     pngs = [(attention_overlay(result.image, result.attention, part), path) for part, path in attention_outputs]
     if photo is not None:
-        pasted = _paste_back(args, engine, edit, result, photo_face, photo)
+        pasted = _paste_back(args, edit, result, photo_face, photo)
         if args.face_out is not None:
             pngs.append((result.raw, args.face_out))
         # All or nothing, in the photo's colour space (its ICC profile) like the photo itself.
@@ -233,19 +233,13 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
-def _paste_back(args: argparse.Namespace, engine: Engine, edit: Edit, result, photo_face, photo):
-    """The photo with the generated face blended back in, finished against the photo."""
-    from ..faces.paste_back import face_region, paste_back, photo_finish
+def _paste_back(args: argparse.Namespace, edit: Edit, result, photo_face, photo):
+    """The photo with the generated face finished and blended back in (``paste_edit``: the
+    studio's policy too)."""
+    from ..faces.paste_back import paste_edit
 
-    edited_mask = as_mask(edit.mask, photo_face.mask.shape[0])
-    finish = photo_finish(engine.edit_finish(edit, photo_face.mask), photo_face.mask, edited_mask)
-    if args.paste_region == "edited" and edit.confine:
-        region = finish.region(photo_face.mask.shape[0])
-    else:
-        region = face_region(photo_face.mask, edited_mask)
-    # Light is matched on the parts that keep the photo's own style: none when --style is another face.
-    anchor = finish.anchor(photo_face.mask.shape[0]) if args.style is None else None
-    return paste_back(photo, result.raw, region, anchor, finish=finish if edit.finishing else None)
+    return paste_edit(photo, photo_face.mask, edit.mask, result.raw, result.finish, args.paste_region,
+                      style_from_photo=args.style is None)
 
 
 def main(argv: list[str] | None = None) -> int:

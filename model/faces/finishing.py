@@ -6,14 +6,17 @@ aligned output), in three steps, each with its switch:
 
 1. **Confinement** (``confine``): the edit lands only where it was asked for: parts given
    another style (a reference, a strength, a random style), pixels repainted, and for a
-   shape slider the union of the part's old and new regions, grown by ``margin`` of the
-   side and feathered. Everywhere else the base's own pixels are kept, byte for byte.
+   shape slider the union of the part's old and new regions: every changed pixel whole,
+   faded out just past it (``Finish.blend``), nothing outside them grown by ``margin`` of
+   the side. Everywhere else the base's own pixels are kept, byte for byte.
    Off, the network's whole face is used (the paper's global consistency).
 2. **Detail transfer** (``keep_detail``): where a part keeps its shape and only changes its
    style, the result takes the generator's low frequencies (colour, shading) and the
    base's high frequencies (strands, pores), split by a Gaussian at about the scale the
    generator resolves. Where the shape changed (painted pixels, shape sliders) the
-   generated pixels are used, upsampled with a Lanczos filter.
+   generated pixels are used, despeckled (``despeckle``) and upsampled with a Lanczos filter;
+   a part that keeps its style and is only moved and stretched by a shape slider (a nose, an
+   eye, lips: old and new regions overlap) is the base's own part warped to the new shape.
 3. **Reference colour** (``match_colour``): each part restyled from a reference face is
    given the reference part's colour: its CIELAB mean moves to the reference's and its
    spread by the reference's spread over the base's own, both by the part's strength. (The
@@ -34,7 +37,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..labels import NUM_CLASSES
+from ..labels import CLASS_NAMES, NUM_CLASSES
 
 BACKGROUND = 0
 # Below this share of the face's pixels, the anchor is too small to measure colours on.
@@ -42,6 +45,13 @@ MIN_ANCHOR_SHARE = 0.01
 # The low/high split: Gaussian sigma in generated pixels (the bundled 128 px generator
 # resolves detail of about two of its pixels; finer than that is the photo's).
 DETAIL_SIGMA = 1.5
+# A reshaped feature of the face whose old and new regions overlap by this share of their union
+# is the same feature moved and stretched (``Finish._moved_parts``); less, a new one (generated
+# pixels). Hair, skin, neck, clothes and hats are never moved so: their shapes are no stretch
+# of the old ones, and a warp of them would carry the face along.
+MOVE_MIN_OVERLAP = 0.3
+MOVABLE_PARTS = frozenset(CLASS_NAMES.index(name) for name in (
+    "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip", "l_ear", "r_ear"))
 MIN_PART_PIXELS = 16  # fewer pixels of a part than this: no colour statistics for it
 GAIN_RANGE = (0.5, 2.0)
 # How far (in spreads of the part) the generated shading of a recoloured part may stray from
@@ -73,18 +83,25 @@ def face_region(original_mask: np.ndarray, edited_mask: np.ndarray | None = None
 
 
 def edited_region(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: Iterable[int] = (),
-                  margin: float = 0.02, reshaped: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+                  margin: float = 0.03, reshaped: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
     """Only what changed: pixels whose class was repainted, the parts given a new style, and
     for each reshaped part (part → the mask whose part is its new shape) the union of its
     old and new regions; grown by ``margin`` of the side so the feather falls outside."""
+    changed = changed_pixels(original_mask, edited_mask, restyled, reshaped)
+    return grow(changed, max(1, round(margin * original_mask.shape[0])))
+
+
+def changed_pixels(original_mask: np.ndarray, edited_mask: np.ndarray, restyled: Iterable[int] = (),
+                   reshaped: Mapping[int, np.ndarray] | None = None) -> np.ndarray:
+    """bool: the pixels an edit changes (``edited_region`` before it is grown)."""
     side = original_mask.shape[0]
     edited = at_size(edited_mask, side)
     parts = np.zeros(NUM_CLASSES, bool)
     parts[list(restyled)] = True
-    region = (original_mask != edited) | parts[original_mask] | parts[edited]
+    changed = (original_mask != edited) | parts[original_mask] | parts[edited]
     for part, source in (reshaped or {}).items():
-        region |= (original_mask == part) | (edited == part) | (at_size(source, side) == part)
-    return grow(region, max(1, round(margin * side)))
+        changed |= (original_mask == part) | (edited == part) | (at_size(source, side) == part)
+    return changed
 
 
 def composite_mask(mask: np.ndarray, source: np.ndarray, part: int) -> np.ndarray:
@@ -172,6 +189,46 @@ def low_pass(image: np.ndarray, generated: int) -> np.ndarray:
     return cv2.resize(blurred, (side, side), interpolation=cv2.INTER_CUBIC) if small < side else blurred
 
 
+def upsampled(face: np.ndarray, side: int) -> np.ndarray:
+    """A generated face (uint8) at ``side``, float32: Lanczos up, area down."""
+    interpolation = cv2.INTER_LANCZOS4 if face.shape[0] < side else cv2.INTER_AREA
+    return cv2.resize(face, (side, side), interpolation=interpolation).astype(np.float32)
+
+
+def despeckle(face: np.ndarray) -> np.ndarray:
+    """A generated face (uint8, at the generator's size) without its speckle: where a shape
+    changes, the small generator leaves pixels of a wrong colour (confetti on a new nose)
+    that are no shape. Lightness takes a 3x3 median (keeps edges, drops single pixels),
+    colour (CIELAB a, b) a Gaussian of ``DETAIL_SIGMA`` generated pixels."""
+    lab = to_lab(face)
+    lab[..., 0] = to_lab(cv2.medianBlur(np.ascontiguousarray(face), 3))[..., 0]
+    lab[..., 1:] = cv2.GaussianBlur(lab[..., 1:], (0, 0), DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
+    return np.clip(from_lab(lab) + 0.5, 0, 255).astype(np.uint8)
+
+
+def part_move(old: np.ndarray, new: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """The affine map (2, 3; for ``cv2.warpAffine`` with ``WARP_INVERSE_MAP``) from pixels of
+    the part at ``strength`` of the way from region ``old`` to region ``new`` back to where
+    they are in ``old``: the part's centre moved and its spread (second moments) stretched
+    to the new one's, ``strength`` of the way."""
+    def moments(region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = np.nonzero(region)
+        points = np.stack([cols, rows], 1).astype(np.float64)
+        return points.mean(axis=0), np.cov(points.T) + 0.25 * np.eye(2)  # a one-pixel-wide part has a spread too
+
+    def power(matrix: np.ndarray, exponent: float) -> np.ndarray:
+        values, vectors = np.linalg.eigh(matrix)
+        return (vectors * values ** exponent) @ vectors.T
+
+    centre_old, spread_old = moments(old)
+    centre_new, spread_new = moments(new)
+    stretch = power(spread_new, 0.5) @ power(spread_old, -0.5)  # old → new, about the centres
+    stretch = np.eye(2) + strength * (stretch - np.eye(2))
+    centre = centre_old + strength * (centre_new - centre_old)
+    back = np.linalg.inv(stretch)
+    return np.concatenate([back, (centre_old - back @ centre)[:, None]], axis=1)
+
+
 def strided(side: int, pixels: int = 65536) -> int:
     """A stride that leaves about ``pixels`` samples of a side x side image (colour statistics
     need no more)."""
@@ -256,7 +313,12 @@ class Finish:
     original_mask: the base's own mask; edited_mask: the mask that was generated.
     restyled: parts given another style (references, random styles).
     reshaped: part → a mask whose part is the new shape (shape sliders above 0).
+    shape_strengths: part → its shape slider (1 when not given): at 0.5 and above the part
+        lies where the new shape has it (``part_after``).
     colours: part → the colour a restyled part should take.
+    margin: how far (share of the side) the region grows past what changed. The blend fades
+        out within that margin (``feather``), so every changed pixel is taken whole: a small
+        part (a nose) is not half faded into the old one.
     """
 
     original_mask: np.ndarray
@@ -267,7 +329,26 @@ class Finish:
     confine: bool = True
     keep_detail: bool = True
     match_colour: bool = True
-    margin: float = 0.02
+    margin: float = 0.03
+    shape_strengths: Mapping[int, float] = field(default_factory=dict)
+
+    @property
+    def feather(self) -> float:
+        """The blend's fade band (share of the side) for ``region``: a third of the margin, so
+        that the fade (eroded by the band, blurred over it: ~2.4 bands with the square
+        kernels of ``blend_weight``) lies wholly in the margin, outside what changed."""
+        return self.margin / 3
+
+    def part_after(self, part: int, side: int) -> np.ndarray:
+        """bool (side, side): where ``part`` is in the edited face: the edited mask's part, or
+        for a reshaped part the new shape once its slider is at 0.5 or more (the layout the
+        latents were moved to, ``Engine.edit_layout``)."""
+        _, edited = self.masks(side)
+        if part not in self.reshaped:
+            return edited == part
+        alpha = float(self.shape_strengths.get(part, 1.0))
+        share = (1 - alpha) * (edited == part) + alpha * (at_size(self.reshaped[part], side) == part)
+        return share >= 0.5
 
     def masks(self, side: int) -> tuple[np.ndarray, np.ndarray]:
         return at_size(self.original_mask, side), at_size(self.edited_mask, side)
@@ -278,6 +359,25 @@ class Finish:
         if not self.confine:
             return np.ones((side, side), bool)
         return edited_region(original, edited, self.restyled, self.margin, self.reshaped)
+
+    @property
+    def recolours(self) -> bool:
+        """Whether parts take a reference's colour (carried past the crop in a photo)."""
+        return self.match_colour and bool(self.colours)
+
+    def blend(self, side: int, fade_border: bool = True) -> np.ndarray:
+        """float (side, side): how much of the finished face replaces the base. Confined: 1 on
+        every changed pixel, fading out over about a hundredth of the side past them (the
+        generator's soft colours do not glow onto the unchanged surroundings), and exactly 0
+        outside ``region``; unconfined: 1 everywhere. ``fade_border``: also fade at the crop's
+        border (not when the change is carried on past it)."""
+        if not self.confine:
+            return np.ones((side, side), np.float32)
+        original, edited = self.masks(side)
+        band = max(1, round(0.006 * side))
+        changed = grow(changed_pixels(original, edited, self.restyled, self.reshaped), band)
+        near = np.minimum(cv2.GaussianBlur(changed.astype(np.float32), (0, 0), band / 2.0) * 2, 1.0)
+        return blend_weight(self.region(side), self.feather, fade_border) * near
 
     def anchor(self, side: int) -> np.ndarray:
         """Pixels on which the generated face takes the base's light (see ``anchor_pixels``)."""
@@ -306,66 +406,116 @@ class Finish:
         """
         side, generated = base.shape[0], face.shape[0]
         base = base.astype(np.float32)
-        resized = cv2.resize(face, (side, side), interpolation=cv2.INTER_LANCZOS4 if generated < side
-                             else cv2.INTER_AREA).astype(np.float32)
+        resized = upsampled(face, side)
+        same_shape = self.detail_weight(side) if self.keep_detail or self.colours else None
+        if self.keep_detail and same_shape.min() < 1:  # a shape changed: its pixels are generated ones, despeckled
+            cleaned = upsampled(despeckle(face), side)
+            resized = cleaned + same_shape[..., None] * (resized - cleaned)
         if anchor is not None:
             resized = match_colours(resized, base, at_size(anchor.astype(np.uint8), side) > 0)
         finished = resized
         if self.keep_detail:
             low_generated = low_pass(resized, generated)
             high_base = base - low_pass(base, generated)
-            keep = self.detail_weight(side)[..., None]
-            finished = resized + keep * (low_generated + high_base - resized)
+            finished = resized + same_shape[..., None] * (low_generated + high_base - resized)
+            finished = self._moved_parts(finished, base, same_shape)
         transforms: list[LabTransform] = []
         if self.match_colour and self.colours:
-            finished, transforms = self._match_part_colours(finished, base)
+            finished, transforms = self._match_part_colours(finished, base, same_shape)
         return finished, transforms
 
-    def _match_part_colours(self, finished: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, list[LabTransform]]:
+    def _moved_parts(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray) -> np.ndarray:
+        """A reshaped feature (``MOVABLE_PARTS``) that keeps its style and is moved and stretched
+        rather than new (old and new regions overlap by ``MOVE_MIN_OVERLAP``) is the base's
+        own part, warped to the new shape (``part_move``): a small part is a few generated
+        pixels, too few for a clean new nose, while the photo's nose moved is a photograph."""
         side = finished.shape[0]
-        original, edited = self.masks(side)
-        lab, base_lab = to_lab(finished), to_lab(base)
-        result = lab.copy()
-        transforms = []
+        original, _ = self.masks(side)
+        band = max(1, round(0.01 * side))
+        for part, target in self.reshaped.items():
+            old, new = original == part, at_size(target, side) == part
+            if part not in MOVABLE_PARTS or part in self.restyled or min(old.sum(), new.sum()) < MIN_PART_PIXELS:
+                continue
+            if (old & new).sum() < MOVE_MIN_OVERLAP * (old | new).sum():
+                continue
+            move = part_move(old, new, float(self.shape_strengths.get(part, 1.0)))
+            box = _box(old | new, 6 * band)
+            offset = np.array([box[1].start, box[0].start], np.float64)
+            # The map in the box's pixels: x_base = A (x + offset) + b - offset.
+            local = move.copy()
+            local[:, 2] += move[:, :2] @ offset - offset
+            size = (box[1].stop - box[1].start, box[0].stop - box[0].start)
+            warped = cv2.warpAffine(np.ascontiguousarray(base[box]), local, size,
+                                    flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
+            near = cv2.GaussianBlur(grow(old | new, 3 * band)[box].astype(np.float32), (0, 0), band)
+            weight = ((1 - same_shape[box]) * near)[..., None]
+            finished[box] += weight * (warped - finished[box])
+        return finished
+
+    def _match_part_colours(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray
+                            ) -> tuple[np.ndarray, list[LabTransform]]:
+        """``same_shape``: ``detail_weight``. Where the shape changed, the base's pixels are
+        another part (old hair where the new hair ends, a face where it begins): no shading is
+        taken from them there, or they would show through the new shape as a ghost."""
+        side = finished.shape[0]
+        original, _ = self.masks(side)
         band = max(1, round(0.006 * side))
         step = strided(side)
+
+        def sampled_lab(image: np.ndarray, where: np.ndarray) -> np.ndarray:
+            """CIELAB of ``image`` at every ``step``-th pixel of ``where`` (all of it when too few)."""
+            pixels = image[::step, ::step][where[::step, ::step]]
+            return to_lab((pixels if len(pixels) >= MIN_PART_PIXELS else image[where])[None])[0]
+
+        plans = []
         for part, target in self.colours.items():
-            inside = edited == part
+            inside = self.part_after(part, side)
             if inside.sum() < MIN_PART_PIXELS:
                 continue
             inner, own_inner = interior(inside), interior(original == part)
-            pixels = lab[::step, ::step][inner[::step, ::step]]
-            if len(pixels) < MIN_PART_PIXELS:
-                pixels = lab[inner]
+            pixels = sampled_lab(finished, inner)
             mean, spread = pixels.mean(axis=0), pixels.std(axis=0)
-            own = base_lab[::step, ::step][own_inner[::step, ::step]]
-            if len(own) < MIN_PART_PIXELS:
-                own = base_lab[own_inner] if own_inner.sum() >= MIN_PART_PIXELS else pixels
+            own = sampled_lab(base, own_inner) if own_inner.sum() >= MIN_PART_PIXELS else pixels
             # The spread is the base's own (photo detail included) scaled like the reference's.
             wanted = own.std(axis=0) * target.spread_ratio
             transform = LabTransform(part, mean, gain_of(spread, wanted), target.mean)
+            recoloured = LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), wanted), target.mean)
+            plans.append((inside, wanted, transform, recoloured))
+        if not plans:
+            return finished, []
+        # Colours are converted only in the box the parts' soft weights reach, not the whole face.
+        union = np.zeros((side, side), bool)
+        for inside, *_ in plans:
+            union |= inside
+        outer = _box(union, 3 * band)
+        lab, base_lab = to_lab(finished[outer]), to_lab(base[outer])
+        result = lab.copy()
+        for inside, wanted, transform, recoloured in plans:
             # The generator's shading is kept, but a blotch far from the photo's own shading
             # recoloured the same way (a dark blob on the crown) is softly limited to about
             # the part's spread: k tanh(d / k) leaves small differences as they are.
-            recoloured = LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), wanted), target.mean)
             limit = np.maximum(SHADING_LIMIT * wanted, 2.0).astype(np.float32)
+            inside = inside[outer]
             box = _box(inside, 3 * band)  # only where the part's soft weight reaches
             here = lab[box]
             expected = recoloured.apply(base_lab[box])
-            matched = expected + limit * np.tanh((transform.apply(here) - expected) / limit)
+            moved = transform.apply(here)
+            limited = expected + limit * np.tanh((moved - expected) / limit)
+            matched = moved + same_shape[outer][box][..., None] * (limited - moved)
             weight = cv2.GaussianBlur(inside[box].astype(np.float32), (0, 0), band)[..., None]
             result[box] += weight * (matched - here)
-            transforms.append(recoloured)
-        return from_lab(result), transforms
+        finished = finished.copy()
+        finished[outer] = from_lab(result)
+        return finished, [recoloured for *_, recoloured in plans]
 
 
-def finish_image(face: np.ndarray, base: np.ndarray, finish: Finish, anchor: np.ndarray | None = None,
-                 feather: float = 0.03) -> np.ndarray:
+def finish_image(face: np.ndarray, base: np.ndarray, finish: Finish, anchor: np.ndarray | None = None
+                 ) -> np.ndarray:
     """``base`` (uint8 (S, S, 3)) with the finished ``face`` blended in where ``finish``
-    confines it: uint8 (S, S, 3), the base's own bytes outside the region."""
+    confines it (faded within its margin): uint8 (S, S, 3), the base's own bytes outside the region."""
     side = base.shape[0]
     finished, _ = finish.apply(face, base, anchor)
-    weight = blend_weight(finish.region(side), feather)[..., None]
+    weight = finish.blend(side)[..., None]
     mixed = base.astype(np.float32) + weight * (finished - base.astype(np.float32))
     result = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     outside = weight[..., 0] <= 0

@@ -30,6 +30,7 @@ from PIL import Image
 
 from ..errors import DataError
 from ..io.images import ImageInput, describe, photo_format, save_images
+from ..labels import NUM_CLASSES
 from .align import NoFaceFound, load_photo
 from .finishing import (  # noqa: F401  (regions and colour matching are used from here by the front ends)
     Finish,
@@ -177,7 +178,7 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
     outside = np.maximum(np.maximum(pad - xx, xx - (pad + work - 1)), np.maximum(pad - yy, yy - (pad + work - 1)))
     fade = np.clip(1.0 - outside / pad, 0.0, 1.0).astype(np.float32)
     fade = fade * fade * (3 - 2 * fade) * (outside > 0)  # smoothstep: no visible line where it ends
-    original, edited = finish.masks(work)
+    original, _ = finish.masks(work)
     step = strided(work)
     inner = base[pad:pad + work:step, pad:pad + work:step]
     sampled = original[::step, ::step]
@@ -189,7 +190,7 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
             continue
         # The part where it meets the crop's edge, run on outwards; its sides blurred so
         # that what continues is a soft tongue, not a box (blurred at a quarter size: it is smooth).
-        plane = _padded((edited == transform.part).astype(np.float32), pad)
+        plane = _padded(finish.part_after(transform.part, work).astype(np.float32), pad)
         small = cv2.resize(plane, (max(1, canvas // 4),) * 2, interpolation=cv2.INTER_AREA)
         small = cv2.GaussianBlur(small, (0, 0), max(1.0, pad / 24))
         weight = cv2.resize(small, (canvas, canvas), interpolation=cv2.INTER_LINEAR) * fade
@@ -211,13 +212,16 @@ def _past_the_crop(base: np.ndarray, work: int, pad: int, finish: Finish, transf
 
 
 def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor: np.ndarray | None = None,
-               feather: float = 0.03, finish: Finish | None = None) -> np.ndarray:
+               feather: float = 0.03, finish: Finish | None = None, blend: np.ndarray | None = None) -> np.ndarray:
     """The whole photo with ``face`` (uint8 (g, g, 3), the aligned framing) blended in.
 
     region: bool (s, s), where to paste, in aligned pixels of any side s (usually the
         mask's); anchor: bool (s, s), pixels to match colours on (None: no colour match);
     finish: how the face is finished against the photo (detail, reference colours, see
         ``finishing.py``); None: the generated face as it is, light-matched on the anchor.
+    blend: float (s, s), the blend weight (``Finish.blend``, 0 outside ``region``, faded at
+        the crop's border unless the finish recolours) instead of the region faded over
+        ``feather`` of the side inside its edge.
     The face is finished at the photo's own resolution of the face (``working_side``) and
     only its change to the photo is warped back, so wherever the edit keeps the photo's
     detail, that detail is the photo's own pixels. Returns uint8 (H, W, 3) at the photo's
@@ -233,8 +237,7 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     if not region.any():
         return result
     work = working_side(photo, side)
-    restyled_colours = finish is not None and finish.match_colour and bool(finish.colours)
-    pad = round(CROP_PAD * work) if restyled_colours else 0
+    pad = round(CROP_PAD * work) if finish is not None and finish.recolours else 0
     # Photo pixels → the padded canvas: the aligned crop at side ``work``, with ``pad`` around it.
     to_canvas = photo.matrix * (work / photo.aligned_size)
     to_canvas[:, 2] += pad
@@ -253,16 +256,21 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     change = _past_the_crop(base, work, pad, finish, transforms) if pad else np.zeros_like(base)
     change[pad:pad + work, pad:pad + work] = np.clip(finished, 0, 255) - base[pad:pad + work, pad:pad + work]
     # The blend weight; past the crop the region continues as its edge does (replicated).
-    weight = blend_weight(_padded(at_size(region.astype(np.uint8), work), pad), feather * work / canvas,
-                          fade_border=pad == 0)
-    weighted = change * weight[..., None]
-    rows, cols = np.nonzero(weight > 0)
+    if blend is not None:
+        weight = _padded(cv2.resize(blend.astype(np.float32), (work, work), interpolation=cv2.INTER_LINEAR)
+                         * (at_size(region.astype(np.uint8), work) > 0), pad)
+    else:
+        weight = blend_weight(_padded(at_size(region.astype(np.uint8), work), pad), feather * work / canvas,
+                              fade_border=pad == 0)
+    rows, cols = np.flatnonzero((weight > 0).any(axis=1)), np.flatnonzero((weight > 0).any(axis=0))
     if len(rows) == 0:
         return result
+    # The weighted change and the weight, warped together (one pass over the photo box).
+    weighted = np.dstack([change * weight[..., None], weight])
     # The photo box the region lands in: its corners mapped back, plus a pixel for interpolation.
     to_photo = cv2.invertAffineTransform(to_canvas)
-    corners = np.array([[cols.min(), rows.min()], [cols.max() + 1, rows.min()],
-                        [cols.min(), rows.max() + 1], [cols.max() + 1, rows.max() + 1]], np.float64)
+    corners = np.array([[cols[0], rows[0]], [cols[-1] + 1, rows[0]],
+                        [cols[0], rows[-1] + 1], [cols[-1] + 1, rows[-1] + 1]], np.float64)
     mapped = corners @ to_photo[:, :2].T + to_photo[:, 2]
     width, height = photo.size
     left, top = (max(0, int(np.floor(v)) - 2) for v in mapped.min(axis=0))
@@ -276,12 +284,50 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     box_size = (right - left, bottom - top)
     warped = cv2.warpAffine(weighted, box_to_canvas, box_size, flags=flags | cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    alpha = cv2.warpAffine(weight, box_to_canvas, box_size, flags=flags | cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    inside = alpha > 0
     box = result[top:bottom, left:right]
-    box[inside] = np.clip(box[inside].astype(np.float32) + warped[inside] + 0.5, 0, 255).astype(np.uint8)
+    # In place over the box, no gathering by a mask: only pixels the weight reaches are written.
+    blended = box.astype(np.float32)
+    blended += warped[..., :3]
+    blended += 0.5
+    np.clip(blended, 0, 255, out=blended)
+    np.copyto(box, blended.astype(np.uint8), where=(warped[..., 3] > 0)[..., None])
     return result
+
+
+PASTE_REGIONS = ("edited", "face")  # what an edit pastes back into its photo; the first is the default
+
+
+def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarray, face: np.ndarray,
+               finish: Finish | None, region: str = PASTE_REGIONS[0], style_from_photo: bool = True) -> np.ndarray:
+    """The photo with an edit's face finished and pasted in: the one paste-back policy of the
+    studio, ``ca2sis-edit --paste-back`` and the Python API, so one edit gives one photo::
+
+        result = engine.render(edit)
+        photo_out = paste_edit(photo, photo_mask, edit.mask, result.raw, result.finish)
+
+    photo_mask: the photo's parsed mask (S, S, aligned); edited_mask: the mask that was
+        generated (any side); face: the network's raw face (``Result.raw``).
+    finish: how the engine finishes it (``Result.finish``, whose switches say whether it is
+        confined, keeps detail, takes colours); None when the face is not an edit of the
+        photo's face (a new face): it goes over the whole face, light matched.
+    region: "edited", only what the edit changed (``Finish.region``), when the finish is
+        confined; "face", the whole face (as is every unconfined, global edit).
+    style_from_photo: False when the edit's style face is another face: every part is then
+        restyled and no light is taken from the photo.
+    """
+    if region not in PASTE_REGIONS:
+        raise ValueError(f"region must be one of {PASTE_REGIONS}, not {region!r}")
+    side = photo_mask.shape[0]
+    edited = at_size(edited_mask, side)
+    others = frozenset() if style_from_photo else frozenset(range(1, NUM_CLASSES))
+    if finish is None:
+        return paste_back(photo, face, face_region(photo_mask, edited), anchor_pixels(photo_mask, edited, others))
+    finish = photo_finish(finish, photo_mask, edited)
+    finish = replace(finish, restyled=finish.restyled | others)
+    if region == "edited" and finish.confine:  # changed pixels taken whole, faded just past them
+        return paste_back(photo, face, finish.region(side), finish.anchor(side), finish.feather, finish,
+                          finish.blend(side, fade_border=not finish.recolours))
+    return paste_back(photo, face, face_region(photo_mask, edited), finish.anchor(side), finish=finish)
 
 
 def save_image(image: np.ndarray, path: str | Path, icc_profile: bytes | None = None) -> Path:
@@ -290,4 +336,3 @@ def save_image(image: np.ndarray, path: str | Path, icc_profile: bytes | None = 
     are upright (EXIF orientation applied on reading), so no orientation tag is written."""
     save_images([(image, path, photo_format(path))], icc_profile=icc_profile)
     return Path(path)
-    return path

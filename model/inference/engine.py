@@ -133,7 +133,9 @@ class Result:
     attention: np.ndarray  # (C, 64, 64) share of each pixel's style read from each class
     milliseconds: dict[str, float]  # time per stage and "total"
     raw: np.ndarray | None = None  # uint8 (H, W, 3): the network's own output (None: same as image)
-    finish: Finish | None = None  # how the raw face is finished (paste_back reuses it for photos)
+    # How the raw face is finished (its switches off for a global edit); ``paste_edit`` reuses it
+    # for photos. None when the style face is not the face the mask was painted from.
+    finish: Finish | None = None
 
     def attention_map(self, part: Part) -> np.ndarray:
         """Where ``part``'s style lands: float32 (H, W) in [0, 1], upsampled to the image."""
@@ -498,8 +500,10 @@ class Engine:
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
         reshaped = dict(self.shape_targets(edit) if targets is None else targets)
+        strengths = {part_index(part, count): float(alpha) for part, (_, alpha) in edit.part_shapes.items()}
         return Finish(original, self.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
-                      confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour)
+                      confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
+                      shape_strengths={part: strengths[part] for part in reshaped})
 
     def shape_targets(self, edit: Edit) -> dict[int, np.ndarray]:
         """``shape_target`` of each part whose shape slider is above 0, by class index."""
@@ -530,9 +534,9 @@ class Engine:
         raw, attention = self.generate(latents, codes, layout)
         after_generator = time.perf_counter()
         image, finish = raw, None
-        if edit.finishing and edit.style_is_source:
+        if edit.style_is_source:  # a finish even when its steps are off: a photo edit pastes back by it
             finish = self.edit_finish(edit, targets=targets)
-            if (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT:
+            if edit.finishing and (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT:
                 base = self.load_reference(edit.style)[0]
                 anchor = finish.anchor(base.shape[0]) if edit.confine else None
                 image = finish_image(raw, base, finish, anchor)
