@@ -1,5 +1,5 @@
 """Which device the networks run on: ``--device auto|cpu|cuda`` resolved once, the same way
-for inference, evaluation and (soon) training."""
+for inference, evaluation, benchmarks and training."""
 
 from __future__ import annotations
 

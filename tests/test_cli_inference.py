@@ -90,6 +90,7 @@ def test_command_line_errors_have_exit_codes_and_write_nothing(
     assert not out.exists()
 
 
+@pytest.mark.slow  # ca2sis-edit in a fresh process, imports and all: about 10 s
 def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
     """Every script pyproject.toml declares is installed beside the interpreter running the
     tests (pip install -e . puts them there), and ca2sis-edit runs as a user types it."""

@@ -127,7 +127,7 @@ def test_parse_command_writes_a_mask_every_tool_reads(held_out_faces, tmp_path, 
     assert mask.shape == (512, 512) and Image.open(out).mode == "P"
     assert Image.open(aligned).size == (512, 512)
     noise = tmp_path / "noise.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(noise)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 96, 3), dtype=np.uint8)).save(noise)
     assert cli_parse.main([str(noise), "--out", str(tmp_path / "no.png")]) == 2
     assert "no face found" in capsys.readouterr().err
     assert cli_parse.main([str(face), "--out", str(tmp_path / "x.png"), "--weights", str(tmp_path)]) == 3

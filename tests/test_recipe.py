@@ -24,7 +24,7 @@ from ca2sis.model.training.losses import LeCamRegularizer, ParserLoss, code_stat
 from ca2sis.model.training.objectives import pick_swap_parts
 from ca2sis.model.training.train import DISC_EXPORT, TrainConfig, Trainer, bf16_is_fast, export_weights
 
-from conftest import random_mask
+from conftest import FACE_DATA, random_mask
 
 DEMO_FACES = Path(__file__).resolve().parents[1] / "assets" / "faces"  # committed demo faces
 
@@ -196,12 +196,21 @@ def test_faces_in_memory_give_the_same_batches_as_the_dataset(face_data):
         assert torch.equal(batch["mask"][row], item["mask"])
 
 
-def test_warm_start_from_an_exported_folder_restores_the_same_outputs(face_data, tmp_path):
-    run = tmp_path / "run"
-    Trainer(get_config("tiny"), _train_config(face_data, steps=1, lambda_parser=0, lambda_semantic=0), run).run()
+@pytest.fixture(scope="module")
+def one_step_run(tmp_path_factory) -> Path:
+    """A tiny synthesis run trained for one step (no parser losses), shared by the tests that
+    export it: they only read it."""
+    run = tmp_path_factory.mktemp("recipe") / "run"
+    Trainer(get_config("tiny"), _train_config(FACE_DATA, steps=1, lambda_parser=0, lambda_semantic=0), run).run()
+    return run
+
+
+def test_warm_start_from_an_exported_folder_restores_the_same_outputs(one_step_run, face_data, tmp_path):
     weights = tmp_path / "weights"
-    export_weights(run, weights)
-    warm = Trainer(get_config("tiny"), _train_config(face_data, steps=1, init=str(weights)), tmp_path / "warm")
+    export_weights(one_step_run, weights)
+    # The parser losses stay off: what is under test is which networks the warm start restores.
+    warm = Trainer(get_config("tiny"), _train_config(face_data, steps=1, init=str(weights), lambda_parser=0,
+                                                     lambda_semantic=0), tmp_path / "warm")
     exported = CA2SIS.from_pretrained(weights)
     image = torch.rand(1, 3, 64, 64) * 2 - 1
     mask = random_mask(1, 64)
@@ -214,9 +223,8 @@ def test_warm_start_from_an_exported_folder_restores_the_same_outputs(face_data,
         assert torch.equal(value, disc[key].float()), key
 
 
-def test_synthesis_export_can_ship_the_random_part_styles_of_another_folder(face_data, tmp_path):
-    run = tmp_path / "run"
-    Trainer(get_config("tiny"), _train_config(face_data, steps=1, lambda_parser=0, lambda_semantic=0), run).run()
+def test_synthesis_export_can_ship_the_random_part_styles_of_another_folder(one_step_run, tmp_path):
+    run = one_step_run
     torch.manual_seed(5)
     bundled = tmp_path / "bundled"
     CA2SIS(get_config("tiny"), with_mapping=True).save_pretrained(bundled, dtype=torch.float32)
@@ -238,6 +246,7 @@ def test_synthesis_export_can_ship_the_random_part_styles_of_another_folder(face
         export_weights(run, tmp_path / "mismatch", mapping_from=other)
 
 
+@pytest.mark.slow  # two steps of every loss, the 256 px parser included, in bf16 that most CPUs emulate: about 25 s
 def test_bf16_training_gives_finite_losses(face_data, tmp_path):
     # bf16 is emulated (slow) on CPUs without AVX512-BF16: one parser face keeps this short.
     trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=2, precision="bf16", augment="always",

@@ -245,7 +245,10 @@ def test_item9_weights_with_nan_are_refused(tiny_weights, face_files, tmp_path, 
 # ---- 10. --screenshot into a folder that does not exist yet -------------------------------------------
 def test_item10_a_screenshot_into_a_new_folder_is_written(qtbot, tiny_weights, tmp_path, capsys):  # noqa: ARG001
     shot = tmp_path / "nodir" / "x.png"
-    assert studio_main(["--weights", str(tiny_weights), "--device", "cpu", "--screenshot", str(shot)]) == 0
+    # --backend torch: "auto" would start the first-start ONNX export on a thread that outlives
+    # the window, writing into the shared weights while later tests run.
+    assert studio_main(["--weights", str(tiny_weights), "--device", "cpu", "--backend", "torch", "--screenshot",
+                        str(shot)]) == 0
     assert "screenshot written" in capsys.readouterr().err
     assert Image.open(shot).size[0] > 400
 

@@ -32,7 +32,7 @@ from ca2sis.model.io.atomic import STALE_SECONDS, remove_stale_temporaries
 from ca2sis.model.io.lock import LOCK_FILE
 from ca2sis.model.networks.composite import CA2SIS
 
-from conftest import styled_random_model
+from conftest import FACE_DATA, styled_random_model
 
 
 def digest(path: Path) -> str:
@@ -49,12 +49,23 @@ def train(*args: str) -> int:
                        "--lambda-semantic", "0", "--lambda-parser", "0", *args])
 
 
-@pytest.fixture
-def trained_run(face_data, tmp_path) -> tuple[Path, Path]:
-    """A two-face dataset and a run folder trained for one step: (data, run)."""
-    data, run = tmp_path / "data", tmp_path / "run"
-    small_dataset(face_data, data, count=2)
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory) -> tuple[Path, Path]:
+    """A two-face dataset and a run folder trained for one step, made once for the module."""
+    root = tmp_path_factory.mktemp("trained")
+    data, run = root / "data", root / "run"
+    small_dataset(FACE_DATA, data, count=2)
     assert train("--data", str(data), "--out", str(run), "--log-every", "1") == 0
+    return data, run
+
+
+@pytest.fixture
+def trained_run(trained_once, tmp_path) -> tuple[Path, Path]:
+    """The module's trained run, copied into this test's folder (tests resume, spoil and export
+    it): (data, run)."""
+    data, run = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(trained_once[0], data)
+    shutil.copytree(trained_once[1], run)
     return data, run
 
 

@@ -31,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from ..config import get_config
-from ..devices import instruction_set, physical_cores
+from ..devices import instruction_set, physical_cores, resolve_device
 from ..errors import CA2SISError
 from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
@@ -64,7 +64,7 @@ VARIANTS = {
 
 def default_variants() -> list[str]:
     names = ["torch-cpu", "onnx-cpu"]
-    if torch.cuda.is_available():
+    if resolve_device("auto") == "cuda":
         names += ["torch-cuda", "torch-cuda-compiled", "onnx-cuda", "onnx-tensorrt"]
     return names
 

@@ -36,14 +36,7 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
             yield temporary
         except OSError as error:  # a disk-full write names no file: name the one being written
             raise named_os_error(error, path) from error
-        # Some writers (safetensors) create their file 0600: give it the permissions any new
-        # file of the user's gets, so a weights folder can be shared like the rest of theirs.
-        if temporary.exists():
-            os.chmod(temporary, 0o666 & ~_UMASK)
-        try:
-            os.replace(temporary, path)
-        except OSError as error:
-            raise named_os_error(error, path) from error
+        _publish(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -66,16 +59,22 @@ def atomic_write_all(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
             failed = next((path for temporary, path in staged if str(temporary) == str(error.filename)), None)
             raise named_os_error(error, failed or staged[0][1]) from error
         while staged:
-            temporary, path = staged[0]
-            os.chmod(temporary, 0o666 & ~_UMASK)
-            try:
-                os.replace(temporary, path)
-            except OSError as error:
-                raise named_os_error(error, path) from error
+            _publish(*staged[0])
             staged.pop(0)
     finally:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
+
+
+def _publish(temporary: Path, path: Path) -> None:
+    """Rename a written temporary over ``path``. It first gets the permissions any new file of
+    the user's gets: some writers (safetensors) create theirs 0600, and a weights folder is
+    to be shared like the rest of the user's files."""
+    try:
+        os.chmod(temporary, 0o666 & ~_UMASK)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise named_os_error(error, path) from error
 
 
 def named_os_error(error: OSError, path: str | Path) -> OSError:

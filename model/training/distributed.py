@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ..devices import cpu_flags
-from ..errors import CA2SISError
+from ..devices import cpu_flags, resolve_device
 
 
 @dataclass(frozen=True)
@@ -28,15 +27,12 @@ class Dist:
 
 
 def setup_distributed(device_name: str) -> tuple[Dist, torch.device]:
-    """Read torchrun's environment; pick CUDA when present (or asked), else the CPU."""
+    """Read torchrun's environment; the device as ``--device`` resolves it (``resolve_device``), on
+    this process's own GPU (LOCAL_RANK) when it is CUDA."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device_name == "auto":
-        device_name = "cuda" if torch.cuda.is_available() else "cpu"
-    if device_name == "cuda" and not torch.cuda.is_available():
-        raise CA2SISError("--device cuda was asked for, but no CUDA device is available")
-    device = torch.device(f"cuda:{local_rank}") if device_name == "cuda" else torch.device("cpu")
+    device = torch.device(f"cuda:{local_rank}") if resolve_device(device_name) == "cuda" else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True

@@ -5,13 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """A (3, H, W) image in [-1, 1] → an (H, W, 3) uint8 array."""
-    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def save_grid(rows: list[list[np.ndarray]], path: Path) -> None:

@@ -36,7 +36,7 @@ from ..errors import TrainingDiverged
 from ..faces.parser import FaceParserModel
 from ..faces.reader import default_parser_weights
 from ..io.checkpoint import checkpoint_path, read_checkpoint_meta, save_checkpoint
-from ..io.pixels import one_hot
+from ..io.pixels import one_hot, to_uint8_images
 from ..labels import colorize
 from ..networks.composite import CA2SIS
 from ..networks.discriminator import MultiScaleDiscriminator
@@ -49,7 +49,7 @@ from .losses import LeCamRegularizer, ParserLoss, VGGPerceptualLoss
 from .objectives import MappingObjective, Objective, SynthesisForward, SynthesisObjective
 from .run_config import AUGMENTS, DATA_LOADING, PRECISIONS, STAGES, TrainConfig, derive_seed
 from .run_data import EpochSampler, RunData
-from .samples import save_grid, to_uint8
+from .samples import save_grid
 from .warm_start import (
     DISC_EXPORT,
     load_frozen_synthesis,
@@ -282,9 +282,8 @@ class Trainer:
                     z = torch.randn(count, self.config.mapping_z_dim, generator=generator, device=self.device)
                     outputs.append(model.generate(latents, model.random_codes(z), mask)[0])
         self.model.train(was_training)
-        rows = []
-        for i in range(count):
-            rows.append([colorize(index_mask[i].numpy()), to_uint8(image[i])] + [to_uint8(o[i]) for o in outputs])
+        columns = [to_uint8_images(batch.float().cpu().numpy()) for batch in (image, *outputs)]
+        rows = [[colorize(index_mask[i].numpy())] + [column[i] for column in columns] for i in range(count)]
         path = self.out / "samples" / f"{self.stage}-step{self.step:07d}.png"
         save_grid(rows, path)
         return path

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from ..errors import CA2SISError
 from ..faces.parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
 from ..faces.segmentation import confusion_matrix, scores
-from ..io.pixels import to_network_tensor
+from ..io.pixels import one_hot, to_network_tensor
 from ..labels import FLIP_PERMUTATION, NUM_CLASSES
 from .data import open_dataset, read_id_list
 
@@ -113,7 +113,7 @@ def augment(
 def dice_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """1 - soft Dice, averaged over the classes present in the batch's truth or prediction."""
     probabilities = logits.softmax(dim=1)
-    truth = F.one_hot(labels, logits.shape[1]).permute(0, 3, 1, 2).float()
+    truth = one_hot(labels, logits.shape[1])
     intersection = (probabilities * truth).sum(dim=(0, 2, 3))
     total = probabilities.sum(dim=(0, 2, 3)) + truth.sum(dim=(0, 2, 3))
     present = truth.sum(dim=(0, 2, 3)) > 0
