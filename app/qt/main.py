@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     from .window import StudioWindow
 
     try:
-        window = StudioWindow(engine, entries[0].load(), entries, export_onnx=args.backend == "auto")
+        # A screenshot run quits after one face: a first-start ONNX export would outlive it.
+        export_onnx = args.backend == "auto" and args.screenshot is None
+        window = StudioWindow(engine, entries[0].load(), entries, export_onnx=export_onnx)
     except CA2SISError as error:
         print(f"ca2sis: {error}", file=sys.stderr)
         return EXIT_INPUT
