@@ -134,6 +134,7 @@ class Result:
     milliseconds: dict[str, float]  # time per stage and "total"
     raw: np.ndarray | None = None  # uint8 (H, W, 3): the network's own output (None: same as image)
     finish: Finish | None = None  # how the raw face is finished (paste_back reuses it for photos)
+    drawn_by: str = ""  # the graph that drew it, e.g. "onnx CPU fp32" (a preview's may be cheaper)
 
     def attention_map(self, part: Part) -> np.ndarray:
         """Where ``part``'s style lands: float32 (H, W) in [0, 1], upsampled to the image."""
@@ -227,6 +228,12 @@ class Engine:
         return self.backend.description
 
     @property
+    def preview_description(self) -> str | None:
+        """The cheaper G a preview runs (e.g. "onnx CPU int8"), or None when previews run the
+        same G as full renders."""
+        return getattr(self.backend, "preview_description", None)
+
+    @property
     def has_mapping(self) -> bool:
         return self.backend.has_mapping
 
@@ -301,9 +308,12 @@ class Engine:
         return latents if batched else latents[0]
 
     def generate(
-        self, latents: np.ndarray, codes: np.ndarray, layouts: object = None
+        self, latents: np.ndarray, codes: np.ndarray, layouts: object = None, preview: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """G: latents and codes, (C, ·) or (B, C, ·) → uint8 image(s) and attention map(s).
+
+        ``preview``: draw with the backend's cheaper G where it has one (``preview_description``),
+        for frames shown only while a stroke or slider moves.
 
         ``layouts``: what the cross-attention's mask bias reads, for weights that have one
         (``attention_mask_bias``; others ignore it): per face the mask the latents came from,
@@ -330,8 +340,10 @@ class Engine:
                 raise DataError(f"{len(items)} layouts for {len(latents_batch)} faces")
             layout_batch = np.stack([self.class_layout(item) for item in items])
         with self._lock:
+            # preview only when asked: a backend written before previews existed keeps working
             images, attention = self.backend.generate(
-                latents_batch.astype(np.float32), codes_batch.astype(np.float32), layout_batch
+                latents_batch.astype(np.float32), codes_batch.astype(np.float32), layout_batch,
+                **({"preview": True} if preview else {}),
             )
             self.stats["generations"] += len(images)
         if not np.isfinite(images).all():  # would otherwise come out as a black image
@@ -517,9 +529,10 @@ class Engine:
         index = part_index(part, self.config.num_classes)
         return composite_mask(self.load_mask(edit.mask), self.load_mask(source), index)
 
-    def render(self, edit: Edit) -> Result:
+    def render(self, edit: Edit, preview: bool = False) -> Result:
         """Generate the face an ``Edit`` describes, reusing every cached part, and finish it
-        against the style face (``Edit.confine``, ``keep_detail``, ``match_colour``)."""
+        against the style face (``Edit.confine``, ``keep_detail``, ``match_colour``); ``preview``:
+        with the cheaper G where the backend has one (``generate``)."""
         start = time.perf_counter()
         codes = self.edit_codes(edit)
         after_codes = time.perf_counter()
@@ -527,7 +540,9 @@ class Engine:
         latents = self.edit_latents(edit, targets)
         after_latents = time.perf_counter()
         layout = self.edit_layout(edit, targets) if self.config.attention_mask_bias > 0 else None
-        raw, attention = self.generate(latents, codes, layout)
+        with self._lock:  # the graph named is the one that ran, even if use_backend swaps it meanwhile
+            drawn_by = self.preview_description if preview and self.preview_description else self.description
+            raw, attention = self.generate(latents, codes, layout, preview=preview)
         after_generator = time.perf_counter()
         image, finish = raw, None
         if edit.finishing and edit.style_is_source:
@@ -544,7 +559,7 @@ class Engine:
             "finish": (end - after_generator) * 1000,
             "total": (end - start) * 1000,
         }
-        return Result(image, codes, latents, attention, milliseconds, raw, finish)
+        return Result(image, codes, latents, attention, milliseconds, raw, finish, drawn_by)
 
 
 def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:
