@@ -256,7 +256,8 @@ class TorchBackend:
 
     @torch.inference_mode()
     def generate(
-        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None, preview: bool = False
+        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None,
+        preview: bool = False,  # noqa: ARG002  (one G: a preview is a full render)
     ) -> tuple[np.ndarray, np.ndarray]:
         inputs = [self._tensor(latents), self._tensor(codes)]
         if self.config.attention_mask_bias > 0:

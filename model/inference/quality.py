@@ -54,7 +54,8 @@ def face_files(folder: str | Path, ids: Sequence[str] | None = None, limit: int 
     names = list(ids) if ids is not None else sorted(found)
     missing = [name for name in names if name not in found or not (masks / f"{name}.png").exists()]
     if missing:
-        raise DataError(f"{folder} has no face and mask for {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else ""))
+        more = " ..." if len(missing) > 3 else ""
+        raise DataError(f"{folder} has no face and mask for {', '.join(missing[:3])}{more}")
     faces = [FaceFiles(name, found[name], masks / f"{name}.png") for name in names]
     faces = faces[:limit] if limit is not None else faces
     if not faces:
