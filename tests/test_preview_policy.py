@@ -37,6 +37,16 @@ def test_releasing_a_slider_asks_for_the_full_render_only_after_previews():
     assert not preview_policy.let_go("strength")  # pressed and released without a move: nothing to redo
 
 
+def test_a_preview_arriving_after_the_stroke_ended_is_replaced_by_the_full_render():
+    preview_policy, studio = policy("onnx CPU int8")
+    studio.stroke_active = True
+    assert preview_policy.replace_preview(shown_preview=True, newest=True) is False  # still painting
+    studio.stroke_active = False
+    assert preview_policy.replace_preview(shown_preview=True, newest=True)
+    assert not preview_policy.replace_preview(shown_preview=True, newest=False)  # the stroke's full render is queued
+    assert not preview_policy.replace_preview(shown_preview=False, newest=True)
+
+
 def test_without_a_cheaper_g_frames_while_dragging_are_full_renders_and_say_so():
     preview_policy, studio = policy(None)
     preview_policy.hold("strength")

@@ -58,6 +58,12 @@ class PreviewPolicy:
         self._newest_is_preview = self.dragging and self.engine.preview_description is not None
         return self._newest_is_preview
 
+    def replace_preview(self, shown_preview: bool, newest: bool) -> bool:
+        """Whether a full render must replace the frame just shown: a preview that arrived after
+        the pointer stopped, with no newer request under way (a stroke that changed no pixel
+        leaves no command to render, so nothing else would replace it)."""
+        return shown_preview and newest and not self.dragging
+
     def label(self, drawn_by: str, preview: bool) -> str:
         """The status bar's words for a frame drawn by ``drawn_by`` (``Result.drawn_by``)."""
         size = f"{self.engine.image_size} px"
