@@ -10,7 +10,7 @@ import pytest
 
 from ca2sis.model.inference.quality import MAX_PSNR_DROP_DB, FaceArrays, compare_to_reference, face_files, passes
 
-from conftest import styled_random_model
+from conftest import FACE_DATA, styled_random_model
 
 pytest.importorskip("onnxruntime")
 VNNI = frozenset({"avx512f", "avx512_vnni"})
@@ -46,14 +46,13 @@ def test_a_variant_far_from_pytorch_fails_the_check():
 
 
 @pytest.fixture(scope="module")
-def int8_weights(tiny_onnx_weights, face_data, tmp_path_factory):
-    """The tiny export with an int8 G from ``ca2sis-export --int8``, checked on two fixture faces."""
-    from ca2sis.model.cli.export import main
+def int8_weights(tiny_onnx_weights, tmp_path_factory):
+    """The tiny export with an int8 G, checked on two fixture faces (what ``ca2sis-export --int8`` adds)."""
+    from ca2sis.model.inference.quantize import export_int8
 
     folder = tmp_path_factory.mktemp("weights") / "tiny-int8"
     shutil.copytree(tiny_onnx_weights, folder)
-    # --int8 after an export: the fp32 graphs are current, so the export only rewrites them
-    assert main([str(folder), "--int8", "--int8-faces", str(face_data), "--int8-limit", "2"]) == 0
+    export_int8(folder, FACE_DATA, check_limit=2)
     return folder
 
 
@@ -141,17 +140,16 @@ def test_a_preview_renders_with_the_cheaper_g_and_says_which(int8_weights, tmp_p
 
 
 @pytest.mark.slow
-def test_int8_g_keeps_the_layout_input_of_a_mask_bias(tiny_config, face_data, tmp_path):
+def test_export_int8_of_weights_with_a_mask_bias_keeps_the_layout_input(tiny_config, face_data, tmp_path, capsys):
     import onnxruntime
 
-    from ca2sis.model.inference.backends import INT8_GENERATOR_FILE
-    from ca2sis.model.inference.onnx_export import export_onnx
-    from ca2sis.model.inference.quantize import export_int8
+    from ca2sis.model.cli.export import main
+    from ca2sis.model.inference.backends import INT8_GENERATOR_FILE, int8_check
 
     folder = tmp_path / "bias"
     styled_random_model(tiny_config.replace(attention_mask_bias=2.0)).save_pretrained(folder)
-    export_onnx(folder)
-    check = export_int8(folder, face_data, check_limit=1)
-    assert check["faces"] == 1
+    assert main([str(folder), "--int8", "--int8-faces", str(face_data), "--int8-limit", "1"]) == 0
+    assert "int8 G on 1 faces" in capsys.readouterr().out
     int8 = onnxruntime.InferenceSession(str(folder / INT8_GENERATOR_FILE))
     assert [i.name for i in int8.get_inputs()] == ["latents", "codes", "layout"]
+    assert int8_check(int8)["faces"] == 1
