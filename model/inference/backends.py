@@ -324,9 +324,10 @@ class OnnxBackend:
 
     G is fp32, or int8 (``generator.int8.onnx``): ``precision`` "int8" asks for it, "auto" takes
     it only on a CPU where it is faster (``int8_runs_faster``; ``flags`` stands in for this CPU's)
-    and when it passed the quality check at export (within 0.5 dB of PyTorch fp32). Where the
-    CPU is fast at int8 but the graph failed the check, it is still the cheaper preview
-    (``generate(..., preview=True)``, ``preview_description``). ``description`` names the G it runs.
+    and when it passed the quality check at export (``inference.quality``: within 0.5 dB of
+    PyTorch fp32, visually identical). Where the CPU is fast at int8 but the graph failed the
+    check, it is still the cheaper preview (``generate(..., preview=True)``,
+    ``preview_description``). ``description`` names the G it runs.
     """
 
     name = "onnx"
@@ -373,6 +374,8 @@ class OnnxBackend:
     def _int8_generator(self, folder: Path, options: object, precision: str, flags: frozenset[str] | None):
         """The int8 G's session when it is asked for, or when "auto" may use it here; else None."""
         path = folder / INT8_GENERATOR_FILE
+        if precision == "int8" and self.device != "cpu":
+            raise CA2SISError("the int8 G runs on the CPU only (use --device cpu)")
         if precision == "fp32" or self.device != "cpu":
             return None
         if precision == "int8" and not path.exists():
