@@ -38,12 +38,13 @@ from ca2sis.model.training.data import read_id_list
 REPO = Path(__file__).resolve().parents[1]
 
 
-def variants(folder: Path, config: CA2SISConfig) -> dict[str, Engine]:
+def variants(folder: Path, config: CA2SISConfig, threads: int) -> dict[str, Engine]:
     """The ONNX variants of ``folder`` that load (fp32 G; int8 G when exported), by name."""
-    engines = {"onnx fp32": Engine(backend=OnnxBackend(folder, config, device="cpu", precision="fp32"))}
-    if (folder / INT8_GENERATOR_FILE).exists():
-        engines["onnx int8"] = Engine(backend=OnnxBackend(folder, config, device="cpu", precision="int8"))
-    return engines
+    precisions = ["fp32", "int8"] if (folder / INT8_GENERATOR_FILE).exists() else ["fp32"]
+    return {
+        f"onnx {precision}": Engine(backend=OnnxBackend(folder, config, "cpu", threads, precision=precision))
+        for precision in precisions
+    }
 
 
 def markdown(report: dict) -> str:
@@ -72,7 +73,8 @@ def markdown(report: dict) -> str:
             f"{row['part_edit_vs_reference_mean_db']:.1f} / {row['part_edit_vs_reference_min_db']:.1f} dB | "
             f"{'yes' if row['passes'] else 'no'} | {cells[0]} | {cells[1]} |"
         )
-    lines += ["", f"{report['runs']} interleaved runs after {report['warmup']} warm-up runs each."]
+    lines += ["", f"{report['runs']} interleaved runs after {report['warmup']} warm-up runs each, "
+              f"{report['threads']} threads per variant. PSNR against PyTorch fp32: inf where the images are equal."]
     return "\n".join(lines) + "\n"
 
 
@@ -86,12 +88,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=8, help="at most this many faces (default: 8)")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per variant (default: 10; 0: no timing)")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, help="CPU threads (default: the backends' own choice)")
+    parser.add_argument("--threads", type=int, help="CPU threads of every variant (default: the physical cores)")
     parser.add_argument("--out", type=Path, default=Path("validate-backends"), help="writes OUT.json and OUT.md")
     args = parser.parse_args()
     ids = None if str(args.list) == "all" else read_id_list(args.list)
-    reference = Engine(backend=TorchBackend(CA2SIS.from_pretrained(args.weights), device="cpu", threads=args.threads))
-    engines = variants(args.weights, reference.config)
+    # The same threads for every variant (PyTorch would otherwise follow OMP_NUM_THREADS, ORT not).
+    threads = args.threads or physical_cores()
+    reference = Engine(backend=TorchBackend(CA2SIS.from_pretrained(args.weights), device="cpu", threads=threads))
+    engines = variants(args.weights, reference.config, threads)
     faces = FaceArrays.load(reference, face_files(args.data, ids, args.limit))
     quality = compare_to_reference(reference, engines, faces)
     quality["reference"]["faces"] = len(faces.names)
@@ -102,13 +106,14 @@ def main() -> None:
         for name, times in zip(names, all_times):
             timing[name] = {op: {"median_ms": round(statistics.median(t), 2), "min_ms": round(min(t), 2)}
                             for op, t in times.items()}
-    default = Engine.from_pretrained(args.weights, device="cpu", threads=args.threads)
+    default = Engine.from_pretrained(args.weights, device="cpu", threads=threads)
     report = {
         "weights": str(args.weights),
         "config": reference.config.name,
         "image_size": reference.image_size,
         "faces": faces.names,
         "engine_default": default.description,
+        "threads": threads,
         "runs": args.runs,
         "warmup": args.warmup,
         "machine": {**machine_description(), "instruction_set": instruction_set(), "physical_cores": physical_cores()},
