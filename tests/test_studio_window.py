@@ -236,3 +236,18 @@ def test_window_renders_to_a_screenshot(window, tmp_path):
 def test_without_weights_the_studio_says_how_to_get_them(tmp_path, capsys):
     assert studio_main(["--weights", str(tmp_path / "nothing-here")]) == 3
     assert "docs/training.md" in capsys.readouterr().err
+
+
+def test_the_status_bar_names_the_render_shown_while_a_slider_moves_and_after(qtbot, window):
+    window.shape_panel.face_dropped(gallery_mime("face-02"))
+    wait_current(qtbot, window)
+    assert window.timing_label.text().startswith("full: torch cpu float32 64 px, ")
+    slider = window.shape_panel.sliders[HAIR]
+    slider.setSliderDown(True)  # the pointer holds the slider: what is drawn now is a preview
+    slider.setValue(60)
+    wait_current(qtbot, window)
+    # PyTorch has one G: the frames drawn while dragging are full renders, and the bar says so.
+    assert window.timing_label.text().startswith("preview: torch cpu float32 64 px (the full G: no cheaper one here)")
+    slider.setSliderDown(False)
+    assert window.timing_label.text().startswith("full: torch cpu float32 64 px, ")
+    assert window.is_current()  # nothing to render again: the frame shown is the full render

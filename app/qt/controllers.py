@@ -65,6 +65,7 @@ class RenderRequest:
 
     edit: Edit
     plan: PastePlan | None = None
+    preview: bool = False  # drawn while dragging, with the engine's cheaper G (``state.preview``)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Rendered:
     result: Result
     composite: np.ndarray | None = None
     original: np.ndarray | None = None
+    preview: bool = False
 
 
 class PhotoController:
@@ -113,11 +115,11 @@ class PhotoController:
 
     def render(self, request: RenderRequest) -> Rendered:
         """Runs on the render thread: the face, then (for a photo) its preview pasted back."""
-        result = self.engine.render(request.edit)
+        result = self.engine.render(request.edit, preview=request.preview)
         if request.plan is None:
-            return Rendered(result)
+            return Rendered(result, preview=request.preview)
         composite = request.plan.compose(result, preview=True)
-        return Rendered(result, composite, np.asarray(request.plan.photo.preview.pixels))
+        return Rendered(result, composite, np.asarray(request.plan.photo.preview.pixels), request.preview)
 
     def result_file_name(self) -> str:
         photo = self.document_photo()

@@ -11,6 +11,7 @@ menus on them, draws variations and asks before quitting with unsaved changes.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import zlib
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from ..state.display import elided
 from ..state.document import MAX_BRUSH_SIZE, Command, Face, Studio, variation_edit
 from ..state.events import Change, ChangeKind
 from ..state.gallery import GalleryEntry
+from ..state.preview import PreviewPolicy
 from ..state.project import PROJECT_SUFFIX
 from .canvas import MaskCanvas
 from .controllers import ExportController, OnnxExportController, PhotoController, ProjectController, Rendered
@@ -166,6 +168,10 @@ class StudioWindow(QMainWindow):
         self.canvas.hovered.connect(self._show_hover)
         self.canvas.left.connect(lambda: self.hover_label.setText(""))
         self.studio.subscribe(self._on_change)
+        self.preview_policy = PreviewPolicy(engine, self.studio)
+        self.shown: Rendered | None = None
+        for slider in self.style_panel.findChildren(QSlider) + self.shape_panel.findChildren(QSlider):
+            self._watch_drags(slider)
         self.onnx_export = OnnxExportController(engine, self.device_label, self.statusBar(), self,
                                                 ready=self.request_render)
         if export_onnx:
@@ -299,6 +305,8 @@ class StudioWindow(QMainWindow):
         bar = self.statusBar()
         self.hover_label = QLabel()
         self.timing_label = QLabel("–")
+        self.timing_label.setToolTip("What the result shows: a preview (while a stroke or slider moves) or the full "
+                                     "render, the graph that drew it, and how long the face took")
         self.device_label = QLabel(self.engine.description)
         self.device_label.setToolTip("Where and how the networks run")
         for label in (self.hover_label, self.timing_label, self.device_label):
@@ -326,9 +334,28 @@ class StudioWindow(QMainWindow):
 
     # ---- rendering ---------------------------------------------------------------------
     def request_render(self) -> int:
-        """Ask for the face of the current document (and its photo); the newest request wins."""
+        """Ask for the face of the current document (and its photo); the newest request wins.
+        While a stroke or a slider moves it is a preview (``PreviewPolicy``)."""
         self.result_view.busy.setText("rendering…")
-        return self.worker.submit(self.photos.render_request())
+        preview = self.preview_policy.next_render_is_preview()
+        return self.worker.submit(dataclasses.replace(self.photos.render_request(), preview=preview))
+
+    def _watch_drags(self, slider: QSlider) -> None:
+        """Previews while ``slider`` is dragged; the full render (or the label saying the frame
+        shown is one) when it is let go."""
+        key = str(id(slider))
+        slider.sliderPressed.connect(lambda: self.preview_policy.hold(key))
+        slider.sliderReleased.connect(lambda: self._drag_ended(key))
+
+    def _drag_ended(self, key: str) -> None:
+        if self.preview_policy.let_go(key):
+            self.request_render()
+        elif self.shown is not None:
+            self._show_what_is_drawn(self.shown)
+
+    def _show_what_is_drawn(self, rendered: Rendered) -> None:
+        label = self.preview_policy.label(rendered.result.drawn_by, rendered.preview)
+        self.timing_label.setText(f"{label}, {rendered.result.milliseconds['total']:.0f} ms")
 
     def _on_rendered(self, ticket: int, rendered: Rendered) -> None:
         if ticket < self.shown_ticket:  # an older request finished after a newer one: stale
@@ -336,7 +363,11 @@ class StudioWindow(QMainWindow):
         self.shown_ticket = ticket
         self.result = rendered.result
         self.result_view.show_result(rendered.result, rendered.composite, rendered.original)
-        self.timing_label.setText(f"last generation {rendered.result.milliseconds['total']:.0f} ms")
+        self.shown = rendered
+        self._show_what_is_drawn(rendered)
+        if self.preview_policy.replace_preview(rendered.preview, ticket == self.worker.latest_ticket):
+            self.request_render()
+            return
         if ticket == self.worker.latest_ticket:
             self.result_view.busy.setText("")
 

@@ -20,6 +20,7 @@ layout the bias comes from (the one-hot mask, or a soft blend under a shape slid
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import CA2SISConfig
-from ..devices import physical_cores, resolve_device
+from ..devices import cpu_flags, physical_cores, resolve_device
 from ..errors import CA2SISError, WeightsError
 from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS
@@ -42,6 +43,14 @@ ONNX_FILES = {name: f"{name}.onnx" for name in GRAPH_NAMES}
 ATTENTION_SIZE = 64
 NO_MAPPING = "these weights have no mapping network M_s (train it with `ca2sis-train --stage mapping`)"
 WEIGHTS_DIGEST_KEY = "ca2sis_weights_sha256"  # ONNX metadata: which safetensors it came from
+# G quantised to int8 (``ca2sis-export --int8``, ``inference.quantize``): same inputs and outputs
+# as generator.onnx; its metadata records the quality check it took at export (JSON).
+INT8_GENERATOR_FILE = "generator.int8.onnx"
+INT8_CHECK_KEY = "ca2sis_int8_check"
+# Where int8 products are faster than fp32 ones: CPUs with VNNI (or AMX). Without them ORT's int8
+# kernels are no faster than its fp32 ones (and the QDQ graph adds its own passes).
+INT8_FAST_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+PRECISIONS = ("auto", "fp32", "int8")
 
 
 def summarize_attention(maps: list[torch.Tensor], size: int) -> torch.Tensor:
@@ -146,6 +155,7 @@ class Backend(Protocol):
     config: CA2SISConfig
     device: str
     description: str
+    preview_description: str | None  # the cheaper G of generate(..., preview=True); None: the same G
     has_mapping: bool
 
     def encode_styles(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
@@ -153,7 +163,7 @@ class Backend(Protocol):
     def embed_mask(self, planes: np.ndarray) -> np.ndarray: ...
 
     def generate(
-        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None
+        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None, preview: bool = False
     ) -> tuple[np.ndarray, np.ndarray]: ...
 
     def random_codes(self, z: np.ndarray) -> np.ndarray: ...
@@ -168,11 +178,15 @@ def _onnxruntime():
     return onnxruntime
 
 
-def open_onnx_graph(folder: Path, name: str, options: object = None, providers: Sequence = ("CPUExecutionProvider",)):
-    """An ONNX Runtime session of ``folder/<name>.onnx``; a WeightsError when the file is not a
-    loadable graph or was exported from other weights than the safetensors file beside it."""
+def open_onnx_graph(
+    folder: Path, name: str, options: object = None, providers: Sequence = ("CPUExecutionProvider",),
+    filename: str | None = None,
+):
+    """An ONNX Runtime session of ``folder/<name>.onnx`` (or of ``filename``, another graph of
+    that network); a WeightsError when the file is not a loadable graph or was exported from
+    other weights than the safetensors file beside it."""
     ort = _onnxruntime()
-    path = folder / ONNX_FILES[name]
+    path = folder / (filename or ONNX_FILES[name])
     try:
         session = ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as exc:  # ORT raises its own exception types for bad files
@@ -201,6 +215,7 @@ class TorchBackend:
     """The graphs in PyTorch: fp32 on the CPU, fp16 on CUDA; optionally torch.compile'd."""
 
     name = "torch"
+    preview_description = None  # one G: previews are full renders
 
     def __init__(
         self, model: CA2SIS, device: str = "auto", compile: bool = False, threads: int | None = None,
@@ -241,7 +256,8 @@ class TorchBackend:
 
     @torch.inference_mode()
     def generate(
-        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None
+        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None,
+        preview: bool = False,  # noqa: ARG002  (one G: a preview is a full render)
     ) -> tuple[np.ndarray, np.ndarray]:
         inputs = [self._tensor(latents), self._tensor(codes)]
         if self.config.attention_mask_bias > 0:
@@ -284,19 +300,45 @@ def onnx_session_options(threads: int | None = None):
     return options
 
 
+def int8_runs_faster(flags: frozenset[str] | None = None) -> bool:
+    """Whether this CPU (or one with ``flags``) has the int8 instructions that make G int8 pay."""
+    return bool((cpu_flags() if flags is None else flags) & INT8_FAST_FLAGS)
+
+
+def int8_check(session) -> dict | None:
+    """The quality check an int8 graph passed or failed at export (``inference.quality``), or
+    None when it records none."""
+    recorded = session.get_modelmeta().custom_metadata_map.get(INT8_CHECK_KEY)
+    try:
+        check = json.loads(recorded) if recorded else None
+    except json.JSONDecodeError:
+        return None
+    return check if isinstance(check, dict) else None
+
+
 class OnnxBackend:
-    """The graphs exported by ``ca2sis-export`` (fp32), run by ONNX Runtime.
+    """The graphs exported by ``ca2sis-export``, run by ONNX Runtime.
 
     Uses onnxruntime-gpu's CUDA provider (or TensorRT when asked) when the device is a GPU,
     the CPU provider otherwise. An export older than the weights beside it is refused.
+
+    G is fp32, or int8 (``generator.int8.onnx``): ``precision`` "int8" asks for it, "auto" takes
+    it only on a CPU where it is faster (``int8_runs_faster``; ``flags`` stands in for this CPU's)
+    and when it passed the quality check at export (``inference.quality``: within 0.5 dB of
+    PyTorch fp32, visually identical). Where the CPU is fast at int8 but the graph failed the
+    check, it is still the cheaper preview (``generate(..., preview=True)``,
+    ``preview_description``). ``description`` names the G it runs.
     """
 
     name = "onnx"
 
     def __init__(
         self, folder: str | Path, config: CA2SISConfig, device: str = "auto", threads: int | None = None,
-        tensorrt: bool = False, options: object = None,
+        tensorrt: bool = False, options: object = None, precision: str = "auto",
+        flags: frozenset[str] | None = None,
     ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not '{precision}'")
         folder = Path(folder)
         self.config = config
         self.device = resolve_device(device)
@@ -318,9 +360,36 @@ class OnnxBackend:
             self.sessions[name] = open_onnx_graph(folder, name, options, providers)
         self.has_mapping = "mapping_network" in self.sessions
         used = self.sessions["generator"].get_providers()[0].removesuffix("ExecutionProvider")
-        self.description = f"onnx {used} fp32"
         if self.device == "cuda" and used == "CPU":
             self.device = "cpu"  # CUDA provider failed to load (no CUDA/cuDNN libraries): say so honestly
+        self.precision = "fp32"
+        self.int8_check: dict | None = None
+        int8 = self._int8_generator(folder, options, precision, flags)
+        self.preview_generator = int8  # the cheaper G while a stroke or slider moves; None: G itself
+        if int8 is not None and (precision == "int8" or (self.int8_check or {}).get("passes")):
+            self.sessions["generator"], self.precision, self.preview_generator = int8, "int8", None
+        self.description = f"onnx {used} {self.precision}"
+        self.preview_description = f"onnx {used} int8" if self.preview_generator is not None else None
+
+    def _int8_generator(self, folder: Path, options: object, precision: str, flags: frozenset[str] | None):
+        """The int8 G's session when it is asked for, or when "auto" may use it here; else None."""
+        path = folder / INT8_GENERATOR_FILE
+        if precision == "int8" and self.device != "cpu":
+            raise CA2SISError("the int8 G runs on the CPU only (use --device cpu)")
+        if precision == "fp32" or self.device != "cpu":
+            return None
+        if precision == "int8" and not path.exists():
+            raise WeightsError(f"{folder} has no int8 G ({INT8_GENERATOR_FILE}): run `ca2sis-export --int8 {folder}`")
+        if precision == "auto" and (not path.exists() or not int8_runs_faster(flags)):
+            return None
+        try:
+            session = open_onnx_graph(folder, "generator", options, filename=INT8_GENERATOR_FILE)
+        except WeightsError:
+            if precision == "int8":
+                raise
+            return None  # a stale or broken int8 graph: fp32 does the job
+        self.int8_check = int8_check(session)
+        return session
 
     def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.sessions[name].run(None, feeds)
@@ -333,13 +402,14 @@ class OnnxBackend:
         return self._run("mask_embedder", {"planes": np.ascontiguousarray(planes, np.float32)})[0]
 
     def generate(
-        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None
+        self, latents: np.ndarray, codes: np.ndarray, layout: np.ndarray | None = None, preview: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         feeds = {"latents": np.ascontiguousarray(latents, np.float32), "codes": np.ascontiguousarray(codes, np.float32)}
         if self.config.attention_mask_bias > 0:
             layout = uniform_layout(latents, self.config) if layout is None else layout
             feeds["layout"] = np.ascontiguousarray(layout, np.float32)
-        image, attention = self._run("generator", feeds)
+        session = self.preview_generator if preview and self.preview_generator is not None else None
+        image, attention = session.run(None, feeds) if session is not None else self._run("generator", feeds)
         return image, attention
 
     def random_codes(self, z: np.ndarray) -> np.ndarray:

@@ -136,6 +136,7 @@ class Result:
     # How the raw face is finished (its switches off for a global edit); ``paste_edit`` reuses it
     # for photos. None when the style face is not the face the mask was painted from.
     finish: Finish | None = None
+    drawn_by: str = ""  # the graph that drew it, e.g. "onnx CPU fp32" (a preview's may be cheaper)
 
     def attention_map(self, part: Part) -> np.ndarray:
         """Where ``part``'s style lands: float32 (H, W) in [0, 1], upsampled to the image."""
@@ -229,6 +230,12 @@ class Engine:
         return self.backend.description
 
     @property
+    def preview_description(self) -> str | None:
+        """The cheaper G a preview runs (e.g. "onnx CPU int8"), or None when previews run the
+        same G as full renders."""
+        return getattr(self.backend, "preview_description", None)
+
+    @property
     def has_mapping(self) -> bool:
         return self.backend.has_mapping
 
@@ -303,9 +310,12 @@ class Engine:
         return latents if batched else latents[0]
 
     def generate(
-        self, latents: np.ndarray, codes: np.ndarray, layouts: object = None
+        self, latents: np.ndarray, codes: np.ndarray, layouts: object = None, preview: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
         """G: latents and codes, (C, ·) or (B, C, ·) → uint8 image(s) and attention map(s).
+
+        ``preview``: draw with the backend's cheaper G where it has one (``preview_description``),
+        for frames shown only while a stroke or slider moves.
 
         ``layouts``: what the cross-attention's mask bias reads, for weights that have one
         (``attention_mask_bias``; others ignore it): per face the mask the latents came from,
@@ -332,8 +342,10 @@ class Engine:
                 raise DataError(f"{len(items)} layouts for {len(latents_batch)} faces")
             layout_batch = np.stack([self.class_layout(item) for item in items])
         with self._lock:
+            # preview only when asked: a backend written before previews existed keeps working
             images, attention = self.backend.generate(
-                latents_batch.astype(np.float32), codes_batch.astype(np.float32), layout_batch
+                latents_batch.astype(np.float32), codes_batch.astype(np.float32), layout_batch,
+                **({"preview": True} if preview else {}),
             )
             self.stats["generations"] += len(images)
         if not np.isfinite(images).all():  # would otherwise come out as a black image
@@ -521,9 +533,10 @@ class Engine:
         index = part_index(part, self.config.num_classes)
         return composite_mask(self.load_mask(edit.mask), self.load_mask(source), index)
 
-    def render(self, edit: Edit) -> Result:
+    def render(self, edit: Edit, preview: bool = False) -> Result:
         """Generate the face an ``Edit`` describes, reusing every cached part, and finish it
-        against the style face (``Edit.confine``, ``keep_detail``, ``match_colour``)."""
+        against the style face (``Edit.confine``, ``keep_detail``, ``match_colour``); ``preview``:
+        with the cheaper G where the backend has one (``generate``)."""
         start = time.perf_counter()
         codes = self.edit_codes(edit)
         after_codes = time.perf_counter()
@@ -531,7 +544,9 @@ class Engine:
         latents = self.edit_latents(edit, targets)
         after_latents = time.perf_counter()
         layout = self.edit_layout(edit, targets) if self.config.attention_mask_bias > 0 else None
-        raw, attention = self.generate(latents, codes, layout)
+        with self._lock:  # the graph named is the one that ran, even if use_backend swaps it meanwhile
+            drawn_by = self.preview_description if preview and self.preview_description else self.description
+            raw, attention = self.generate(latents, codes, layout, preview=preview)
         after_generator = time.perf_counter()
         image, finish = raw, None
         if edit.style_is_source:  # a finish even when its steps are off: a photo edit pastes back by it
@@ -548,7 +563,7 @@ class Engine:
             "finish": (end - after_generator) * 1000,
             "total": (end - start) * 1000,
         }
-        return Result(image, codes, latents, attention, milliseconds, raw, finish)
+        return Result(image, codes, latents, attention, milliseconds, raw, finish, drawn_by)
 
 
 def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:
