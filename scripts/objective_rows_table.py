@@ -23,13 +23,15 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     rows = [(name, json.loads(Path(path).read_text())) for name, path in (arg.split("=", 1) for arg in argv)]
-    levels = list(rows[0][1]["metrics"]["swd_levels"])
+    # Reports made with --metrics may lack SWD (or any metric): those cells read n/a.
+    levels = list(next((r["metrics"]["swd_levels"] for _, r in rows if r["metrics"].get("swd_levels")), []))
     print("| row | PSNR | SSIM | SWD×1e3 (" + ", ".join(f"{level}" for level in levels) + " px) | mIoU "
           "| swap leakage | swap transfer | random-part leakage |")
     print("|---|---|---|---|---|---|---|---|")
     for name, report in rows:
-        m = report["metrics"]
-        swd_cells = ", ".join(_cell(m["swd_levels"].get(level), 1) for level in levels)
+        m = {key: None for key in ("psnr", "ssim", "swd", "miou", "style_leakage", "style_transfer",
+                                    "random_part_leakage")} | report["metrics"]
+        swd_cells = ", ".join(_cell((m.get("swd_levels") or {}).get(level), 1) for level in levels)
         print(f"| {name} | {_cell(m['psnr'], 2)} | {_cell(m['ssim'], 3)} | {_cell(m['swd'], 1)} ({swd_cells}) "
               f"| {_cell(m['miou'], 3)} | {_cell(m['style_leakage'], 3)} | {_cell(m['style_transfer'], 3)} "
               f"| {_cell(m['random_part_leakage'], 3)} |")
