@@ -153,3 +153,14 @@ def test_export_int8_of_weights_with_a_mask_bias_keeps_the_layout_input(tiny_con
     int8 = onnxruntime.InferenceSession(str(folder / INT8_GENERATOR_FILE))
     assert [i.name for i in int8.get_inputs()] == ["latents", "codes", "layout"]
     assert int8_check(int8)["faces"] == 1
+    # The fp32 graphs beside it take the layout too, and draw what PyTorch draws with it.
+    from ca2sis.model.inference.engine import Engine
+    from ca2sis.model.inference.onnx_export import check_parity
+
+    differences = check_parity(folder)
+    assert max(differences.values()) < 1e-3, differences
+    image = sorted((face_data / "images").iterdir())[0]
+    mask = face_data / "masks" / (image.stem + ".png")
+    onnx_face = Engine.from_pretrained(folder, backend="onnx").reconstruct(image, mask).astype(int)
+    torch_face = Engine.from_pretrained(folder, backend="torch").reconstruct(image, mask).astype(int)
+    assert np.abs(onnx_face - torch_face).max() <= 2

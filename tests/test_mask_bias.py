@@ -108,21 +108,3 @@ def test_a_batch_needs_one_layout_per_face(face_data):
     with pytest.raises(DataError, match="3 layouts for 2 faces"):
         engine.generate(latents, codes, masks + masks[:1])
 
-
-@pytest.mark.slow
-def test_the_onnx_graph_takes_the_layout_and_matches_pytorch(tmp_path, face_data):
-    from ca2sis.model.inference.onnx_export import check_parity, export_onnx
-
-    folder = tmp_path / "biased"
-    config = get_config("tiny").replace(attention_mask_bias=1.0)
-    styled_random_model(config, with_mapping=False).save_pretrained(folder)
-    export_onnx(folder)
-    differences = check_parity(folder)
-    assert max(differences.values()) < 1e-3, differences
-    onnx_engine = Engine.from_pretrained(folder, backend="onnx")
-    torch_engine = Engine.from_pretrained(folder, backend="torch")
-    assert "onnx" in onnx_engine.description
-    image = sorted((face_data / "images").iterdir())[0]
-    mask = face_data / "masks" / (image.stem + ".png")
-    difference = onnx_engine.reconstruct(image, mask).astype(int) - torch_engine.reconstruct(image, mask).astype(int)
-    assert np.abs(difference).max() <= 2
