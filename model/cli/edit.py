@@ -259,7 +259,11 @@ def _edit(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"wrote {summary['out']} ({summary['size']}x{summary['size']}, {summary['backend']}, "
+        pasted = summary.get("pasted_into")
+        # With --paste-back the file is the whole photo; the face was generated at the networks' size.
+        width, height = pasted["size"] if pasted else (summary["size"], summary["size"])
+        into = f", the {summary['size']} px face pasted back" if pasted else ""
+        print(f"wrote {summary['out']} ({width}x{height}{into}, {summary['backend']}, "
               f"{summary['milliseconds']['total']:.0f} ms)")
     return EXIT_OK
 
