@@ -19,6 +19,7 @@ from ca2sis.model.training.losses import (
     hinge_generator_loss,
     part_colour_loss,
     rgb_to_lab,
+    style_cycle_loss,
 )
 
 from conftest import random_mask
@@ -115,3 +116,22 @@ def test_part_colour_loss_compares_each_part_colour_and_pulls_it_towards_the_tar
     # An absent part is skipped rather than compared with nothing.
     empty = torch.zeros_like(mask[:, :1])
     assert part_colour_loss(target, empty, target, mask[:, :1]).item() == 0
+
+
+def test_style_cycle_loss_is_the_relative_code_error_of_the_parts_present():
+    mask = torch.zeros(2, 4, 8, 8)
+    mask[:, 0, :4], mask[:, 1, 4:] = 1, 1  # classes 2 and 3 are absent
+    codes = torch.randn(2, 4, 16)
+    assert style_cycle_loss(codes, codes, mask).item() < 1e-6  # every code came back
+    # Nothing came back: relative error 1, whatever the codes' scale.
+    assert abs(style_cycle_loss(torch.zeros_like(codes), codes * 50, mask).item() - 1) < 1e-5
+    # A wrong code of an absent class does not count; a wrong part present does, and its gradient
+    # moves that code back to its input.
+    wrong_absent = codes.clone()
+    wrong_absent[:, 2:] += 10
+    assert style_cycle_loss(wrong_absent, codes, mask).item() < 1e-6
+    back = codes.clone()
+    back[0, 1] += 1
+    back.requires_grad_(True)
+    style_cycle_loss(back, codes, mask).backward()
+    assert (back.grad[0, 1] * 1).sum() > 0 and back.grad[1].abs().sum() == 0

@@ -20,6 +20,7 @@ from ca2sis.model.config import get_config
 from ca2sis.model.io.checkpoint import checkpoint_path
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.training.data import one_hot
+from ca2sis.model.training.objectives import SynthesisForward
 from ca2sis.model.training.train import EpochSampler, TrainConfig, Trainer
 
 
@@ -257,6 +258,23 @@ def test_resume_trims_a_torn_log_line_and_takes_checkpoints_without_run_state(fa
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [record["step"] for record in records] == [1, 2] and records[1]["l1"] != 0.5
     assert set(load_file(str(path))) == set(tensors)  # the next checkpoint has all the run state again
+
+
+def test_style_cycle_reads_each_generated_face_back_against_the_codes_g_was_given(face_data, tmp_path):
+    trainer = Trainer(get_config("tiny"), _train_config(face_data, batch_size=3, lambda_cycle=1.0), tmp_path / "r")
+    batch = trainer.data.first_faces(3)
+    image, mask = batch["image"], one_hot(batch["mask"])
+    model = trainer.model
+    out = SynthesisForward(model)(image, mask, torch.tensor([1, 13]), cycle=True)
+    codes = model.encode_styles(image, mask).detach()
+    # The codes of the swapped faces: their own, but the swapped part's from the next face.
+    expected = torch.cat([codes, codes[:2]])
+    expected[3, 1], expected[4, 13] = codes[1, 1], codes[2, 13]
+    assert torch.allclose(out.input_codes, expected, atol=1e-6)
+    generated = torch.cat([out.fake, out.swapped])
+    assert torch.allclose(out.cycle_codes, model.encode_styles(generated, torch.cat([mask, mask[:2]])), atol=1e-5)
+    logs = trainer.train_step(batch)
+    assert 0 < logs["cycle"] < 2
 
 
 def test_every_loss_weight_is_a_flag_with_its_help_and_default(monkeypatch):

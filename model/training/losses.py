@@ -308,6 +308,23 @@ def part_colour_loss(
     return (gap * present).sum() / (present.sum() * gap.shape[-1]).clamp_min(1)
 
 
+def style_cycle_loss(
+    cycle_codes: torch.Tensor, input_codes: torch.Tensor, masks: torch.Tensor, min_pixels: float = 16.0
+) -> torch.Tensor:
+    """Per-part style cycle (as StarGAN v2's style reconstruction, per class): how far E_s's
+    code of each part of a generated face is from the code G was given for it.
+
+    cycle_codes / input_codes: (B, C, D); masks: (B, C, H, W) the faces' one-hot masks. Only
+    parts present (≥ ``min_pixels``) count, each the same; the distance is relative
+    (|Δ| summed over the code over |input| summed), so a part whose codes are small weighs as
+    much as one whose codes are large, and 1 means "nothing of the code came back".
+    """
+    present = (masks.float().sum(dim=(2, 3)) >= min_pixels).float()  # (B, C)
+    target = input_codes.detach().float()
+    gap = (cycle_codes.float() - target).abs().sum(-1) / target.abs().sum(-1).clamp_min(1e-6)
+    return (gap * present).sum() / present.sum().clamp_min(1)
+
+
 def code_statistics_loss(generated: torch.Tensor, encoded: torch.Tensor) -> torch.Tensor:
     """Match M_s's codes to E_s's, class by class: |Δ mean| + |Δ std| over the batch.
 

@@ -5,6 +5,7 @@ Stage "synthesis" (paper §IV) trains E_s, E_m and G against D:
     L_G = L_adv + λ_feat L_FM + λ_L1 ||G - y||_1 + λ_att L_att
           [+ λ_vgg L_VGG] [+ λ_parser L_parser + λ_sem L_sem] [+ λ_swap (L_out + L_transfer)]
           [+ λ_colour (L_colour(G, y) + L_colour(swapped part, reference's part))]
+          [+ λ_cycle L_cycle(E_s(G(s), M), s) over the reconstructions' and swaps' codes s]
     L_D = hinge(D(y), D(G)) [+ λ_lecam R_LC]
 
 Stage "mapping" (§IV-G) trains M_s with G and E_m frozen: L_adv + λ_dv L_dv
@@ -21,6 +22,7 @@ through the same paired augmentation draw.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +41,7 @@ from .losses import (
     hinge_discriminator_loss,
     hinge_generator_loss,
     part_colour_loss,
+    style_cycle_loss,
     swap_locality_loss,
 )
 
@@ -67,41 +70,61 @@ class LossWeights:
     semantic: float
     swap: float
     colour: float
+    cycle: float
     lecam: float
     dv: float
     code: float
 
 
+class SynthesisOutputs(NamedTuple):
+    """What one synthesis forward gives the losses."""
+
+    fake: torch.Tensor  # (B, 3, H, W) reconstructions G(E_m(M), E_s(y))
+    maps: list[torch.Tensor]  # their attention maps, per block
+    swapped: torch.Tensor | None  # (n, 3, H, W) the first n faces with one part's code swapped in
+    cycle_codes: torch.Tensor | None  # (B + n, C, D) E_s of the B + n generated faces, under their masks
+    input_codes: torch.Tensor | None  # (B + n, C, D) the codes G was given for them
+
+
 class SynthesisForward(nn.Module):
     """E_s, E_m and G in one forward, so DDP sees one module: the reconstruction of every
     face and, for the first faces, the same face with one part's style code swapped in
-    from another face (for the swap-locality loss), in one batched pass through G."""
+    from another face (for the swap-locality loss), in one batched pass through G; with
+    ``cycle``, E_s applied again to the generated faces (the style cycle)."""
 
     def __init__(self, model: CA2SIS):
         super().__init__()
         self.model = model
 
     def forward(
-        self, image: torch.Tensor, mask: torch.Tensor, swap_parts: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor | None]:
-        """swap_parts: (n,) class of face i (i < n) whose code comes from face i + 1.
-
-        Returns the B reconstructions, their attention maps and the n swapped faces.
-        """
+        self, image: torch.Tensor, mask: torch.Tensor, swap_parts: torch.Tensor | None = None, cycle: bool = False
+    ) -> SynthesisOutputs:
+        """swap_parts: (n,) class of face i (i < n) whose code comes from face i + 1."""
         codes = self.model.encode_styles(image, mask)
         latents = self.model.embed_mask(mask)
         if swap_parts is None:
+            given, masks = codes, mask
             fake, maps = self.model.generate(latents, codes, mask)
-            return fake, maps, None
-        n = swap_parts.shape[0]
-        donors = codes.roll(-1, dims=0)[:n]
-        chosen = F.one_hot(swap_parts, codes.shape[1]).to(codes.dtype)[:, :, None]  # (n, C, 1)
-        swapped = codes[:n] * (1 - chosen) + donors * chosen
-        both, maps = self.model.generate(
-            torch.cat([latents, latents[:n]]), torch.cat([codes, swapped]), torch.cat([mask, mask[:n]])
-        )
-        batch = image.shape[0]
-        return both[:batch], [m[:batch] for m in maps], both[batch:]
+            swapped = None
+        else:
+            n = swap_parts.shape[0]
+            donors = codes.roll(-1, dims=0)[:n]
+            chosen = F.one_hot(swap_parts, codes.shape[1]).to(codes.dtype)[:, :, None]  # (n, C, 1)
+            given = torch.cat([codes, codes[:n] * (1 - chosen) + donors * chosen])
+            masks = torch.cat([mask, mask[:n]])
+            both, maps = self.model.generate(torch.cat([latents, latents[:n]]), given, masks)
+            batch = image.shape[0]
+            fake, maps, swapped = both[:batch], [m[:batch] for m in maps], both[batch:]
+        if not cycle:
+            return SynthesisOutputs(fake, maps, swapped, None, None)
+        # E_s with its weights held still: the cycle teaches G to carry each code into its part,
+        # it must not teach E_s to read generated faces differently (that would let it agree
+        # with G by encoding less).
+        encoder = self.model.style_encoder
+        frozen = {name: tensor.detach() for name, tensor in [*encoder.named_parameters(), *encoder.named_buffers()]}
+        generated = fake if swapped is None else torch.cat([fake, swapped])
+        cycle_codes = torch.func.functional_call(encoder, frozen, (generated, masks))
+        return SynthesisOutputs(fake, maps, swapped, cycle_codes, given.detach())
 
 
 def pick_swap_parts(
@@ -189,7 +212,7 @@ class SynthesisObjective(Objective):
         w = self.weights
         swap_count = min(self.swap_faces, image.shape[0] - 1) if w.swap > 0 else 0
         swap_parts = pick_swap_parts(mask, swap_count, generator) if swap_count > 0 else None
-        fake, maps, swapped = self.forward(image, mask, swap_parts)
+        fake, maps, swapped, cycle_codes, input_codes = self.forward(image, mask, swap_parts, cycle=w.cycle > 0)
         pred_real, pred_fake = self.judge(mask, image, mask, fake, generator)
         logs: dict[str, torch.Tensor] = {}
         logs["adv"] = hinge_generator_loss(pred_fake)
@@ -222,6 +245,10 @@ class SynthesisObjective(Objective):
         if w.colour > 0:
             logs["colour"] = part_colour_loss(fake, mask, image, mask)
             total = total + w.colour * logs["colour"]
+        if cycle_codes is not None:
+            masks = mask if swapped is None else torch.cat([mask, mask[: swapped.shape[0]]])
+            logs["cycle"] = style_cycle_loss(cycle_codes, input_codes, masks)
+            total = total + w.cycle * logs["cycle"]
         d_loss = self.discriminator_loss(pred_real, pred_fake, logs)
         return StepLosses(total, d_loss, logs)
 

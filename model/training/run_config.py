@@ -66,6 +66,9 @@ class TrainConfig:
     lambda_colour: float = option(
         0.0, "weight of the per-part colour loss: each part's CIELAB mean and spread in the reconstruction "
         "(against the real face) and in a swapped part (against the reference's part) (0: off)")
+    lambda_cycle: float = option(
+        0.0, "weight of the per-part style cycle: E_s applied to the generated face (reconstruction and "
+        "swap) gives back each part's input code, relative L1 (0: off)")
     lambda_lecam: float = option(0.1, "weight of the LeCam regularisation of D (0: off)")
     lambda_code: float = option(
         10.0, "mapping stage: weight of the loss keeping M_s's codes at E_s's statistics (0: off)")
