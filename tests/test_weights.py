@@ -48,6 +48,30 @@ def test_weights_of_another_config_are_refused(saved):
         CA2SIS.from_pretrained(folder)
 
 
+def test_weights_saved_before_the_config_gained_a_field_still_load(saved):
+    """A folder exported by an earlier ca2sis, whose config had no ``attention_mask_bias`` yet:
+    its config.json lacks the field and its files are stamped with that config."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from ca2sis.model.io.weights import CONFIG_DIGEST_KEY, config_digest
+
+    model, folder = saved
+    old = json.loads((folder / "config.json").read_text())
+    del old["attention_mask_bias"]
+    (folder / "config.json").write_text(json.dumps(old, indent=2))
+    for path in folder.glob("*.safetensors"):
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata()
+        save_file(load_file(str(path)), str(path), metadata={**metadata, CONFIG_DIGEST_KEY: config_digest(old)})
+    loaded = CA2SIS.from_pretrained(folder, expected_config="tiny")
+    assert loaded.config.attention_mask_bias == 0.0
+    assert all(torch.equal(a.half(), b.half()) for a, b in zip(model.state_dict().values(),
+                                                               loaded.state_dict().values(), strict=True))
+
+
 def test_truncated_and_pickle_files_are_refused(saved):
     _, folder = saved
     generator = folder / "generator.safetensors"

@@ -138,8 +138,20 @@ def save_weights_folder(
     return written
 
 
-def config_digest(config: CA2SISConfig) -> str:
-    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+def config_digest(config: CA2SISConfig | dict) -> str:
+    """The digest a save stamps into each weights file: of the config's fields as saved."""
+    data = config if isinstance(config, dict) else config.to_dict()
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _saved_config_digest(path: Path) -> str | None:
+    """The digest of a config.json as it is on disk: a folder saved before the config gained a
+    field (written without it, stamped without it) still matches its own file."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return config_digest(data) if isinstance(data, dict) else None
 
 
 def _stamp(path: Path) -> tuple[str | None, str | None]:
@@ -159,9 +171,9 @@ def check_weights_set(folder: Path, config: CA2SISConfig, files: list[Path]) -> 
     if len(sets) > 1:
         raise WeightsError(f"{folder} mixes files of different saves ({', '.join(sorted(p.name for p in files))}): "
                            "an export or copy was interrupted; export the weights again")
-    digest = config_digest(config)
+    digests = {config_digest(config), _saved_config_digest(folder / "config.json")}
     for path, (set_id, file_digest) in stamps.items():
-        if set_id is not None and file_digest != digest:
+        if set_id is not None and file_digest not in digests:
             raise WeightsError(f"{path} was saved with another config.json than {folder / 'config.json'}: "
                                "an export or copy was interrupted; export the weights again")
 
