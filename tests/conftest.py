@@ -65,22 +65,73 @@ def tiny_weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_onnx_weights(tiny_weights, tmp_path_factory) -> Path:
-    """The same weights exported to ONNX, as ca2sis-export leaves them: the engine's "auto"
-    backend picks ONNX Runtime on the CPU. The export takes about a minute on a loaded 2-core
-    CPU, so every test that asks for it is marked slow (``pytest_collection_modifyitems``)."""
+def tiny_export_run(tiny_weights, tmp_path_factory) -> tuple[Path, str]:
+    """``ca2sis-export --check --int8`` run once on a copy of the tiny weights (int8 G checked on two
+    fixture faces): the folder it leaves and what it printed. The export takes about a minute on a
+    loaded 2-core CPU, so every test that asks for it is marked slow (``pytest_collection_modifyitems``);
+    the tests of ONNX share this one and export again only the graph they test."""
+    import contextlib
+    import io
     import shutil
 
-    from ca2sis.model.inference.onnx_export import export_onnx
+    from ca2sis.model.cli.export import main
+
+    folder = tmp_path_factory.mktemp("weights") / "tiny-int8"
+    shutil.copytree(tiny_weights, folder)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main([str(folder), "--check", "--int8", "--int8-faces", str(FACE_DATA), "--int8-limit", "2"])
+    assert code == 0, printed.getvalue()
+    return folder, printed.getvalue()
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_weights(tiny_export_run, tmp_path_factory) -> Path:
+    """The tiny weights exported to ONNX as plain ``ca2sis-export`` leaves them (fp32 graphs, no int8 G):
+    the engine's "auto" backend picks ONNX Runtime on the CPU. Tests copy it before changing anything."""
+    import shutil
+
+    from ca2sis.model.inference.backends import INT8_GENERATOR_FILE
 
     folder = tmp_path_factory.mktemp("weights") / "tiny-onnx"
-    shutil.copytree(tiny_weights, folder)
-    export_onnx(folder)
+    shutil.copytree(tiny_export_run[0], folder, ignore=shutil.ignore_patterns(INT8_GENERATOR_FILE))
+    return folder
+
+
+def export_with_new_generator(exported: Path, folder: Path, config) -> Path:
+    """``folder``: a copy of the exported weights ``exported`` whose G is replaced by a styled random G of
+    ``config`` (a config that differs from theirs in G only), with only G exported again.
+
+    E_s, E_m and M_s keep their tensors, so their graphs still compute what the new weights do; saving
+    the set stamps new safetensors files, so those graphs get the new files' digests (what an export would
+    write). A test of G's ONNX export thus pays for G alone; ``check_parity`` still compares all four."""
+    import shutil
+
+    import onnx
+
+    from ca2sis.model.inference.backends import ONNX_FILES, WEIGHTS_DIGEST_KEY, weights_digest
+    from ca2sis.model.inference.onnx_export import export_onnx
+    from ca2sis.model.networks.composite import CA2SIS
+
+    shutil.copytree(exported, folder)
+    old = CA2SIS.from_pretrained(exported)
+    model = styled_random_model(config, with_mapping=old.mapping_network is not None)
+    kept = [name for name in old.networks() if name != "generator"]
+    for name in kept:
+        model.networks()[name].load_state_dict(old.networks()[name].state_dict())
+    model.save_pretrained(folder)
+    for name in kept:
+        graph = onnx.load(str(folder / ONNX_FILES[name]))
+        for entry in graph.metadata_props:
+            if entry.key == WEIGHTS_DIGEST_KEY:
+                entry.value = weights_digest(folder, name)
+        onnx.save(graph, str(folder / ONNX_FILES[name]))
+    export_onnx(folder, names=["generator"])
     return folder
 
 
 @pytest.hookimpl(tryfirst=True)  # before "-m 'not slow'" deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "tiny_onnx_weights" in getattr(item, "fixturenames", ()):
+        if "tiny_export_run" in getattr(item, "fixturenames", ()):  # tiny_onnx_weights too
             item.add_marker(pytest.mark.slow)

@@ -10,7 +10,7 @@ import pytest
 
 from ca2sis.model.inference.quality import MAX_PSNR_DROP_DB, FaceArrays, compare_to_reference, face_files, passes
 
-from conftest import FACE_DATA, styled_random_model
+from conftest import export_with_new_generator
 
 pytest.importorskip("onnxruntime")
 VNNI = frozenset({"avx512f", "avx512_vnni"})
@@ -45,15 +45,11 @@ def test_a_variant_far_from_pytorch_fails_the_check():
     assert passes({**row, "part_edit_vs_reference_mean_db": 45.0})
 
 
-@pytest.fixture(scope="module")
-def int8_weights(tiny_onnx_weights, tmp_path_factory):
-    """The tiny export with an int8 G, checked on two fixture faces (what ``ca2sis-export --int8`` adds)."""
-    from ca2sis.model.inference.quantize import export_int8
-
-    folder = tmp_path_factory.mktemp("weights") / "tiny-int8"
-    shutil.copytree(tiny_onnx_weights, folder)
-    export_int8(folder, FACE_DATA, check_limit=2)
-    return folder
+@pytest.fixture
+def int8_weights(tiny_export_run):
+    """The tiny export with an int8 G, checked on two fixture faces (``ca2sis-export --int8``'s work).
+    Shared by the session: tests copy it before changing anything."""
+    return tiny_export_run[0]
 
 
 def test_int8_g_has_the_fp32_inputs_and_outputs_and_records_its_check(int8_weights):
@@ -139,17 +135,17 @@ def test_a_preview_renders_with_the_cheaper_g_and_says_which(int8_weights, tmp_p
                               preview.raw if preview.raw is not None else preview.image)
 
 
-@pytest.mark.slow
-def test_export_int8_of_weights_with_a_mask_bias_keeps_the_layout_input(tiny_config, face_data, tmp_path, capsys):
+def test_export_int8_of_weights_with_a_mask_bias_keeps_the_layout_input(tiny_onnx_weights, tiny_config, face_data,
+                                                                         tmp_path):
     import onnxruntime
 
-    from ca2sis.model.cli.export import main
     from ca2sis.model.inference.backends import INT8_GENERATOR_FILE, int8_check
+    from ca2sis.model.inference.quantize import export_int8
 
-    folder = tmp_path / "bias"
-    styled_random_model(tiny_config.replace(attention_mask_bias=2.0)).save_pretrained(folder)
-    assert main([str(folder), "--int8", "--int8-faces", str(face_data), "--int8-limit", "1"]) == 0
-    assert "int8 G on 1 faces" in capsys.readouterr().out
+    # The tiny export with a mask-bias G; only G is exported again, the other graphs are the shared ones.
+    bias = tiny_config.replace(attention_mask_bias=2.0)
+    folder = export_with_new_generator(tiny_onnx_weights, tmp_path / "bias", bias)
+    assert export_int8(folder, face_data, check_limit=1)["faces"] == 1
     int8 = onnxruntime.InferenceSession(str(folder / INT8_GENERATOR_FILE))
     assert [i.name for i in int8.get_inputs()] == ["latents", "codes", "layout"]
     assert int8_check(int8)["faces"] == 1

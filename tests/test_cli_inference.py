@@ -14,7 +14,6 @@ from PIL import Image
 
 from ca2sis.model.cli import bench as cli_bench
 from ca2sis.model.cli import edit as cli_edit
-from ca2sis.model.cli import export as cli_export
 from ca2sis.model.inference.engine import Engine
 
 
@@ -111,14 +110,11 @@ def test_the_console_scripts_are_installed(tiny_weights, two_faces, tmp_path):
     assert out.exists()
 
 
-@pytest.mark.slow
-def test_export_writes_onnx_that_agrees_with_torch(tiny_weights, tmp_path, capsys):
-    copy = tmp_path / "weights"
-    shutil.copytree(tiny_weights, copy, ignore=shutil.ignore_patterns("*.onnx"))
-    assert cli_export.main([str(copy), "--check"]) == 0
-    printed = capsys.readouterr().out
+def test_export_writes_onnx_that_agrees_with_torch(tiny_export_run):
+    folder, printed = tiny_export_run  # `ca2sis-export --check --int8` on a copy of the tiny weights, once a session
     assert printed.count("wrote") == 4 and "max |onnx - torch| generator image" in printed
-    assert Engine.onnx_export_current(copy)
+    assert "int8 G on 2 faces" in printed
+    assert Engine.onnx_export_current(folder)
 
 
 @pytest.mark.slow

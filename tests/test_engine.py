@@ -12,12 +12,12 @@ from ca2sis.model.errors import DataError, WeightsError
 from ca2sis.model.faces.finishing import composite_mask
 from ca2sis.model.inference.bench import synthetic_face, synthetic_face_mask
 from ca2sis.model.inference.engine import Edit, Engine, Reference
-from ca2sis.model.inference.onnx_export import check_parity, export_onnx
+from ca2sis.model.inference.onnx_export import check_parity
 from ca2sis.model.inference.visualise import attention_overlay
 from ca2sis.model.labels import COLORS, part_index
 from ca2sis.model.networks.composite import CA2SIS
 
-from conftest import styled_random_model
+from conftest import export_with_new_generator, styled_random_model
 
 HAIR, NOSE, SKIN = part_index("hair"), part_index("nose"), part_index("skin")
 
@@ -261,11 +261,9 @@ def test_the_onnx_backend_matches_torch(tiny_onnx_weights, faces):
     assert Engine.from_pretrained(weights, device="cpu").backend.name == "onnx"  # auto: the faster one
 
 
-@pytest.mark.slow  # its own ONNX export: minutes on a loaded 2-core CPU
-def test_the_onnx_backend_matches_torch_with_a_pixel_norm_generator(tmp_path):
-    folder = tmp_path / "pixel"
-    styled_random_model(get_config("tiny").replace(name="tiny-pn", generator_norm="pixel")).save_pretrained(folder)
-    export_onnx(folder)
+def test_the_onnx_backend_matches_torch_with_a_pixel_norm_generator(tiny_onnx_weights, tmp_path):
+    config = get_config("tiny").replace(name="tiny-pn", generator_norm="pixel")
+    folder = export_with_new_generator(tiny_onnx_weights, tmp_path / "pixel", config)  # exports G only
     differences = check_parity(folder)
     assert max(differences.values()) < 1e-3, differences
 

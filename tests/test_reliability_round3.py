@@ -348,16 +348,16 @@ def test_item10_weights_replaced_during_an_export_are_not_marked_current(tiny_on
 
     def load_then_replace(folder, *args, **kwargs):
         model = real(folder, *args, **kwargs)
-        # Another export (the studio's, say) replaces M_s while this one builds its graph.
-        shutil.copyfile(other / "mapping_network.safetensors", weights / "mapping_network.safetensors")
+        # Another export (the studio's, say) replaces E_m while this one builds its graph.
+        shutil.copyfile(other / "mask_embedder.safetensors", weights / "mask_embedder.safetensors")
         return model
 
     monkeypatch.setattr(onnx_export.CA2SIS, "from_pretrained", load_then_replace)
     try:
-        onnx_export.export_onnx(weights, names=["mapping_network"])
+        onnx_export.export_onnx(weights, names=["mask_embedder"])  # E_m: the graph quickest to export
     except CA2SISError as error:
         assert "changed during the export" in str(error)
-    # The graph holds the old M_s: it must not pass for an export of the new one.
+    # The graph holds the old E_m: it must not pass for an export of the new one.
     assert not onnx_export_current(weights)
 
 

@@ -200,15 +200,23 @@ def open_onnx_graph(
     return session
 
 
+def stale_onnx_graphs(folder: Path) -> list[str]:
+    """The networks of ``folder`` whose ONNX graph is missing, unloadable or exported from other weights."""
+    stale = []
+    for name, path in onnx_paths(folder).items():
+        if not (folder / WEIGHT_FILES[name]).exists():
+            continue
+        try:
+            if not path.exists() or not open_onnx_graph(folder, name):
+                stale.append(name)
+        except CA2SISError:  # no onnxruntime, a broken file or a stale export
+            stale.append(name)
+    return stale
+
+
 def onnx_export_current(folder: Path) -> bool:
     """Whether ``folder`` holds an ONNX export of exactly its current weights."""
-    try:
-        for name, path in onnx_paths(folder).items():
-            if (folder / WEIGHT_FILES[name]).exists() and (not path.exists() or not open_onnx_graph(folder, name)):
-                return False
-    except CA2SISError:  # no onnxruntime, a broken file or a stale export: not current
-        return False
-    return True
+    return not stale_onnx_graphs(folder)
 
 
 class TorchBackend:
