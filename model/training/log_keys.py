@@ -19,6 +19,7 @@ LOGGED_SCALARS: dict[str, str] = {
     "swap_tr": "swap: transfer to the part",
     "swap_colour": "swap: part colour vs reference",
     "colour": "part colour vs real",
+    "cycle": "style cycle: E_s(G) vs the codes given",
     # mapping stage
     "dv": "diversity L_dv",
     "code": "code statistics L_code",
