@@ -226,3 +226,41 @@ def test_a_restyled_part_does_not_glow_onto_its_unchanged_surroundings():
     beyond = (distance > 8) & (distance < 15)  # inside the confinement margin, past the fade
     assert edited_region(mask, mask, {HAIR})[beyond].all()
     assert np.abs(out[beyond].astype(int) - base[beyond]).max() <= 1
+
+
+def hair_over_background(side: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A photo of dark, strand-textured hair over a smooth light-brown background, and the
+    parser's mask of it, whose hair strays a strip of 10 px onto the background beside it
+    (as a parsed mask does between wisps). Returns the photo, the mask and the stray strip."""
+    rng = np.random.default_rng(5)
+    photo = np.empty((side, side, 3), np.float32)
+    photo[:] = (170, 125, 80)  # out of focus: smooth
+    hair = np.zeros((side, side), bool)
+    hair[20:120, 40:200] = True
+    strands = cv2.GaussianBlur(rng.normal(0, 1, (side, side)).astype(np.float32), (0, 0), 0.7) * 60
+    photo[hair] = np.array((70, 55, 45), np.float32) + strands[hair][:, None]
+    mask = np.zeros((side, side), np.uint8)
+    cv2.ellipse(mask, (120, 170), (60, 70), 0, 0, 360, SKIN, -1)
+    skin = mask == SKIN
+    photo[skin & ~hair] = (200, 160, 140)
+    mask[hair] = HAIR
+    stray = np.zeros((side, side), bool)
+    stray[20:120, 200:210] = True
+    mask[stray] = HAIR
+    return np.clip(photo, 0, 255).astype(np.uint8), mask, stray
+
+
+def test_a_hair_mask_straying_onto_the_background_does_not_paint_the_background_as_hair():
+    # A reported fault: where the parsed hair covered background between wisps, a hair swap
+    # filled it with a solid patch of generated hair, and a halo of it ran along the hair's edge.
+    photo, mask, stray = hair_over_background()
+    generated = np.full((64, 64, 3), (225, 195, 130), np.uint8)  # blonde hair (and a face) from the generator
+    out = finish_image(generated, photo, Finish(mask, mask, frozenset({HAIR}))).astype(int)
+    change = np.abs(out - photo).sum(axis=-1)
+    hair = (mask == HAIR) & ~stray
+    assert change[hair].mean() > 150  # the hair takes the new colour, to its edge
+    assert change[hair[:, 180:200].nonzero()[0], hair[:, 180:200].nonzero()[1] + 180].mean() > 120
+    assert change[stray].mean() < 0.2 * change[hair].mean()  # the background the mask strayed onto stays
+    beside = np.zeros_like(stray)
+    beside[20:120, 210:216] = True  # background just past the mask: no halo
+    assert change[beside].mean() < 10

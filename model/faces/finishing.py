@@ -8,7 +8,10 @@ aligned output), in three steps, each with its switch:
    another style (a reference, a strength, a random style), pixels repainted, and for a
    shape slider the union of the part's old and new regions: every changed pixel whole,
    faded out just past it (``Finish.blend``), nothing outside them grown by ``margin`` of
-   the side. Everywhere else the base's own pixels are kept, byte for byte.
+   the side. Everywhere else the base's own pixels are kept, byte for byte. Near the edge
+   of a restyled part the change follows the base's own edges, not the mask's
+   (``part_matte``): a parsed mask that strays over the background between wisps of hair
+   does not paint that background as hair, and no halo of generated colour runs along it.
    Off, the network's whole face is used (the paper's global consistency).
 2. **Detail transfer** (``keep_detail``): where a part keeps its shape and only changes its
    style, the result takes the generator's low frequencies (colour, shading) and the
@@ -52,6 +55,19 @@ DETAIL_SIGMA = 1.5
 MOVE_MIN_OVERLAP = 0.3
 MOVABLE_PARTS = frozenset(CLASS_NAMES.index(name) for name in (
     "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip", "l_ear", "r_ear"))
+# The matte where a restyled part meets the background (``part_matte``): how far from the
+# mask's edge, on either side, the base's pixels decide (share of the side; the parser's hair
+# mask strays this far over the background between wisps); how many nats the mask's own class
+# counts; the smallest spread of a model (CIELAB units, dB of texture); the weight of a kind's
+# pixels over the whole box in its local model.
+MATTE_BAND = 0.05
+MATTE_PRIOR = 4.0
+MATTE_FLOOR = np.array([2.0, 2.0, 2.0, 1.0])
+MATTE_TEXTURE_SIGMA = 1.5  # pixels: strands a few pixels apart keep the gaps between them smooth
+MATTE_GLOBAL_WEIGHT = 0.02
+# Models that tell the part's own pixels from the background's at the first accuracy
+# (balanced) are not trusted at all, at the second whole.
+MATTE_ACCURACY = (0.75, 0.95)
 MIN_PART_PIXELS = 16  # fewer pixels of a part than this: no colour statistics for it
 GAIN_RANGE = (0.5, 2.0)
 # How far (in spreads of the part) the generated shading of a recoloured part may stray from
@@ -293,6 +309,140 @@ def gain_of(spread: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class LocalModel:
+    """A Gaussian model of some pixels' features that varies over the picture: per square
+    cell of ``cell`` pixels, the mean, inverse covariance and log-determinant of the pixels
+    of the kind near it (``local_model``)."""
+
+    cell: int
+    mean: np.ndarray  # (h, w, n)
+    inverse: np.ndarray  # (h, w, n, n)
+    log_det: np.ndarray  # (h, w)
+
+    def log_likelihood(self, features: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Log-likelihood (up to a constant) of pixels at ``rows``, ``cols`` with ``features`` (k, n)."""
+        cell_rows = np.minimum(rows // self.cell, self.mean.shape[0] - 1)
+        cell_cols = np.minimum(cols // self.cell, self.mean.shape[1] - 1)
+        delta = features - self.mean[cell_rows, cell_cols]
+        mahalanobis = np.einsum("ki,kij,kj->k", delta, self.inverse[cell_rows, cell_cols], delta)
+        return -0.5 * mahalanobis - 0.5 * self.log_det[cell_rows, cell_cols]
+
+
+def local_model(features: np.ndarray, where: np.ndarray, reach: float) -> LocalModel:
+    """The features (h, w, n) of the pixels ``where``, modelled near each cell: their mean and
+    covariance under Gaussian weights of ``reach`` pixels (normalised convolution). Far from
+    every such pixel the model falls back on all of them (as if ``MATTE_GLOBAL_WEIGHT`` of
+    them were everywhere); the covariance is widened by ``MATTE_FLOOR`` (a flat colour is
+    no point)."""
+    # Cells of about a tenth of the reach (the models vary smoothly), with moments from every
+    # other pixel in each direction when the cells are wide (an unbiased sample, a quarter of
+    # the work); a narrow band of a thin part takes every pixel.
+    size = 2 * int(np.clip(reach // 10, 1, 4))
+    stride = 2 if size >= 4 else 1
+    features, where = features[::stride, ::stride], where[::stride, ::stride]
+    cell = size // stride
+    height, width, count = features.shape
+    rows, cols = -(-height // cell), -(-width // cell)
+    pairs = [(i, j) for i in range(count) for j in range(i, count)]
+    inside = where.astype(np.float32)[..., None]
+    products = np.stack([features[..., i] * features[..., j] for i, j in pairs], axis=-1)
+    planes = np.concatenate([inside, features * inside, products * inside], axis=-1)
+    overall = planes[where].mean(axis=0) if where.any() else planes.reshape(-1, planes.shape[-1]).mean(axis=0)
+    # Cell sums (the picture padded with nothing to whole cells), then blurred plane by plane.
+    padded = np.zeros((rows * cell, cols * cell, planes.shape[-1]), np.float32)
+    padded[:height, :width] = planes
+    cells = padded.reshape(rows, cell, cols, cell, -1).mean(axis=(1, 3))
+    sigma = max(1.0, reach / size)
+    moments = np.stack([cv2.GaussianBlur(np.ascontiguousarray(cells[..., k]), (0, 0), sigma)
+                        for k in range(cells.shape[-1])], axis=-1) + MATTE_GLOBAL_WEIGHT * overall
+    total = moments[..., :1]
+    mean, second = moments[..., 1:1 + count] / total, moments[..., 1 + count:] / total
+    covariance = np.empty(mean.shape + (count,), np.float32)
+    for pair, (i, j) in enumerate(pairs):
+        covariance[..., i, j] = covariance[..., j, i] = second[..., pair] - mean[..., i] * mean[..., j]
+    covariance += np.diag(MATTE_FLOOR[:count] ** 2).astype(np.float32)
+    return LocalModel(size, mean, np.linalg.inv(covariance), np.linalg.slogdet(covariance)[1].astype(np.float32))
+
+
+def matte_features(image: np.ndarray) -> np.ndarray:
+    """What tells a part from its neighbours in a picture (float32 RGB, 0..255): CIELAB and
+    the fine texture (local energy of the lightness gradient, in dB): hair is strands, an
+    out-of-focus background behind it is smooth even where the two share a colour."""
+    lab = to_lab(image)
+    lightness = lab[..., 0]
+    energy = cv2.Sobel(lightness, cv2.CV_32F, 1, 0, ksize=3) ** 2 + cv2.Sobel(lightness, cv2.CV_32F, 0, 1, ksize=3) ** 2
+    texture = 10 * np.log10(1 + cv2.GaussianBlur(energy, (0, 0), MATTE_TEXTURE_SIGMA))
+    return np.concatenate([lab, texture[..., None]], axis=-1)
+
+
+def part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: np.ndarray
+               ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+    """How much each pixel where ``part`` meets the background is the part, judged by the
+    base's own pixels.
+
+    base: float32 RGB (S, S, 3); mask: the base's class mask (S, S); restyled: bool per
+    class, the parts that change anyway. Within ``MATTE_BAND`` of the side of where the part
+    meets the background (less for a thin part), on either side, each pixel's colour and
+    texture (``matte_features``) are scored against the part's pixels nearby and the
+    background's nearby (local Gaussian models: the background behind hair changes along
+    it); the mask's own word grows to ``MATTE_PRIOR`` nats a quarter of the band from the
+    edge, so a pixel the two could share keeps the mask's class and only one clearly of the
+    other kind changes side. Only the background: that is where a parsed mask strays
+    (between wisps of hair), while a part's edge with another part of the face (skin and
+    nose, of one colour) is where the parser is right and colours cannot tell.
+    Returns the box, alpha in it (float32: 1 deep inside the part, 0 far outside) and the
+    edge's share (float32: 1 on the background within the band and in the band's outer
+    half inside, fading to 0 at the band's depth); None when there is nothing to judge.
+    """
+    side = base.shape[0]
+    region = mask == part
+    if region.sum() < MIN_PART_PIXELS or restyled[BACKGROUND]:
+        return None
+    reach = max(2, round(MATTE_BAND * side))
+    box = _box(region, 2 * reach)
+    region, background = region[box], mask[box] == BACKGROUND
+    if not background.any():
+        return None
+    thickness = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3).max()
+    band = min(reach, max(2, round(0.5 * float(thickness))))  # a thin part: a thin band
+    to_background = cv2.distanceTransform((~background).astype(np.uint8), cv2.DIST_L2, 3)
+    to_part = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
+    zone = (region & (to_background <= band)) | (background & (to_part <= band))
+    core = region & (to_background > band)  # the part's pixels away from where the mask may stray
+    ring = background & (to_part <= 2 * band)
+    if core.sum() < 4 * MIN_PART_PIXELS or ring.sum() < 4 * MIN_PART_PIXELS or not zone.any():
+        return None
+    features = matte_features(base[box])
+    own, others = local_model(features, core, band), local_model(features, ring, band)
+
+    def ratio(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Log-likelihood ratio, part over neighbours, of the pixels at ``rows``, ``cols``."""
+        judged = features[rows, cols]
+        return own.log_likelihood(judged, rows, cols) - others.log_likelihood(judged, rows, cols)
+
+    def sampled(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows, cols = np.nonzero(where)
+        step = max(1, len(rows) // 4096)
+        return rows[::step], cols[::step]
+
+    # How far the models can be trusted: how well they tell the part's own pixels from its
+    # neighbours' (balanced accuracy, ``MATTE_ACCURACY``). A part that looks like what is
+    # around it (black hair on a black background) keeps the mask's edge.
+    accuracy = 0.5 * (float((ratio(*sampled(core)) > 0).mean()) + float((ratio(*sampled(ring)) < 0).mean()))
+    trust = float(np.clip((accuracy - MATTE_ACCURACY[0]) / (MATTE_ACCURACY[1] - MATTE_ACCURACY[0]), 0.0, 1.0))
+    alpha = region.astype(np.float32)
+    if trust > 0:
+        # The mask's word grows from nothing on its edge to MATTE_PRIOR a quarter band away: no step where it ends.
+        signed = np.where(region, to_background, -to_part)[zone]
+        prior = MATTE_PRIOR * np.clip(signed / (0.25 * band), -1.0, 1.0)
+        judged = 1.0 / (1.0 + np.exp(-np.clip(ratio(*np.nonzero(zone)) + prior, -30, 30)))
+        alpha[zone] = alpha[zone] + trust * (judged - alpha[zone])
+    # The edge's share: whole on the background and in the outer half of the band inside, none deeper.
+    edge = np.where(region, np.clip(2.0 - 2.0 * to_background / band, 0.0, 1.0), zone).astype(np.float32)
+    return box, alpha, edge
+
+
+@dataclass(frozen=True)
 class LabTransform:
     """A part's colour change as a per-channel affine map in CIELAB: (x - source) * gain + target.
     Kept so the same change can be carried past the aligned crop (see ``paste_back``)."""
@@ -422,7 +572,59 @@ class Finish:
         transforms: list[LabTransform] = []
         if self.match_colour and self.colours:
             finished, transforms = self._match_part_colours(finished, base, same_shape)
+        if self.confine and self.restyled:
+            matte_side = self.detail_weight(side) if same_shape is None else same_shape
+            finished = self._matted(finished, base, matte_side, {t.part: t for t in transforms})
         return finished, transforms
+
+    def _matted(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray,
+                transforms: Mapping[int, LabTransform]) -> np.ndarray:
+        """Near the edge of each restyled part that keeps its shape, the edit is the base's own
+        pixels recoloured (to the reference's colour, or the generated part's), as much as
+        each pixel is the part (``part_matte``): the change follows the photo's edges, not
+        the mask's. A pixel inside the part's mask that looks like a neighbour (background
+        between wisps of hair that the parser took for hair) keeps its own colour instead of
+        turning into generated hair, a pixel just outside that looks like the part (a strand
+        past the mask) is recoloured with it, and there is no halo of generated colour.
+        Deeper inside the part the finished face takes over."""
+        side = base.shape[0]
+        original, _ = self.masks(side)
+        restyled = np.zeros(NUM_CLASSES, bool)
+        restyled[list(self.restyled)] = True
+        result = finished.copy()
+        # Outside every restyled part but near one: the likeness to the likeliest such part, and what it asks for.
+        best = np.full((side, side), -1.0, np.float32)
+        wanted = finished.copy()
+        for part in sorted(self.restyled - set(self.reshaped)):
+            matte = part_matte(base, original, part, restyled)
+            if matte is None:
+                continue
+            box, alpha, edge = matte
+            if self.keep_detail:
+                transform = transforms.get(part) or self._generated_colour(part, finished, base)
+                recoloured = from_lab(transform.apply(to_lab(base[box])))
+            else:  # no photo detail asked for: the finished pixels, only placed by the matte
+                recoloured = finished[box]
+            asked = base[box] + alpha[..., None] * (recoloured - base[box])
+            inside = original[box] == part
+            result[box] += (edge * inside)[..., None] * (asked - result[box])
+            outside = (edge > 0) & ~restyled[original[box]] & (alpha > best[box])
+            best[box][outside] = alpha[outside]
+            wanted[box] = np.where(outside[..., None], asked, wanted[box])
+        result = np.where((best >= 0)[..., None], wanted, result)
+        # Where a shape changed the generated pixels stand as they are.
+        return finished + same_shape[..., None] * (result - finished)
+
+    def _generated_colour(self, part: int, finished: np.ndarray, base: np.ndarray) -> LabTransform:
+        """The change that takes the base's ``part`` to the finished part's colour (mean and
+        spread in CIELAB, over the part's interior): a random style's colour, for the part's edge."""
+        original, _ = self.masks(base.shape[0])
+        inner = interior(original == part)
+        step = strided(base.shape[0])
+        sample = inner[::step, ::step] if inner[::step, ::step].sum() >= MIN_PART_PIXELS else None
+        own = to_lab((base[::step, ::step][sample] if sample is not None else base[inner])[None])[0]
+        made = to_lab((finished[::step, ::step][sample] if sample is not None else finished[inner])[None])[0]
+        return LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), made.std(axis=0)), made.mean(axis=0))
 
     def _moved_parts(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray) -> np.ndarray:
         """A reshaped feature (``MOVABLE_PARTS``) that keeps its style and is moved and stretched
