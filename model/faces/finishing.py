@@ -592,9 +592,8 @@ class Finish:
         restyled = np.zeros(NUM_CLASSES, bool)
         restyled[list(self.restyled)] = True
         result = finished.copy()
-        # Outside every restyled part but near one: the likeness to the likeliest such part, and what it asks for.
+        # Outside every restyled part but near one, the likeliest such part decides (its alpha there).
         best = np.full((side, side), -1.0, np.float32)
-        wanted = finished.copy()
         for part in sorted(self.restyled - set(self.reshaped)):
             matte = part_matte(base, original, part, restyled)
             if matte is None:
@@ -606,14 +605,15 @@ class Finish:
             else:  # no photo detail asked for: the finished pixels, only placed by the matte
                 recoloured = finished[box]
             asked = base[box] + alpha[..., None] * (recoloured - base[box])
+            # Where a shape changed (``same_shape`` 0) the generated pixels stand as they are.
+            weight = same_shape[box] * edge
             inside = original[box] == part
-            result[box] += (edge * inside)[..., None] * (asked - result[box])
+            result[box] += (weight * inside)[..., None] * (asked - finished[box])
             outside = (edge > 0) & ~restyled[original[box]] & (alpha > best[box])
             best[box][outside] = alpha[outside]
-            wanted[box] = np.where(outside[..., None], asked, wanted[box])
-        result = np.where((best >= 0)[..., None], wanted, result)
-        # Where a shape changed the generated pixels stand as they are.
-        return finished + same_shape[..., None] * (result - finished)
+            result[box] = np.where(outside[..., None], finished[box] + weight[..., None] * (asked - finished[box]),
+                                   result[box])
+        return result
 
     def _generated_colour(self, part: int, finished: np.ndarray, base: np.ndarray) -> LabTransform:
         """The change that takes the base's ``part`` to the finished part's colour (mean and
