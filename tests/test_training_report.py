@@ -14,8 +14,6 @@ from ca2sis.model.training.log_keys import LOGGED_SCALARS, PROGRESS_KEYS
 
 from conftest import REPO
 
-pytest.importorskip("matplotlib")
-
 
 def _report_module():
     spec = importlib.util.spec_from_file_location("training_report", REPO / "scripts" / "training_report.py")

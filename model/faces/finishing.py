@@ -599,20 +599,23 @@ class Finish:
             if matte is None:
                 continue
             box, alpha, edge = matte
-            if self.keep_detail:
-                transform = transforms.get(part) or self._generated_colour(part, finished, base)
-                recoloured = from_lab(transform.apply(to_lab(base[box])))
-            else:  # no photo detail asked for: the finished pixels, only placed by the matte
-                recoloured = finished[box]
-            asked = base[box] + alpha[..., None] * (recoloured - base[box])
-            # Where a shape changed (``same_shape`` 0) the generated pixels stand as they are.
+            # Only the pixels the edge reaches (where a shape changed, ``same_shape`` 0, the
+            # generated pixels stand as they are), as flat lists: a fraction of the box.
             weight = same_shape[box] * edge
             inside = original[box] == part
-            result[box] += (weight * inside)[..., None] * (asked - finished[box])
             outside = (edge > 0) & ~restyled[original[box]] & (alpha > best[box])
             best[box][outside] = alpha[outside]
-            result[box] = np.where(outside[..., None], finished[box] + weight[..., None] * (asked - finished[box]),
-                                   result[box])
+            touched = (weight > 0) & (inside | outside)
+            if not touched.any():
+                continue
+            here, made = base[box][touched], finished[box][touched]
+            if self.keep_detail:
+                transform = transforms.get(part) or self._generated_colour(part, finished, base)
+                recoloured = from_lab(transform.apply(to_lab(here[None])))[0]
+            else:  # no photo detail asked for: the finished pixels, only placed by the matte
+                recoloured = made
+            asked = here + alpha[touched][:, None] * (recoloured - here)
+            result[box][touched] = made + weight[touched][:, None] * (asked - made)
         return result
 
     def _generated_colour(self, part: int, finished: np.ndarray, base: np.ndarray) -> LabTransform:
