@@ -8,10 +8,10 @@ aligned output), in three steps, each with its switch:
    another style (a reference, a strength, a random style), pixels repainted, and for a
    shape slider the union of the part's old and new regions: every changed pixel whole,
    faded out just past it (``Finish.blend``), nothing outside them grown by ``margin`` of
-   the side. Everywhere else the base's own pixels are kept, byte for byte. Near the edge
-   of a restyled part the change follows the base's own edges, not the mask's
-   (``part_matte``): a parsed mask that strays over the background between wisps of hair
-   does not paint that background as hair, and no halo of generated colour runs along it.
+   the side. Everywhere else the base's own pixels are kept, byte for byte. Where a
+   restyled part meets the background the change follows the base's own edge, not the
+   mask's (``part_matte``): a parsed mask that strays over the background between wisps of
+   hair does not paint that background as hair, and no halo of generated colour runs along it.
    Off, the network's whole face is used (the paper's global consistency).
 2. **Detail transfer** (``keep_detail``): where a part keeps its shape and only changes its
    style, the result takes the generator's low frequencies (colour, shading) and the
@@ -416,7 +416,7 @@ def part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: np.ndarr
     own, others = local_model(features, core, band), local_model(features, ring, band)
 
     def ratio(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Log-likelihood ratio, part over neighbours, of the pixels at ``rows``, ``cols``."""
+        """Log-likelihood ratio, part over background, of the pixels at ``rows``, ``cols``."""
         judged = features[rows, cols]
         return own.log_likelihood(judged, rows, cols) - others.log_likelihood(judged, rows, cols)
 
@@ -425,9 +425,9 @@ def part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: np.ndarr
         step = max(1, len(rows) // 4096)
         return rows[::step], cols[::step]
 
-    # How far the models can be trusted: how well they tell the part's own pixels from its
-    # neighbours' (balanced accuracy, ``MATTE_ACCURACY``). A part that looks like what is
-    # around it (black hair on a black background) keeps the mask's edge.
+    # How far the models can be trusted: how well they tell the part's own pixels from the
+    # background's (balanced accuracy, ``MATTE_ACCURACY``). A part that looks like the
+    # background (black hair on a black background) keeps the mask's edge.
     accuracy = 0.5 * (float((ratio(*sampled(core)) > 0).mean()) + float((ratio(*sampled(ring)) < 0).mean()))
     trust = float(np.clip((accuracy - MATTE_ACCURACY[0]) / (MATTE_ACCURACY[1] - MATTE_ACCURACY[0]), 0.0, 1.0))
     alpha = region.astype(np.float32)
@@ -579,14 +579,14 @@ class Finish:
 
     def _matted(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray,
                 transforms: Mapping[int, LabTransform]) -> np.ndarray:
-        """Near the edge of each restyled part that keeps its shape, the edit is the base's own
-        pixels recoloured (to the reference's colour, or the generated part's), as much as
-        each pixel is the part (``part_matte``): the change follows the photo's edges, not
-        the mask's. A pixel inside the part's mask that looks like a neighbour (background
-        between wisps of hair that the parser took for hair) keeps its own colour instead of
-        turning into generated hair, a pixel just outside that looks like the part (a strand
-        past the mask) is recoloured with it, and there is no halo of generated colour.
-        Deeper inside the part the finished face takes over."""
+        """Where each restyled part that keeps its shape meets the background, the edit is the
+        base's own pixels recoloured (to the reference's colour, or the generated part's), as
+        much as each pixel is the part (``part_matte``): the change follows the photo's edge,
+        not the mask's. A pixel inside the part's mask that looks like the background (between
+        wisps of hair that the parser took for hair) keeps its own colour instead of turning
+        into generated hair, a background pixel just outside that looks like the part (a
+        strand past the mask) is recoloured with it, and there is no halo of generated
+        colour. Deeper inside the part the finished face takes over."""
         side = base.shape[0]
         original, _ = self.masks(side)
         restyled = np.zeros(NUM_CLASSES, bool)
@@ -624,9 +624,9 @@ class Finish:
         original, _ = self.masks(base.shape[0])
         inner = interior(original == part)
         step = strided(base.shape[0])
-        sample = inner[::step, ::step] if inner[::step, ::step].sum() >= MIN_PART_PIXELS else None
-        own = to_lab((base[::step, ::step][sample] if sample is not None else base[inner])[None])[0]
-        made = to_lab((finished[::step, ::step][sample] if sample is not None else finished[inner])[None])[0]
+        if inner[::step, ::step].sum() >= MIN_PART_PIXELS:  # a sample is enough for statistics
+            base, finished, inner = base[::step, ::step], finished[::step, ::step], inner[::step, ::step]
+        own, made = to_lab(base[inner][None])[0], to_lab(finished[inner][None])[0]
         return LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), made.std(axis=0)), made.mean(axis=0))
 
     def _moved_parts(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray) -> np.ndarray:
