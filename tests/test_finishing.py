@@ -264,3 +264,24 @@ def test_a_hair_mask_straying_onto_the_background_does_not_paint_the_background_
     beside = np.zeros_like(stray)
     beside[20:120, 210:216] = True  # background just past the mask: no halo
     assert change[beside].mean() < 10
+
+
+def test_the_edge_matte_is_found_once_while_the_same_photo_is_rendered_again(monkeypatch):
+    # A slider drag renders the same photo's edit again and again: only the generated face
+    # changes, and the matte (which reads only the photo and its mask) is not searched again.
+    from ca2sis.model.faces import finishing
+
+    photo, mask, _ = hair_over_background()
+    monkeypatch.setattr(finishing, "_matte_cache", type(finishing._matte_cache)())  # none found before
+    calls = []
+    original = finishing.part_matte
+    monkeypatch.setattr(finishing, "part_matte", lambda *args: calls.append(args[2]) or original(*args))
+    finish = Finish(mask, mask, frozenset({HAIR}))
+    first = finish_image(np.full((64, 64, 3), (225, 195, 130), np.uint8), photo, finish)
+    second = finish_image(np.full((64, 64, 3), (60, 40, 30), np.uint8), photo, finish)
+    assert calls == [HAIR]
+    assert np.abs(first.astype(int) - second).mean() > 20  # the new face shows all the same
+    other = photo.copy()
+    other[200:, :] = 0  # another photo: its own matte
+    finish_image(np.full((64, 64, 3), (60, 40, 30), np.uint8), other, finish)
+    assert calls == [HAIR, HAIR]

@@ -34,6 +34,9 @@ Everything works in aligned pixels at any side; masks of any side are resized (n
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -442,6 +445,34 @@ def part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: np.ndarr
     return box, alpha, edge
 
 
+MATTE_CACHE_SIZE = 8  # mattes kept: a few photos x parts (each a few MB at the largest work side)
+_matte_cache: OrderedDict[bytes, tuple | None] = OrderedDict()
+_matte_cache_lock = threading.Lock()  # the studio renders and saves on two threads
+
+
+def cached_part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: np.ndarray
+                      ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+    """``part_matte``, kept for the same base pixels, mask, part and restyled parts: it does
+    not depend on the generated face, so while a slider or a stroke renders a photo's edit
+    again and again it is found once (the returned arrays are shared: read them only)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (base, mask, restyled):
+        digest.update(str((array.shape, array.dtype.str)).encode())
+        digest.update(np.ascontiguousarray(array).data)
+    digest.update(str(part).encode())
+    key = digest.digest()
+    with _matte_cache_lock:
+        if key in _matte_cache:
+            _matte_cache.move_to_end(key)
+            return _matte_cache[key]
+    matte = part_matte(base, mask, part, restyled)
+    with _matte_cache_lock:
+        _matte_cache[key] = matte
+        while len(_matte_cache) > MATTE_CACHE_SIZE:
+            _matte_cache.popitem(last=False)
+    return matte
+
+
 @dataclass(frozen=True)
 class LabTransform:
     """A part's colour change as a per-channel affine map in CIELAB: (x - source) * gain + target.
@@ -595,7 +626,7 @@ class Finish:
         # Outside every restyled part but near one, the likeliest such part decides (its alpha there).
         best = np.full((side, side), -1.0, np.float32)
         for part in sorted(self.restyled - set(self.reshaped)):
-            matte = part_matte(base, original, part, restyled)
+            matte = cached_part_matte(base, original, part, restyled)
             if matte is None:
                 continue
             box, alpha, edge = matte
