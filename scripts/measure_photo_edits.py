@@ -12,10 +12,12 @@ the next photo's face, and its skin. For each edit, with the photo's true mask:
 
 - change outside: mean absolute change (grey levels, over RGB) of the pixels outside the
   part grown by 4 % of the face's side (the feather and the parser's own boundary lie
-  within that);
+  within that); for the skin, outside the skin, nose, ears and neck (the skin's tone
+  carries to them, ``SKIN_TONE_PARTS``);
 - colour gap closed: 1 - |mean_edit - mean_ref| / |mean_photo - mean_ref|, CIELAB means
   inside the part (eroded by 2 % of the face, away from its edge) of the edited photo, of
-  the photo, and of the reference's part;
+  the photo, and of the reference's part; for the skin, in the band between the eyes and
+  the nose's tip (``colour_sample``: a beard or a shaved scalp is no skin tone);
 - detail: the edited part's fine detail over the photo's, where fine detail is the
   Laplacian energy per unit of contrast, mean(Laplacian(grey)^2) / var(grey), inside the
   eroded part.
@@ -40,6 +42,7 @@ from PIL import Image
 
 from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.faces import reader as face_reader
+from ca2sis.model.faces.finishing import SKIN, SKIN_TONE_PARTS, colour_sample
 from ca2sis.model.labels import CLASS_NAMES
 
 PARTS = {"hair": CLASS_NAMES.index("hair"), "skin": CLASS_NAMES.index("skin")}
@@ -83,13 +86,20 @@ def disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
+def tone(mask: np.ndarray, part: int, eroded: np.ndarray) -> np.ndarray:
+    """Where a part's colour is measured: ``eroded``, and for the skin only the band the
+    product measures the tone on (``colour_sample``: between the eyes and the nose's tip)."""
+    return eroded & colour_sample(mask, part) if part == SKIN else eroded
+
+
 def measure(photo: np.ndarray, edited: np.ndarray, true_mask: np.ndarray, side: int, part: int,
             reference: np.ndarray, reference_mask: np.ndarray) -> dict[str, float]:
-    region = (true_mask == part).astype(np.uint8)
+    # A skin taken from a reference changes the nose, ears and neck with it (one skin tone).
+    region = np.isin(true_mask, [part, *(SKIN_TONE_PARTS if part == SKIN else ())]).astype(np.uint8)
     grown = cv2.dilate(region, disk(round(0.04 * side))) > 0
-    inner = cv2.erode(region, disk(round(0.02 * side))) > 0
+    inner = tone(true_mask, part, cv2.erode((true_mask == part).astype(np.uint8), disk(round(0.02 * side))) > 0)
     change = np.abs(edited.astype(np.float32) - photo.astype(np.float32)).mean(axis=-1)
-    ref_inner = cv2.erode((reference_mask == part).astype(np.uint8), disk(10)) > 0
+    ref_inner = tone(reference_mask, part, cv2.erode((reference_mask == part).astype(np.uint8), disk(10)) > 0)
     mean_ref = lab(reference)[ref_inner].mean(axis=0)
     mean_photo, mean_edit = lab(photo)[inner].mean(axis=0), lab(edited)[inner].mean(axis=0)
     gap = np.linalg.norm(mean_photo - mean_ref)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -85,6 +86,26 @@ def test_a_part_swap_changes_only_that_parts_code_and_changes_the_face(engine, f
     assert np.array_equal(swapped_codes[HAIR], reference_codes[HAIR])
     np.testing.assert_allclose(engine.edit_codes(half)[HAIR], (base_codes[HAIR] + reference_codes[HAIR]) / 2, atol=1e-6)
     assert not np.array_equal(engine.render(swapped).image, engine.render(base).image)
+
+
+def test_a_skin_from_a_darker_face_darkens_the_nose_ears_and_neck_with_it(engine, faces):
+    (_, mask), _ = faces
+    pale = np.full((64, 64, 3), (225, 185, 165), np.uint8)
+    dark = np.full((64, 64, 3), (95, 60, 45), np.uint8)
+    parts = {name: mask == part_index(name) for name in ("skin", "nose", "l_ear", "r_ear", "neck", "hair")}
+    skin_from_dark = {"skin": (Reference(dark, mask), 1.0)}
+    result = engine.render(Edit(mask, Reference(pale, mask), part_styles=skin_from_dark)).image.astype(int)
+    for name in ("skin", "nose", "l_ear", "r_ear", "neck"):  # one tone: the parts of the skin's colour go with it
+        assert result[parts[name]].mean() < pale.mean() - 60, name
+    # The hair is untouched, away from the blend's fade just past the changed parts (3 % of the side).
+    changed = sum(parts[name] for name in ("skin", "nose", "l_ear", "r_ear", "neck")).astype(np.uint8)
+    far = parts["hair"] & (cv2.distanceTransform(1 - changed, cv2.DIST_L2, 3) > 4)
+    assert far.sum() > 100 and np.abs(result[far] - pale[far]).max() == 0
+    # A nose given a style of its own keeps it (here the photo's own pale one; this tiny nose
+    # of 33 pixels takes some of the dark skin around it in the blend).
+    own_nose = {**skin_from_dark, "nose": (Reference(pale, mask), 1.0)}
+    kept = engine.render(Edit(mask, Reference(pale, mask), part_styles=own_nose)).image.astype(int)
+    assert kept[parts["nose"]].mean() > result[parts["nose"]].mean() + 40
 
 
 def test_shape_interpolation_at_0_and_1_gives_the_endpoints_latents(engine, faces):

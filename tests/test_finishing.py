@@ -19,7 +19,7 @@ from ca2sis.model.labels import CLASS_NAMES
 
 from photo_cases import photo_region
 
-HAIR, SKIN, NOSE = (CLASS_NAMES.index(name) for name in ("hair", "skin", "nose"))
+HAIR, SKIN, NOSE, L_EYE = (CLASS_NAMES.index(name) for name in ("hair", "skin", "nose", "l_eye"))
 SIDE = 128
 
 
@@ -285,3 +285,20 @@ def test_the_edge_matte_is_found_once_while_the_same_photo_is_rendered_again(mon
     other[200:, :] = 0  # another photo: its own matte
     finish_image(np.full((64, 64, 3), (60, 40, 30), np.uint8), other, finish)
     assert calls == [HAIR, HAIR]
+
+
+def test_a_bearded_shaven_reference_gives_the_tone_of_its_cheeks_not_of_its_beard_or_scalp():
+    # The skin class covers a shaved scalp and a grey beard too; the tone is the cheeks' brown.
+    mask = np.zeros((SIDE, SIDE), np.uint8)
+    cv2.ellipse(mask, (64, 64), (44, 60), 0, 0, 360, SKIN, -1)
+    mask[40:48, 40:54] = mask[40:48, 74:88] = L_EYE
+    cv2.ellipse(mask, (64, 62), (6, 14), 0, 0, 360, NOSE, -1)
+    face = textured(seed=13, colour=(110, 70, 50), amount=4)  # brown skin
+    skin = mask == SKIN
+    face[skin & (np.arange(SIDE)[:, None] < 30)] = (120, 120, 120)  # a grey stubble scalp above the eyes
+    face[skin & (np.arange(SIDE)[:, None] > 80)] = (95, 95, 95)  # a grey beard below the nose
+    brown = to_lab(np.array([[[110, 70, 50]]], np.float32))[0, 0]
+    tone = part_colour(face, mask, SKIN)
+    assert np.linalg.norm(tone.mean - brown) < 3  # the cheeks' brown, not pulled to grey
+    whole = to_lab(face[skin].astype(np.float32)[None])[0].mean(axis=0)
+    assert np.linalg.norm(whole - brown) > 8  # (the whole skin's mean would be far off)

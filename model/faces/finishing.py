@@ -72,6 +72,15 @@ MATTE_GLOBAL_WEIGHT = 0.02
 # (balanced) are not trusted at all, at the second whole.
 MATTE_ACCURACY = (0.75, 0.95)
 MIN_PART_PIXELS = 16  # fewer pixels of a part than this: no colour statistics for it
+SKIN = CLASS_NAMES.index("skin")
+# A skin restyled from a reference carries its colour change to these parts, unless they are
+# given a style of their own: a person sees one skin tone over the face, nose, ears and neck,
+# and a dark face around the photo's pale nose and neck is no skin tone (``skin_tone_target``).
+SKIN_TONE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("nose", "l_ear", "r_ear", "neck"))
+# Where the skin's tone is measured: between the eyes' level and the tip of the nose (cheeks and
+# temples), since the skin class also holds a shaved scalp, stubble and beards (``colour_sample``).
+EYE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye", "eye_g"))
+NOSE = CLASS_NAMES.index("nose")
 GAIN_RANGE = (0.5, 2.0)
 # How far (in spreads of the part) the generated shading of a recoloured part may stray from
 # the photo's own shading recoloured; further is softly limited.
@@ -270,6 +279,24 @@ def interior(region: np.ndarray) -> np.ndarray:
     return inner if inner.sum() >= MIN_PART_PIXELS else region
 
 
+def colour_sample(mask: np.ndarray, part: int, region: np.ndarray | None = None) -> np.ndarray:
+    """bool: the pixels a part's colour is measured on, in a face whose class mask is ``mask``:
+    the interior of ``region`` (default: the mask's ``part``). For the skin only its band
+    between the eyes' level and the nose's tip, where the face has eyes (or glasses) and a
+    nose: the skin class also covers a shaved scalp, stubble and beards, whose grey would
+    pass for the tone (a bearded reference gave a grey-green face)."""
+    inside = interior(mask == part if region is None else region)
+    if part != SKIN:
+        return inside
+    eyes, nose = np.isin(mask, EYE_PARTS), mask == NOSE
+    if eyes.sum() < MIN_PART_PIXELS or nose.sum() < MIN_PART_PIXELS:
+        return inside
+    top, bottom = int(np.nonzero(eyes)[0].mean()), int(np.nonzero(nose)[0].max())
+    band = inside.copy()
+    band[:top], band[bottom + 1:] = False, False
+    return band if band.sum() >= 4 * MIN_PART_PIXELS else inside
+
+
 @dataclass(frozen=True)
 class PartColour:
     """A part's colour: CIELAB mean and spread (standard deviation) per channel."""
@@ -280,7 +307,7 @@ class PartColour:
 
 def part_colour(image: np.ndarray, mask: np.ndarray, part: int) -> PartColour | None:
     """The colour of ``part`` in ``image`` (its ``mask`` of any side), None when too small."""
-    inside = interior(at_size(mask, image.shape[0]) == part)
+    inside = colour_sample(at_size(mask, image.shape[0]), part)
     if inside.sum() < MIN_PART_PIXELS:
         return None
     pixels = to_lab(image)[inside]
@@ -304,6 +331,16 @@ def colour_target(own: PartColour | None, reference: PartColour, strength: float
     ratio = reference.spread / np.maximum(own.spread, 1e-3)
     mean = (1 - strength) * own.mean + strength * reference.mean
     return ColourTarget(mean.astype(np.float32), ((1 - strength) + strength * ratio).astype(np.float32))
+
+
+def skin_tone_target(own_skin: PartColour, own: PartColour, skin: ColourTarget) -> ColourTarget:
+    """The colour of a part of the skin's tone (``SKIN_TONE_PARTS``, ``own`` in the base) when
+    the skin moves from ``own_skin`` to ``skin``: the skin's change, carried over, so the part
+    keeps how it differs from the skin in the base (a neck in the chin's shadow stays darker
+    than the face)."""
+    gain = np.clip(skin.spread_ratio, *GAIN_RANGE)
+    return ColourTarget((skin.mean + gain * (own.mean - own_skin.mean)).astype(np.float32),
+                        skin.spread_ratio.astype(np.float32))
 
 
 def gain_of(spread: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -653,7 +690,7 @@ class Finish:
         """The change that takes the base's ``part`` to the finished part's colour (mean and
         spread in CIELAB, over the part's interior): a random style's colour, for the part's edge."""
         original, _ = self.masks(base.shape[0])
-        inner = interior(original == part)
+        inner = colour_sample(original, part)
         step = strided(base.shape[0])
         if inner[::step, ::step].sum() >= MIN_PART_PIXELS:  # a sample is enough for statistics
             base, finished, inner = base[::step, ::step], finished[::step, ::step], inner[::step, ::step]
@@ -694,7 +731,7 @@ class Finish:
         another part (old hair where the new hair ends, a face where it begins): no shading is
         taken from them there, or they would show through the new shape as a ghost."""
         side = finished.shape[0]
-        original, _ = self.masks(side)
+        original, edited = self.masks(side)
         band = max(1, round(0.006 * side))
         step = strided(side)
 
@@ -708,7 +745,7 @@ class Finish:
             inside = self.part_after(part, side)
             if inside.sum() < MIN_PART_PIXELS:
                 continue
-            inner, own_inner = interior(inside), interior(original == part)
+            inner, own_inner = colour_sample(edited, part, inside), colour_sample(original, part)
             pixels = sampled_lab(finished, inner)
             mean, spread = pixels.mean(axis=0), pixels.std(axis=0)
             own = sampled_lab(base, own_inner) if own_inner.sum() >= MIN_PART_PIXELS else pixels

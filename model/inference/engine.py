@@ -32,7 +32,16 @@ import numpy as np
 from ..config import CA2SISConfig
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, WeightsError, check_fraction
-from ..faces.finishing import Finish, colour_target, composite_mask, finish_image, part_colour
+from ..faces.finishing import (
+    SKIN,
+    SKIN_TONE_PARTS,
+    Finish,
+    colour_target,
+    composite_mask,
+    finish_image,
+    part_colour,
+    skin_tone_target,
+)
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
 from ..io.pixels import to_network_images, to_uint8_images
 from ..io.weights import default_weights, ensure_weights, read_weights_config  # noqa: F401  (re-exported)
@@ -497,21 +506,30 @@ class Engine:
         picture whose mask is ``original_mask`` (default: the style face's).
 
         The colour targets mix each referenced part's colour in the base style's face with
-        the reference's, by the part's strength. Masks are at the networks' size."""
+        the reference's, by the part's strength. A skin taken from a reference carries its
+        colour change to the nose, ears and neck that the edit leaves alone (``SKIN_TONE_PARTS``):
+        they are restyled with it. Masks are at the networks' size."""
         style_image, style_mask = self.load_reference(edit.style)
         original = self.load_mask(original_mask) if original_mask is not None else style_mask
+        count = self.config.num_classes
         colours = {}
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
-                index = part_index(part, self.config.num_classes)
+                index = part_index(part, count)
                 image, mask = self.load_reference(reference)
                 target = part_colour(image, mask, index)
                 if target is not None and alpha > 0:
                     colours[index] = colour_target(part_colour(style_image, style_mask, index), target, alpha)
-        count = self.config.num_classes
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
         reshaped = dict(self.shape_targets(edit) if targets is None else targets)
+        own_skin = part_colour(style_image, style_mask, SKIN) if SKIN in colours else None
+        asked = {part_index(part, count) for part in [*edit.part_styles, *edit.random_parts]} | set(reshaped)
+        for part in SKIN_TONE_PARTS if own_skin is not None else ():
+            own = part_colour(style_image, style_mask, part)
+            if part not in asked and own is not None:
+                colours[part] = skin_tone_target(own_skin, own, colours[SKIN])
+                restyled.add(part)
         strengths = {part_index(part, count): float(alpha) for part, (_, alpha) in edit.part_shapes.items()}
         return Finish(original, self.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
                       confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
