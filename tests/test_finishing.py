@@ -302,3 +302,31 @@ def test_a_bearded_shaven_reference_gives_the_tone_of_its_cheeks_not_of_its_bear
     assert np.linalg.norm(tone.mean - brown) < 3  # the cheeks' brown, not pulled to grey
     whole = to_lab(face[skin].astype(np.float32)[None])[0].mean(axis=0)
     assert np.linalg.norm(whole - brown) > 8  # (the whole skin's mean would be far off)
+
+
+def test_an_eye_from_a_brown_eyed_reference_browns_the_iris_and_keeps_the_white_of_the_eye():
+    mask = face_mask()
+    cv2.ellipse(mask, (44, 56), (20, 10), 0, 0, 360, L_EYE, -1)
+    eye = mask == L_EYE
+    rows, cols = np.mgrid[:SIDE, :SIDE]
+    from_centre = (rows - 56) ** 2 + (cols - 44) ** 2
+
+    def eye_photo(iris_colour, seed: int) -> np.ndarray:
+        image = textured(seed=seed, colour=(200, 160, 140), amount=3)
+        image[eye] = (235, 232, 228)  # the white of the eye
+        image[eye & (from_centre <= 49)] = iris_colour
+        image[eye & (from_centre <= 6)] = (15, 15, 15)  # the pupil
+        return image
+
+    photo, reference = eye_photo((90, 130, 190), 14), eye_photo((95, 55, 30), 15)  # blue eyes, brown eyes
+    own, wanted = part_colour(photo, mask, L_EYE), part_colour(reference, mask, L_EYE)
+    finish = Finish(mask, mask, frozenset({L_EYE}), colours={L_EYE: colour_target(own, wanted, 1.0)})
+    generated = cv2.resize(photo, (32, 32), interpolation=cv2.INTER_AREA)  # a small network's blur of the eye
+    out = finish_image(generated, photo, finish).astype(int)
+    deep = cv2.erode(eye.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0  # away from the eyelids' blend
+    white = deep & (from_centre > 81)
+    iris = eye & (from_centre > 9) & (from_centre < 36)
+    assert white.sum() > 40 and np.abs(out[white] - photo[white]).mean() < 6  # still white, not pink
+    brown, blue = to_lab(np.array([[[95, 55, 30], [90, 130, 190]]], np.float32))[0]
+    now = to_lab(out[iris].astype(np.float32)[None])[0].mean(axis=0)
+    assert np.linalg.norm(now - brown) < 0.5 * np.linalg.norm(blue - brown)  # the iris went most of the way

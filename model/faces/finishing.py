@@ -81,6 +81,11 @@ SKIN_TONE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("nose", "l_ear", "r
 # temples), since the skin class also holds a shaved scalp, stubble and beards (``colour_sample``).
 EYE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye", "eye_g"))
 NOSE = CLASS_NAMES.index("nose")
+# An eye's colour is its iris's: the eye class holds the white of the eye too, and moving the
+# white with the iris to a brown eye's mean made it pink, bloodshot. An eye restyled from a
+# reference is the photo's own eye with its iris recoloured (``iris_weight``).
+IRIS_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye"))
+IRIS_SOFTNESS = 4.0  # CIELAB lightness units over which a pixel goes from the iris to the white
 GAIN_RANGE = (0.5, 2.0)
 # How far (in spreads of the part) the generated shading of a recoloured part may stray from
 # the photo's own shading recoloured; further is softly limited.
@@ -279,13 +284,54 @@ def interior(region: np.ndarray) -> np.ndarray:
     return inner if inner.sum() >= MIN_PART_PIXELS else region
 
 
-def colour_sample(mask: np.ndarray, part: int, region: np.ndarray | None = None) -> np.ndarray:
+def white_of_eye_threshold(lightness: np.ndarray, bins: int = 64) -> float:
+    """The CIELAB lightness above which an eye's pixels are the white of the eye: the upper
+    of the two thresholds that split the values into three classes of the least spread
+    within them (Otsu's criterion with three classes): lashes and pupil, iris, white. Two
+    classes would split a light iris off with the white of the eye."""
+    counts, edges = np.histogram(lightness, bins=bins, range=(0.0, 100.0))
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    weight, moment = np.cumsum(counts).astype(np.float64), np.cumsum(counts * centres)
+    total, total_moment = weight[-1], moment[-1]
+    best, upper = -1.0, float(edges[-1])
+    for low in range(bins - 2):  # class 1: bins 0..low; class 2: low+1..high; class 3: the rest
+        highs = np.arange(low + 1, bins - 1)
+        w1, m1 = weight[low], moment[low]
+        w2, m2 = weight[highs] - w1, moment[highs] - m1
+        w3, m3 = total - weight[highs], total_moment - moment[highs]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = (m1 ** 2 / w1 if w1 > 0 else 0.0) + np.where(w2 > 0, m2 ** 2 / w2, 0.0) \
+                + np.where(w3 > 0, m3 ** 2 / w3, 0.0)
+        spread[(w2 <= 0) | (w3 <= 0)] = -1.0
+        if w1 > 0 and spread.max() > best:
+            best, upper = float(spread.max()), float(edges[highs[int(spread.argmax())] + 1])
+    return upper
+
+
+def iris_weight(lightness: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """float32 like ``lightness`` (CIELAB L): how much each pixel of an eye's ``region`` is its
+    iris (pupil and lashes too) rather than the white of the eye (``white_of_eye_threshold``),
+    softly over ``IRIS_SOFTNESS``; 0 outside the region."""
+    values = lightness[region]
+    if values.size < MIN_PART_PIXELS:
+        return region.astype(np.float32)
+    threshold = white_of_eye_threshold(values)
+    weight = 1.0 / (1.0 + np.exp(np.clip((lightness - threshold) / IRIS_SOFTNESS, -30, 30)))
+    return (weight * region).astype(np.float32)
+
+
+def colour_sample(mask: np.ndarray, part: int, region: np.ndarray | None = None,
+                  lightness: np.ndarray | None = None) -> np.ndarray:
     """bool: the pixels a part's colour is measured on, in a face whose class mask is ``mask``:
     the interior of ``region`` (default: the mask's ``part``). For the skin only its band
     between the eyes' level and the nose's tip, where the face has eyes (or glasses) and a
     nose: the skin class also covers a shaved scalp, stubble and beards, whose grey would
-    pass for the tone (a bearded reference gave a grey-green face)."""
+    pass for the tone (a bearded reference gave a grey-green face). For an eye, given the
+    picture's ``lightness``, only its iris (``iris_weight``), not the white of the eye."""
     inside = interior(mask == part if region is None else region)
+    if part in IRIS_PARTS and lightness is not None:
+        iris = inside & (iris_weight(lightness, inside) > 0.5)
+        return iris if iris.sum() >= MIN_PART_PIXELS else inside
     if part != SKIN:
         return inside
     eyes, nose = np.isin(mask, EYE_PARTS), mask == NOSE
@@ -307,10 +353,11 @@ class PartColour:
 
 def part_colour(image: np.ndarray, mask: np.ndarray, part: int) -> PartColour | None:
     """The colour of ``part`` in ``image`` (its ``mask`` of any side), None when too small."""
-    inside = colour_sample(at_size(mask, image.shape[0]), part)
+    lab = to_lab(image)
+    inside = colour_sample(at_size(mask, image.shape[0]), part, lightness=lab[..., 0])
     if inside.sum() < MIN_PART_PIXELS:
         return None
-    pixels = to_lab(image)[inside]
+    pixels = lab[inside]
     return PartColour(pixels.mean(axis=0), pixels.std(axis=0))
 
 
@@ -741,11 +788,14 @@ class Finish:
             return to_lab((pixels if len(pixels) >= MIN_PART_PIXELS else image[where])[None])[0]
 
         plans = []
+        irises = {part for part in self.colours if part in IRIS_PARTS and part not in self.reshaped}
+        base_lightness = to_lab(base)[..., 0] if irises else None
         for part, target in self.colours.items():
             inside = self.part_after(part, side)
             if inside.sum() < MIN_PART_PIXELS:
                 continue
-            inner, own_inner = colour_sample(edited, part, inside), colour_sample(original, part)
+            own_inner = colour_sample(original, part, lightness=base_lightness if part in irises else None)
+            inner = own_inner if part in irises else colour_sample(edited, part, inside)
             pixels = sampled_lab(finished, inner)
             mean, spread = pixels.mean(axis=0), pixels.std(axis=0)
             own = sampled_lab(base, own_inner) if own_inner.sum() >= MIN_PART_PIXELS else pixels
@@ -753,28 +803,32 @@ class Finish:
             wanted = own.std(axis=0) * target.spread_ratio
             transform = LabTransform(part, mean, gain_of(spread, wanted), target.mean)
             recoloured = LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), wanted), target.mean)
-            plans.append((inside, wanted, transform, recoloured))
+            plans.append((part, inside, wanted, transform, recoloured))
         if not plans:
             return finished, []
         # Colours are converted only in the box the parts' soft weights reach, not the whole face.
         union = np.zeros((side, side), bool)
-        for inside, *_ in plans:
+        for _, inside, *_ in plans:
             union |= inside
         outer = _box(union, 3 * band)
         lab, base_lab = to_lab(finished[outer]), to_lab(base[outer])
         result = lab.copy()
-        for inside, wanted, transform, recoloured in plans:
-            # The generator's shading is kept, but a blotch far from the photo's own shading
-            # recoloured the same way (a dark blob on the crown) is softly limited to about
-            # the part's spread: k tanh(d / k) leaves small differences as they are.
-            limit = np.maximum(SHADING_LIMIT * wanted, 2.0).astype(np.float32)
+        for part, inside, wanted, transform, recoloured in plans:
             inside = inside[outer]
             box = _box(inside, 3 * band)  # only where the part's soft weight reaches
             here = lab[box]
             expected = recoloured.apply(base_lab[box])
-            moved = transform.apply(here)
-            limited = expected + limit * np.tanh((moved - expected) / limit)
-            matched = moved + same_shape[outer][box][..., None] * (limited - moved)
+            if part in irises:  # the photo's own eye, only its iris recoloured (a few generated pixels are no eye)
+                iris = iris_weight(base_lab[box][..., 0], inside[box])[..., None]
+                matched = base_lab[box] + iris * (expected - base_lab[box])
+            else:
+                # The generator's shading is kept, but a blotch far from the photo's own shading
+                # recoloured the same way (a dark blob on the crown) is softly limited to about
+                # the part's spread: k tanh(d / k) leaves small differences as they are.
+                limit = np.maximum(SHADING_LIMIT * wanted, 2.0).astype(np.float32)
+                moved = transform.apply(here)
+                limited = expected + limit * np.tanh((moved - expected) / limit)
+                matched = moved + same_shape[outer][box][..., None] * (limited - moved)
             weight = cv2.GaussianBlur(inside[box].astype(np.float32), (0, 0), band)[..., None]
             result[box] += weight * (matched - here)
         finished = finished.copy()
