@@ -1,9 +1,10 @@
 """Screenshot of the studio editing a face inside its photo, in the before | after view.
 
     python scripts/screenshot_photo_view.py PHOTO --out docs/studio-photo.png [--hair-from face-05]
+    python scripts/screenshot_photo_view.py PHOTO --out shot.png --part skin --style-from face-03
 
-Opens PHOTO as a user would (found, aligned, parsed), gives the hair the style of a demo
-face, shows the photo split before | after, and saves the window. Under Xvfb it is a real
+Opens PHOTO as a user would (found, aligned, parsed), gives a part (the hair by default) the
+style of a demo face, shows the photo split before | after, and saves the window. Under Xvfb it is a real
 window (xvfb-run -s "-screen 0 1600x1000x24" python scripts/...); with
 QT_QPA_PLATFORM=offscreen it needs no display at all.
 """
@@ -29,7 +30,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photo", type=Path)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--hair-from", default="face-05", help="the demo face whose hair style the photo takes")
+    parser.add_argument("--hair-from", "--style-from", dest="style_from", default="face-05",
+                        help="the demo face whose style the part takes")
+    parser.add_argument("--part", default="hair", choices=CLASS_NAMES[1:], help="the part restyled")
     parser.add_argument("--view", default="compare", choices=("compare", "photo", "face"))
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -63,7 +66,7 @@ def main() -> int:
             return
         if not steps["edited"]:
             steps["edited"] = True
-            window.studio.set_part_style(CLASS_NAMES.index("hair"), window.gallery[args.hair_from].load())
+            window.studio.set_part_style(CLASS_NAMES.index(args.part), window.gallery[args.style_from].load())
             window.result_view.set_view(args.view)
             QTimer.singleShot(200, step)
             return

@@ -99,6 +99,9 @@ def test_dropping_a_face_on_a_part_changes_its_style_and_the_output(qtbot, windo
     # Dropped on the result, a face styles every part.
     window.result_view.face_dropped(gallery_mime("face-03"))
     assert window.studio.document.base.name == "face-03" and not window.studio.document.part_styles
+    # Hovering the skin's or the nose's name says that a skin from another face carries its tone.
+    assert "nose" in window.style_panel.rows[SKIN].name.toolTip()
+    assert "skin's tone" in window.style_panel.rows[NOSE].name.toolTip()
 
 
 def test_shape_slider_endpoints_match_the_engine(qtbot, window, engine):

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ca2sis.model.faces.finishing import SKIN, SKIN_TONE_PARTS
 from ca2sis.model.inference.visualise import attention_colours, attention_overlay
 from ca2sis.model.labels import COLORS, DISPLAY_NAMES, NUM_CLASSES
 
@@ -141,6 +142,11 @@ class ClassPalette(QWidget):
 
 
 # ---- style panel -------------------------------------------------------------------------
+# A skin from another face is a skin tone: it carries to these parts (``SKIN_TONE_PARTS``).
+TONE_TIPS = {SKIN: "A skin from another face gives its tone to the nose, ears and neck too "
+                   "(those without a style of their own)"}
+TONE_TIPS.update({part: "Takes the skin's tone when the skin comes from another face, unless "
+                        "given a style of its own here" for part in SKIN_TONE_PARTS})
 class StyleRow(DropTarget, QFrame):
     """A class's row: colour, name, where its style comes from, strength, Random, Reset."""
 
@@ -173,6 +179,9 @@ class StyleRow(DropTarget, QFrame):
         for widget in (colour, self.name, self.thumb, self.slider, self.random, self.reset):
             layout.addWidget(widget)
         layout.setStretch(3, 1)
+        tone = TONE_TIPS.get(part)
+        if tone:
+            self.name.setToolTip(tone)
 
     def face_dropped(self, mime: QMimeData) -> None:
         self.panel.face_drop(mime, lambda face: self.panel.studio.set_part_style(self.part, face))
