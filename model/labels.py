@@ -117,6 +117,22 @@ def part_index(part: Part, num_classes: int = NUM_CLASSES) -> int:
     raise DataError(f"unknown part {part!r}: use one of {', '.join(CLASS_NAMES)}")
 
 
+# Pairs a person names as one part: ``ca2sis-edit --part lips=B.jpg`` styles both lips.
+PART_GROUPS: dict[str, tuple[str, ...]] = {
+    "lips": ("u_lip", "l_lip"), "eyes": ("l_eye", "r_eye"), "brows": ("l_brow", "r_brow"), "ears": ("l_ear", "r_ear"),
+}
+
+
+def part_indices(part: Part, num_classes: int = NUM_CLASSES) -> tuple[int, ...]:
+    """The classes a part names: one (as ``part_index``), or both of a pair in ``PART_GROUPS``."""
+    if isinstance(part, str) and part.strip().lower() in PART_GROUPS:
+        return tuple(part_index(name, num_classes) for name in PART_GROUPS[part.strip().lower()])
+    try:
+        return (part_index(part, num_classes),)
+    except DataError as error:
+        raise DataError(f"{error}, or a pair: {', '.join(PART_GROUPS)}") from None
+
+
 def palette_bytes() -> list[int]:
     """The 768-entry palette list for a PIL "P" image (19 colours, rest black)."""
     flat = [channel for color in COLORS for channel in color]

@@ -63,6 +63,19 @@ def test_every_kind_of_edit_from_the_command_line(tiny_weights, two_faces, tmp_p
     assert not np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(plain)))
 
 
+def test_a_pair_named_as_one_part_styles_both_of_its_classes(tiny_weights, two_faces, tmp_path, capsys):
+    (face, mask), (other, other_mask) = two_faces
+    base = ("--mask", str(mask), "--style", str(face), "--style-mask", str(mask))
+    pair, both = tmp_path / "pair.png", tmp_path / "both.png"
+    assert _edit(*base, "--part", f"Lips={other}:{other_mask}", "--out", str(pair), weights=tiny_weights) == 0
+    assert _edit(*base, "--part", f"u_lip={other}:{other_mask}", "--part", f"l_lip={other}:{other_mask}",
+                 "--out", str(both), weights=tiny_weights) == 0
+    assert np.array_equal(np.asarray(Image.open(pair)), np.asarray(Image.open(both)))
+    capsys.readouterr()
+    assert _edit(*base, "--part", f"lip={other}", "--out", str(tmp_path / "x.png"), weights=tiny_weights) == 2
+    assert "or a pair: lips, eyes, brows, ears" in capsys.readouterr().err
+
+
 def test_command_line_errors_have_exit_codes_and_write_nothing(
     tiny_weights, two_faces, tmp_path, capsys, monkeypatch
 ):

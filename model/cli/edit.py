@@ -25,7 +25,7 @@ from ..inference.engine import Edit, Engine, Reference
 from ..inference.visualise import attention_overlay
 from ..io.images import photo_format, save_images, save_pngs
 from ..io.weights import default_weights, ensure_weights
-from ..labels import CLASS_NAMES, has_face_parts, part_index
+from ..labels import CLASS_NAMES, has_face_parts, part_index, part_indices
 from .common import EXIT_OK, check_outputs, run_cli
 
 # A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
@@ -126,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--part", action="append", default=[], metavar="PART=FACE[:MASK][@STRENGTH]",
-        help="take PART's style from another face (mask parsed if not given; strength 0..1, default 1); repeatable",
+        help="take PART's style from another face (mask parsed if not given; strength 0..1, default 1); PART is a "
+        "class (hair, u_lip, ...) or a pair (lips, eyes, brows, ears); repeatable",
     )
     parser.add_argument(
         "--shape", action="append", default=[], metavar="PART=MASK[:ALPHA]",
@@ -182,13 +183,13 @@ def run(args: argparse.Namespace) -> dict:
                 match_colour=not (args.global_edit or args.no_colour_match))
     for text in args.part:
         part, reference, strength = parse_part_style(text)
-        edit.part_styles[part_index(part)] = (reference, strength)
+        edit.part_styles.update(dict.fromkeys(part_indices(part), (reference, strength)))
     for text in args.shape:
         part, mask, alpha = parse_shape(text)
-        edit.part_shapes[part_index(part)] = (mask, alpha)
+        edit.part_shapes.update(dict.fromkeys(part_indices(part), (mask, alpha)))
     for text in args.random_part:
         part, seed, strength = parse_random_part(text)
-        edit.random_parts[part_index(part)] = (seed, strength)
+        edit.random_parts.update(dict.fromkeys(part_indices(part), (seed, strength)))
     attention_outputs = []
     for text in args.attention:
         part, path = _split_part(text, "--attention")
