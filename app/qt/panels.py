@@ -147,6 +147,8 @@ TONE_TIPS = {SKIN: "A skin from another face gives its tone to the nose, ears an
                    "(those without a style of their own)"}
 TONE_TIPS.update({part: "Takes the skin's tone when the skin comes from another face, unless "
                         "given a style of its own here" for part in SKIN_TONE_PARTS})
+
+
 class StyleRow(DropTarget, QFrame):
     """A class's row: colour, name, where its style comes from, strength, Random, Reset."""
 
