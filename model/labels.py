@@ -33,6 +33,7 @@ CLASS_NAMES: tuple[str, ...] = (
     "cloth",
 )
 NUM_CLASSES = len(CLASS_NAMES)
+BACKGROUND = CLASS_NAMES.index("background")  # class 0: everything that is not the face
 
 # Names a person reads in the studio; CLASS_NAMES stay the dataset's own spelling.
 DISPLAY_NAMES: tuple[str, ...] = (

@@ -51,7 +51,7 @@ def main() -> None:
             if run >= 2:
                 times[folder]["full generation"].append(full.milliseconds["total"])
                 times[folder]["part edit"].append(part.milliseconds["total"])
-            images[folder] = part.raw if part.raw is not None else part.image
+            images[folder] = part.image
     print(f"{size} px, {args.runs} interleaved runs, {engines[0].backend.description}, "
           f"{args.threads or physical_cores()} threads, CPU {instruction_set()}\n")
     print("| export | full generation ms (median / min) | part edit ms (median / min) | speed-up | PSNR vs first |")

@@ -19,9 +19,11 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ca2sis.model.faces.paste_back import SourcePhoto, paste_edit, whole_picture_matrix
 from ca2sis.model.inference.engine import Edit, Engine, Reference, default_weights
 from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.photo.paste import PhotoTarget
+from ca2sis.model.photo.pipeline import PhotoPipeline
+from ca2sis.model.photo.source import SourcePhoto, whole_picture_matrix
 
 HAIR = CLASS_NAMES.index("hair")
 TILE = 256
@@ -39,7 +41,7 @@ def main() -> None:
     # The pairs whose hair differs most: the share of the image in one hair and not the other.
     change = [np.mean((masks[i] == HAIR) != (masks[i + 1] == HAIR)) for i in range(len(names) - 1)]
     chosen = sorted(np.argsort(change)[::-1][:args.count])
-    engine = Engine.from_pretrained(default_weights(), device="cpu")
+    pipeline = PhotoPipeline(Engine.from_pretrained(default_weights(), device="cpu"))
     rows = []
     for index in chosen:
         face = np.array(Image.open(args.data / "images" / f"{names[index]}.jpg").convert("RGB"))
@@ -47,9 +49,9 @@ def main() -> None:
         mask, reference_mask = masks[index], masks[index + 1]
         edit = Edit(mask, Reference(face, mask), part_styles={"hair": (Reference(reference, reference_mask), 1.0)},
                     part_shapes={"hair": (reference_mask, 1.0)})
-        result = engine.render(edit)
         photo = SourcePhoto(face, whole_picture_matrix(face.shape[1], face.shape[0], face.shape[0]), face.shape[0])
-        edited = paste_edit(photo, mask, edit.mask, result.raw, result.finish)
+        result = pipeline.render(edit, PhotoTarget(photo, mask), full_photo=True)
+        edited = result.photo
         tiles = [face, reference, result.raw, edited]
         rows.append(np.concatenate([cv2.resize(t, (TILE, TILE), interpolation=cv2.INTER_AREA) for t in tiles], 1))
     grid = Image.fromarray(np.concatenate([np.full((24, rows[0].shape[1], 3), 255, np.uint8), *rows]))

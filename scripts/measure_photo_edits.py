@@ -42,8 +42,8 @@ from PIL import Image
 
 from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.faces import reader as face_reader
-from ca2sis.model.faces.finishing import SKIN, SKIN_TONE_PARTS, colour_sample
 from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.photo.colour import SKIN, SKIN_TONE_PARTS, colour_sample
 
 PARTS = {"hair": CLASS_NAMES.index("hair"), "skin": CLASS_NAMES.index("skin")}
 CANVAS = (760, 700)  # width, height

@@ -27,10 +27,11 @@ from PIL import Image
 from ca2sis.app.state.document import Studio
 from ca2sis.app.state.gallery import read_photo
 from ca2sis.app.state.photo_edit import paste_plan
-from ca2sis.model.faces.paste_back import save_image
 from ca2sis.model.faces.reader import FaceReader
 from ca2sis.model.inference.engine import Engine, default_weights
 from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.photo.pipeline import PhotoPipeline
+from ca2sis.model.photo.source import save_image
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 4000, 3000
@@ -71,26 +72,30 @@ def main() -> None:
     face = read_photo(photo_path, reader)
     studio = Studio(face)
     studio.set_random_styles({CLASS_NAMES.index("hair"): 7})
-    engine = Engine.from_pretrained(default_weights(), device="cpu")
-    generated = engine.render(studio.edit())  # the Result: the paste-back finishes its raw face
+    pipeline = PhotoPipeline(Engine.from_pretrained(default_weights(), device="cpu"))
     # Hair from another face: the reference's colour is carried past the crop (the heaviest case).
     reference = Studio(read_photo(REPO / "assets" / "faces" / "face-05.jpg", reader))
     restyled = Studio(face)
     restyled.set_part_style(CLASS_NAMES.index("hair"), reference.document.base)
     plan = paste_plan(restyled.document)
-    with_reference = engine.render(restyled.edit())
-    report["paste back (edited, hair from a reference)"] = timed(lambda: plan.compose(with_reference), args.runs)
+    with_reference = pipeline.render(restyled.edit(), plan)  # the live view's render, then its save
+    report["paste back (edited, hair from a reference)"] = timed(lambda: pipeline.paste(with_reference, plan),
+                                                                 args.runs)
     report["save result (edited, hair from a reference, .jpg)"] = timed(
-        lambda: save_image(plan.compose(with_reference), folder / "result-reference.jpg"), args.runs)
+        lambda: save_image(pipeline.paste(with_reference, plan), folder / "result-reference.jpg"), args.runs)
     for region in ("edited", "face"):
         plan = paste_plan(studio.document, region)
-        report[f"paste back ({region})"] = timed(lambda plan=plan: plan.compose(generated), args.runs)
+        generated = pipeline.render(studio.edit(), plan)
+        report[f"paste back ({region})"] = timed(lambda plan=plan, generated=generated: pipeline.paste(generated, plan),
+                                                 args.runs)
         for suffix in (".jpg", ".png"):
             out = folder / f"result-{region}{suffix}"
             report[f"save result ({region}, {suffix})"] = timed(
-                lambda plan=plan, out=out: save_image(plan.compose(generated), out), args.runs)
-    report["preview paste back (every render in the window)"] = timed(
-        lambda: paste_plan(studio.document).compose(generated, preview=True), args.runs)
+                lambda plan=plan, out=out, generated=generated: save_image(pipeline.paste(generated, plan), out),
+                args.runs)
+    plan = paste_plan(studio.document)
+    report["preview render and paste back (every render in the window)"] = timed(
+        lambda: pipeline.render(studio.edit(), plan), args.runs)
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 
 from ca2sis.model.inference.engine import Edit, Engine, Reference, default_weights
 from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.photo.pipeline import PhotoPipeline
 
 PARTS = ("hair", "nose")
 TILE = 160
@@ -67,7 +68,7 @@ def main() -> None:
             codes = engine.edit_codes(edit)
             own_latent_only = engine.interpolate_parts(
                 engine.embed_mask(mask), {CLASS_NAMES.index(part): (engine.embed_mask(source_mask), 1.0)})
-            result = engine.render(edit)
+            result = PhotoPipeline(engine).render(edit)
             tiles += [engine.generate(own_latent_only, codes)[0], result.raw, result.image]
         tiles += nose_zoom(face, result.image, engine.shape_target(edit, "nose"))
         rows.append(np.concatenate([cv2.resize(t, (TILE, TILE), interpolation=cv2.INTER_AREA) for t in tiles], 1))

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ca2sis.model.faces.paste_back import SourcePhoto
+from ca2sis.model.photo.source import SourcePhoto
 
 from conftest import REPO
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ca2sis.model.faces.finishing import (
-    Finish,
-    colour_target,
-    composite_mask,
-    edited_region,
-    finish_image,
-    part_colour,
-    to_lab,
-)
-from ca2sis.model.faces.paste_back import SourcePhoto, paste_back
+from ca2sis.model.inference.shapes import composite_mask
 from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.photo.colour import colour_target, part_colour, to_lab
+from ca2sis.model.photo.finish import Finish, finish_image
+from ca2sis.model.photo.paste import paste_back
+from ca2sis.model.photo.regions import edited_region
+from ca2sis.model.photo.source import SourcePhoto
 
 from photo_cases import photo_region
 
@@ -185,7 +181,7 @@ def test_a_small_reshaped_part_is_taken_whole_not_faded_into_the_old_one():
 
 
 def test_despeckling_removes_single_wrong_pixels_and_keeps_an_edge():
-    from ca2sis.model.faces.finishing import despeckle
+    from ca2sis.model.photo.detail import despeckle
 
     face = np.full((32, 32, 3), 150, np.uint8)
     face[:, 16:] = 60  # an edge
@@ -269,13 +265,13 @@ def test_a_hair_mask_straying_onto_the_background_does_not_paint_the_background_
 def test_the_edge_matte_is_found_once_while_the_same_photo_is_rendered_again(monkeypatch):
     # A slider drag renders the same photo's edit again and again: only the generated face
     # changes, and the matte (which reads only the photo and its mask) is not searched again.
-    from ca2sis.model.faces import finishing
+    from ca2sis.model.photo import edge
 
     photo, mask, _ = hair_over_background()
-    monkeypatch.setattr(finishing, "_matte_cache", type(finishing._matte_cache)())  # none found before
+    monkeypatch.setattr(edge, "_matte_cache", type(edge._matte_cache)(8))  # none found before
     calls = []
-    original = finishing.part_matte
-    monkeypatch.setattr(finishing, "part_matte", lambda *args: calls.append(args[2]) or original(*args))
+    original = edge.part_matte
+    monkeypatch.setattr(edge, "part_matte", lambda *args: calls.append(args[2]) or original(*args))
     finish = Finish(mask, mask, frozenset({HAIR}))
     first = finish_image(np.full((64, 64, 3), (225, 195, 130), np.uint8), photo, finish)
     second = finish_image(np.full((64, 64, 3), (60, 40, 30), np.uint8), photo, finish)

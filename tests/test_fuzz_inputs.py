@@ -519,10 +519,10 @@ def test_tiny_photos_survive(fuzz_setup, tmp_path):
 
 @pytest.mark.slow  # 27 writes, some of them whole edits and project saves: about 12 s
 def test_outputs_never_write_through_symlinks(fuzz_setup, cached_engines, tmp_path):  # noqa: ARG001
-    from ca2sis.model.faces.paste_back import save_image
     from ca2sis.model.io.atomic import write_text_atomic
     from ca2sis.model.io.images import save_pngs
     from ca2sis.model.io.weights import atomic_save_file
+    from ca2sis.model.photo.source import save_image
 
     _, _, pool, weights = fuzz_setup
     victim = tmp_path / "victim.txt"

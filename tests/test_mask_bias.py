@@ -93,7 +93,7 @@ def test_the_engine_feeds_the_mask_and_a_shape_slider_moves_the_layout(face_data
     assert np.allclose(layout[hair][changed & (own == hair)], 0.5)
     assert np.allclose(layout[own[~changed], np.nonzero(~changed)[0], np.nonzero(~changed)[1]], 1.0)
     result = engine.render(edit)
-    assert result.raw.shape == (config.image_size, config.image_size, 3)
+    assert result.image.shape == (config.image_size, config.image_size, 3)
 
 
 def test_a_batch_needs_one_layout_per_face(face_data):

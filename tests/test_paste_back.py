@@ -12,16 +12,12 @@ from PIL import Image
 from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.cli import parse as cli_parse
 from ca2sis.model.faces.align import FaceAligner
-from ca2sis.model.faces.paste_back import (
-    SourcePhoto,
-    anchor_pixels,
-    edited_region,
-    face_region,
-    match_colours,
-    paste_back,
-    whole_picture_matrix,
-)
 from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES
+from ca2sis.model.photo.colour import match_colours
+from ca2sis.model.photo.paste import paste_back
+from ca2sis.model.photo.pipeline import PhotoPipeline
+from ca2sis.model.photo.regions import anchor_pixels, edited_region, face_region
+from ca2sis.model.photo.source import SourcePhoto, whole_picture_matrix
 
 from conftest import REPO
 from photo_cases import photo_region, photo_with_face, textured_photo
@@ -156,7 +152,8 @@ def test_an_edit_gives_the_same_photo_from_the_command_line_and_from_the_studio(
     studio.set_part_style(HAIR, other, 0.8)
     studio.set_shape_source(other)
     studio.set_shape_alpha(CLASS_NAMES.index("nose"), 1.0)
-    result = Engine.from_pretrained(tiny_weights, backend="torch").render(studio.edit())
-    from_studio = paste_plan(studio.document).compose(result)
+    pipeline = PhotoPipeline(Engine.from_pretrained(tiny_weights, backend="torch"))
+    live = pipeline.render(studio.edit(), paste_plan(studio.document))  # the studio's live view, then its save
+    from_studio = pipeline.paste(live, paste_plan(studio.document))
     assert np.any(from_studio != pixels)  # the edit shows
     assert np.array_equal(from_cli, from_studio)

@@ -296,7 +296,7 @@ def test_item7_a_second_training_into_the_same_folder_is_refused(face_data, tmp_
 
 # ---- 8, 9 and 11. outputs never follow planted links, and fail whole -----------------------------------------------
 def test_item8_paste_back_never_writes_through_a_link_at_a_temporary_name(tmp_path):
-    from ca2sis.model.faces.paste_back import save_image
+    from ca2sis.model.photo.source import save_image
 
     victim = tmp_path / "victim.txt"
     victim.write_text("mine")

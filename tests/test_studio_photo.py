@@ -90,7 +90,8 @@ def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, windo
     inside = photo_region(photo, plan_region)
     assert np.array_equal(saved[~inside], pixels[~inside])  # the rest of the photo: byte for byte
     assert np.any(saved[inside] != pixels[inside])
-    assert np.array_equal(view.composite, window.photos.render_request().plan.compose(window.result, preview=True))
+    request = window.photos.render_request()
+    assert np.array_equal(view.composite, window.photos.pipeline.render(request.edit, request.plan).photo)
 
 
 def test_quitting_with_unsaved_changes_asks_first(qtbot, window, tmp_path):

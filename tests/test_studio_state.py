@@ -206,7 +206,7 @@ def test_a_project_saved_from_a_photo_edit_reopens_with_its_photo_and_colour_pro
     from PIL import ImageCms
 
     from ca2sis.app.state.photo_edit import paste_plan
-    from ca2sis.model.faces.paste_back import SourcePhoto
+    from ca2sis.model.photo.source import SourcePhoto
 
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     pixels = np.random.default_rng(0).integers(0, 255, (300, 420, 3), dtype=np.uint8)

@@ -15,8 +15,8 @@ from ca2sis.app.qt.panels import GALLERY_MIME
 from ca2sis.app.qt.window import StudioWindow
 from ca2sis.app.state.document import MAX_BRUSH_SIZE
 from ca2sis.app.state.gallery import gallery_entries
-from ca2sis.model.faces.finishing import composite_mask
 from ca2sis.model.inference.engine import Engine
+from ca2sis.model.inference.shapes import composite_mask
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES
 
 HAIR, NOSE, SKIN = (CLASS_NAMES.index(name) for name in ("hair", "nose", "skin"))

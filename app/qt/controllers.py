@@ -15,7 +15,6 @@ Everything decided here is pure Python elsewhere (``state``), so this module onl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -34,16 +33,18 @@ from PySide6.QtWidgets import (
 )
 
 from ca2sis.model.errors import CA2SISError
-from ca2sis.model.faces.paste_back import SourcePhoto, save_image
-from ca2sis.model.inference.engine import Edit, Engine, Result
+from ca2sis.model.inference.engine import Engine, Result
 from ca2sis.model.io.images import mask_image, save_png
+from ca2sis.model.photo.pipeline import PhotoPipeline
+from ca2sis.model.photo.source import SourcePhoto, save_image
 
 from ..state.display import elided
 from ..state.document import Face, Studio
 from ..state.gallery import GalleryEntry, read_photo
 from ..state.onnx_upgrade import export_and_load, needs_export
-from ..state.photo_edit import PastePlan, paste_plan
+from ..state.photo_edit import PhotoTarget
 from ..state.project import load_project, save_project
+from ..state.rendering import RenderedView, RenderRequest, photo_target, render
 from ..state.template import mean_face_mask
 from .canvas import MaskCanvas
 from .images import to_pixmap
@@ -59,67 +60,52 @@ class ShowError(Protocol):
     def __call__(self, title: str, message: str, box: bool = True) -> None: ...
 
 
-@dataclass
-class RenderRequest:
-    """What the render worker makes: the face of ``edit``, pasted into a photo by ``plan``."""
-
-    edit: Edit
-    plan: PastePlan | None = None
-    preview: bool = False  # drawn while dragging, with the engine's cheaper G (``state.preview``)
-
-
-@dataclass
-class Rendered:
-    """A generated face, with the photo preview it was pasted into (None without a photo)."""
-
-    result: Result
-    composite: np.ndarray | None = None
-    original: np.ndarray | None = None
-    preview: bool = False
-
-
 class PhotoController:
     """Faces from drops and photos, and the face edited inside its photo.
 
-    Owns the two View options of a photo edit (paste back only the edited parts; global
-    edit), as checkable actions for the window's menu; toggling one calls ``options_changed``.
+    Shows the document's two render options (paste back only the edited parts; global edit,
+    ``RenderOptions``) as checkable actions for the window's menu: a toggle changes the
+    studio's state (an undo step), and the actions follow the state (undo, an opened project).
     """
 
     def __init__(self, studio: Studio, engine: Engine, gallery: dict[str, GalleryEntry], tasks: BackgroundTask,
-                 parent: QWidget, status_bar: QStatusBar, show_error: ShowError, options_changed: Callable[[], object]):
+                 parent: QWidget, status_bar: QStatusBar, show_error: ShowError):
         self.studio, self.engine, self.gallery, self.tasks = studio, engine, gallery, tasks
+        self.pipeline = PhotoPipeline(engine)
         self.parent, self.status_bar, self.show_error = parent, status_bar, show_error
-        self.paste_edited_action = QAction("&Paste back only the edited parts", parent, checkable=True, checked=True)
+        self.paste_edited_action = QAction("&Paste back only the edited parts", parent, checkable=True)
         self.paste_edited_action.setStatusTip("Off: the whole generated face goes into the photo")
-        self.paste_edited_action.toggled.connect(lambda _on: options_changed())
-        self.global_edit_action = QAction("&Global edit (raw network output)", parent, checkable=True, checked=False)
+        self.paste_edited_action.toggled.connect(lambda on: studio.set_paste_region("edited" if on else "face"))
+        self.global_edit_action = QAction("&Global edit (raw network output)", parent, checkable=True)
         self.global_edit_action.setStatusTip("On: every pixel as the network generates it (the paper's global "
                                              "consistency); off: the edit changes only the edited parts, keeps "
                                              "the face's detail and takes the reference's colours")
-        self.global_edit_action.toggled.connect(lambda _on: options_changed())
+        self.global_edit_action.toggled.connect(studio.set_global_edit)
+        studio.subscribe(lambda _change: self.show_options(), "render_options")
+        self.show_options()
+
+    def show_options(self) -> None:
+        """Check the View menu's options as the document has them."""
+        options = self.studio.document.render_options
+        for action, checked in ((self.paste_edited_action, options.paste_region == "edited"),
+                                (self.global_edit_action, options.global_edit)):
+            if action.isChecked() != checked:
+                action.blockSignals(True)
+                action.setChecked(checked)
+                action.blockSignals(False)
 
     # ---- rendering into the photo ------------------------------------------------------
     def document_photo(self) -> SourcePhoto | None:
         face = self.studio.document.photo_face
         return None if face is None else face.photo
 
-    def paste_region(self) -> str:
-        return "edited" if self.paste_edited_action.isChecked() else "face"
+    def paste_plan(self) -> PhotoTarget | None:
+        """How the face goes back into its photo, as the document's options say (None without a photo)."""
+        return photo_target(self.studio)
 
-    def paste_plan(self) -> PastePlan | None:
-        """How the face goes back into its photo (None without a photo)."""
-        return paste_plan(self.studio.document, self.paste_region())
-
-    def render_request(self) -> RenderRequest:
-        return RenderRequest(self.studio.edit(finishing=not self.global_edit_action.isChecked()), self.paste_plan())
-
-    def render(self, request: RenderRequest) -> Rendered:
-        """Runs on the render thread: the face, then (for a photo) its preview pasted back."""
-        result = self.engine.render(request.edit, preview=request.preview)
-        if request.plan is None:
-            return Rendered(result, preview=request.preview)
-        composite = request.plan.compose(result, preview=True)
-        return Rendered(result, composite, np.asarray(request.plan.photo.preview.pixels), request.preview)
+    def render(self, request: RenderRequest) -> RenderedView:
+        """Runs on the render thread (``state.rendering.render`` with this controller's pipeline)."""
+        return render(self.pipeline, request)
 
     def result_file_name(self) -> str:
         photo = self.document_photo()
@@ -296,8 +282,9 @@ class ExportController:
         width, height = plan.photo.size
         self.status_bar.showMessage(f"Saving {elided(Path(path).name)}: the face goes back into the "
                                     f"{width}x{height} photo…")
-        # ``result`` is finished by the plan as the engine made it.
-        self.tasks.start(lambda: save_image(plan.compose(result), path, icc_profile=plan.photo.icc_profile),
+        # ``result`` is put back into the full photo as the pipeline planned it for the live view.
+        self.tasks.start(lambda: save_image(PhotoPipeline.paste(result, plan), path,
+                                            icc_profile=plan.photo.icc_profile),
                          lambda written: self.status_bar.showMessage(f"Saved {written}", 5000),
                          lambda message: self.show_error("The result was not saved", message))
         return True

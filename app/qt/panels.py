@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ca2sis.model.faces.finishing import SKIN, SKIN_TONE_PARTS
 from ca2sis.model.inference.visualise import attention_colours, attention_overlay
 from ca2sis.model.labels import COLORS, DISPLAY_NAMES, NUM_CLASSES
+from ca2sis.model.photo.colour import SKIN, SKIN_TONE_PARTS
 
 from ..state.display import elided, split_view
 from ..state.document import Face, Studio

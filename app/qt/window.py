@@ -390,10 +390,10 @@ class StudioWindow(QMainWindow):
     def render_variations(self, parts: list[int], seeds: list[int]) -> None:
         """Render the current face with each seed's M_s style on ``parts``, in the background."""
         edit = self.studio.edit()
-        engine = self.engine
+        pipeline = self.photos.pipeline
 
         def work() -> list[np.ndarray]:
-            return [engine.render(variation_edit(edit, parts, seed)).image for seed in seeds]
+            return [pipeline.render(variation_edit(edit, parts, seed)).image for seed in seeds]
 
         def show(images: list[np.ndarray]) -> None:
             self.variations.show_variations(parts, seeds, images)

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ca2sis.model.errors import DataError
-from ca2sis.model.faces.paste_back import read_photo as read_source_photo
 from ca2sis.model.faces.reader import FaceReader
 from ca2sis.model.io.bundled import bundled_gallery
+from ca2sis.model.photo.source import read_photo as read_source_photo
 
 from .document import Face
 

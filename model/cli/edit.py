@@ -26,7 +26,9 @@ from ..inference.visualise import attention_overlay
 from ..io.images import photo_format, save_images, save_pngs
 from ..io.weights import default_weights, ensure_weights
 from ..labels import CLASS_NAMES, has_face_parts, part_index, part_indices
-from .common import EXIT_OK, check_outputs, run_cli
+from ..photo.paste import PhotoTarget
+from ..photo.pipeline import PhotoPipeline
+from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli
 
 # A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
 # "@-1" is reported as a strength outside 0..1, not as part of a file name.
@@ -112,7 +114,7 @@ def _input_files(edit: Edit) -> list[object]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ca2sis-edit",
         description="Generate a face from a semantic mask and reference faces with CA2-SIS.",
         epilog="Exit codes: 0 written, 2 bad arguments or input, 3 weights missing or unusable, 1 unexpected.",
@@ -171,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> dict:
     photo_face = photo = None
     if args.paste_back is not None:
-        from ..faces.paste_back import read_photo
         from ..faces.reader import FaceReader
+        from ..photo.source import read_photo
 
         photo_face, photo = read_photo(FaceReader(), args.paste_back, args.whole_picture)
     mask = args.mask if args.mask is not None else photo_face.mask
@@ -209,11 +211,13 @@ def run(args: argparse.Namespace) -> dict:
     if args.style_mask is not None and not has_face_parts(engine.load_mask(args.style_mask)):
         print(f"warning: --style-mask {args.style_mask} has no face parts (no skin, eyes, brows, nose or "
               "mouth): the face generated with its styles will not look like a face", file=sys.stderr)
-    result = engine.render(edit)
+    target = None if photo is None else PhotoTarget(photo, photo_face.mask, args.paste_region,
+                                                    style_from_photo=args.style is None)
+    result = PhotoPipeline(engine).render(edit, target, full_photo=True)
     # All files or none: the images are made first, and nothing is written when any of them fails.
     pngs = [(attention_overlay(result.image, result.attention, part), path) for part, path in attention_outputs]
     if photo is not None:
-        pasted = _paste_back(args, edit, result, photo_face, photo)
+        pasted = result.photo
         if args.face_out is not None:
             pngs.append((result.raw, args.face_out))
         # All or nothing, in the photo's colour space (its ICC profile) like the photo itself.
@@ -232,15 +236,6 @@ def run(args: argparse.Namespace) -> dict:
     if photo is not None:
         summary["pasted_into"] = {"photo": str(args.paste_back), "size": list(photo.size)}
     return summary
-
-
-def _paste_back(args: argparse.Namespace, edit: Edit, result, photo_face, photo):
-    """The photo with the generated face finished and blended back in (``paste_edit``: the
-    studio's policy too)."""
-    from ..faces.paste_back import paste_edit
-
-    return paste_edit(photo, photo_face.mask, edit.mask, result.raw, result.finish, args.paste_region,
-                      style_from_photo=args.style is None)
 
 
 def main(argv: list[str] | None = None) -> int:

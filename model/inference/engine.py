@@ -19,10 +19,8 @@ primitives and ``reconstruct``/``transfer_styles`` also take batches (lists or s
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,51 +30,17 @@ import numpy as np
 from ..config import CA2SISConfig
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, WeightsError, check_fraction
-from ..faces.finishing import (
-    SKIN,
-    SKIN_TONE_PARTS,
-    Finish,
-    colour_target,
-    composite_mask,
-    finish_image,
-    part_colour,
-    skin_tone_target,
-)
+from ..io.cache import LRUCache, content_digest
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
 from ..io.pixels import to_network_images, to_uint8_images
 from ..io.weights import default_weights, ensure_weights, read_weights_config  # noqa: F401  (re-exported)
 from ..labels import CLASS_NAMES, Part, part_index
 from ..networks.composite import CA2SIS
 from .backends import Backend, OnnxBackend, TorchBackend, onnx_export_current
+from .shapes import composite_mask
 from .visualise import upsample_attention
 
 BACKENDS = ("auto", "torch", "onnx")
-
-
-def _digest(*arrays: np.ndarray) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    for array in arrays:
-        digest.update(str((array.shape, array.dtype.str)).encode())
-        digest.update(np.ascontiguousarray(array).data)
-    return digest.hexdigest()
-
-
-class _LRU(OrderedDict):
-    def __init__(self, capacity: int):
-        super().__init__()
-        self.capacity = capacity
-
-    def get_fresh(self, key: str) -> np.ndarray | None:
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return None
-
-    def put(self, key: str, value: np.ndarray) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.capacity:
-            self.popitem(last=False)
 
 
 @dataclass
@@ -98,7 +62,7 @@ class Edit:
     part_shapes: part → (source mask, α in [0, 1]); α interpolates the part's latent from
         ``mask``'s shape (0) to the source's (1).
     random_parts: part → (seed, strength α): a style from M_s, mixed in like a reference.
-    confine, keep_detail, match_colour: the finishing steps (``model/faces/finishing.py``):
+    confine, keep_detail, match_colour: the photo pipeline's finishing steps (``model/photo``):
         the edit changes only the edited parts (the style face's own pixels elsewhere),
         keeps the style face's fine detail where a part only changed its style, and gives a
         part restyled from a reference that reference's colour. All three off is the
@@ -126,25 +90,15 @@ class Edit:
         return self.confine or self.keep_detail or self.match_colour
 
 
-# The style face's mask must agree with the edited mask on this share of pixels for the
-# style face to be the picture an edit is finished against (a new face painted from a
-# template shares too little with any face to keep that face's pixels).
-FINISH_MIN_AGREEMENT = 0.75
-
-
 @dataclass
 class Result:
     """A generated face and how it was made."""
 
-    image: np.ndarray  # uint8 (H, W, 3): finished against the style face (``Edit.confine`` ...)
+    image: np.ndarray  # uint8 (H, W, 3): the network's own output
     codes: np.ndarray  # (C, code_dim) the style codes G read
     latents: np.ndarray  # (C, latent_dim) the part latents G read
     attention: np.ndarray  # (C, 64, 64) share of each pixel's style read from each class
     milliseconds: dict[str, float]  # time per stage and "total"
-    raw: np.ndarray | None = None  # uint8 (H, W, 3): the network's own output (None: same as image)
-    # How the raw face is finished (its switches off for a global edit); ``paste_edit`` reuses it
-    # for photos. None when the style face is not the face the mask was painted from.
-    finish: Finish | None = None
     drawn_by: str = ""  # the graph that drew it, e.g. "onnx CPU fp32" (a preview's may be cheaper)
 
     def attention_map(self, part: Part) -> np.ndarray:
@@ -169,10 +123,10 @@ class Engine:
         # Photo → (aligned face, mask) for references given without a mask (FaceReader).
         self.face_reader: Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None = None
         self._lock = threading.RLock()
-        self._codes_cache = _LRU(64)
-        self._plane_cache = _LRU(8 * self.config.num_classes)
-        self._random_cache = _LRU(64)
-        self._parsed_cache = _LRU(16)  # photo path → aligned face and parsed mask
+        self._codes_cache = LRUCache(64)
+        self._plane_cache = LRUCache(8 * self.config.num_classes)
+        self._random_cache = LRUCache(64)
+        self._parsed_cache = LRUCache(16)  # photo path → aligned face and parsed mask
         self.stats = {"styles_encoded": 0, "planes_embedded": 0, "generations": 0}
         self.folder: Path | None = None  # the weights folder, when loaded from one
 
@@ -274,7 +228,7 @@ class Engine:
         if isinstance(reference.image, (str, Path)) and Path(reference.image).is_file():
             status = Path(reference.image).stat()  # a file saved again under the same name is new
             key = f"{Path(reference.image).resolve()}:{status.st_mtime_ns}:{status.st_size}"
-        cached = self._parsed_cache.get_fresh(key) if key is not None else None
+        cached = self._parsed_cache.get(key) if key is not None else None
         if cached is None:
             image, mask = self.face_reader(reference.image)
             cached = (self.load_image(image), self.load_mask(mask))
@@ -297,9 +251,9 @@ class Engine:
         mask_batch, _ = self._batch(masks, self.load_mask)
         if len(image_batch) != len(mask_batch):
             raise DataError(f"{len(image_batch)} faces but {len(mask_batch)} masks")
-        keys = [_digest(image, mask) for image, mask in zip(image_batch, mask_batch)]
+        keys = [content_digest(image, mask) for image, mask in zip(image_batch, mask_batch)]
         with self._lock:
-            found = {key: self._codes_cache.get_fresh(key) for key in keys}
+            found = {key: self._codes_cache.get(key) for key in keys}
             missing = sorted({key: index for index, key in enumerate(keys) if found[key] is None}.values())
             if missing:  # one backend call for all faces not seen before
                 fresh = self.backend.encode_styles(
@@ -398,7 +352,7 @@ class Engine:
         """E_m of every class plane of ``mask``, embedding only planes not seen before."""
         classes = np.arange(self.config.num_classes, dtype=np.uint8)
         planes = mask[None] == classes[:, None, None]  # (C, H, W) bool
-        keys = [_digest(np.packbits(plane)) for plane in planes]
+        keys = [content_digest(np.packbits(plane)) for plane in planes]
         with self._lock:
             missing = [index for index, key in enumerate(keys) if key not in self._plane_cache]
             for index in missing:
@@ -407,7 +361,7 @@ class Engine:
                 latent = self.backend.embed_mask(planes[index][None, None].astype(np.float32))[0, 0]
                 self._plane_cache.put(keys[index], latent)
                 self.stats["planes_embedded"] += 1
-            return np.stack([self._plane_cache.get_fresh(key) for key in keys])
+            return np.stack([self._plane_cache.get(key) for key in keys])
 
     def random_codes(self, seed: int) -> np.ndarray:
         """M_s(z) with z ~ N(0, I) drawn from ``seed``: a full set of (C, code_dim) codes.
@@ -419,7 +373,7 @@ class Engine:
         seed = int(seed) if seed >= 0 else int(seed) % 2**63
         key = str(seed)
         with self._lock:
-            codes = self._random_cache.get_fresh(key)
+            codes = self._random_cache.get(key)
             if codes is None:
                 z = np.random.default_rng(seed).standard_normal((1, self.config.mapping_z_dim))
                 codes = self.backend.random_codes(z.astype(np.float32))[0]
@@ -499,42 +453,6 @@ class Engine:
                 mixed += alpha * (self._latents(targets[index]) - latents)
         return mixed
 
-    def edit_finish(
-        self, edit: Edit, original_mask: MaskInput | None = None, targets: Mapping[int, np.ndarray] | None = None
-    ) -> Finish:
-        """How the raw face of ``edit`` is finished (``model/faces/finishing.py``) against a
-        picture whose mask is ``original_mask`` (default: the style face's).
-
-        The colour targets mix each referenced part's colour in the base style's face with
-        the reference's, by the part's strength. A skin taken from a reference carries its
-        colour change to the nose, ears and neck that the edit leaves alone (``SKIN_TONE_PARTS``):
-        they are restyled with it. Masks are at the networks' size."""
-        style_image, style_mask = self.load_reference(edit.style)
-        original = self.load_mask(original_mask) if original_mask is not None else style_mask
-        count = self.config.num_classes
-        colours = {}
-        if edit.match_colour:
-            for part, (reference, alpha) in edit.part_styles.items():
-                index = part_index(part, count)
-                image, mask = self.load_reference(reference)
-                target = part_colour(image, mask, index)
-                if target is not None and alpha > 0:
-                    colours[index] = colour_target(part_colour(style_image, style_mask, index), target, alpha)
-        restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
-        restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
-        reshaped = dict(self.shape_targets(edit) if targets is None else targets)
-        own_skin = part_colour(style_image, style_mask, SKIN) if SKIN in colours else None
-        asked = {part_index(part, count) for part in [*edit.part_styles, *edit.random_parts]} | set(reshaped)
-        for part in SKIN_TONE_PARTS if own_skin is not None else ():
-            own = part_colour(style_image, style_mask, part)
-            if part not in asked and own is not None:
-                colours[part] = skin_tone_target(own_skin, own, colours[SKIN])
-                restyled.add(part)
-        strengths = {part_index(part, count): float(alpha) for part, (_, alpha) in edit.part_shapes.items()}
-        return Finish(original, self.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
-                      confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
-                      shape_strengths={part: strengths[part] for part in reshaped})
-
     def shape_targets(self, edit: Edit) -> dict[int, np.ndarray]:
         """``shape_target`` of each part whose shape slider is above 0, by class index."""
         targets = {}
@@ -552,36 +470,27 @@ class Engine:
         return composite_mask(self.load_mask(edit.mask), self.load_mask(source), index)
 
     def render(self, edit: Edit, preview: bool = False) -> Result:
-        """Generate the face an ``Edit`` describes, reusing every cached part, and finish it
-        against the style face (``Edit.confine``, ``keep_detail``, ``match_colour``); ``preview``:
-        with the cheaper G where the backend has one (``generate``)."""
+        """Generate the face an ``Edit`` describes, reusing every cached part: the network's own
+        output (the photo pipeline, ``model/photo``, finishes it); ``preview``: with the cheaper
+        G where the backend has one (``generate``)."""
         start = time.perf_counter()
         codes = self.edit_codes(edit)
         after_codes = time.perf_counter()
-        targets = self.shape_targets(edit)  # composite masks, built once for latents and finish
+        targets = self.shape_targets(edit)  # composite masks, built once for latents and layout
         latents = self.edit_latents(edit, targets)
         after_latents = time.perf_counter()
         layout = self.edit_layout(edit, targets) if self.config.attention_mask_bias > 0 else None
         with self._lock:  # the graph named is the one that ran, even if use_backend swaps it meanwhile
             drawn_by = self.preview_description if preview and self.preview_description else self.description
             raw, attention = self.generate(latents, codes, layout, preview=preview)
-        after_generator = time.perf_counter()
-        image, finish = raw, None
-        if edit.style_is_source:  # a finish even when its steps are off: a photo edit pastes back by it
-            finish = self.edit_finish(edit, targets=targets)
-            if edit.finishing and (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT:
-                base = self.load_reference(edit.style)[0]
-                anchor = finish.anchor(base.shape[0]) if edit.confine else None
-                image = finish_image(raw, base, finish, anchor)
         end = time.perf_counter()
         milliseconds = {
             "styles": (after_codes - start) * 1000,
             "shapes": (after_latents - after_codes) * 1000,
-            "generator": (after_generator - after_latents) * 1000,
-            "finish": (end - after_generator) * 1000,
+            "generator": (end - after_latents) * 1000,
             "total": (end - start) * 1000,
         }
-        return Result(image, codes, latents, attention, milliseconds, raw, finish, drawn_by)
+        return Result(raw, codes, latents, attention, milliseconds, drawn_by)
 
 
 def _bundled_face_reader() -> Callable[[ImageInput], tuple[np.ndarray, np.ndarray]] | None:

@@ -1,0 +1,188 @@
+"""Colour: CIELAB conversions, a part's colour and where a restyled part's colour goes.
+
+A restyled part takes its reference's colour as a per-channel affine change in CIELAB
+(``LabTransform``); a skin's tone is measured on the cheeks (``colour_sample``), an eye's
+on its iris (``iris_weight``), and a skin's change is carried to the parts of its tone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..labels import CLASS_NAMES
+from .regions import MIN_PART_PIXELS, at_size, interior, strided
+
+# Below this share of the face's pixels, the anchor is too small to measure colours on.
+MIN_ANCHOR_SHARE = 0.01
+SKIN = CLASS_NAMES.index("skin")
+# A skin restyled from a reference carries its colour change to these parts, unless they are
+# given a style of their own: a person sees one skin tone over the face, nose, ears and neck,
+# and a dark face around the photo's pale nose and neck is no skin tone (``skin_tone_target``).
+SKIN_TONE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("nose", "l_ear", "r_ear", "neck"))
+# Where the skin's tone is measured: between the eyes' level and the tip of the nose (cheeks and
+# temples), since the skin class also holds a shaved scalp, stubble and beards (``colour_sample``).
+EYE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye", "eye_g"))
+NOSE = CLASS_NAMES.index("nose")
+# An eye's colour is its iris's: the eye class holds the white of the eye too, and moving the
+# white with the iris to a brown eye's mean made it pink, bloodshot. An eye restyled from a
+# reference is the photo's own eye with its iris recoloured (``iris_weight``).
+IRIS_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye"))
+IRIS_SOFTNESS = 4.0  # CIELAB lightness units over which a pixel goes from the iris to the white
+GAIN_RANGE = (0.5, 2.0)
+
+
+def match_colours(face: np.ndarray, target: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """``face`` with each channel's mean and spread over ``anchor`` moved to ``target``'s
+    (float32). Unchanged when the anchor is too small to measure on."""
+    face = face.astype(np.float32)
+    if anchor.sum() < MIN_ANCHOR_SHARE * anchor.size:
+        return face
+    step = strided(anchor.shape[0])
+    sample = anchor[::step, ::step]
+    ours, theirs = face[::step, ::step][sample], target[::step, ::step][sample].astype(np.float32)
+    mean_ours, mean_theirs = ours.mean(axis=0), theirs.mean(axis=0)
+    gain = np.clip(theirs.std(axis=0) / np.maximum(ours.std(axis=0), 1e-3), *GAIN_RANGE)
+    return (face - mean_ours) * gain + mean_theirs
+
+
+
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """RGB in 0..255 (any dtype) → CIELAB float32 (L 0..100)."""
+    return cv2.cvtColor(np.clip(rgb.astype(np.float32), 0, 255) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def from_lab(lab: np.ndarray) -> np.ndarray:
+    """CIELAB float32 → RGB float32 in 0..255."""
+    return cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0
+
+
+
+def white_of_eye_threshold(lightness: np.ndarray, bins: int = 64) -> float:
+    """The CIELAB lightness above which an eye's pixels are the white of the eye: the upper
+    of the two thresholds that split the values into three classes of the least spread
+    within them (Otsu's criterion with three classes): lashes and pupil, iris, white. Two
+    classes would split a light iris off with the white of the eye."""
+    counts, edges = np.histogram(lightness, bins=bins, range=(0.0, 100.0))
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    weight, moment = np.cumsum(counts).astype(np.float64), np.cumsum(counts * centres)
+    total, total_moment = weight[-1], moment[-1]
+    best, upper = -1.0, float(edges[-1])
+    for low in range(bins - 2):  # class 1: bins 0..low; class 2: low+1..high; class 3: the rest
+        highs = np.arange(low + 1, bins - 1)
+        w1, m1 = weight[low], moment[low]
+        w2, m2 = weight[highs] - w1, moment[highs] - m1
+        w3, m3 = total - weight[highs], total_moment - moment[highs]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = (m1 ** 2 / w1 if w1 > 0 else 0.0) + np.where(w2 > 0, m2 ** 2 / w2, 0.0) \
+                + np.where(w3 > 0, m3 ** 2 / w3, 0.0)
+        spread[(w2 <= 0) | (w3 <= 0)] = -1.0
+        if w1 > 0 and spread.max() > best:
+            best, upper = float(spread.max()), float(edges[highs[int(spread.argmax())] + 1])
+    return upper
+
+
+def iris_weight(lightness: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """float32 like ``lightness`` (CIELAB L): how much each pixel of an eye's ``region`` is its
+    iris (pupil and lashes too) rather than the white of the eye (``white_of_eye_threshold``),
+    softly over ``IRIS_SOFTNESS``; 0 outside the region."""
+    values = lightness[region]
+    if values.size < MIN_PART_PIXELS:
+        return region.astype(np.float32)
+    threshold = white_of_eye_threshold(values)
+    weight = 1.0 / (1.0 + np.exp(np.clip((lightness - threshold) / IRIS_SOFTNESS, -30, 30)))
+    return (weight * region).astype(np.float32)
+
+
+def colour_sample(mask: np.ndarray, part: int, region: np.ndarray | None = None,
+                  lightness: np.ndarray | None = None) -> np.ndarray:
+    """bool: the pixels a part's colour is measured on, in a face whose class mask is ``mask``:
+    the interior of ``region`` (default: the mask's ``part``). For the skin only its band
+    between the eyes' level and the nose's tip, where the face has eyes (or glasses) and a
+    nose: the skin class also covers a shaved scalp, stubble and beards, whose grey would
+    pass for the tone (a bearded reference gave a grey-green face). For an eye, given the
+    picture's ``lightness``, only its iris (``iris_weight``), not the white of the eye."""
+    inside = interior(mask == part if region is None else region)
+    if part in IRIS_PARTS and lightness is not None:
+        iris = inside & (iris_weight(lightness, inside) > 0.5)
+        return iris if iris.sum() >= MIN_PART_PIXELS else inside
+    if part != SKIN:
+        return inside
+    eyes, nose = np.isin(mask, EYE_PARTS), mask == NOSE
+    if eyes.sum() < MIN_PART_PIXELS or nose.sum() < MIN_PART_PIXELS:
+        return inside
+    top, bottom = int(np.nonzero(eyes)[0].mean()), int(np.nonzero(nose)[0].max())
+    band = inside.copy()
+    band[:top], band[bottom + 1:] = False, False
+    return band if band.sum() >= 4 * MIN_PART_PIXELS else inside
+
+
+@dataclass(frozen=True)
+class PartColour:
+    """A part's colour: CIELAB mean and spread (standard deviation) per channel."""
+
+    mean: np.ndarray  # (3,)
+    spread: np.ndarray  # (3,)
+
+
+def part_colour(image: np.ndarray, mask: np.ndarray, part: int) -> PartColour | None:
+    """The colour of ``part`` in ``image`` (its ``mask`` of any side), None when too small."""
+    lab = to_lab(image)
+    inside = colour_sample(at_size(mask, image.shape[0]), part, lightness=lab[..., 0])
+    if inside.sum() < MIN_PART_PIXELS:
+        return None
+    pixels = lab[inside]
+    return PartColour(pixels.mean(axis=0), pixels.std(axis=0))
+
+
+@dataclass(frozen=True)
+class ColourTarget:
+    """Where a restyled part's colour goes: an absolute CIELAB mean and the factor its
+    spread is scaled by (both already mixed by the part's strength)."""
+
+    mean: np.ndarray  # (3,)
+    spread_ratio: np.ndarray  # (3,)
+
+
+def colour_target(own: PartColour | None, reference: PartColour, strength: float) -> ColourTarget:
+    """The colour of a part taking ``reference``'s style at ``strength``, from ``own`` (the
+    base's part, None when the base has none: then the reference's colour, whole)."""
+    if own is None:
+        return ColourTarget(reference.mean, np.ones(3, np.float32))
+    ratio = reference.spread / np.maximum(own.spread, 1e-3)
+    mean = (1 - strength) * own.mean + strength * reference.mean
+    return ColourTarget(mean.astype(np.float32), ((1 - strength) + strength * ratio).astype(np.float32))
+
+
+def skin_tone_target(own_skin: PartColour, own: PartColour, skin: ColourTarget) -> ColourTarget:
+    """The colour of a part of the skin's tone (``SKIN_TONE_PARTS``, ``own`` in the base) when
+    the skin moves from ``own_skin`` to ``skin``: the skin's change, carried over, so the part
+    keeps how it differs from the skin in the base (a neck in the chin's shadow stays darker
+    than the face)."""
+    gain = np.clip(skin.spread_ratio, *GAIN_RANGE)
+    return ColourTarget((skin.mean + gain * (own.mean - own_skin.mean)).astype(np.float32),
+                        skin.spread_ratio.astype(np.float32))
+
+
+def gain_of(spread: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The factor that takes a spread to the wanted one, within ``GAIN_RANGE``."""
+    return np.clip(wanted / np.maximum(spread, 1e-3), *GAIN_RANGE).astype(np.float32)
+
+
+
+@dataclass(frozen=True)
+class LabTransform:
+    """A part's colour change as a per-channel affine map in CIELAB: (x - source) * gain + target.
+    Kept so the same change can be carried past the aligned crop (see ``paste_back``)."""
+
+    part: int
+    source: np.ndarray
+    gain: np.ndarray
+    target: np.ndarray
+
+    def apply(self, lab: np.ndarray) -> np.ndarray:
+        return (lab - self.source) * self.gain + self.target
+
+

@@ -1,0 +1,152 @@
+"""The photo pipeline: one object that the studio, ``ca2sis-edit`` and the Python API call.
+
+``PhotoPipeline.render`` asks the engine for the network's output, plans how it is finished
+(``plan``: which parts change, the colour each restyled part takes) once, and returns the
+finished face; given a photo (``PhotoTarget``) it also returns the photo with the edit put
+back (``paste.py``)::
+
+    pipeline = PhotoPipeline(Engine.from_pretrained(weights))
+    rendered = pipeline.render(edit, PhotoTarget(photo, photo_mask))
+    save_image(rendered.photo, "out.jpg", photo.icc_profile)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..inference.engine import Edit, Engine, Result
+from ..io.images import MaskInput
+from ..labels import Part, part_index
+from .colour import SKIN, SKIN_TONE_PARTS, colour_target, part_colour, skin_tone_target
+from .finish import Finish, finish_image
+from .paste import PASTE_REGIONS, PhotoTarget, paste_edit
+from .source import SourcePhoto
+
+# The style face's mask must agree with the edited mask on this share of pixels for the
+# style face to be the picture an edit is finished against (a new face painted from a
+# template shares too little with any face to keep that face's pixels).
+FINISH_MIN_AGREEMENT = 0.75
+
+
+@dataclass
+class Rendered:
+    """An edit through the pipeline: the engine's ``result`` (the network's own output, its
+    codes and attention), the finished aligned ``image``, the ``finish`` it was planned with
+    (None when the style face is not the face the mask was painted from), the generated
+    ``mask``, and with a photo
+    target the whole ``photo`` with the edit put back."""
+
+    result: Result
+    image: np.ndarray
+    mask: np.ndarray  # the mask that was generated, at the networks' size
+    finish: Finish | None = None
+    photo: np.ndarray | None = None
+    milliseconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def raw(self) -> np.ndarray:
+        """The network's own output, uint8 (g, g, 3)."""
+        return self.result.image
+
+    @property
+    def attention(self) -> np.ndarray:
+        return self.result.attention
+
+    @property
+    def drawn_by(self) -> str:
+        return self.result.drawn_by
+
+    def attention_map(self, part: Part) -> np.ndarray:
+        """Where ``part``'s style lands, upsampled to the finished image."""
+        return cv2.resize(self.result.attention_map(part), self.image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+
+
+class PhotoPipeline:
+    """The engine's output made into a photograph: planned once per render, finished against
+    the style face or pasted into a photo."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def plan(self, edit: Edit, original_mask: MaskInput | None = None,
+             targets: Mapping[int, np.ndarray] | None = None) -> Finish:
+        """How the raw face of ``edit`` is finished against a picture whose mask is
+        ``original_mask`` (default: the style face's): the parts it changes and the colour
+        each restyled part takes.
+
+        The colour targets mix each referenced part's colour in the base style's face with
+        the reference's, by the part's strength. A skin taken from a reference carries its
+        colour change to the nose, ears and neck that the edit leaves alone (``SKIN_TONE_PARTS``):
+        they are restyled with it. Masks are at the networks' size."""
+        engine = self.engine
+        style_image, style_mask = engine.load_reference(edit.style)
+        original = engine.load_mask(original_mask) if original_mask is not None else style_mask
+        count = engine.config.num_classes
+        colours = {}
+        if edit.match_colour:
+            for part, (reference, alpha) in edit.part_styles.items():
+                index = part_index(part, count)
+                image, mask = engine.load_reference(reference)
+                target = part_colour(image, mask, index)
+                if target is not None and alpha > 0:
+                    colours[index] = colour_target(part_colour(style_image, style_mask, index), target, alpha)
+        restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
+        restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
+        reshaped = dict(engine.shape_targets(edit) if targets is None else targets)
+        own_skin = part_colour(style_image, style_mask, SKIN) if SKIN in colours else None
+        asked = {part_index(part, count) for part in [*edit.part_styles, *edit.random_parts]} | set(reshaped)
+        for part in SKIN_TONE_PARTS if own_skin is not None else ():
+            own = part_colour(style_image, style_mask, part)
+            if part not in asked and own is not None:
+                colours[part] = skin_tone_target(own_skin, own, colours[SKIN])
+                restyled.add(part)
+        strengths = {part_index(part, count): float(alpha) for part, (_, alpha) in edit.part_shapes.items()}
+        return Finish(original, engine.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
+                      confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
+                      shape_strengths={part: strengths[part] for part in reshaped})
+
+    def render(self, edit: Edit, photo: PhotoTarget | None = None, preview: bool = False,
+               full_photo: bool = False) -> Rendered:
+        """The edit rendered and finished; with ``photo``, also put back into it: into the
+        photo's preview (the studio's live view) unless ``full_photo``. ``preview``: the
+        engine's cheaper G (while a stroke or slider moves)."""
+        result = self.engine.render(edit, preview=preview)
+        start = time.perf_counter()
+        finish = None
+        image, mask = result.image, self.engine.load_mask(edit.mask)
+        if edit.style_is_source:  # a finish even when its steps are off: a photo edit pastes back by it
+            finish = self.plan(edit)
+            agrees = (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT
+            if photo is None and edit.finishing and agrees:
+                base = self.engine.load_reference(edit.style)[0]
+                anchor = finish.anchor(base.shape[0]) if edit.confine else None
+                image = finish_image(result.image, base, finish, anchor)
+        pasted = None
+        if photo is not None:
+            source = photo.photo if full_photo else photo.photo.preview
+            pasted = self._paste(result.image, finish, mask, photo, source)
+            # The aligned view of the edit is the pasted photo's own crop: one finish, not two.
+            image = source.with_pixels(pasted).aligned() if finish is not None else image
+        milliseconds = dict(result.milliseconds)
+        milliseconds["finish"] = (time.perf_counter() - start) * 1000
+        milliseconds["total"] = milliseconds.get("total", 0.0) + milliseconds["finish"]
+        return Rendered(result, image, mask, finish, pasted, milliseconds)
+
+    @staticmethod
+    def paste(rendered: Rendered, photo: PhotoTarget) -> np.ndarray:
+        """The full photo with an edit already rendered (for the studio's live view) put back:
+        what *Save result* writes, as planned for that render."""
+        return PhotoPipeline._paste(rendered.raw, rendered.finish, rendered.mask, photo, photo.photo)
+
+    @staticmethod
+    def _paste(raw: np.ndarray, finish: Finish | None, mask: np.ndarray, photo: PhotoTarget,
+               source: SourcePhoto) -> np.ndarray:
+        return paste_edit(source, photo.mask, mask, raw, finish, photo.region, photo.style_from_photo)
+
+
+__all__ = ["FINISH_MIN_AGREEMENT", "PASTE_REGIONS", "PhotoPipeline", "PhotoTarget", "Rendered"]
