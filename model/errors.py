@@ -1,5 +1,6 @@
 """Errors a user can act on. Each message names the file or value at fault."""
 
+import errno
 import math
 from numbers import Real
 
@@ -10,6 +11,11 @@ class CA2SISError(Exception):
 
 class DataError(CA2SISError, ValueError):
     """An image, mask or dataset folder that cannot be used (the message names the file)."""
+
+
+class NotARegularFile(DataError, OSError):
+    """An output that exists as a device, a FIFO, a socket or a folder: ca2sis writes only regular
+    files. An OSError too, so that a caller that handles a failed write handles this one."""
 
 
 class WeightsError(CA2SISError, ValueError):
@@ -32,8 +38,15 @@ class TrainingDiverged(CA2SISError):
     """A training step gave a non-finite loss or weights; nothing of it was saved."""
 
 
+# Write errors that mean "no room left", whatever wording the layer below chose.
+DISK_FULL_ERRNOS = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if code is not None)
+
+
 def describe_error(error: BaseException) -> str:
     """One line a person reads; an OSError names its file (a disk-full write does not by itself)."""
+    if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
+        where = f"cannot write {error.filename}: " if error.filename else ""
+        return f"{where}the disk is full (no space left on it): free some space or write elsewhere"
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
     return str(error)

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from ..errors import DataError
+from ..errors import DataError, NotARegularFile
 from ..labels import NUM_CLASSES, palette_bytes
-from .atomic import atomic_write_all
+from .atomic import atomic_write_all, check_replaceable
 from .decode import (
     check_labels,
     check_square,
@@ -184,8 +184,8 @@ def _same_file(first: Path, second: Path) -> bool:
 
 
 def check_output_paths(outputs: Sequence[tuple[str, str | Path]], inputs: Iterable[object] = ()) -> None:
-    """Refuse, before anything is written, an output that cannot be written as a file, that
-    is one of the ``inputs`` (files the command reads), or that another output also names.
+    """Refuse, before anything is written, an output that cannot be written as a file (a folder,
+    a device, a FIFO), that is one of the ``inputs`` (files the command reads), or that another output also names.
 
     ``outputs`` are (option, path) pairs, e.g. ("--out", "face.png"); ``inputs`` may hold
     anything an input can be (only paths are compared).
@@ -196,6 +196,10 @@ def check_output_paths(outputs: Sequence[tuple[str, str | Path]], inputs: Iterab
         path = Path(value)
         if not str(value) or path.is_dir() or path.name in ("", ".", ".."):
             raise DataError(f"{option} {value}: is a folder; give a file name to write")
+        try:
+            check_replaceable(path)  # a device or a FIFO would be replaced by a plain file
+        except NotARegularFile as error:
+            raise NotARegularFile(f"{option} {error}") from None
         ancestor = path.parent
         while not ancestor.exists() and ancestor != ancestor.parent:
             ancestor = ancestor.parent
