@@ -8,12 +8,13 @@ crashed run never leaves a stale lock behind.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import CA2SISError
+from ..errors import CA2SISError, DataError
 
 LOCK_FILE = ".ca2sis.lock"
 
@@ -40,6 +41,25 @@ def _try_lock(handle) -> bool:
     return True
 
 
+def _open_lock_file(path: Path):
+    """The lock file opened for reading and writing, made if missing, never truncated here (the
+    holder's pid stays readable until we hold the lock). A link or a hard link planted at its
+    name is refused, not followed: writing our pid would overwrite the file it points to."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    refusal = f"{path}: is not ca2sis's lock file (a link or a special file); remove it and run again"
+    try:
+        descriptor = os.open(path, flags, 0o666)
+    except OSError:
+        if path.is_symlink():  # O_NOFOLLOW's ELOOP
+            raise DataError(refusal) from None
+        raise
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        os.close(descriptor)
+        raise DataError(refusal)
+    return os.fdopen(descriptor, "r+")
+
+
 @contextmanager
 def folder_lock(folder: str | Path, what: str) -> Iterator[None]:
     """Hold ``folder``'s lock for the block (making the folder), or raise FolderBusy naming the
@@ -48,8 +68,7 @@ def folder_lock(folder: str | Path, what: str) -> Iterator[None]:
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
-    # Opened without truncating: the holder's pid stays readable until we hold the lock.
-    handle = open(path, "a+")
+    handle = _open_lock_file(path)
     try:
         if not _try_lock(handle):
             handle.seek(0)
