@@ -39,20 +39,25 @@ def decode_file(
     """Open ``path``, decode it fully and return ``convert(image)``; any failure → DataError.
 
     The conversion runs while the file is open so that the returned value never refers to a
-    closed PIL image, and so that a conversion PIL cannot do is reported like a bad file.
+    closed PIL image, and so that a conversion PIL cannot do is reported like a bad file. Running
+    out of memory is a DataError too, saying about how much the picture needs.
     """
+    header: tuple[int, int, str] | None = None  # width, height, mode: known once the file is open
     try:
         with warnings.catch_warnings():
             # PIL only warns between 1x and 2x its pixel limit; that is still a bomb to us.
             # The filter is scoped to this block: nothing global is changed.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                header = (image.width, image.height, image.mode)
                 if before_load is not None:  # e.g. a header check, or a reduced JPEG decode
                     before_load(image)
                 image.load()
                 return convert(image)
     except DataError:
         raise
+    except MemoryError as exc:  # numpy's _ArrayMemoryError is one too
+        raise DataError(out_of_memory_message(path, header)) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DataError(f"{path}: image is too large to decode safely ({exc})") from exc
     except FileNotFoundError as exc:
@@ -62,6 +67,24 @@ def decode_file(
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
         # UnidentifiedImageError and "image file is truncated" are OSErrors.
         raise DataError(f"{path}: cannot decode image ({exc})") from exc
+
+
+# Bytes per pixel of PIL's decoded image by mode (RGB is stored in 4); anything else: 4.
+_DECODED_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+# On top of the decoded image: its 8-bit RGB conversion (4 bytes) and the uint8 array (3 bytes).
+_CONVERSION_BYTES = 7
+
+
+def out_of_memory_message(path: Path, header: tuple[int, int, str] | None) -> str:
+    """What a user reads when decoding ``path`` ran out of memory: the picture's size and
+    roughly how much memory decoding it takes (``header``: width, height, PIL mode)."""
+    if header is None:
+        return f"{path}: not enough memory to open this picture; close other programs or use a smaller copy"
+    width, height, mode = header
+    needed = width * height * (_DECODED_BYTES.get(mode, 4) + _CONVERSION_BYTES)
+    amount = f"{needed / 2**30:.1f} GB" if needed >= 2**30 else f"{max(1, round(needed / 2**20))} MB"
+    return (f"{path}: not enough memory to decode this {width}x{height} picture (it needs about {amount}); "
+            "close other programs or use a smaller copy of it")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -95,7 +118,7 @@ def resize_image(image: Image.Image, size: int) -> Image.Image:
 
 def check_size(size: int | None) -> None:
     if size is not None and (not isinstance(size, int) or size < 1):
-        raise ValueError(f"size must be a positive integer or None, got {size!r}")
+        raise DataError(f"size must be a positive integer or None, got {size!r}")
 
 
 def load_image(path: str | Path, size: int | None = None) -> np.ndarray:
