@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,8 @@ from safetensors.torch import load_file, save_file
 from ca2sis.model.cli.train import _train_parser
 from ca2sis.model.cli.train import main as train_main
 from ca2sis.model.config import get_config
-from ca2sis.model.io.checkpoint import checkpoint_path
+from ca2sis.model.errors import TrainingDiverged
+from ca2sis.model.io.checkpoint import checkpoint_path, read_checkpoint_meta
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.training.data import one_hot
 from ca2sis.model.training.objectives import SynthesisForward
@@ -76,7 +79,7 @@ def test_resume_after_a_stop_gives_the_same_weights(face_data, tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_after_the_current_step(face_data, tmp_path):
     trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=50), tmp_path / "run")
-    trainer._on_sigint(None, None)  # as if Ctrl-C arrived during the first step
+    trainer._on_stop_signal(signal.SIGINT, None)  # as if Ctrl-C arrived during the first step
     summary = trainer.run()
     assert summary["stopped_early"] and summary["step"] == 1
     assert checkpoint_path(tmp_path / "run").exists()
@@ -288,3 +291,115 @@ def test_every_loss_weight_is_a_flag_with_its_help_and_default(monkeypatch):
         assert f"{flag} {field.name.upper()} {field.metadata['help']} (default: {field.default})" in help_text
     args = _train_parser().parse_args(["--out", "run", "--lambda-swap", "0", "--augment", "off"])
     assert args.lambda_swap == 0.0 and args.augment == "off"
+
+
+# ---- stopping, damaged checkpoints, a blow-up, killed writers ---------------------------------------------------
+def _cli_train(data, run, *args: str) -> int:
+    return train_main(["--data", str(data), "--out", str(run), "--config", "tiny", "--batch-size", "2",
+                       "--workers", "0", "--device", "cpu", "--sample-every", "1000", "--lambda-parser", "0",
+                       "--lambda-semantic", "0", *args])
+
+
+@pytest.mark.slow  # a run of the loop in-process
+def test_sigterm_finishes_the_step_saves_a_checkpoint_and_exits_130(face_data, tmp_path, monkeypatch, capsys):
+    # What `timeout`, `kill` and job schedulers send. A handler of the test's own stands in for
+    # the default action (which would end pytest) and must not be the one that receives it.
+    received = []
+
+    def handler(signum, _frame):
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    real_step = Trainer.train_step
+
+    def step_with_a_kill(self, batch):
+        if self.step == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", step_with_a_kill)
+    try:
+        code = _cli_train(face_data, tmp_path / "run", "--steps", "3")
+        assert signal.getsignal(signal.SIGTERM) is handler  # the training put back the handler it found
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    output = capsys.readouterr()
+    assert code == 130 and not received
+    assert "SIGTERM: finishing this step and saving a checkpoint" in output.out + output.err
+    assert read_checkpoint_meta(checkpoint_path(tmp_path / "run"))["step"] == 1
+    assert "stopped early; continue with" in output.out
+
+
+def _forge_checkpoint(path: Path, **meta) -> None:
+    header = {"step": 1, "stage": "synthesis", "config": get_config("tiny").to_dict(), "train": {},
+              "optimizer_groups": {"generator_side": [], "discriminator": []}, **meta}
+    header = {k: v for k, v in header.items() if v is not None}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"net.generator.x": torch.zeros(1)}, str(path), metadata={"ca2sis": json.dumps(header)})
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"train": None}, "lacks train"),
+    ({"optimizer_groups": None}, "lacks optimizer_groups"),
+    ({"step": "abc"}, "step 'abc' is not a whole number"),
+    ({"config": {"image_size": "big"}}, "config"),
+    ({"train": {"steps": "many"}}, "steps = 'many'"),
+])
+def test_a_damaged_checkpoint_header_is_exit_3_naming_the_file_and_the_fault(face_data, tmp_path, capsys, change,
+                                                                              said):
+    run = tmp_path / "run"
+    _forge_checkpoint(checkpoint_path(run), **change)
+    assert _cli_train(face_data, run, "--resume", "--steps", "2") == 3
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {checkpoint_path(run)}") and said in error and "Traceback" not in error
+    assert train_main(["export", str(run), "--out", str(tmp_path / "weights")]) == 3
+    assert str(checkpoint_path(run)) in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_weights_that_blow_up_are_never_saved_as_the_run_checkpoint(face_data, tmp_path):
+    # At --lr 1e30 the first step's losses are finite (they are the starting weights'), its
+    # weights 5e29 everywhere: the checkpoint of that step would be useless to resume from.
+    trainer = Trainer(get_config("tiny"), _train_config(face_data, steps=1, batch_size=2, lr=1e30), tmp_path / "run")
+    with pytest.raises(TrainingDiverged, match="about to be saved.*no checkpoint was written.*start again"):
+        trainer.run()
+    assert not checkpoint_path(tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # three short runs of the loop
+def test_after_a_blow_up_the_kept_checkpoint_resumes_at_a_sane_learning_rate(face_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert _cli_train(face_data, run, "--steps", "1") == 0
+    kept = checkpoint_path(run).read_bytes()
+    assert _cli_train(face_data, run, "--resume", "--steps", "6", "--lr", "1e30", "--checkpoint-every", "1") == 5
+    assert f"{checkpoint_path(run)} (step 1) is kept" in capsys.readouterr().err
+    assert checkpoint_path(run).read_bytes() == kept
+    assert _cli_train(face_data, run, "--resume", "--steps", "3", "--lr", "2e-4") == 0  # the advice works
+
+
+def test_a_killed_training_or_export_leaves_no_temporaries_after_the_next_one(face_data, tmp_path):
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    run.mkdir()
+    killed = [run / ".checkpoint.safetensors.0123456789ab.tmp", run / ".log-synthesis.jsonl.a1b2c3d4e5f6.tmp"]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the user's")
+    kept = [run / ".checkpoint.safetensors.tmp", run / "notes.tmp", run / ".photo.png.0123456789ab.tmp",
+            run / ".checkpoint.safetensors.0123456789AB.tmp"]
+    for path in killed + kept:
+        path.write_bytes(b"\0" * 10)
+    (run / ".train_config.json.ffffffffffff.tmp").symlink_to(victim)  # a link is never removed nor followed
+    assert _cli_train(face_data, run, "--steps", "1") == 0
+    assert not any(path.exists() for path in killed)
+    assert all(path.exists() for path in kept) and victim.read_text() == "the user's"
+    assert (run / ".train_config.json.ffffffffffff.tmp").is_symlink()
+    # A killed export leaves its staging folder beside --out; the next export removes it once it is stale.
+    stale, running = tmp_path / ".weights.exporting-0123456789ab", tmp_path / ".weights.exporting-ba9876543210"
+    other = tmp_path / ".weights.exporting-mine"
+    for folder in (stale, running, other):
+        folder.mkdir()
+        (folder / "config.json").write_text("{}")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    os.utime(other, (hour_ago, hour_ago))
+    assert train_main(["export", str(run), "--out", str(weights)]) == 0
+    assert not stale.exists() and running.is_dir() and other.is_dir()

@@ -22,15 +22,23 @@ from pathlib import Path
 import torch
 
 from ..config import FEATURE_NORMS, PRESETS, CA2SISConfig, get_config
-from ..errors import CA2SISError
-from ..io.checkpoint import CHECKPOINT_FILES, checkpoint_path, read_checkpoint_meta
+from ..errors import CA2SISError, WeightsError
+from ..io.checkpoint import (
+    CHECKPOINT_FILES,
+    checkpoint_config,
+    checkpoint_path,
+    read_checkpoint_meta,
+    remove_temporaries_of,
+)
 from ..io.lock import folder_lock
 from ..io.weights import WEIGHT_FILES
 from ..networks.composite import CA2SIS, count_parameters
 from ..networks.discriminator import MultiScaleDiscriminator
 from ..training.data_check import write_run_summary
-from ..training.train import TrainConfig, Trainer, export_weights
-from .common import EXIT_INTERRUPTED, EXIT_OK, run_cli
+from ..training.export import export_weights
+from ..training.run_config import STAGES, SettingsError, TrainConfig
+from ..training.train import Trainer, run_files
+from .common import EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, run_cli
 
 # Every TrainConfig field with help is a flag (help, choices and default from the field), for
 # the options a user may set (and override on resume).
@@ -38,7 +46,7 @@ _TRAIN_FLAGS = {f.name: f for f in TrainConfig.flags()}
 
 
 def _train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ca2sis-train",
         description="Train CA2-SIS on CelebAMask-HQ-style data. Subcommands: "
         "'ca2sis-train export RUN --out DIR', 'ca2sis-train info'.",
@@ -46,7 +54,7 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="preset (paper, lite, tiny) or config JSON; default lite")
     parser.add_argument("--out", required=True, help="run folder: checkpoints, samples, logs")
     parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
-    parser.add_argument("--stage", choices=("synthesis", "mapping"), default="synthesis")
+    parser.add_argument("--stage", choices=STAGES, default=STAGES[0], help="what to train (default: %(default)s)")
     for name, field in _TRAIN_FLAGS.items():
         default = f" (default: {field.default})" if field.default not in (None, "") else ""
         kind = str if field.default is None else type(field.default)  # the str | None fields default to None
@@ -105,27 +113,42 @@ def train_command(argv: list[str]) -> int:
         if not ckpt.exists():
             raise CA2SISError(f"--resume: {ckpt} does not exist")
         meta = read_checkpoint_meta(ckpt)
-        config = CA2SISConfig.from_dict(meta["config"])
-        if args.config and get_config(args.config).to_dict() != config.to_dict():
+        config = checkpoint_config(ckpt, meta)
+        if args.config and _preset_or_file(args.config).to_dict() != config.to_dict():
             raise CA2SISError(f"{ckpt} was trained with config '{config.name}'; drop --config to resume it")
+        try:
+            TrainConfig.from_dict(meta["train"]).validate()
+        except SettingsError as exc:
+            raise WeightsError(f"{ckpt} is a damaged ca2sis checkpoint: {exc}") from exc
         train = TrainConfig.from_dict({**meta["train"], **given})
     else:
         if ckpt.exists():
             raise CA2SISError(f"{ckpt} exists: add --resume to continue it, or choose another --out")
         if args.stage == "mapping":
             source = Path(args.init) if args.init else out
-            config = get_config(args.config or source)
+            config = _preset_or_file(args.config or source)
         else:
-            config = get_config(args.config or "lite")
+            config = _preset_or_file(args.config or "lite")
         config = _config_with_ablations(config, args)
         train = TrainConfig(**given)
     if not train.data:
         raise CA2SISError("--data is required (a dataset folder)")
     # One training per run folder: a second would interleave the logs and replace the
     # checkpoints. Only the first process of a torchrun job takes the lock.
-    lock = folder_lock(out, "training") if os.environ.get("RANK", "0") == "0" else nullcontext()
+    main_process = os.environ.get("RANK", "0") == "0"
+    lock = folder_lock(out, "training") if main_process else nullcontext()
     with lock:
+        if main_process:  # under the lock no other training writes here: any temporary is a killed one's
+            remove_temporaries_of(out, run_files())
         return _train(config, train, out, args)
+
+
+def _preset_or_file(name: str | Path) -> CA2SISConfig:
+    """``--config``: a preset's name or a config JSON file; an unknown one is bad input (exit 2)."""
+    try:
+        return get_config(name)
+    except ValueError as exc:
+        raise CA2SISError(str(exc)) from exc
 
 
 def _refuse_weights_folder(out: Path) -> None:
@@ -165,7 +188,7 @@ def _train(config: CA2SISConfig, train: TrainConfig, out: Path, args: argparse.N
 
 
 def export_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ca2sis-train export",
+    parser = ArgumentParser(prog="ca2sis-train export",
                                      description="Write inference weights (safetensors + config.json) of a run.")
     parser.add_argument("run", help="run folder (or its checkpoint.safetensors)")
     parser.add_argument("--out", required=True, help="weights folder to write")
@@ -189,7 +212,7 @@ def export_command(argv: list[str]) -> int:
 
 
 def fit_mapping_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ca2sis-train fit-mapping",
         description="Fit M_s (random part styles) to the codes E_s gives the training faces, class by class "
         "(model/training/mapping_fit.py): minutes on a CPU, G is not run. Writes a new weights folder with "
@@ -255,13 +278,13 @@ def network_sizes(config: CA2SISConfig) -> dict[str, int]:
 
 
 def info_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ca2sis-train info", description="Parameter counts and fp16 sizes.")
+    parser = ArgumentParser(prog="ca2sis-train info", description="Parameter counts and fp16 sizes.")
     parser.add_argument("--config", nargs="+", default=list(PRESETS), help="presets or config files")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     report = {}
     for name in args.config:
-        config = get_config(name)
+        config = _preset_or_file(name)
         sizes = network_sizes(config)
         inference = sum(v for k, v in sizes.items() if k != "discriminator")
         report[config.name] = {**sizes, "inference_total": inference, "inference_fp16_mb": inference * 2 / 2**20,

@@ -9,6 +9,8 @@ while saving never leaves a broken checkpoint behind. No pickle is involved.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +18,39 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
+from ..config import CA2SISConfig
 from ..errors import WeightsError
 from .weights import atomic_save_file, load_module_tensors, read_tensors
 
 CHECKPOINT_FILES = {"synthesis": "checkpoint.safetensors", "mapping": "checkpoint-mapping.safetensors"}
 _META_KEY = "ca2sis"
+_META_FIELDS = ("step", "stage", "config", "train", "optimizer_groups")  # what every checkpoint's header holds
 
 
 def checkpoint_path(run_dir: str | Path, stage: str = "synthesis") -> Path:
     return Path(run_dir) / CHECKPOINT_FILES[stage]
+
+
+def remove_temporaries_of(folder: str | Path, names: Iterable[str]) -> list[Path]:
+    """Remove the temporaries a killed writer of the files ``names`` in ``folder`` left behind
+    (``.NAME.<12 hex digits>.tmp``, as ``atomic_write`` names them): for a folder only this
+    process writes (a run folder under its lock). Nothing else is touched: no other name, no
+    link, no folder. Returns what was removed."""
+    folder = Path(folder)
+    pattern = re.compile(r"\.(?:" + "|".join(map(re.escape, names)) + r")\.[0-9a-f]{12}\.tmp")
+    removed = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and not entry.is_symlink() and entry.is_file():
+            try:
+                entry.unlink()
+            except OSError:
+                continue
+            removed.append(entry)
+    return removed
 
 
 def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
@@ -72,6 +98,8 @@ def save_checkpoint(
 
 
 def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's metadata (step, stage, configs, optimizer groups), checked: a header
+    that lacks any of them, or holds one of the wrong type, is a WeightsError naming the file."""
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
@@ -80,7 +108,44 @@ def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
         raise WeightsError(f"{path} is not a readable ca2sis checkpoint: {exc}") from exc
     if raw is None:
         raise WeightsError(f"{path} is a safetensors file but not a ca2sis training checkpoint")
-    return json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # also a 5000-digit number, deep nesting
+        raise WeightsError(f"{path}: the checkpoint's header is not valid JSON ({exc})") from exc
+    problem = _meta_problem(meta)
+    if problem:
+        raise WeightsError(f"{path} is a damaged ca2sis checkpoint: {problem}")
+    return meta
+
+
+def checkpoint_config(path: str | Path, meta: dict[str, Any] | None = None) -> CA2SISConfig:
+    """The network config a checkpoint was trained with (``meta``: its header, when read already)."""
+    meta = read_checkpoint_meta(path) if meta is None else meta
+    try:
+        return CA2SISConfig.from_dict(meta["config"])
+    except (ValueError, TypeError) as exc:
+        raise WeightsError(f"{path} is a damaged ca2sis checkpoint: its config: {exc}") from exc
+
+
+def _meta_problem(meta: Any) -> str | None:
+    """What is wrong with a checkpoint header (None: nothing)."""
+    if not isinstance(meta, dict):
+        return "its header is not a JSON object"
+    missing = [key for key in _META_FIELDS if key not in meta]
+    if missing:
+        return f"its header lacks {', '.join(missing)}"
+    step = meta["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return f"step {step!r} is not a whole number of at least 0"
+    if meta["stage"] not in CHECKPOINT_FILES:
+        return f"stage {meta['stage']!r} is not one of {', '.join(CHECKPOINT_FILES)}"
+    for key in ("config", "train", "optimizer_groups"):
+        if not isinstance(meta[key], dict):
+            return f"{key} is not a JSON object"
+    for name, groups in meta["optimizer_groups"].items():
+        if not isinstance(groups, list) or not all(isinstance(group, dict) for group in groups):
+            return f"optimizer_groups.{name} is not a list of parameter groups"
+    return None
 
 
 def checkpoint_networks(path: str | Path) -> set[str]:
@@ -110,6 +175,10 @@ def load_checkpoint(
     for name, module in networks.items():
         load_module_tensors(module, network_tensors(tensors, name), f"{path} [{name}]")
     for name, optimizer in optimizers.items():
-        state = _unflatten_optimizer(f"optim.{name}", tensors, meta["optimizer_groups"][name])
-        optimizer.load_state_dict(state)
+        if name not in meta["optimizer_groups"]:
+            raise WeightsError(f"{path} is a damaged ca2sis checkpoint: optimizer_groups lacks {name}")
+        try:
+            optimizer.load_state_dict(_unflatten_optimizer(f"optim.{name}", tensors, meta["optimizer_groups"][name]))
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:  # torch's messages name no file
+            raise WeightsError(f"{path}: the {name} optimizer's state does not fit this run: {exc}") from exc
     return meta

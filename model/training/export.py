@@ -3,15 +3,17 @@ them) and D beside them for fine-tuning, written all or nothing."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 import torch
 
-from ..config import CA2SISConfig
 from ..errors import CA2SISError
-from ..io.checkpoint import checkpoint_path, network_tensors, read_checkpoint_meta
+from ..io.atomic import STALE_SECONDS
+from ..io.checkpoint import checkpoint_config, checkpoint_path, network_tensors, read_checkpoint_meta
 from ..io.weights import (
     WEIGHT_FILES,
     atomic_save_file,
@@ -46,7 +48,7 @@ def export_weights(
         raise CA2SISError(f"no training checkpoint at {synthesis}")
     source = synthesis if synthesis.exists() else mapping
     meta = read_checkpoint_meta(source)
-    config = CA2SISConfig.from_dict(meta["config"])
+    config = checkpoint_config(source, meta)
     if has_mapping and mapping_from is not None:
         raise CA2SISError(f"{run_dir} trained its own M_s: export it without --mapping-from")
     model = CA2SIS(config, with_mapping=has_mapping or mapping_from is not None)
@@ -74,7 +76,8 @@ def export_weights(
     # --out as it was, and the set goes in only once every file is written.
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.exporting-{secrets.token_hex(6)}")
+    remove_stale_staging(out)
+    staging = out.with_name(f"{_staging_prefix(out)}{secrets.token_hex(6)}")
     try:
         written = model.save_pretrained(staging, dtype=dtype)
         if disc:
@@ -86,3 +89,30 @@ def export_weights(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [out / path.relative_to(staging) for path in written]
+
+
+def _staging_prefix(out: Path) -> str:
+    return f".{out.name}.exporting-"
+
+
+def remove_stale_staging(out: Path, now: float | None = None) -> list[Path]:
+    """Remove the staging folders of exports to ``out`` that were killed (``.NAME.exporting-`` and
+    12 hex digits, untouched for ``STALE_SECONDS``: a running export's stays). Nothing else:
+    no other name, no link. Returns what was removed."""
+    pattern = re.compile(re.escape(_staging_prefix(out)) + r"[0-9a-f]{12}")
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        entries = list(out.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            if not pattern.fullmatch(entry.name) or entry.is_symlink() or not entry.is_dir() \
+                    or now - entry.stat().st_mtime <= STALE_SECONDS:
+                continue
+            shutil.rmtree(entry)
+        except OSError:
+            continue
+        removed.append(entry)
+    return removed

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import CA2SISError
 from .objectives import LossWeights
 
 STAGES = ("synthesis", "mapping")
@@ -20,6 +21,10 @@ PRECISIONS = ("auto", "bf16", "fp32")
 AUGMENTS = ("ada", "always", "off")
 DATA_LOADING = ("auto", "memory", "workers")
 LOSS_WEIGHT_PREFIX = "lambda_"  # TrainConfig.lambda_X is LossWeights.X
+
+
+class SettingsError(CA2SISError, ValueError):
+    """A training setting out of its range or of the wrong type (bad input: exit 2)."""
 
 
 def option(default: Any, help: str, choices: tuple[str, ...] | None = None) -> Any:
@@ -35,6 +40,19 @@ def derive_seed(seed: int, counter: int | None = None, rank: int | None = None) 
         return seed
     derived = seed * 1_000_003 + counter
     return derived if rank is None else derived * 1009 + rank
+
+
+def _fits(value: Any, field: dataclasses.Field) -> bool:
+    """Whether a JSON value has the type of ``field`` (judged by its default: a float field
+    takes whole numbers too, a field that defaults to None takes a string)."""
+    default = field.default
+    if default is None:
+        return value is None or isinstance(value, str)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 @dataclass
@@ -105,19 +123,19 @@ class TrainConfig:
         choices = {"stage": STAGES, "precision": PRECISIONS, "augment": AUGMENTS, "data_loading": DATA_LOADING}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+                raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in ("steps", "batch_size", "log_every", "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
+                raise SettingsError(f"{name} must be at least 1")
         non_negative = ("ema_kimg", "lr_decay_kimg", "swap_faces", "parser_faces", "workers")
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):  # NaN passes every < or > check
-                raise ValueError(f"{f.name} must be a finite number, not {value}")
+                raise SettingsError(f"{f.name} must be a finite number, not {value}")
             if (f.name.startswith(LOSS_WEIGHT_PREFIX) or f.name in non_negative) and value < 0:
-                raise ValueError(f"{f.name} must be at least 0")
+                raise SettingsError(f"{f.name} must be at least 0")
         if self.ada_kimg <= 0 or self.lr <= 0:
-            raise ValueError("ada_kimg and lr must be positive")
+            raise SettingsError("ada_kimg and lr must be positive")
         return self
 
     def loss_weights(self) -> LossWeights:
@@ -133,8 +151,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """A TrainConfig from JSON (a checkpoint's header, train_config.json): unknown keys are
+        ignored (a newer run's), a value of the wrong type is a ValueError naming its field."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kept = {k: v for k, v in data.items() if k in fields}
+        wrong = [f"{name} = {value!r}" for name, value in kept.items() if not _fits(value, fields[name])]
+        if wrong:
+            raise SettingsError("training settings of the wrong type: " + ", ".join(wrong))
+        return cls(**kept)
 
     @classmethod
     def flags(cls) -> list[dataclasses.Field]:

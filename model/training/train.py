@@ -35,7 +35,8 @@ from ..config import CA2SISConfig
 from ..errors import TrainingDiverged
 from ..faces.parser import FaceParserModel
 from ..faces.reader import default_parser_weights
-from ..io.checkpoint import checkpoint_path, read_checkpoint_meta, save_checkpoint
+from ..io.atomic import write_text_atomic
+from ..io.checkpoint import CHECKPOINT_FILES, checkpoint_path, read_checkpoint_meta, save_checkpoint
 from ..io.pixels import one_hot, to_uint8_images
 from ..labels import colorize
 from ..networks.composite import CA2SIS
@@ -60,12 +61,20 @@ from .warm_start import (
 )
 
 ADA_INTERVAL = 4  # steps between adjustments of the augmentation probability
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each finishes the step and saves a checkpoint
 
 __all__ = [  # the names users import from here since before the split
     "ADA_INTERVAL", "AUGMENTS", "DATA_LOADING", "DISC_EXPORT", "PRECISIONS", "STAGES", "Dist", "EpochSampler",
     "TrainConfig", "Trainer", "bf16_is_fast", "derive_seed", "export_weights", "require_same_tensors", "save_grid",
     "setup_distributed",
 ]
+
+
+def run_files() -> list[str]:
+    """The files a training writes in its run folder (atomically, so a killed one may leave
+    their temporaries)."""
+    per_stage = [name for stage in STAGES for name in (f"log-{stage}.jsonl", f"summary-{stage}.json")]
+    return [*CHECKPOINT_FILES.values(), *per_stage, "config.json", "train_config.json"]
 
 
 class Trainer:
@@ -81,6 +90,7 @@ class Trainer:
         self.ckpt_path = checkpoint_path(self.out, self.stage)
         self.step = 0
         self.stop_requested = False
+        self._last_batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
         torch.manual_seed(derive_seed(train.seed))  # identical initial weights on every rank
         self.model = CA2SIS(config, with_mapping=self.stage == "mapping").to(self.device)
@@ -166,25 +176,55 @@ class Trainer:
     def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator_side": self.opt_g, "discriminator": self.opt_d}
 
-    def _check_finite(self, losses: dict[str, float]) -> None:
+    def _check_finite(self, losses: dict[str, float], judged: bool = False) -> None:
         """Stop on a non-finite loss or weight, before anything of it is saved: the last good
-        checkpoint stays the run's checkpoint."""
+        checkpoint stays the run's checkpoint. ``judged``: ``losses`` are those of the current
+        weights (``_judge_weights``), not of the step's."""
         bad = sorted(name for name, value in losses.items() if not math.isfinite(value))
         if not bad:
             weights = [p for m in (*self.trained.values(), self.disc) for p in m.parameters()]
             if all(bool(torch.isfinite(p).all()) for p in weights):
                 return
             bad = ["the weights"]
-        kept = f"{self.ckpt_path} (step {read_checkpoint_meta(self.ckpt_path)['step']}) is kept" \
-            if self.ckpt_path.exists() else "no checkpoint was written"
+        what = "of the weights about to be saved are" if judged else "became"
+        if self.ckpt_path.exists():
+            kept = f"{self.ckpt_path} (step {read_checkpoint_meta(self.ckpt_path)['step']}) is kept"
+            advice = "then --resume"
+        else:
+            kept, advice = "no checkpoint was written", "then start again"
         raise TrainingDiverged(
-            f"training diverged at step {self.step}: {', '.join(bad)} became NaN or infinite; {kept}. "
-            f"Lower --lr (now {self.train.lr:g}) or the loss weights, then --resume")
+            f"training diverged at step {self.step}: {', '.join(bad)} {what} NaN or infinite; {kept}. "
+            f"Lower --lr (now {self.train.lr:g}) or the loss weights, {advice}")
+
+    def _judge_weights(self) -> None:
+        """Raise TrainingDiverged unless the current weights give finite losses: a step's logged
+        losses are those of the weights before its update, so after a blow-up (a huge --lr) the
+        weights about to be saved may be useless though finite. One forward on the last batch,
+        without gradients; the run state it moves (LeCam's means, ADA's counts) is put back, so
+        the checkpoint, and a resume from it, are exactly as without it."""
+        self._check_finite({})
+        if self._last_batch is None:  # nothing trained since the weights were loaded
+            return
+        buffers = [b for module in self.networks().values() for b in module.buffers()]
+        kept = [b.clone() for b in buffers]
+        image, labels, mask = self._last_batch
+        generator = torch.Generator().manual_seed(derive_seed(self.train.seed, self.step, self.dist.rank))
+        try:
+            with torch.no_grad(), self._autocast():
+                losses = self.objective(image, labels, mask, generator)
+        finally:
+            with torch.no_grad():
+                for buffer, value in zip(buffers, kept):
+                    buffer.copy_(value)
+        values = {name: float(value) for name, value in losses.logs.items()}
+        values["generator side"], values["discriminator"] = float(losses.generator), float(losses.discriminator)
+        self._check_finite(values, judged=True)
 
     def save(self) -> Path | None:
+        """Write the checkpoint, once the weights have shown finite losses (``_judge_weights``)."""
+        self._judge_weights()
         if not self.dist.main:
             return None
-        self._check_finite({})
         meta = {
             "step": self.step,
             "stage": self.stage,
@@ -192,8 +232,8 @@ class Trainer:
             "train": dataclasses.asdict(self.train),
         }
         path = save_checkpoint(self.ckpt_path, self.networks(), self._optimizers(), meta)
-        self.config.save(self.out / "config.json")
-        (self.out / "train_config.json").write_text(json.dumps(dataclasses.asdict(self.train), indent=2) + "\n")
+        write_text_atomic(self.out / "config.json", self.config.to_json() + "\n")
+        write_text_atomic(self.out / "train_config.json", json.dumps(dataclasses.asdict(self.train), indent=2) + "\n")
         return path
 
     # ---- one optimisation step -----------------------------------------------------
@@ -217,6 +257,7 @@ class Trainer:
         image = batch["image"].to(self.device, non_blocking=True)
         labels = batch["mask"].to(self.device, non_blocking=True)
         mask = one_hot(labels, self.config.num_classes)
+        self._last_batch = (image, labels, mask)  # what the weights are judged on before a save
         generator = torch.Generator().manual_seed(derive_seed(self.train.seed, self.step, self.dist.rank))
         with self._autocast():
             losses = self.objective(image, labels, mask, generator)
@@ -289,12 +330,15 @@ class Trainer:
         return path
 
     # ---- the loop ------------------------------------------------------------------
-    def _on_sigint(self, signum, frame) -> None:  # noqa: ARG002
+    def _on_stop_signal(self, signum, frame) -> None:  # noqa: ARG002
+        """Ctrl-C (SIGINT) or SIGTERM (``kill``, ``timeout``, job schedulers): finish the step,
+        save a checkpoint, stop (exit 130); a second signal aborts at once."""
         if self.stop_requested:
             raise KeyboardInterrupt
         self.stop_requested = True
         if self.dist.main:
-            tqdm.write("Ctrl-C: finishing this step and saving a checkpoint (press again to abort)")
+            what = "Ctrl-C" if signum in (None, signal.SIGINT) else signal.Signals(signum).name
+            tqdm.write(f"{what}: finishing this step and saving a checkpoint (send it again to abort)")
 
     def _should_stop(self) -> bool:
         if not self.dist.enabled:
@@ -313,7 +357,7 @@ class Trainer:
         if self.dist.main:
             self.out.mkdir(parents=True, exist_ok=True)
             trim_log(self.out / f"log-{self.stage}.jsonl", self.step)
-        previous_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        previous_handlers = {signum: signal.signal(signum, self._on_stop_signal) for signum in STOP_SIGNALS}
         self.model.train()
         self.disc.train()
         bar = tqdm(total=train.steps, initial=self.step, disable=not self.dist.main, unit="step",
@@ -353,7 +397,8 @@ class Trainer:
                 if stopped_early:
                     break
         finally:
-            signal.signal(signal.SIGINT, previous_handler)
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
             bar.close()
         trained_now = self.step > first_step
         if trained_now or not self.ckpt_path.exists():

@@ -14,6 +14,7 @@ from ..config import CA2SISConfig
 from ..errors import CA2SISError, WeightsError
 from ..io.atomic import write_text_atomic
 from ..io.checkpoint import (
+    checkpoint_config,
     checkpoint_networks,
     checkpoint_path,
     load_checkpoint,
@@ -56,7 +57,7 @@ def synthesis_sources(source: Path) -> tuple[CA2SISConfig, dict[str, dict[str, t
     flat = read_tensors(ckpt)
     names = ("style_encoder", "mask_embedder", "generator", "discriminator")
     tensors = {name: averaged_or_live(flat, name) for name in names}
-    return CA2SISConfig.from_dict(meta["config"]), {k: v for k, v in tensors.items() if v}, str(ckpt)
+    return checkpoint_config(ckpt, meta), {k: v for k, v in tensors.items() if v}, str(ckpt)
 
 
 def load_frozen_synthesis(model: CA2SIS, source: Path) -> None:
@@ -121,7 +122,7 @@ def resume_from_checkpoint(
     meta = load_checkpoint(ckpt, kept, optimizers)
     if ema is not None and "ema" not in present:
         ema.reset_to(trained)
-    return int(meta["step"])
+    return meta["step"]
 
 
 def trim_log(path: Path, step: int) -> None:
