@@ -1,0 +1,456 @@
+"""Invented pixels with a real picture's texture: exemplar-based synthesis guided at low frequency.
+
+Where a part grows or appears, the network gives its layout and shading but only at its own
+resolution (a 128 px generator resolves about two of its pixels). ``synthesize`` keeps those
+low frequencies of the *guide* (the network's output upsampled) and takes the high
+frequencies (strands, pores, grain) from an *exemplar*: the same part in a real picture.
+
+The method (a guided, coherent patch copy, in the spirit of Image Analogies and
+PatchMatch-based texture optimisation, made cheap enough for the studio's release frame):
+
+1. Both pictures are split by a Gaussian of ``DETAIL_SIGMA`` generated pixels, each inside its
+   own region (normalised convolution, so a part's edge against the background is no detail).
+2. Matching is done on a coarse lattice (about one lattice pixel per ``COARSE_SIGMA`` of the
+   split), on the low-pass pictures only: a feature is a window of CIELAB deviations from the
+   part's mean, plus a weak prior for the same place in the (aligned) face.
+3. The output is cut into cells of a few lattice pixels; each cell picks an exemplar offset
+   (an integer shift at full resolution) by a few sweeps of iterated conditional modes over
+   its best matches, random exemplar places and its neighbours' offsets. The energy holds the
+   feature distance, a coherence bonus for sharing a neighbour's offset (neighbouring pixels
+   copy neighbouring exemplar pixels: strands continue) and a penalty for exemplar places
+   already used by other cells (no part of the exemplar is stamped twice). The bonus only holds
+   inside seeded random patches of ``patch`` cells: a smooth guide would otherwise copy the
+   exemplar whole, and a region larger than the exemplar would show the same block twice.
+4. At full resolution every pixel copies the exemplar's high-pass along the offsets of the
+   four cells around it, blended bilinearly. Where those offsets differ the copies are
+   uncorrelated textures, so they are blended variance-preserving (weights over the root of
+   their sum of squares, Heitz and Neyret 2018): a seam keeps the texture's contrast instead of
+   fading to a blur, and a stripe blended with a shifted stripe is still a stripe of the same
+   period.
+5. The detail's own residue at low frequency is removed, so the result's low frequencies are
+   the guide's.
+
+Everything is integer shifts of the exemplar's own pixels: no resampling blurs the detail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# The low/high split: a Gaussian of this many generated pixels (the finishing's split: a
+# 128 px generator resolves detail of about two of its pixels; finer than that is copied).
+DETAIL_SIGMA = 1.5
+# The matching lattice: this many lattice pixels per sigma of the split (the low-pass is
+# band-limited, so a coarser lattice loses nothing the guide holds).
+COARSE_SIGMA = 1.5
+
+
+@dataclass(frozen=True)
+class SynthesisConfig:
+    """How ``synthesize`` matches and copies; the defaults were tuned on hair of celebamask-mini."""
+
+    cell: int = 2  # lattice pixels per side of a cell (one exemplar offset each)
+    window: int = 2  # feature window radius, in samples two lattice pixels apart
+    lightness_weight: float = 1.0  # CIELAB L in the feature (a, b get chroma_weight)
+    chroma_weight: float = 0.7
+    position_weight: float = 0.5  # prior for the same place in the aligned face (per unit of side)
+    flow_weight: float = 1.5  # the texture's orientation (strands' flow) against the wanted one
+    flow_reach: float = 8.0  # lattice pixels over which the exemplar's flow is carried past its part
+    best: int = 8  # best feature matches kept per cell as candidates
+    random: int = 6  # random exemplar places tried per cell and sweep
+    sweeps: int = 5
+    coherence: float = 3.0  # bonus for each neighbour whose offset a cell shares (in feature-variance units)
+    usage: float = 0.6  # penalty per unit of other cells copying the same exemplar place, over the even share
+    patch: float = 6.0  # mean side of a coherent patch, in cells
+    noise: float = 0.15  # seeded jitter of every candidate's cost (ties broken by the seed, not the scan order)
+
+
+DEFAULT_CONFIG = SynthesisConfig()
+
+
+def split_sigma(side: int, generated_side: int) -> float:
+    """The Gaussian sigma (output pixels) that splits what a generator of ``generated_side``
+    px resolves, at an output of ``side`` px, from the finer detail it does not."""
+    return DETAIL_SIGMA * side / max(1, generated_side)
+
+
+def masked_low_pass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """The Gaussian low-pass of ``image`` (float32 (H, W, C)) over the pixels of ``mask`` only
+    (normalised convolution: what lies outside does not bleed in), computed at a reduced
+    size for speed (the result is band-limited) and valid everywhere the blur reaches."""
+    height, width = mask.shape
+    factor = max(1, int(sigma / 3.0))
+    weight = mask.astype(np.float32)
+    weighted = np.concatenate([image * weight[..., None], weight[..., None]], axis=2)
+    if factor > 1:
+        small = (max(1, round(width / factor)), max(1, round(height / factor)))
+        weighted = cv2.resize(weighted, small, interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(weighted, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT)
+    if factor > 1:
+        blurred = cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
+    if blurred.ndim == 2:
+        blurred = blurred[..., None]
+    return blurred[..., :-1] / np.maximum(blurred[..., -1:], 1e-6)
+
+
+def _box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
+    rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
+    height, width = region.shape
+    return (slice(max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)))
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+
+def _features(lab: np.ndarray, mean: np.ndarray, scale: np.ndarray, window: int) -> np.ndarray:
+    """(h, w, D): at each lattice pixel the CIELAB deviations from ``mean`` (over ``scale``):
+    lightness at every pixel of a (2 window + 1)^2 window (it holds the shading and the
+    strands' flow as far as the generator resolves them), colour at every other pixel."""
+    deviation = (lab - mean) / scale
+    padded = np.pad(deviation, ((window, window), (window, window), (0, 0)), mode="edge")
+    height, width = lab.shape[:2]
+    taps = [padded[window + dy:window + dy + height, window + dx:window + dx + width, :1]
+            for dy in range(-window, window + 1) for dx in range(-window, window + 1)]
+    taps += [padded[window + dy:window + dy + height, window + dx:window + dx + width, 1:]
+             for dy in range(-window, window + 1, 2) for dx in range(-window, window + 1, 2)]
+    return np.ascontiguousarray(np.concatenate(taps, axis=2), dtype=np.float32)
+
+
+def _flow_tensor(grey: np.ndarray, weight: np.ndarray, factor: int) -> np.ndarray:
+    """(h, w, 3) the structure tensor's entries (gx^2, gx gy, gy^2) of ``grey`` weighted by
+    ``weight``, summed over each lattice pixel, with the weight as a fourth channel."""
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    products = np.stack([gx * gx, gx * gy, gy * gy, np.ones_like(gx)], axis=2) * weight[..., None]
+    size = (max(1, grey.shape[1] // factor), max(1, grey.shape[0] // factor))
+    return cv2.resize(products, size, interpolation=cv2.INTER_AREA) if factor > 1 else products
+
+
+def _flow(tensor: np.ndarray, sigma: float) -> np.ndarray:
+    """(h, w, 2) the orientation of a summed structure tensor (``_flow_tensor``) smoothed by
+    ``sigma`` lattice pixels, as (cos 2t, sin 2t) times its coherence (0: no direction)."""
+    blurred = cv2.GaussianBlur(tensor, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+    xx, xy, yy = (blurred[..., k] for k in range(3))
+    return np.stack([xx - yy, 2 * xy], axis=-1) / np.maximum(xx + yy, 1e-6)[..., None]
+
+
+def _patch_labels(rows: int, cols: int, size: float, rng: np.random.Generator) -> np.ndarray:
+    """(rows, cols) int: a seeded random partition of the cell grid into patches of about
+    ``size`` cells a side (Voronoi cells of a jittered grid)."""
+    size = max(1.0, size)
+    tiles_y, tiles_x = int(np.ceil(rows / size)) + 2, int(np.ceil(cols / size)) + 2
+    seeds = (np.stack(np.meshgrid(np.arange(tiles_y), np.arange(tiles_x), indexing="ij"), axis=-1)
+             + rng.random((tiles_y, tiles_x, 2)) - 1.0) * size
+    cell_y, cell_x = np.meshgrid(np.arange(rows) + 0.5, np.arange(cols) + 0.5, indexing="ij")
+    tile_y, tile_x = (cell_y / size).astype(int) + 1, (cell_x / size).astype(int) + 1
+    best = np.full((rows, cols), np.inf)
+    labels = np.zeros((rows, cols), np.int64)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            ty, tx = np.clip(tile_y + dy, 0, tiles_y - 1), np.clip(tile_x + dx, 0, tiles_x - 1)
+            seed = seeds[ty, tx]
+            distance = (seed[..., 0] - cell_y) ** 2 + (seed[..., 1] - cell_x) ** 2
+            closer = distance < best
+            best[closer] = distance[closer]
+            labels[closer] = (ty * tiles_x + tx)[closer]
+    return labels
+
+
+def synthesize(guide: np.ndarray, region: np.ndarray, exemplar: np.ndarray, exemplar_region: np.ndarray,
+               generated_side: int, seed: int = 0, config: SynthesisConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """``guide`` with the pixels of ``region`` re-made: the guide's low frequencies (what a
+    generator of ``generated_side`` px resolves) and the high frequencies of ``exemplar``'s
+    ``exemplar_region``, copied coherently (see the module's docstring).
+
+    guide: float32 (H, W, 3) RGB 0..255, e.g. the network's output upsampled to the output's
+    side; region: bool (H, W); exemplar: uint8 (h, w, 3) RGB at the output's pixel scale (its
+    texture keeps its period in pixels); exemplar_region: bool (h, w), the part whose texture
+    is wanted. Both pictures are taken to be aligned faces (a weak prior prefers the same
+    place, as a share of each side). Returns float32 (H, W, 3); outside ``region`` the guide's
+    own values. Deterministic for a given ``seed``.
+    """
+    guide = np.asarray(guide, np.float32)
+    region = np.asarray(region, bool)
+    exemplar_region = np.asarray(exemplar_region, bool)
+    if guide.ndim != 3 or guide.shape[2] != 3 or region.shape != guide.shape[:2]:
+        raise ValueError(f"guide must be (H, W, 3) with region (H, W); got {guide.shape} and {region.shape}")
+    if exemplar.ndim != 3 or exemplar.shape[2] != 3 or exemplar_region.shape != exemplar.shape[:2]:
+        raise ValueError(f"exemplar must be (h, w, 3) with its region (h, w); got {exemplar.shape} "
+                         f"and {exemplar_region.shape}")
+    result = guide.copy()
+    if not region.any():
+        return result
+    sigma = split_sigma(max(guide.shape[:2]), generated_side)
+    factor = max(1, round(sigma / COARSE_SIGMA))  # output pixels per lattice pixel
+    cell = config.cell * factor  # output pixels per cell side
+
+    # The guide's low frequencies, over the region alone (its edge is the region's, not a blur
+    # of what lies outside), in a box around the region.
+    box = _box(region, cell + int(3 * sigma))
+    inside = region[box]
+    guide_low = masked_low_pass(guide[box], inside, sigma)
+    detail_pixels = _detail(guide[box], guide_low, inside, exemplar, exemplar_region, sigma, factor,
+                            (box[0].start / guide.shape[0], box[1].start / guide.shape[1]),
+                            guide.shape[:2], seed, config)
+    made = guide_low + detail_pixels
+    result[box][inside] = made[inside]
+    return result
+
+
+def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exemplar: np.ndarray,
+            exemplar_region: np.ndarray, sigma: float, factor: int, origin: tuple[float, float],
+            full_shape: tuple[int, int], seed: int, config: SynthesisConfig) -> np.ndarray:
+    """The high-frequency detail (float32, zero at low frequency) for the box of the region
+    ``inside`` (``guide``: the guide in the box, ``guide_low`` its low-pass); ``origin``: the
+    box's corner as a share of the output's sides."""
+    rng = np.random.default_rng(seed)
+    if not exemplar_region.any():
+        return np.zeros_like(guide_low)
+    cell_lattice = config.cell
+    cell = cell_lattice * factor
+
+    # The exemplar's part, split in its own box; the detail comes from its inner pixels (one on
+    # the part's edge is partly background).
+    ex_box = _box(exemplar_region, int(3 * sigma))
+    ex_inside = exemplar_region[ex_box]
+    ex_pixels = exemplar[ex_box].astype(np.float32)
+    ex_low = masked_low_pass(ex_pixels, ex_inside, sigma)
+    ex_high = ex_pixels - ex_low
+    usable = cv2.erode(ex_inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if not usable.any():
+        usable = ex_inside
+
+    # Features on the matching lattice: deviations from each part's own CIELAB mean, on one
+    # scale (the exemplar's spread). The guide's shading pattern is matched, not its colour (a
+    # restyled part is another colour than its exemplar).
+    def lattice(image: np.ndarray) -> np.ndarray:
+        size = (max(1, image.shape[1] // factor), max(1, image.shape[0] // factor))
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if factor > 1 else image
+
+    # Matched: each picture as a generator of the lattice's size sees it (the guide is such a
+    # picture upsampled), the part alone (beyond its edge, the part's own low-pass continued).
+    seen_guide = np.where(inside[..., None], guide, guide_low)
+    seen_exemplar = np.where(ex_inside[..., None], ex_pixels, ex_low)
+    guide_lab, ex_lab = _lab(lattice(seen_guide)), _lab(lattice(seen_exemplar))
+    guide_part = lattice(inside.astype(np.float32)) > 0.5
+    ex_part = lattice(ex_inside.astype(np.float32)) > 0.5
+    if not ex_part.any():
+        ex_part = np.ones_like(ex_part)
+    ex_mean = ex_lab[ex_part].mean(axis=0)
+    guide_mean = guide_lab[guide_part].mean(axis=0) if guide_part.any() else ex_mean
+    weights = np.array([config.lightness_weight, config.chroma_weight, config.chroma_weight], np.float32)
+    scale = np.maximum(ex_lab[ex_part].std(axis=0), 1.0) / weights
+    guide_features = _features(guide_lab, guide_mean, scale, config.window)
+    ex_features = _features(ex_lab, ex_mean, scale, config.window)
+    dims = guide_features.shape[2]
+
+    # Exemplar places: lattice pixels whose cell-sized copy (and its blend) lies in the part.
+    half = cell // 2 + 1
+    ex_valid = cv2.erode(usable.astype(np.uint8), np.ones((2 * half + 1, 2 * half + 1), np.uint8)) > 0
+    if not ex_valid.any():
+        ex_valid = usable
+    lattice_shape = ex_features.shape[:2]
+    centre_y = np.minimum(np.arange(lattice_shape[0]) * factor + factor // 2, ex_valid.shape[0] - 1)
+    centre_x = np.minimum(np.arange(lattice_shape[1]) * factor + factor // 2, ex_valid.shape[1] - 1)
+    places = np.flatnonzero(ex_valid[np.ix_(centre_y, centre_x)])
+    if len(places) == 0:
+        return np.zeros_like(guide_low)
+    place_y, place_x = np.divmod(places, lattice_shape[1])
+    place_of = np.full(lattice_shape[0] * lattice_shape[1], -1, np.int64)
+    place_of[places] = np.arange(len(places))
+    # The position prior is folded into the feature vector (a distance of shares of the side).
+    position_scale = np.sqrt(config.position_weight * dims)
+    place_vectors = np.concatenate([ex_features.reshape(-1, dims)[places], position_scale * np.stack(
+        [(ex_box[0].start + place_y * factor + factor / 2) / exemplar.shape[0],
+         (ex_box[1].start + place_x * factor + factor / 2) / exemplar.shape[1]], axis=1)], axis=1)
+    # A grey sample of each place's high-pass over a cell: how alike two copies are where they meet.
+    grey = ex_high.mean(axis=2)
+    # The flow of the exemplar's texture (strands' orientation) at each place, and carried past
+    # its part over the whole exemplar (the flow a grown part continues).
+    ex_tensor = _flow_tensor(grey, usable.astype(np.float32), factor)
+    ex_flow = _flow(ex_tensor, COARSE_SIGMA)
+    frame = np.zeros((max(1, exemplar.shape[0] // factor), max(1, exemplar.shape[1] // factor), 4), np.float32)
+    top, left = ex_box[0].start // factor, ex_box[1].start // factor
+    fit = ex_tensor[:frame.shape[0] - top, :frame.shape[1] - left]
+    frame[top:top + fit.shape[0], left:left + fit.shape[1]] = fit
+    carried_flow = _flow(frame, config.flow_reach)
+    flow_scale = np.sqrt(config.flow_weight * dims)
+    place_vectors = np.concatenate([place_vectors, flow_scale * ex_flow.reshape(-1, 2)[places]], axis=1)
+    taps = np.arange(0, cell, 2)
+    tap_y = np.minimum(place_y[:, None, None] * factor + taps[None, :, None], grey.shape[0] - 1)
+    tap_x = np.minimum(place_x[:, None, None] * factor + taps[None, None, :], grey.shape[1] - 1)
+    place_texture = grey[tap_y, tap_x].reshape(len(places), -1)
+    texture_variance = max(float(grey[usable].var()), 1e-3)
+
+    # Cells of cell x cell output pixels, those whose blend reaches the region; each has an
+    # anchor lattice pixel.
+    height, width = inside.shape
+    rows, cols = -(-height // cell), -(-width // cell)
+    padded = np.zeros((rows * cell, cols * cell), bool)
+    padded[:height, :width] = inside
+    active = cv2.dilate(padded.reshape(rows, cell, cols, cell).any(axis=(1, 3)).astype(np.uint8),
+                        np.ones((3, 3), np.uint8)) > 0
+    cells = np.flatnonzero(active)
+    cell_row, cell_col = np.divmod(cells, cols)
+    anchor = np.stack([np.minimum(cell_row * cell_lattice + cell_lattice // 2, guide_features.shape[0] - 1),
+                       np.minimum(cell_col * cell_lattice + cell_lattice // 2, guide_features.shape[1] - 1)], axis=1)
+    cell_vectors = np.concatenate([guide_features[anchor[:, 0], anchor[:, 1]], position_scale * np.stack(
+        [origin[0] + (anchor[:, 0] * factor + factor / 2) / full_shape[0],
+         origin[1] + (anchor[:, 1] * factor + factor / 2) / full_shape[1]], axis=1)], axis=1)
+    count = len(cells)
+    # The wanted flow: the guide's own where it shows one, else the exemplar's carried there.
+    guide_grey = (seen_guide - guide_low).mean(axis=2)
+    guide_flow = _flow(_flow_tensor(guide_grey, inside.astype(np.float32), factor), COARSE_SIGMA)
+    wanted = guide_flow[anchor[:, 0], anchor[:, 1]]
+    frame_y = np.clip(((cell_vectors[:, -2] / position_scale) * exemplar.shape[0] / factor).astype(int),
+                      0, carried_flow.shape[0] - 1)
+    frame_x = np.clip(((cell_vectors[:, -1] / position_scale) * exemplar.shape[1] / factor).astype(int),
+                      0, carried_flow.shape[1] - 1)
+    wanted = wanted + carried_flow[frame_y, frame_x]
+    wanted /= np.maximum(np.linalg.norm(wanted, axis=1, keepdims=True), 1.0)
+    cell_vectors = np.concatenate([cell_vectors, flow_scale * wanted], axis=1)
+
+    cell_vectors, place_vectors = cell_vectors.astype(np.float32), place_vectors.astype(np.float32)
+    # The best matches among every other lattice pixel's place (the low-pass barely changes in
+    # between, and the sweeps below try the places next to them through the neighbours).
+    coarse = np.flatnonzero((place_y % 2 == 0) & (place_x % 2 == 0))
+    if len(coarse) < config.best:
+        coarse = np.arange(len(places))
+    best_places = coarse[_best_matches(cell_vectors, place_vectors[coarse], config.best)]
+    neighbours = _neighbours(cells, rows, cols, _patch_labels(rows, cols, config.patch, rng).ravel())
+    chosen = best_places[np.arange(count), rng.integers(0, best_places.shape[1], count)]
+    even_share = max(count / len(places), 1e-6) * cell_lattice ** 2
+
+    def place_via(which: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """The place (-1: none) that lattice ``offsets`` (n, k, 2) give cells ``which``."""
+        target = anchor[which][:, None, :] + offsets
+        within = ((target[..., 0] >= 0) & (target[..., 0] < lattice_shape[0])
+                  & (target[..., 1] >= 0) & (target[..., 1] < lattice_shape[1]))
+        return np.where(within, place_of[np.where(within, target[..., 0] * lattice_shape[1] + target[..., 1], 0)], -1)
+
+    parity = (cell_row + cell_col) % 2
+    for _ in range(config.sweeps):
+        for colour in (0, 1):
+            which = np.flatnonzero(parity == colour)
+            if len(which) == 0:
+                continue
+            # Usage of each exemplar place by all cells, spread over a cell's footprint.
+            used = np.bincount(places[chosen], minlength=lattice_shape[0] * lattice_shape[1])
+            used = cv2.boxFilter(used.reshape(lattice_shape).astype(np.float32), -1,
+                                 (2 * cell_lattice - 1, 2 * cell_lattice - 1), normalize=False,
+                                 borderType=cv2.BORDER_CONSTANT).ravel()
+            # The neighbours' offsets carried to this cell (a coherent copy).
+            around = neighbours[which]
+            present = around >= 0
+            around_chosen = chosen[np.maximum(around, 0)]
+            offsets = np.stack([place_y[around_chosen], place_x[around_chosen]], -1) - anchor[np.maximum(around, 0)]
+            carried = np.where(present, place_via(which, offsets), -1)
+            candidates = np.concatenate([chosen[which][:, None], best_places[which],
+                                         rng.integers(0, len(places), (len(which), config.random)), carried], axis=1)
+            valid = candidates >= 0
+            candidates = np.maximum(candidates, 0)
+            difference = cell_vectors[which][:, None, :] - place_vectors[candidates]
+            cost = np.einsum("nkd,nkd->nk", difference, difference) / dims
+            # Coherence: a bonus per neighbour whose carried copy looks like this candidate's
+            # copy (the same place, or another period of a periodic texture).
+            seam = place_texture[candidates][:, :, None, :] - place_texture[np.maximum(carried, 0)][:, None, :, :]
+            alike = 1.0 - (seam ** 2).mean(-1) / (2.0 * texture_variance)
+            cost -= config.coherence * (np.clip(alike, 0.0, 1.0) * (carried >= 0)[:, None, :]).sum(-1)
+            # Usage by the other cells (this cell's own copy taken out), over the even share.
+            mine = chosen[which][:, None]
+            own = (np.abs(place_y[candidates] - place_y[mine]) < cell_lattice) \
+                & (np.abs(place_x[candidates] - place_x[mine]) < cell_lattice)
+            cost += config.usage * np.maximum(used[places[candidates]] - own, 0.0) / even_share
+            cost += config.noise * rng.random(cost.shape)
+            cost[~valid] = np.inf
+            chosen[which] = candidates[np.arange(len(which)), np.argmin(cost, axis=1)]
+
+    shift = np.zeros((rows, cols, 2), np.int64)
+    shift[cell_row, cell_col] = (np.stack([place_y[chosen], place_x[chosen]], 1) - anchor) * factor
+    has = np.zeros((rows, cols), bool)
+    has[cell_row, cell_col] = True
+    image = np.zeros_like(guide_low)
+    ys, xs = np.nonzero(inside)
+    image[ys, xs] = _copy_detail(ys, xs, shift, has, cell, ex_high, usable)
+    # The copies' own low frequencies (a blend is not exactly zero-mean) are the guide's to give.
+    return image - masked_low_pass(image, inside, sigma) * inside[..., None]
+
+
+def _best_matches(queries: np.ndarray, keys: np.ndarray, count: int) -> np.ndarray:
+    """(n, count) indices of the nearest ``keys`` to each query (squared distance), in blocks
+    that bound the memory of the distance matrix."""
+    count = min(count, len(keys))
+    result = np.empty((len(queries), count), np.int64)
+    key_norms = (keys ** 2).sum(1)
+    block = max(1, 2_000_000 // len(keys))
+    for start in range(0, len(queries), block):
+        part = queries[start:start + block]
+        distance = key_norms[None, :] - 2.0 * part @ keys.T  # the query's own norm ranks nothing
+        if count < len(keys):
+            result[start:start + block] = np.argpartition(distance, count - 1, axis=1)[:, :count]
+        else:
+            result[start:start + block] = np.arange(len(keys))
+    return result
+
+
+def _neighbours(cells: np.ndarray, rows: int, cols: int, patch: np.ndarray) -> np.ndarray:
+    """(n, 4) the index among ``cells`` (flat indices of a rows x cols grid) of each cell's
+    4-neighbours in the same patch (``patch``: a label per grid cell), -1 where none."""
+    index_of = np.full(rows * cols, -1, np.int64)
+    index_of[cells] = np.arange(len(cells))
+    cell_row, cell_col = np.divmod(cells, cols)
+    result = np.full((len(cells), 4), -1, np.int64)
+    for k, (dy, dx) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
+        row, col = cell_row + dy, cell_col + dx
+        on_grid = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
+        flat = np.where(on_grid, row * cols + col, 0)
+        result[:, k] = np.where(on_grid & (patch[flat] == patch[cells]), index_of[flat], -1)
+    return result
+
+
+def _copy_detail(ys: np.ndarray, xs: np.ndarray, shift: np.ndarray, has: np.ndarray, cell: int,
+                 high: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """(n, 3): at output pixels (ys, xs) the exemplar's ``high`` copied along the shifts of the
+    four cells around each pixel (bilinear weights, smoothstep), merged where two cells share a
+    shift and blended variance-preserving where they do not; a copy from outside ``usable`` counts nothing."""
+    rows, cols = has.shape
+    grid_y, grid_x = (ys + 0.5) / cell - 0.5, (xs + 0.5) / cell - 0.5
+    row0, col0 = np.floor(grid_y).astype(np.int64), np.floor(grid_x).astype(np.int64)
+    ty, tx = grid_y - row0, grid_x - col0
+    ty, tx = ty * ty * (3 - 2 * ty), tx * tx * (3 - 2 * tx)
+    corners = ((0, 0), (0, 1), (1, 0), (1, 1))
+    bilinear = np.stack([(1 - ty) * (1 - tx), (1 - ty) * tx, ty * (1 - tx), ty * tx], axis=1)
+    # Which corners share a shift depends on the 2 x 2 cells only, not the pixel: a 4 x 4 merge
+    # matrix per corner cell (row0, col0), each shift's first corner taking every weight of it.
+    dual_row, dual_col = np.meshgrid(np.arange(-1, rows), np.arange(-1, cols), indexing="ij")
+    keys = []
+    for dy, dx in corners:
+        r, c = np.clip(dual_row + dy, 0, rows - 1), np.clip(dual_col + dx, 0, cols - 1)
+        inside_grid = (dual_row + dy >= 0) & (dual_row + dy < rows) & (dual_col + dx >= 0) & (dual_col + dx < cols)
+        keys.append(np.where(inside_grid & has[r, c], shift[r, c, 0] * 1_000_003 + shift[r, c, 1], -1 - len(keys)))
+    keys = np.stack(keys, axis=-1)  # (rows + 1, cols + 1, 4); an absent cell's key is its own
+    same = keys[..., :, None] == keys[..., None, :]
+    earlier = np.tril(np.ones((4, 4), bool), -1)
+    first = ~(same & earlier).any(-1)  # no earlier corner has this shift
+    merge = (same & first[..., :, None]).astype(np.float32)
+    dual = (row0 + 1) * (cols + 1) + (col0 + 1)
+    weights = np.empty((len(ys), 4), np.float32)
+    sources = []
+    for k, (dy, dx) in enumerate(corners):
+        r, c = np.clip(row0 + dy, 0, rows - 1), np.clip(col0 + dx, 0, cols - 1)
+        source_y, source_x = ys + shift[r, c, 0], xs + shift[r, c, 1]
+        ok = has[r, c] & (source_y >= 0) & (source_y < high.shape[0]) & (source_x >= 0) & (source_x < high.shape[1])
+        source_y, source_x = np.where(ok, source_y, 0), np.where(ok, source_x, 0)
+        weights[:, k] = np.where(ok & usable[source_y, source_x], bilinear[:, k], 0.0)
+        sources.append((source_y, source_x))
+    merged = np.einsum("nkj,nj->nk", merge.reshape(-1, 4, 4)[dual], weights)
+    merged /= np.maximum(np.sqrt((merged ** 2).sum(1, keepdims=True)), 1e-6)
+    detail = np.zeros((len(ys), 3), np.float32)
+    for k, (source_y, source_x) in enumerate(sources):
+        detail += merged[:, k:k + 1] * high[source_y, source_x]
+    return detail
