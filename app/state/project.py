@@ -35,7 +35,7 @@ from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES, part_index
 from ca2sis.model.photo.source import SourcePhoto, save_image
 
-from .document import CANVAS_SIZE, Document, Face, PartStyle, RandomStyle
+from .document import CANVAS_SIZE, RESULT_VIEWS, Document, Face, PartStyle, RandomStyle, RenderOptions
 
 PROJECT_FORMAT = "ca2sis-project"
 PROJECT_VERSION = 1
@@ -200,6 +200,9 @@ def _write_project(
         "shape_source": keep(document.shape_source) if document.shape_source is not None else None,
         "shape_alphas": {CLASS_NAMES[part]: alpha for part, alpha in sorted(document.shape_alphas.items())},
         "photo_face": photo_face,
+        "render_options": {"global_edit": document.render_options.global_edit,
+                           "paste_region": document.render_options.paste_region},
+        "result_view": document.result_view,
         "faces": faces,
     }
     tmp = path.with_name(f".{path.name}.{token}.tmp")
@@ -443,7 +446,25 @@ def load_project(path: str | Path) -> Document:
             base = photo_face  # the same face, with its photo
         return Document(mask=mask, base=base, ghost=ghost, part_styles=part_styles,
                         random_parts=random_parts, shape_source=shape_source, shape_alphas=shape_alphas,
-                        photo_face=photo_face)
+                        photo_face=photo_face, **_render_view(content, photo_face, path))
+    except DataError:  # said already, with what is wrong
+        raise
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
         problem = f"{type(error).__name__}: {error}"[:200]
         raise DataError(f"{path}: the project file is incomplete or malformed ({problem})") from None
+
+
+def _render_view(content: dict, photo_face: Face | None, path: Path) -> dict[str, Any]:
+    """The render options and the result's view a project was saved with (one saved before
+    they were: the default options, and before | after for a photo, as an opened photo shows)."""
+    options = content.get("render_options") or {}
+    if not isinstance(options, dict) or not set(options) <= {"global_edit", "paste_region"}:
+        raise DataError(f"{path}: render_options must hold global_edit and paste_region only")
+    try:
+        render_options = RenderOptions(**options)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+    view = content.get("result_view", "compare" if photo_face is not None else "face")
+    if not isinstance(view, str) or view not in RESULT_VIEWS:
+        raise DataError(f"{path}: result_view must be one of {', '.join(RESULT_VIEWS)}, not {view!r:.40}")
+    return {"render_options": render_options, "result_view": view}
