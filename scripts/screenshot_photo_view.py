@@ -72,7 +72,7 @@ def main() -> int:
             return
         window.grab().save(str(args.out))
         print(f"wrote {args.out}")
-        window.undo_stack.setClean()
+        window.studio.history.set_clean()
         window.close()
         app.exit(0)
 

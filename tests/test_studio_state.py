@@ -229,7 +229,9 @@ def test_a_project_saved_from_a_photo_edit_reopens_with_its_photo_and_colour_pro
 def test_only_a_mask_painted_from_the_base_face_keeps_that_faces_pixels(faces):
     studio = Studio(faces[0])
     assert studio.edit().style_is_source and studio.edit().confine  # an opened face: its own mask, edited
-    assert not studio.edit(finishing=False).confine  # Global edit: the raw network output
+    studio.set_global_edit(True)
+    assert not studio.edit().confine  # Global edit: the raw network output
+    studio.set_global_edit(False)
     studio.set_all_styles(faces[1])  # another face's style over this mask: generated whole
     assert not studio.edit().style_is_source
     studio.new_document(faces[1].mask.copy(), faces[1])  # a new face: no pixels of the base face

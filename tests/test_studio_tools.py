@@ -38,15 +38,18 @@ def test_each_change_names_only_what_it_changed(faces):
     studio.begin_stroke((100.5, 100.5))
     studio.continue_stroke((100.5, 100.5), (140.5, 100.5))
     studio.end_stroke()
-    assert {change.names for change in changes} == {frozenset({"mask"})}
-    assert changes[-1].live is False and any(change.live for change in changes)
-    assert all(change.kind is ChangeKind.DOCUMENT for change in changes)
+    history = Change(ChangeKind.HISTORY, frozenset({"history"}))  # what Undo and Redo show changed too
+    assert changes[-1] == history
+    document = changes[:-1]
+    assert {change.names for change in document} == {frozenset({"mask"})}
+    assert document[-1].live is False and any(change.live for change in document)
+    assert all(change.kind is ChangeKind.DOCUMENT for change in document)
     changes.clear()
     studio.set_part_style(HAIR, faces[1])
-    assert changes == [Change(ChangeKind.DOCUMENT, frozenset({"part_styles", "random_parts"}))]
+    assert changes == [Change(ChangeKind.DOCUMENT, frozenset({"part_styles", "random_parts"})), history]
     changes.clear()
     studio.history.undo()  # undo tells the same fields
-    assert changes == [Change(ChangeKind.DOCUMENT, frozenset({"part_styles", "random_parts"}))]
+    assert changes == [Change(ChangeKind.DOCUMENT, frozenset({"part_styles", "random_parts"})), history]
     changes.clear()
     studio.set_brush_size(30)
     assert changes == [Change(ChangeKind.SETTING, frozenset({"brush_size"}))]

@@ -13,11 +13,12 @@ from ca2sis.app.qt.images import from_qimage
 from ca2sis.app.qt.main import main as studio_main
 from ca2sis.app.qt.panels import GALLERY_MIME
 from ca2sis.app.qt.window import StudioWindow
-from ca2sis.app.state.document import MAX_BRUSH_SIZE
+from ca2sis.app.state.document import MAX_BRUSH_SIZE, Face
 from ca2sis.app.state.gallery import gallery_entries
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.inference.shapes import composite_mask
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES
+from ca2sis.model.photo.source import SourcePhoto
 
 HAIR, NOSE, SKIN = (CLASS_NAMES.index(name) for name in ("hair", "nose", "skin"))
 
@@ -32,16 +33,22 @@ def window(qtbot, engine):
     entries = gallery_entries()
     studio_window = StudioWindow(engine, entries[0].load(), entries)
     # Tests leave changes unsaved: close without the question on quitting.
-    qtbot.addWidget(studio_window, before_close_func=lambda window: window.undo_stack.setClean())
+    qtbot.addWidget(studio_window, before_close_func=lambda window: window.studio.history.set_clean())
     studio_window.show()
     wait_current(qtbot, studio_window)
     yield studio_window
-    studio_window.undo_stack.setClean()
+    studio_window.studio.history.set_clean()
     studio_window.close()
 
 
 def wait_current(qtbot, window) -> None:
-    qtbot.waitUntil(lambda: window.result is not None and window.is_current(), timeout=20_000)
+    qtbot.waitUntil(lambda: window.result is not None and window.is_current() and not window.tasks.running,
+                    timeout=20_000)
+
+
+def settled(qtbot, window) -> None:
+    """Files (a dropped gallery face, a project, a mask) are read in the background: wait for them."""
+    qtbot.waitUntil(lambda: not window.tasks.running, timeout=20_000)
 
 
 def gallery_mime(name: str) -> QMimeData:
@@ -51,7 +58,8 @@ def gallery_mime(name: str) -> QMimeData:
 
 
 def expected_image(window) -> np.ndarray:
-    return window.engine.render(window.studio.edit()).image
+    """The face the studio should show: the document's edit through the photo pipeline."""
+    return window.photos.pipeline.render(window.studio.edit()).image
 
 
 def test_a_mouse_stroke_paints_under_the_brush_and_undo_redo_restore_it(qtbot, window):
@@ -70,7 +78,7 @@ def test_a_mouse_stroke_paints_under_the_brush_and_undo_redo_restore_it(qtbot, w
     assert len(changed) > 0 and (after[after != before] == NOSE).all()
     scale = 1 / canvas.transform().m11()  # one view pixel in mask pixels: the pointer's rounding
     assert changed[:, 0].min() >= 400 - 6 - 2 * scale and changed[:, 0].max() <= 400 + 6 + 2 * scale
-    assert window.undo_stack.count() == 1  # the whole stroke is one step
+    assert len(window.studio.history) == 1  # the whole stroke is one step
     window.undo_action.trigger()
     assert np.array_equal(window.studio.document.mask, before)
     window.redo_action.trigger()
@@ -83,6 +91,7 @@ def test_dropping_a_face_on_a_part_changes_its_style_and_the_output(qtbot, windo
     before = window.result.image.copy()
     donor = window.gallery["face-02"]
     window.style_panel.rows[HAIR].face_dropped(gallery_mime(donor.name))
+    settled(qtbot, window)
     style = window.studio.document.part_styles[HAIR]
     assert style.face.name == "face-02" and style.strength == 1.0
     assert window.studio.style_face(SKIN).name == "face-01"
@@ -98,15 +107,42 @@ def test_dropping_a_face_on_a_part_changes_its_style_and_the_output(qtbot, windo
     assert window.studio.strength(HAIR) == 1.0
     # Dropped on the result, a face styles every part.
     window.result_view.face_dropped(gallery_mime("face-03"))
+    settled(qtbot, window)
     assert window.studio.document.base.name == "face-03" and not window.studio.document.part_styles
     # Hovering the skin's or the nose's name says that a skin from another face carries its tone.
     assert "nose" in window.style_panel.rows[SKIN].name.toolTip()
     assert "skin's tone" in window.style_panel.rows[NOSE].name.toolTip()
 
 
+def test_undo_and_redo_show_the_studios_one_history_and_each_drag_is_one_step(qtbot, window):
+    history = window.studio.history
+    assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()
+    window.style_panel.rows[HAIR].face_dropped(gallery_mime("face-02"))
+    assert window.undo_action.isEnabled() and window.undo_action.text() == "&Undo Hair style from face-02"
+    slider = window.style_panel.rows[HAIR].slider
+    for values in ((80, 60), (30,)):  # two drags of the strength slider
+        slider.setSliderDown(True)
+        for value in values:
+            slider.setValue(value)
+        slider.setSliderDown(False)
+    assert len(history) == 3 and window.undo_action.text() == "&Undo Hair strength"
+    window.undo_action.trigger()
+    assert window.studio.strength(HAIR) == pytest.approx(0.6) and slider.value() == 60
+    assert window.redo_action.isEnabled() and window.redo_action.text() == "&Redo Hair strength"
+    history.undo()  # the state's own undo: the menu follows it
+    assert window.studio.strength(HAIR) == 1.0 and window.undo_action.text() == "&Undo Hair style from face-02"
+    history.undo()
+    assert not window.undo_action.isEnabled() and HAIR not in window.studio.document.part_styles
+    window.redo_action.trigger()
+    assert window.studio.document.part_styles[HAIR].face.name == "face-02"
+    wait_current(qtbot, window)
+    assert np.array_equal(window.result.image, expected_image(window))
+
+
 def test_shape_slider_endpoints_match_the_engine(qtbot, window, engine):
     source = window.gallery["face-02"].load()
     window.shape_panel.face_dropped(gallery_mime(source.name))
+    settled(qtbot, window)
     assert window.studio.document.shape_source.key == source.key
     wait_current(qtbot, window)
     at_zero = window.result.image.copy()
@@ -136,15 +172,48 @@ def test_project_save_and_reopen_restores_everything(qtbot, window, tmp_path):
     saved_image = window.result.image.copy()
     saved_edit = studio.edit()
     path = window.projects.save_project(tmp_path / "portrait")
+    settled(qtbot, window)
     window.projects.open_face(window.gallery["face-06"].load())  # something else entirely
     wait_current(qtbot, window)
-    assert window.projects.open_project(path)
+    window.projects.open_project(path)
     wait_current(qtbot, window)
+    assert window.last_error is None
     edit = studio.edit()
     assert np.array_equal(edit.mask, saved_edit.mask)
     assert {p: s for p, (_, s) in edit.part_styles.items()} == {NOSE: 0.7}
     assert {p: a for p, (_, a) in edit.part_shapes.items()} == {SKIN: 0.3}
     assert np.array_equal(window.result.image, saved_image)
+
+
+def test_a_reopened_photo_project_shows_the_view_and_renders_with_the_options_it_was_saved_with(
+        qtbot, window, tmp_path):
+    face = window.gallery["face-02"].load()
+    pixels = np.random.default_rng(0).integers(0, 255, (300, 420, 3), dtype=np.uint8)
+    matrix = np.array([[512 / 200, 0.0, -100 * 512 / 200], [0.0, 512 / 200, -50 * 512 / 200]])
+    cut = Face(face.name, face.image, face.mask, "holiday.jpg", SourcePhoto(pixels, matrix, 512, "holiday.jpg"))
+    window.projects.open_face(cut)
+    wait_current(qtbot, window)
+    assert window.result_view.view.currentText() == "Before | after"
+    window.studio.set_random_styles({HAIR: 5})
+    window.photos.global_edit_action.trigger()  # View > Global edit: on
+    window.photos.paste_edited_action.trigger()  # View > Paste back only the edited parts: off
+    options = window.studio.document.render_options
+    assert options.global_edit and options.paste_region == "face"
+    wait_current(qtbot, window)
+    saved = window.result_view.composite.copy()
+    path = window.projects.save_project(tmp_path / "holiday")
+    window.photos.global_edit_action.trigger()  # back off, and another face opened over it
+    window.projects.open_face(window.gallery["face-03"].load())
+    wait_current(qtbot, window)
+    assert not window.photos.global_edit_action.isChecked()
+    assert window.result_view.view.currentText() == "Generated face"
+    assert window.projects.open_project(path)
+    wait_current(qtbot, window)
+    assert window.result_view.view_key == "compare" and window.result_view.view.currentText() == "Before | after"
+    assert window.photos.global_edit_action.isChecked() and not window.photos.paste_edited_action.isChecked()
+    assert np.array_equal(window.result_view.composite, saved)  # rendered as it was saved
+    window.undo_action.trigger()  # undoing the opened project puts the options back with the face
+    assert not window.photos.global_edit_action.isChecked()
 
 
 def test_a_burst_of_edits_ends_with_the_result_of_the_last(qtbot, window):
@@ -174,16 +243,18 @@ def test_bad_files_give_a_message_and_leave_the_work_untouched(qtbot, window, tm
     studio = window.studio
     studio.set_part_style(HAIR, window.gallery["face-02"].load())
     mask_before = studio.document.mask.copy()
-    undo_count = window.undo_stack.count()
+    undo_count = len(window.studio.history)
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n but then nothing")
-    assert not window.projects.open_mask(corrupt)
+    window.projects.open_mask(corrupt)
+    settled(qtbot, window)
     assert "corrupt.png" in window.last_error
     wrong = tmp_path / "wrong.png"
     from PIL import Image
 
     Image.fromarray(np.full((512, 512), 40, np.uint8)).save(wrong)  # class 40 does not exist
-    assert not window.projects.open_mask(wrong)
+    window.projects.open_mask(wrong)
+    settled(qtbot, window)
     # The message names the file, the label that is no class and the classes there are.
     assert window.last_error.startswith("Cannot open wrong.png: ")
     assert f"labels [40] are outside 0..{NUM_CLASSES - 1}" in window.last_error
@@ -196,7 +267,7 @@ def test_bad_files_give_a_message_and_leave_the_work_untouched(qtbot, window, tm
     qtbot.waitUntil(lambda: window.last_error is not None, timeout=30_000)
     assert "flat.jpg" in window.last_error, window.last_error
     assert np.array_equal(studio.document.mask, mask_before)
-    assert window.undo_stack.count() == undo_count and NOSE not in studio.document.part_styles
+    assert len(window.studio.history) == undo_count and NOSE not in studio.document.part_styles
 
 
 def test_the_brush_size_slider_reaches_the_largest_brush(window):
@@ -243,6 +314,7 @@ def test_without_weights_the_studio_says_how_to_get_them(tmp_path, capsys):
 
 def test_the_status_bar_names_the_render_shown_while_a_slider_moves_and_after(qtbot, window):
     window.shape_panel.face_dropped(gallery_mime("face-02"))
+    settled(qtbot, window)
     wait_current(qtbot, window)
     assert window.timing_label.text().startswith("full: torch cpu float32 64 px, ")
     slider = window.shape_panel.sliders[HAIR]

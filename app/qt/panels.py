@@ -419,7 +419,7 @@ class ResultView(DropTarget, QWidget):
         for key, text in VIEWS:
             self.view.addItem(text, key)
         self.view.setToolTip("The generated face, or the photo it was cut out of with the face pasted back")
-        self.view.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.view.currentIndexChanged.connect(lambda _i: studio.set_result_view(self.view.currentData()))
         bar.addWidget(self.view)
         bar.addWidget(QLabel("Attention:"))
         self.attention = QComboBox()
@@ -454,7 +454,7 @@ class ResultView(DropTarget, QWidget):
         self.split.setToolTip("Where the original photo (left) gives way to the edited one (right)")
         self.split.valueChanged.connect(lambda _v: self.redraw())
         layout.addWidget(self.split)
-        studio.subscribe(lambda _change: self.redraw(), "attention_part")
+        studio.subscribe(lambda _change: self.redraw(), "attention_part", "result_view")
         self.redraw()
 
     def face_dropped(self, mime: QMimeData) -> None:
@@ -465,12 +465,12 @@ class ResultView(DropTarget, QWidget):
         self.redraw()
 
     def set_view(self, key: str) -> None:
-        self.view.setCurrentIndex(self.view.findData(key))
+        self.studio.set_result_view(key)
 
     @property
     def view_key(self) -> str:
-        """The view shown: "face", or "photo"/"compare" when there is a photo to show."""
-        key = self.view.currentData()
+        """The view shown: the document's (``result_view``), "face" while there is no photo to show."""
+        key = self.studio.document.result_view
         return key if key == "face" or self.composite is not None else "face"
 
     def shown_image(self) -> np.ndarray | None:
@@ -487,6 +487,11 @@ class ResultView(DropTarget, QWidget):
         return attention_overlay(self.result.image, self.result.attention, part)
 
     def redraw(self) -> None:
+        view = self.view.findData(self.studio.document.result_view)
+        if view != self.view.currentIndex():
+            self.view.blockSignals(True)
+            self.view.setCurrentIndex(view)
+            self.view.blockSignals(False)
         index = self.attention.findData(self.studio.attention_part)
         if index >= 0 and index != self.attention.currentIndex():
             self.attention.blockSignals(True)

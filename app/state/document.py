@@ -1,14 +1,14 @@
 """The studio's state, apart from Qt: the document being edited, its commands and history.
 
 - ``Face``: an aligned face and its mask, where a style or a shape comes from.
-- ``Document``: what decides the generated face: the mask being painted, the base style,
-  per-part style references and strengths, random parts (M_s), the shape source and the
-  per-part shape sliders α.
-- ``Command``: one undoable change of a document (a stroke, a drop, a slider move).
-- ``History``: undo/redo of commands, merging consecutive moves of one slider.
-- ``Studio``: the operations a user performs, each turned into a command and handed to an
-  executor (its own ``History`` here; the window hands them to a QUndoStack instead), plus
-  view settings that are not part of the document (tool, brush, attention part).
+- ``Document``: what a project saves: what decides the generated face (the mask being
+  painted, the base style, per-part style references and strengths, random parts (M_s), the
+  shape source and the per-part shape sliders α, the render options) and which view of the
+  result is shown.
+- ``PaintCommand``, ``SetFields``: the commands that change a document (``history.Command``).
+- ``Studio``: the operations a user performs, each turned into a command and pushed on its
+  ``History`` (the one undo model: the window's Undo and Redo only show it), plus view
+  settings that are not part of the document (tool, brush, attention part).
 
 ``Studio.edit()`` turns the document into an engine ``Edit``; everything the window shows
 follows from it, so all of this is tested without a screen. ``Studio.subscribe`` tells what
@@ -18,7 +18,6 @@ changed (``events.py``), so each panel redraws only what it shows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -27,12 +26,14 @@ from typing import Any
 import numpy as np
 
 from ca2sis.model.errors import DataError, check_fraction
-from ca2sis.model.faces.paste_back import SourcePhoto
 from ca2sis.model.inference.engine import Edit, Reference
 from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
 from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES, part_index
+from ca2sis.model.photo.paste import PASTE_REGIONS
+from ca2sis.model.photo.source import SourcePhoto
 
 from .events import ChangeCallback, ChangeChannel, ChangeKind
+from .history import Command, History
 from .painting import MaskPatch, brush_segment, flood_fill, patch_between, polygon_fill, union_box
 
 # Masks are painted at CelebAMask-HQ's own resolution; the engine resizes them (nearest)
@@ -42,6 +43,9 @@ BACKGROUND = 0
 TOOLS = ("brush", "eraser", "fill", "picker", "polygon")
 MAX_BRUSH_SIZE = 128  # the largest brush radius in canvas pixels: the toolbar slider and "]" stop here
 VIEW_SETTINGS = ("tool", "brush_class", "brush_size", "show_ghost", "attention_part")  # Studio attributes
+# What the result view shows: the generated face, the photo with the edit in it, or the photo
+# before | after the edit (the last two for a face from a photo).
+RESULT_VIEWS = ("face", "photo", "compare")
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,9 +104,30 @@ class RandomStyle:
     strength: float = 1.0
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How the face is finished and put back (the View menu's options; saved in projects).
+
+    global_edit: every pixel as the network generates it (the paper's global consistency),
+    instead of the finishing steps (confined to the edited parts, the face's detail kept,
+    the references' colours taken). paste_region: what goes back into a photo, "edited"
+    (only the edited parts) or "face" (the whole face)."""
+
+    global_edit: bool = False
+    paste_region: str = PASTE_REGIONS[0]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.global_edit, bool):
+            raise DataError(f"global_edit must be true or false, not {self.global_edit!r:.40}")
+        if self.paste_region not in PASTE_REGIONS:
+            raise DataError(f"the paste region must be one of {PASTE_REGIONS}, not {self.paste_region!r:.40}")
+
+
 @dataclass
 class Document:
-    """Everything that decides the generated face; commands are the only writers."""
+    """Everything a project saves. Commands are the only writers, but for ``result_view``:
+    which view of the result is shown is kept with the work, yet switching views is not an
+    undo step (``Studio.set_result_view``)."""
 
     mask: np.ndarray
     base: Face
@@ -112,12 +137,14 @@ class Document:
     shape_source: Face | None = None
     shape_alphas: dict[int, float] = field(default_factory=dict)
     photo_face: Face | None = None  # the face as cut out of a photo, when editing inside it
+    render_options: RenderOptions = RenderOptions()
+    result_view: str = RESULT_VIEWS[0]
 
     @classmethod
     def from_face(cls, face: Face) -> Document:
         """A new document: the face's mask to paint on, its photo as ghost and as style."""
         return cls(mask=np.array(face.mask, dtype=np.uint8), base=face, ghost=face.image,
-                   photo_face=face if face.photo is not None else None)
+                   photo_face=face if face.photo is not None else None, result_view=opening_view(face))
 
     def restyled_parts(self) -> set[int]:
         """The parts whose style is not the photo's own (every part when the base is another face)."""
@@ -128,26 +155,7 @@ class Document:
 
 DOCUMENT_FIELDS = tuple(document_field.name for document_field in fields(Document))
 
-# ---- commands ----------------------------------------------------------------------------
-class Command:
-    """One undoable change. ``merge_key``: consecutive commands with the same key (not None)
-    merge into one undo step, as a slider drag should."""
-
-    text: str = ""
-    merge_key: str | None = None
-    fields: tuple[str, ...] = ()  # the document fields it changes (the names its change carries)
-
-    def apply(self, document: Document) -> None:
-        raise NotImplementedError
-
-    def revert(self, document: Document) -> None:
-        raise NotImplementedError
-
-    def merged(self, later: Command) -> Command:
-        """One command doing this and then ``later`` (same merge key)."""
-        raise NotImplementedError
-
-
+# ---- commands (applied and undone by ``history.History``) ------------------------------
 class PaintCommand(Command):
     """A brush stroke, an eraser stroke or a fill: the patch of the mask it changed."""
 
@@ -196,47 +204,6 @@ class SetFields(Command):
         return combined
 
 
-class History:
-    """Undo/redo of commands applied to one document; ``on_change(command)`` after each."""
-
-    def __init__(self, document: Document, on_change: Callable[[Command], None] | None = None):
-        self.document = document
-        self.on_change = on_change
-        self.done: list[Command] = []
-        self.undone: list[Command] = []
-
-    def push(self, command: Command) -> None:
-        command.apply(self.document)
-        if self.done and command.merge_key is not None and self.done[-1].merge_key == command.merge_key:
-            self.done[-1] = self.done[-1].merged(command)
-        else:
-            self.done.append(command)
-        self.undone.clear()
-        self._changed(command)
-
-    def undo(self) -> bool:
-        if not self.done:
-            return False
-        command = self.done.pop()
-        command.revert(self.document)
-        self.undone.append(command)
-        self._changed(command)
-        return True
-
-    def redo(self) -> bool:
-        if not self.undone:
-            return False
-        command = self.undone.pop()
-        command.apply(self.document)
-        self.done.append(command)
-        self._changed(command)
-        return True
-
-    def _changed(self, command: Command) -> None:
-        if self.on_change is not None:
-            self.on_change(command)
-
-
 def part_name(part: int) -> str:
     return DISPLAY_NAMES[part]
 
@@ -252,18 +219,17 @@ def _check_strength(value: float) -> float:
 class Studio:
     """The studio's operations on a document, as undoable commands, plus view settings.
 
-    ``execute`` runs every command; by default it is ``self.history.push``. The window sets
-    it to push onto a QUndoStack, which then calls ``apply_command``/``revert_command``.
-    Subscribers (``subscribe``) hear about every change they asked for: document fields
-    (live stroke pixels included), view settings (``VIEW_SETTINGS``) and the polygon.
+    Every command goes on ``history`` (undo, redo, merging, the clean point). Subscribers
+    (``subscribe``) hear about every change they asked for: document fields (live stroke
+    pixels included), view settings (``VIEW_SETTINGS``), the polygon and the history itself
+    ("history": what Undo and Redo would do, the clean point).
     """
 
     def __init__(self, face: Face):
         self.document = Document.from_face(face)
-        self.history = History(self.document, self._command_done)
-        self.execute: Callable[[Command], None] = self.history.push
+        self.history = History(self.document, self._history_changed)
         self._changes = ChangeChannel({ChangeKind.DOCUMENT: DOCUMENT_FIELDS, ChangeKind.SETTING: VIEW_SETTINGS,
-                                       ChangeKind.POLYGON: ("polygon",)})
+                                       ChangeKind.POLYGON: ("polygon",), ChangeKind.HISTORY: ("history",)})
         # View settings: not part of the document, not undone.
         self.tool = "brush"
         self.brush_class = 1
@@ -290,17 +256,10 @@ class Studio:
     def _polygon_changed(self) -> None:
         self._changes.emit(ChangeKind.POLYGON, ("polygon",))
 
-    def _command_done(self, command: Command) -> None:
-        self._changes.emit(ChangeKind.DOCUMENT, command.fields)
-
-    def apply_command(self, command: Command) -> None:
-        """For an outside undo stack: apply and notify."""
-        command.apply(self.document)
-        self._command_done(command)
-
-    def revert_command(self, command: Command) -> None:
-        command.revert(self.document)
-        self._command_done(command)
+    def _history_changed(self, command: Command | None) -> None:
+        if command is not None:
+            self._changes.emit(ChangeKind.DOCUMENT, command.fields)
+        self._changes.emit(ChangeKind.HISTORY, ("history",))
 
     # ---- view settings -------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
@@ -384,7 +343,7 @@ class Studio:
         what = "Erase" if self.tool == "eraser" else f"Paint {part_name(self.brush_class)}"
         command = PaintCommand(patch, what)
         self._stroke_origin = None
-        self.execute(command)
+        self.history.push(command)
         return command
 
     def fill(self, point: tuple[int, int]) -> Command | None:
@@ -396,7 +355,7 @@ class Studio:
         patch = patch_between(before, self.document.mask, box)
         patch.revert(self.document.mask)
         command = PaintCommand(patch, f"Fill {part_name(self.brush_class)}")
-        self.execute(command)
+        self.history.push(command)
         return command
 
     def pick(self, point: tuple[int, int], back_to_brush: bool = False) -> int:
@@ -434,7 +393,7 @@ class Studio:
         if not patch.changed:
             return None
         command = PaintCommand(patch, f"Polygon {part_name(self.brush_class)}")
-        self.execute(command)
+        self.history.push(command)
         return command
 
     def set_mask(self, mask: MaskInput, text: str = "Open mask") -> Command:
@@ -537,14 +496,16 @@ class Studio:
         return self._run(SetFields(self.document, f"Open {face.name}", mask=np.array(face.mask, dtype=np.uint8),
                                    base=face, ghost=face.image, part_styles={}, random_parts={},
                                    shape_source=self.document.shape_source, shape_alphas={},
-                                   photo_face=face if face.photo is not None else None))
+                                   photo_face=face if face.photo is not None else None,
+                                   result_view=opening_view(face)))
 
     def new_document(self, mask: np.ndarray, base: Face, text: str = "New face") -> Command:
         """Start a face that never existed: ``mask`` to paint on (a template), every part
         in ``base``'s style, no ghost and no photo."""
         new = np.array(as_mask(mask, CANVAS_SIZE, NUM_CLASSES), dtype=np.uint8)
         return self._run(SetFields(self.document, text, mask=new, base=base, ghost=None, part_styles={},
-                                   random_parts={}, shape_source=None, shape_alphas={}, photo_face=None))
+                                   random_parts={}, shape_source=None, shape_alphas={}, photo_face=None,
+                                   result_view="face"))
 
     def replace_document(self, document: Document, text: str) -> Command:
         """Take every field of ``document`` (opening a project), as one undo step."""
@@ -553,16 +514,43 @@ class Studio:
         return self._run(SetFields(self.document, text, **changes))
 
     def _run(self, command: Command) -> Command:
-        self.execute(command)
+        self.history.push(command)
         return command
 
+    # ---- render options and the result's view -------------------------------------------
+    def set_global_edit(self, on: bool) -> Command | None:
+        """*Global edit*: the network's raw output instead of the finishing steps (an undo step)."""
+        return self._set_render_options(replace(self.document.render_options, global_edit=bool(on)),
+                                        "Global edit" if on else "Finished edit")
+
+    def set_paste_region(self, region: str) -> Command | None:
+        """What goes back into the photo: "edited" (only the edited parts) or "face" (an undo step)."""
+        return self._set_render_options(replace(self.document.render_options, paste_region=region),
+                                        "Paste back only the edited parts" if region == "edited"
+                                        else "Paste back the whole face")
+
+    def _set_render_options(self, options: RenderOptions, text: str) -> Command | None:
+        if options == self.document.render_options:
+            return None
+        return self._run(SetFields(self.document, text, render_options=options))
+
+    def set_result_view(self, view: str) -> None:
+        """Show ``view`` of the result (``RESULT_VIEWS``). Saved with the work but no undo step:
+        Undo after switching views reverts the last edit, not the switch."""
+        if view not in RESULT_VIEWS:
+            raise ValueError(f"view must be one of {RESULT_VIEWS}")
+        if view != self.document.result_view:
+            self.document.result_view = view
+            self._changes.emit(ChangeKind.DOCUMENT, ("result_view",))
+
     # ---- what the engine renders ---------------------------------------------------------
-    def edit(self, finishing: bool = True) -> Edit:
+    def edit(self) -> Edit:
         """The engine ``Edit`` for the current document (copies: safe to render on another thread).
 
-        finishing: confine the edit, keep the face's detail and take reference colours (the
-        engine's finishing steps); False: the network's raw output (*Global edit*)."""
+        The finishing steps (confine the edit, keep the face's detail, take reference colours)
+        are on unless the document's render options ask for a *Global edit* (the raw output)."""
         document = self.document
+        finishing = not document.render_options.global_edit
         part_shapes = {}
         if document.shape_source is not None:
             part_shapes = {part: (document.shape_source.mask, alpha) for part, alpha in document.shape_alphas.items()}
@@ -580,6 +568,11 @@ class Studio:
         )
 
 
+def opening_view(face: Face) -> str:
+    """The view a face opens in: before | after for a face from a photo, else the face."""
+    return "compare" if face.photo is not None else "face"
+
+
 def face_name(path: str | Path) -> str:
     return Path(path).stem
 
@@ -593,7 +586,7 @@ def variation_edit(edit: Edit, parts: list[int], seed: int) -> Edit:
 
 
 __all__ = [
-    "BACKGROUND", "CANVAS_SIZE", "CLASS_NAMES", "Command", "DOCUMENT_FIELDS", "Document", "Face", "History",
-    "MAX_BRUSH_SIZE", "PaintCommand", "PartStyle", "RandomStyle", "SetFields", "Studio", "TOOLS", "VIEW_SETTINGS",
-    "face_name", "part_name", "variation_edit",
+    "BACKGROUND", "CANVAS_SIZE", "CLASS_NAMES", "DOCUMENT_FIELDS", "Document", "Face", "MAX_BRUSH_SIZE",
+    "PaintCommand", "PartStyle", "RESULT_VIEWS", "RandomStyle", "RenderOptions", "SetFields", "Studio", "TOOLS",
+    "VIEW_SETTINGS", "face_name", "opening_view", "part_name", "variation_edit",
 ]

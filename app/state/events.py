@@ -19,6 +19,7 @@ class ChangeKind(enum.Enum):
     DOCUMENT = "document"  # what the engine renders: a command, or the live pixels of a stroke
     SETTING = "setting"  # a view setting (tool, brush, ghost, attention part): never undone
     POLYGON = "polygon"  # the vertices of the polygon being drawn
+    HISTORY = "history"  # the undo history: what Undo and Redo would do, the clean point
 
 
 @dataclass(frozen=True)
