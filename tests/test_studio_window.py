@@ -118,6 +118,7 @@ def test_undo_and_redo_show_the_studios_one_history_and_each_drag_is_one_step(qt
     history = window.studio.history
     assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()
     window.style_panel.rows[HAIR].face_dropped(gallery_mime("face-02"))
+    qtbot.waitUntil(lambda: HAIR in window.studio.document.part_styles)  # the face may be read in the background
     assert window.undo_action.isEnabled() and window.undo_action.text() == "&Undo Hair style from face-02"
     slider = window.style_panel.rows[HAIR].slider
     for values in ((80, 60), (30,)):  # two drags of the strength slider
@@ -202,12 +203,14 @@ def test_a_reopened_photo_project_shows_the_view_and_renders_with_the_options_it
     wait_current(qtbot, window)
     saved = window.result_view.composite.copy()
     path = window.projects.save_project(tmp_path / "holiday")
+    qtbot.waitUntil(lambda: window.studio.history.is_clean() and not window.tasks.running)  # written
     window.photos.global_edit_action.trigger()  # back off, and another face opened over it
     window.projects.open_face(window.gallery["face-03"].load())
     wait_current(qtbot, window)
     assert not window.photos.global_edit_action.isChecked()
     assert window.result_view.view.currentText() == "Generated face"
-    assert window.projects.open_project(path)
+    window.projects.open_project(path)
+    qtbot.waitUntil(lambda: window.studio.document.photo_face is not None and not window.tasks.running)
     wait_current(qtbot, window)
     assert window.result_view.view_key == "compare" and window.result_view.view.currentText() == "Before | after"
     assert window.photos.global_edit_action.isChecked() and not window.photos.paste_edited_action.isChecked()
