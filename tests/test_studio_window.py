@@ -329,3 +329,17 @@ def test_the_status_bar_names_the_render_shown_while_a_slider_moves_and_after(qt
     slider.setSliderDown(False)
     assert window.timing_label.text().startswith("full: torch cpu float32 64 px, ")
     assert window.is_current()  # nothing to render again: the frame shown is the full render
+
+
+def test_the_canvases_keep_their_size_and_place_when_variations_are_shown(qtbot, window):
+    def geometry() -> list:
+        return [widget.geometry().getRect() for widget in (window.canvas, window.result_view)] + [
+            (widget.mapTo(window, widget.rect().topLeft()).toTuple()) for widget in (window.canvas, window.result_view)]
+
+    qtbot.wait(50)
+    before = geometry()
+    window.variations.count.setValue(12)  # the widest row there is
+    window.variations.draw()
+    qtbot.waitUntil(lambda: len(window.variations.buttons) == 12, timeout=30_000)
+    qtbot.wait(50)  # the layout settles
+    assert geometry() == before

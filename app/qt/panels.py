@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSpinBox,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -45,6 +46,7 @@ from .images import to_pixmap
 
 GALLERY_MIME = "application/x-ca2sis-gallery-face"
 THUMB = 40
+VARIATION = 96  # the side of a variation's picture
 
 # Keyboard shortcuts of the classes: 0-9, then Alt+0 .. Alt+8 for classes 10-18.
 CLASS_SHORTCUTS: tuple[str, ...] = tuple(str(index) for index in range(10)) + tuple(
@@ -566,10 +568,22 @@ class VariationStrip(QWidget):
         controls.addStretch(1)
         layout.addLayout(controls)
         self.row = QHBoxLayout()
+        self.row.setContentsMargins(0, 0, 0, 0)
         self.row.setSpacing(4)
         row_widget = QWidget()
         row_widget.setLayout(self.row)
-        layout.addWidget(row_widget)
+        # The row is as tall as a variation from the start and scrolls sideways, so drawing
+        # variations never grows the dock (and never moves or shrinks the canvases above it).
+        probe = QToolButton()
+        probe.setIconSize(QSize(VARIATION, VARIATION))
+        scroll = QScrollArea()
+        scroll.setWidget(row_widget)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedHeight(probe.sizeHint().height()
+                              + scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent))
+        layout.addWidget(scroll)
         self.buttons: list[QToolButton] = []
         self.seeds: list[dict[int, int]] = []
         self._drawing: list[int] | None = None  # the seeds of the draw under way, for this face
@@ -615,8 +629,8 @@ class VariationStrip(QWidget):
         self.clear()
         for seed, image in zip(seeds, images):
             button = QToolButton()
-            button.setIcon(QIcon(to_pixmap(image, 96)))
-            button.setIconSize(QSize(96, 96))
+            button.setIcon(QIcon(to_pixmap(image, VARIATION)))
+            button.setIconSize(QSize(VARIATION, VARIATION))
             button.setToolTip(f"Seed {seed}: click to use this style for {', '.join(DISPLAY_NAMES[p] for p in parts)}")
             choice = {part: seed for part in parts}
             button.clicked.connect(lambda _checked=False, choice=choice: self.picked.emit(choice))
