@@ -13,8 +13,8 @@ from ca2sis.model.training.train import TrainConfig, Trainer
 
 
 def main(data: str, out: str) -> None:
-    train = TrainConfig(data=data, steps=2, batch_size=2, workers=0, device="cpu", log_every=1, seed=1,
-                        lambda_parser=0.0, lambda_semantic=0.0, sample_every=1000)
+    train = TrainConfig.from_dict(dict(data=data, steps=2, batch_size=2, workers=0, device="cpu", log_every=1, seed=1,
+                                       lambda_parser=0.0, lambda_semantic=0.0, sample_every=1000))
     trainer = Trainer(get_config("tiny"), train, out)
     shares = [list(trainer.data.sampler)]  # the faces of this rank's first epoch, in order
     trainer.run()

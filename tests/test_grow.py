@@ -107,7 +107,7 @@ def test_growing_refuses_a_generator_that_is_not_smaller():
 def _train_config(data, **changes) -> TrainConfig:
     base = dict(data=str(data), batch_size=2, workers=0, log_every=1, sample_every=1000, checkpoint_every=1000,
                 device="cpu", seed=3, lambda_parser=0, lambda_semantic=0)
-    return TrainConfig(**{**base, **changes})
+    return TrainConfig.from_dict({**base, **changes})
 
 
 @pytest.mark.slow  # two training runs: about 20 s

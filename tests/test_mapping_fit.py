@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from ca2sis.model.cli.train import main as train_main
 from ca2sis.model.config import get_config
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.networks.mapping_network import MappingNetwork
-from ca2sis.model.training.mapping_fit import code_spread, fit_mapping, sliced_wasserstein
+from ca2sis.model.training.mapping_fit import MappingFit, code_spread, fit_mapping, sliced_wasserstein
 
 
 def test_sliced_wasserstein_is_zero_for_the_same_set_and_grows_with_a_shift():
@@ -40,7 +42,7 @@ def test_a_collapsed_mapping_learns_the_spread_of_the_real_codes():
     z = torch.randn(256, 8, generator=generator)
     real_spread = code_spread(real)
     assert float(code_spread(mapping(z).detach()).max()) < 0.05 * float(real_spread.min())
-    fit_mapping(mapping, real, present, steps=150, batch_size=64, learning_rate=5e-3, projections=32)
+    fit_mapping(mapping, real, present, MappingFit(steps=150, batch_size=64, learning_rate=5e-3, projections=32))
     with torch.no_grad():
         drawn = mapping(z)
     assert torch.allclose(code_spread(drawn), real_spread, rtol=0.25)
@@ -64,3 +66,15 @@ def test_fit_mapping_cli_writes_a_new_folder_and_keeps_the_other_networks(face_d
     for target in (out, tiny_weights):
         assert train_main(["fit-mapping", str(tiny_weights), "--data", str(face_data), "--out", str(target),
                            "--steps", "1"]) == 2
+
+
+def test_fit_mapping_flags_take_their_help_and_defaults_from_the_settings(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "10000")
+    with pytest.raises(SystemExit):
+        train_main(["fit-mapping", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    flags = [f for f in dataclasses.fields(MappingFit) if "help" in f.metadata]
+    assert {f.name for f in flags} == {"steps", "batch_size", "learning_rate", "min_faces", "seed"}
+    for field in flags:
+        flag = "--" + field.name.replace("_", "-")
+        assert f"{flag} {field.name.upper()} {field.metadata['help']} (default: {field.default})" in help_text

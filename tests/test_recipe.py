@@ -32,7 +32,7 @@ DEMO_FACES = Path(__file__).resolve().parents[1] / "assets" / "faces"  # committ
 def _train_config(data, **changes) -> TrainConfig:
     base = dict(data=str(data), batch_size=2, workers=0, log_every=1, sample_every=1000,
                 checkpoint_every=1000, device="cpu", seed=3)
-    return TrainConfig(**{**base, **changes})
+    return TrainConfig.from_dict({**base, **changes})  # lambda_<name>: a loss weight, as the flags give it
 
 
 # ---- EMA -------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_bf16_training_gives_finite_losses(face_data, tmp_path):
     summary = trainer.run()
     assert summary["step"] == 2
     assert all(math.isfinite(v) for v in summary["losses"].values()), summary["losses"]
-    assert {"parser", "sem", "swap_out", "lecam"} <= set(summary["losses"])
+    assert {"parser", "semantic", "swap_out", "lecam"} <= set(summary["losses"])
 
 
 def test_one_hot_of_in_memory_masks_matches_labels(face_data):

@@ -23,7 +23,8 @@ from ca2sis.model.errors import TrainingDiverged
 from ca2sis.model.io.checkpoint import checkpoint_path, read_checkpoint_meta
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.training.data import one_hot
-from ca2sis.model.training.objectives import SynthesisForward
+from ca2sis.model.training.log_keys import LOGGED_SCALARS, PROGRESS_BAR_KEYS
+from ca2sis.model.training.objectives import LossWeights, SynthesisForward
 from ca2sis.model.training.train import EpochSampler, TrainConfig, Trainer
 
 
@@ -32,7 +33,7 @@ def _train_config(data, **changes) -> TrainConfig:
     # step) have their tests in test_recipe.py.
     base = dict(data=str(data), batch_size=4, workers=0, log_every=1, sample_every=1000,
                 checkpoint_every=1000, device="cpu", seed=1, lambda_parser=0.0, lambda_semantic=0.0)
-    return TrainConfig(**{**base, **changes})
+    return TrainConfig.from_dict({**base, **changes})  # lambda_<name>: a loss weight, as the flags give it
 
 
 def _reconstruction_error(trainer: Trainer, batch) -> float:
@@ -283,14 +284,27 @@ def test_style_cycle_reads_each_generated_face_back_against_the_codes_g_was_give
 def test_every_loss_weight_is_a_flag_with_its_help_and_default(monkeypatch):
     monkeypatch.setenv("COLUMNS", "10000")  # one line per flag: no hyphenated words broken
     help_text = " ".join(_train_parser().format_help().split())
-    weights = dataclasses.asdict(TrainConfig(lambda_colour=0.25).loss_weights())
-    lambdas = [f for f in dataclasses.fields(TrainConfig) if f.name.startswith("lambda_")]
-    assert len(weights) == len(lambdas) and weights["colour"] == 0.25
-    for field in lambdas:
-        flag = "--" + field.name.replace("_", "-")
-        assert f"{flag} {field.name.upper()} {field.metadata['help']} (default: {field.default})" in help_text
+    for field in dataclasses.fields(LossWeights):
+        flag = f"--lambda-{field.name}"
+        assert f"{flag} LAMBDA_{field.name.upper()} {field.metadata['help']} (default: {field.default})" in help_text
+    assert "--stage {synthesis,mapping}" in help_text
     args = _train_parser().parse_args(["--out", "run", "--lambda-swap", "0", "--augment", "off"])
     assert args.lambda_swap == 0.0 and args.augment == "off"
+    # A flag overrides the weight a resumed run was saved with; the others keep theirs.
+    saved = dataclasses.asdict(TrainConfig.from_dict({"lambda_colour": 0.25}))
+    resumed = TrainConfig.from_dict({**saved, "lambda_swap": 0.0})
+    assert resumed.weights == LossWeights(colour=0.25, swap=0.0)
+
+
+def test_each_term_logs_under_the_keys_its_weight_names(face_data, tmp_path):
+    # One name per term: the weight --lambda-semantic, the log key "semantic", the report's title.
+    trainer = Trainer(get_config("tiny"), _train_config(face_data, batch_size=2, lambda_colour=1.0, lambda_cycle=1.0),
+                      tmp_path / "r")
+    logged = set(trainer.train_step(trainer.data.first_faces(2)))
+    named = {key for field in dataclasses.fields(LossWeights) for key in field.metadata["logs"]}
+    assert {"feat", "l1", "att", "swap_out", "swap_tr", "colour", "swap_colour", "cycle", "lecam"} <= logged
+    assert logged - {"adv", "d", "aug_p"} <= named and set(PROGRESS_BAR_KEYS) <= set(LOGGED_SCALARS)
+    assert "fm" not in logged and "sem" not in LOGGED_SCALARS
 
 
 # ---- stopping, damaged checkpoints, a blow-up, killed writers ---------------------------------------------------

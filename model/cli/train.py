@@ -7,6 +7,10 @@
     ca2sis-train export runs/NAME --out weights/lite              fp16 safetensors + config
     ca2sis-train fit-mapping weights/lite --data DIR --out DIR2   M_s fitted to E_s's codes
     ca2sis-train info --config paper lite                         parameters and sizes
+    ca2sis-train report runs/NAME --weights weights/lite ...      loss curves, validation grid
+
+Ctrl-C or SIGTERM (kill, timeout, a job scheduler) finishes the step, saves a checkpoint and
+exits with 130; a second one aborts at once.
 """
 
 from __future__ import annotations
@@ -36,30 +40,39 @@ from ..networks.composite import CA2SIS, count_parameters
 from ..networks.discriminator import MultiScaleDiscriminator
 from ..training.data_check import write_run_summary
 from ..training.export import export_weights
+from ..training.mapping_fit import MappingFit, code_spread, encode_dataset, fit_mapping
 from ..training.run_config import STAGES, SettingsError, TrainConfig
 from ..training.train import Trainer, run_files
-from .common import EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, run_cli
+from .common import EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, check_outputs, run_cli, whole_number
 
-# Every TrainConfig field with help is a flag (help, choices and default from the field), for
-# the options a user may set (and override on resume).
-_TRAIN_FLAGS = {f.name: f for f in TrainConfig.flags()}
+# Every TrainConfig field with help and every loss weight is a flag (help, choices and default
+# from the field), for the options a user may set (and override on resume).
+_TRAIN_FLAGS = TrainConfig.flags()
+
+
+def add_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup, fields: dict[str, dataclasses.Field],
+              defaults: bool = False) -> None:
+    """``--name-with-dashes`` for each dataclass field, its help, choices, type and default from
+    the field. ``defaults``: the flag's default is the field's (else None: "not given")."""
+    for name, field in fields.items():
+        shown = f" (default: {field.default})" if field.default not in (None, "") else ""
+        kind = str if field.default is None else type(field.default)  # the str | None fields default to None
+        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=field.default if defaults else None,
+                            choices=field.metadata.get("choices"), help=field.metadata["help"] + shown)
 
 
 def _train_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="ca2sis-train",
         description="Train CA2-SIS on CelebAMask-HQ-style data. Subcommands: "
-        "'ca2sis-train export RUN --out DIR', 'ca2sis-train info'.",
+        "'ca2sis-train export RUN --out DIR', 'ca2sis-train fit-mapping', 'ca2sis-train report RUN', "
+        "'ca2sis-train info' (each with --help).",
     )
     parser.add_argument("--config", help="preset (paper, lite, tiny) or config JSON; default lite")
     parser.add_argument("--out", required=True, help="run folder: checkpoints, samples, logs")
     parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     parser.add_argument("--stage", choices=STAGES, default=STAGES[0], help="what to train (default: %(default)s)")
-    for name, field in _TRAIN_FLAGS.items():
-        default = f" (default: {field.default})" if field.default not in (None, "") else ""
-        kind = str if field.default is None else type(field.default)  # the str | None fields default to None
-        parser.add_argument("--" + name.replace("_", "-"), type=kind, default=None, choices=field.metadata["choices"],
-                            help=field.metadata["help"] + default)
+    add_flags(parser, _TRAIN_FLAGS)
     parser.add_argument("--no-flip", action="store_true", help="no mirrored copies of the faces")
     parser.add_argument("--skip-bad", action="store_true",
                         help="train on the usable faces when some files are bad (default: list them and stop)")
@@ -221,18 +234,12 @@ def fit_mapping_command(argv: list[str]) -> int:
     parser.add_argument("--data", required=True, help="training faces: images/ + masks/, or the official layout")
     parser.add_argument("--holdout", metavar="IDS.txt", help="face ids to leave out, e.g. the validation list")
     parser.add_argument("--out", required=True, help="new weights folder to write")
-    parser.add_argument("--steps", type=int, default=2000, help="optimiser steps (default 2000)")
-    parser.add_argument("--batch-size", type=int, default=64, help="noise draws per step (default 64)")
-    parser.add_argument("--learning-rate", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
-    parser.add_argument("--min-faces", type=int, default=16,
-                        help="fit a class only if present on this many faces (default 16; others keep their branch)")
+    add_flags(parser, {f.name: f for f in dataclasses.fields(MappingFit) if "help" in f.metadata}, defaults=True)
     parser.add_argument("--fresh", action="store_true", help="start M_s from random weights, not the folder's")
-    parser.add_argument("--seed", type=int, default=0, help="noise and projections (default 0)")
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
     from ..training.data import open_dataset, read_id_list
-    from ..training.mapping_fit import code_spread, encode_dataset, fit_mapping
 
     source, out = Path(args.weights), Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -254,8 +261,9 @@ def fit_mapping_command(argv: list[str]) -> int:
             if step % 50 == 0:
                 bar.set_postfix(swd=f"{loss:.4f}")
 
-        result = fit_mapping(model.mapping_network, codes, present, args.steps, args.batch_size,
-                             args.learning_rate, seed=args.seed, min_faces=args.min_faces, on_step=on_step)
+        settings = MappingFit(**{f.name: getattr(args, f.name) for f in dataclasses.fields(MappingFit)
+                                 if "help" in f.metadata})
+        result = fit_mapping(model.mapping_network, codes, present, settings, on_step=on_step)
     with torch.no_grad():
         drawn = model.random_codes(torch.randn(256, model.config.mapping_z_dim,
                                                generator=torch.Generator().manual_seed(args.seed)))
@@ -301,9 +309,44 @@ def info_command(argv: list[str]) -> int:
     return EXIT_OK
 
 
+def report_command(argv: list[str]) -> int:
+    parser = ArgumentParser(
+        prog="ca2sis-train report",
+        description="Figures of a run (model/evaluation/training_report.py): its loss curves and a grid of "
+        "validation faces through its exported weights (mask | real | reconstruction | style swap | a part's "
+        "shape moved towards the next face's). Needs matplotlib: pip install -e .[scripts]")
+    parser.add_argument("run", type=Path, help="run folder with log-<stage>.jsonl")
+    parser.add_argument("--weights", type=Path, required=True, help="its exported weights (ca2sis-train export)")
+    parser.add_argument("--data", type=Path, required=True, help="dataset folder (images/ + masks/ or official)")
+    parser.add_argument("--list", type=Path, required=True, help="validation id list, one id per line")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
+    parser.add_argument("--faces", type=whole_number(1, 64), default=6, help="validation faces (default: %(default)s)")
+    parser.add_argument("--seed", type=int, help="draw the faces at random with this seed (default: the list's first)")
+    parser.add_argument("--cell", type=whole_number(16, 1024),
+                        help="grid cell in px (default: the image size, within 128..256)")
+    parser.add_argument("--part", default="hair", help="part whose shape is interpolated (default: %(default)s)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--width", type=whole_number(400, 8000), default=1200,
+                        help="width of the loss figures in px (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        from ..evaluation.training_report import ReportSettings, make_report
+    except ImportError as exc:
+        raise CA2SISError(f"the report needs matplotlib ({exc}): pip install -e .[scripts]") from exc
+    names = [f"loss-{stage}.png" for stage in STAGES] + ["validation-grid.png"]
+    check_outputs([("--out", args.out / name) for name in names], [args.run, args.weights, args.data, args.list])
+    settings = ReportSettings(run=args.run, weights=args.weights, data=args.data, id_list=args.list, out=args.out,
+                              faces=args.faces, seed=args.seed, cell=args.cell, part=args.part, device=args.device,
+                              width=args.width)
+    for path in make_report(settings):
+        print(path)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"export": export_command, "info": info_command, "fit-mapping": fit_mapping_command}
+    commands = {"export": export_command, "info": info_command, "fit-mapping": fit_mapping_command,
+                "report": report_command}
     if argv and argv[0] in commands:
         return run_cli(lambda: commands[argv[0]](argv[1:]))
     return run_cli(lambda: train_command(argv))

@@ -13,6 +13,7 @@ real faces' codes do (diverse parts). No image is generated, so a fit takes minu
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -21,9 +22,22 @@ from torch.utils.data import DataLoader, Dataset
 from ..errors import DataError
 from ..io.pixels import one_hot
 from ..networks.composite import CA2SIS
+from .run_config import option
 
-MIN_FACES_PER_CLASS = 16  # default: a class seen on fewer faces keeps its branch as it is
 MIN_PART_SHARE = 0.002  # a part smaller than this share of the face gives no usable code
+
+
+@dataclass
+class MappingFit:
+    """The settings of a fit; those with help are ``ca2sis-train fit-mapping`` flags."""
+
+    steps: int = option(2000, "optimiser steps")
+    batch_size: int = option(64, "noise draws per step")
+    learning_rate: float = option(1e-4, "Adam learning rate")
+    min_faces: int = option(16, "fit a class only if present on this many faces (the others keep their branch)")
+    seed: int = option(0, "noise and projections")
+    projections: int = 256  # random directions per step
+    real_per_step: int = 512  # real codes drawn per fitted class and step
 
 
 @torch.no_grad()
@@ -61,28 +75,25 @@ def fit_mapping(
     mapping: nn.Module,
     codes: torch.Tensor,
     present: torch.Tensor,
-    steps: int = 2000,
-    batch_size: int = 64,
-    learning_rate: float = 1e-4,
-    projections: int = 256,
-    seed: int = 0,
-    real_per_step: int = 512,
-    min_faces: int = MIN_FACES_PER_CLASS,
+    settings: MappingFit | None = None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> dict[str, float]:
     """Train ``mapping`` (M_s) so each class's codes follow that class's real ``codes``.
 
     Each step draws ``batch_size`` noise vectors and, per fitted class, ``real_per_step`` real
     codes from faces where the class is present, and ``projections`` random directions; the loss
-    is the mean over classes of ``sliced_wasserstein``. Returns the per-class share of faces
-    used and the last loss. A class present on fewer than ``min_faces`` faces keeps its branch."""
+    is the mean over classes of ``sliced_wasserstein``. Returns the number of classes fitted and
+    the last loss. A class present on fewer than ``min_faces`` faces keeps its branch."""
+    settings = settings or MappingFit()
+    steps, batch_size, projections = settings.steps, settings.batch_size, settings.projections
+    seed, min_faces, real_per_step = settings.seed, settings.min_faces, settings.real_per_step
     z_dim = mapping.z_dim
     generator = torch.Generator().manual_seed(seed)
     fitted = [c for c in range(codes.shape[1]) if int(present[:, c].sum()) >= min_faces]
     if not fitted:
         raise DataError(f"no class is present on {min_faces} or more of the {len(codes)} faces: too few to fit M_s")
     pools = {c: codes[present[:, c], c] for c in fitted}
-    optimizer = torch.optim.Adam(mapping.parameters(), lr=learning_rate, betas=(0.5, 0.99))
+    optimizer = torch.optim.Adam(mapping.parameters(), lr=settings.learning_rate, betas=(0.5, 0.99))
     mapping.train()
     loss_value = float("nan")
     for step in range(steps):

@@ -21,7 +21,7 @@ through the same paired augmentation draw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -57,23 +57,42 @@ class StepLosses:
     logs: dict[str, torch.Tensor]
 
 
-@dataclass
-class LossWeights:
-    """λ of every term (0 turns a term off); the defaults and the help of each are those of
-    ``TrainConfig.lambda_<name>``, which ``TrainConfig.loss_weights()`` passes on."""
+def weight(default: float, help: str, logs: dict[str, str]) -> float:
+    """A ``LossWeights`` field: its default λ, its ``ca2sis-train --lambda-<name>`` help, and the
+    scalars its term logs (key → what it is, as ``log_keys.py`` and the report title them)."""
+    return field(default=default, metadata={"help": help, "logs": logs})
 
-    feat: float
-    l1: float
-    att: float
-    vgg: float
-    parser: float
-    semantic: float
-    swap: float
-    colour: float
-    cycle: float
-    lecam: float
-    dv: float
-    code: float
+
+@dataclass(frozen=True)
+class LossWeights:
+    """λ of every loss term, 0 turning it off: each term is defined here once, and its flag,
+    help, default and log keys come from here (``TrainConfig.weights``, ``log_keys.py``)."""
+
+    feat: float = weight(10.0, "weight of the discriminator feature-matching loss", {"feat": "feature matching"})
+    l1: float = weight(10.0, "weight of the L1 reconstruction loss", {"l1": "L1 reconstruction"})
+    att: float = weight(1.0, "weight of the attention loss L_att; 0 trains the 'w/o L_att' variant",
+                        {"att": "attention L_att"})
+    vgg: float = weight(10.0, "weight of the perceptual loss (only with --vgg-weights)",
+                        {"vgg": "perceptual (VGG19)"})
+    parser: float = weight(1.0, "weight of the face-parser perceptual loss (0: off)",
+                           {"parser": "perceptual (face parser)"})
+    semantic: float = weight(0.5, "weight of the face parser's cross-entropy against the input mask (0: off)",
+                             {"semantic": "semantic (parser vs mask)"})
+    swap: float = weight(
+        1.0, "weight of the swap-locality loss: a one-part style swap changes that part only (0: off)",
+        {"swap_out": "swap: change outside the part", "swap_tr": "swap: transfer to the part"})
+    colour: float = weight(
+        0.0, "weight of the per-part colour loss: each part's CIELAB mean and spread in the reconstruction "
+        "(against the real face) and in a swapped part (against the reference's part) (0: off)",
+        {"colour": "part colour vs real", "swap_colour": "swap: part colour vs reference"})
+    cycle: float = weight(
+        0.0, "weight of the per-part style cycle: E_s applied to the generated face (reconstruction and "
+        "swap) gives back each part's input code, relative L1 (0: off)",
+        {"cycle": "style cycle: E_s(G) vs the codes given"})
+    lecam: float = weight(0.1, "weight of the LeCam regularisation of D (0: off)", {"lecam": "LeCam regulariser R_LC"})
+    dv: float = weight(1.0, "mapping stage: weight of the diversity loss L_dv", {"dv": "diversity L_dv"})
+    code: float = weight(10.0, "mapping stage: weight of the loss keeping M_s's codes at E_s's statistics (0: off)",
+                         {"code": "code statistics L_code"})
 
 
 class SynthesisOutputs(NamedTuple):
@@ -216,9 +235,9 @@ class SynthesisObjective(Objective):
         pred_real, pred_fake = self.judge(mask, image, mask, fake, generator)
         logs: dict[str, torch.Tensor] = {}
         logs["adv"] = hinge_generator_loss(pred_fake)
-        logs["fm"] = feature_matching_loss(pred_fake, pred_real)
+        logs["feat"] = feature_matching_loss(pred_fake, pred_real)
         logs["l1"] = F.l1_loss(fake.float(), image)
-        total = logs["adv"] + w.feat * logs["fm"] + w.l1 * logs["l1"]
+        total = logs["adv"] + w.feat * logs["feat"] + w.l1 * logs["l1"]
         if self.use_attention_loss and w.att > 0:
             logs["att"] = attention_loss(maps, mask)
             total = total + w.att * logs["att"]
@@ -228,8 +247,8 @@ class SynthesisObjective(Objective):
         if self.parser is not None and self.parser_faces > 0 and (w.parser > 0 or w.semantic > 0):
             # The parser sees faces at its own 256 px: costly on a CPU, so a few faces per batch.
             n = self.parser_faces
-            logs["parser"], logs["sem"] = self.parser(fake[:n], image[:n], labels[:n])
-            total = total + w.parser * logs["parser"] + w.semantic * logs["sem"]
+            logs["parser"], logs["semantic"] = self.parser(fake[:n], image[:n], labels[:n])
+            total = total + w.parser * logs["parser"] + w.semantic * logs["semantic"]
         if swapped is not None:
             n = swapped.shape[0]
             rows = torch.arange(n, device=mask.device)

@@ -1,9 +1,10 @@
 """The settings of a training run (``TrainConfig``) and the seeds derived from its seed.
 
 Each user-settable field carries its ``ca2sis-train`` help in its metadata (``option``):
-the CLI builds its flags from these fields, so a new setting or loss weight is written once,
-here. Fields without help (the stage, Adam's betas, the TTUR switch, flips, skipping bad
-files) have flags of their own or none.
+the CLI builds its flags from these fields, so a new setting is written once, here, and a
+new loss term once, in ``LossWeights`` (``objectives.py``; its flags are ``--lambda-<name>``).
+Fields without help (the stage, Adam's betas, the TTUR switch, flips, skipping bad files)
+have flags of their own or none.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ STAGES = ("synthesis", "mapping")
 PRECISIONS = ("auto", "bf16", "fp32")
 AUGMENTS = ("ada", "always", "off")
 DATA_LOADING = ("auto", "memory", "workers")
-LOSS_WEIGHT_PREFIX = "lambda_"  # TrainConfig.lambda_X is LossWeights.X
+LOSS_WEIGHT_PREFIX = "lambda_"  # the flag --lambda-X sets LossWeights.X
 
 
 class SettingsError(CA2SISError, ValueError):
@@ -69,27 +70,10 @@ class TrainConfig:
     ttur: bool = True  # two time-scale update rule as in SPADE: G at lr/2, D at 2·lr
     lr_decay_kimg: float = option(
         0.0, "decay the learning rate linearly to 0 over the last N thousand images of the run (0: constant)")
-    lambda_feat: float = option(10.0, "weight of the discriminator feature-matching loss")
-    lambda_l1: float = option(10.0, "weight of the L1 reconstruction loss")
-    lambda_vgg: float = option(10.0, "weight of the perceptual loss (only with --vgg-weights)")
-    lambda_att: float = option(1.0, "weight of the attention loss L_att; 0 trains the 'w/o L_att' variant")
-    lambda_dv: float = option(1.0, "mapping stage: weight of the diversity loss L_dv")
-    lambda_parser: float = option(1.0, "weight of the face-parser perceptual loss (0: off)")
-    lambda_semantic: float = option(0.5, "weight of the face parser's cross-entropy against the input mask (0: off)")
+    weights: LossWeights = dataclasses.field(default_factory=LossWeights)  # flags --lambda-<name>
     parser_faces: int = option(
         2, "faces per batch the parser losses look at (each is parsed at the parser's 256 px)")
-    lambda_swap: float = option(
-        1.0, "weight of the swap-locality loss: a one-part style swap changes that part only (0: off)")
     swap_faces: int = option(2, "faces per batch that also get a one-part style swap for the swap-locality loss")
-    lambda_colour: float = option(
-        0.0, "weight of the per-part colour loss: each part's CIELAB mean and spread in the reconstruction "
-        "(against the real face) and in a swapped part (against the reference's part) (0: off)")
-    lambda_cycle: float = option(
-        0.0, "weight of the per-part style cycle: E_s applied to the generated face (reconstruction and "
-        "swap) gives back each part's input code, relative L1 (0: off)")
-    lambda_lecam: float = option(0.1, "weight of the LeCam regularisation of D (0: off)")
-    lambda_code: float = option(
-        10.0, "mapping stage: weight of the loss keeping M_s's codes at E_s's statistics (0: off)")
     ema_kimg: float = option(
         10.0, "half-life in thousands of images of the weight average used for samples and export (0: off)")
     augment: str = option(
@@ -128,19 +112,16 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         non_negative = ("ema_kimg", "lr_decay_kimg", "swap_faces", "parser_faces", "workers")
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "weights"}
+        values.update({LOSS_WEIGHT_PREFIX + name: value for name, value in dataclasses.asdict(self.weights).items()})
+        for name, value in values.items():
             if isinstance(value, float) and not math.isfinite(value):  # NaN passes every < or > check
-                raise SettingsError(f"{f.name} must be a finite number, not {value}")
-            if (f.name.startswith(LOSS_WEIGHT_PREFIX) or f.name in non_negative) and value < 0:
-                raise SettingsError(f"{f.name} must be at least 0")
+                raise SettingsError(f"{name} must be a finite number, not {value}")
+            if (name.startswith(LOSS_WEIGHT_PREFIX) or name in non_negative) and value < 0:
+                raise SettingsError(f"{name} must be at least 0")
         if self.ada_kimg <= 0 or self.lr <= 0:
             raise SettingsError("ada_kimg and lr must be positive")
         return self
-
-    def loss_weights(self) -> LossWeights:
-        return LossWeights(**{f.name.removeprefix(LOSS_WEIGHT_PREFIX): getattr(self, f.name)
-                              for f in dataclasses.fields(self) if f.name.startswith(LOSS_WEIGHT_PREFIX)})
 
     def learning_rates(self) -> dict[str, float]:
         """Adam's learning rate of each side before the decay: with the two time-scale update
@@ -151,16 +132,29 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """A TrainConfig from JSON (a checkpoint's header, train_config.json): unknown keys are
-        ignored (a newer run's), a value of the wrong type is a ValueError naming its field."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
+        """A TrainConfig from JSON (a checkpoint's header, train_config.json) and flags: unknown keys
+        are ignored (a newer run's); ``lambda_<name>`` keys (flags, runs saved before ``weights``)
+        set loss weights; a value of the wrong type is a SettingsError naming its field."""
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "weights"}
         kept = {k: v for k, v in data.items() if k in fields}
         wrong = [f"{name} = {value!r}" for name, value in kept.items() if not _fits(value, fields[name])]
+        weights = data.get("weights", {})
+        if not isinstance(weights, dict):
+            raise SettingsError(f"training settings of the wrong type: weights = {weights!r}")
+        weights = {**weights, **{k.removeprefix(LOSS_WEIGHT_PREFIX): v for k, v in data.items()
+                                 if k.startswith(LOSS_WEIGHT_PREFIX)}}
+        known = {f.name: f for f in dataclasses.fields(LossWeights)}
+        weights = {k: v for k, v in weights.items() if k in known}
+        wrong += [f"{LOSS_WEIGHT_PREFIX}{name} = {value!r}" for name, value in weights.items()
+                  if not _fits(value, known[name])]
         if wrong:
             raise SettingsError("training settings of the wrong type: " + ", ".join(wrong))
-        return cls(**kept)
+        return cls(**kept, weights=LossWeights(**weights))
 
     @classmethod
-    def flags(cls) -> list[dataclasses.Field]:
-        """The fields a user sets with ``ca2sis-train --name``: those with help."""
-        return [f for f in dataclasses.fields(cls) if "help" in f.metadata]
+    def flags(cls) -> dict[str, dataclasses.Field]:
+        """The settings a user gives as ``ca2sis-train --name-with-dashes``, by name: the fields
+        with help, and every loss weight as ``lambda_<name>``."""
+        flags = {f.name: f for f in dataclasses.fields(cls) if "help" in f.metadata}
+        flags.update({LOSS_WEIGHT_PREFIX + f.name: f for f in dataclasses.fields(LossWeights)})
+        return flags

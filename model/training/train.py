@@ -46,6 +46,7 @@ from .data import FaceMaskDataset
 from .distributed import Dist, bf16_is_fast, setup_distributed
 from .ema import WeightAverage
 from .export import export_weights
+from .log_keys import PROGRESS_BAR_KEYS
 from .losses import LeCamRegularizer, ParserLoss, VGGPerceptualLoss
 from .objectives import MappingObjective, Objective, SynthesisForward, SynthesisObjective
 from .run_config import AUGMENTS, DATA_LOADING, PRECISIONS, STAGES, TrainConfig, derive_seed
@@ -121,7 +122,7 @@ class Trainer:
             speed_kimg=train.ada_kimg,
             initial_p=1.0 if train.augment == "always" else 0.0,
         ).to(self.device)
-        self.lecam = LeCamRegularizer().to(self.device) if train.lambda_lecam > 0 else None
+        self.lecam = LeCamRegularizer().to(self.device) if train.weights.lecam > 0 else None
         self.base_lr = train.learning_rates()
         betas = (train.beta1, train.beta2)
         g_params = [p for m in self.trained.values() for p in m.parameters()]
@@ -148,15 +149,15 @@ class Trainer:
             disc = nn.parallel.DistributedDataParallel(self.disc, device_ids=ids)
         train = self.train
         if self.stage == "mapping":
-            return MappingObjective(trained, self.model, disc, train.loss_weights(), self.config.mapping_z_dim,
+            return MappingObjective(trained, self.model, disc, train.weights, self.config.mapping_z_dim,
                                     self.augment, self.lecam)
         parser = None
-        if train.lambda_parser > 0 or train.lambda_semantic > 0:
+        if train.weights.parser > 0 or train.weights.semantic > 0:
             parser_model = FaceParserModel.from_pretrained(train.parser_weights or default_parser_weights())
             parser = ParserLoss(parser_model.network, parser_model.config.input_size).to(self.device)
         vgg = VGGPerceptualLoss(train.vgg_weights).to(self.device) if train.vgg_weights else None
         use_att = self.config.generator_conditioning == "cross_attention"
-        return SynthesisObjective(trained, disc, train.loss_weights(), self.augment, self.lecam, parser, vgg,
+        return SynthesisObjective(trained, disc, train.weights, self.augment, self.lecam, parser, vgg,
                                   use_attention_loss=use_att, swap_faces=train.swap_faces,
                                   parser_faces=train.parser_faces)
 
@@ -380,7 +381,7 @@ class Trainer:
                     tick = now
                     speed = images_per_step * timed_steps / timed_seconds if timed_seconds else 0.0
                     bar.update(1)
-                    shown = {k: f"{v:.3f}" for k, v in last.items() if k in ("adv", "l1", "att", "sem", "d", "aug_p")}
+                    shown = {k: f"{v:.3f}" for k, v in last.items() if k in PROGRESS_BAR_KEYS}
                     bar.set_postfix({**shown, "img/s": f"{speed:.1f}"})
                     if self.dist.main and self.step % train.log_every == 0:
                         self._log({"step": self.step, "epoch": epoch, "kimg": self.images_seen() / 1000,

@@ -1,33 +1,23 @@
-"""Figures of the training report (docs/training.md) for one CA2-SIS run.
+"""The training report (``ca2sis-train report``): the loss curves of a run and a grid of
+validation faces through its exported weights.
 
-Usage:
-    python scripts/training_report.py --run runs/NAME --weights WEIGHTS_DIR \\
-        --data ../shared/data/celebamask-mini --list assets/splits/celebamask-mini-val.txt \\
-        --out docs/training [--faces 6] [--seed 0] [--cell 160] [--part hair] [--device auto] \\
-        [--curve docs/training/campaign-curve-128.jsonl ...]
-
-Needs matplotlib: ``pip install -e .[scripts]``. Writes into --out:
+Writes into the output folder:
 
 - ``loss-synthesis.png`` (and ``loss-mapping.png`` when the run has ``log-mapping.jsonl``):
-  one panel per logged loss, titled from ``ca2sis.model.training.log_keys`` (the keys the
-  trainer logs), the raw curve light and a centred moving average dark;
-- ``validation-curve-<size>.png`` for each ``--curve campaign-curve-<size>.jsonl``: the
-  campaign's validation figures against kimg, measured at that size;
+  one panel per logged loss, titled from ``training/log_keys.py`` (the keys the trainer logs),
+  the raw curve light and a centred moving average dark;
 - ``validation-grid.png``: one row per validation face, with the columns mask | real face |
-  reconstruction | style swap (this mask, every style from the next face) | the hair's shape
-  interpolated towards the next face's hair at α = 0.5 and α = 1.0 (the rest unchanged).
-  "Next face" is the row below; the last row takes the first row's.
+  reconstruction | style swap (this mask, every style from the next face) | the part's shape
+  interpolated towards the next face's at α = 0.5 and α = 1.0 (the rest unchanged). "Next
+  face" is the row below; the last row takes the first row's.
 
-Exit status: 0 written; 2 bad arguments or unusable inputs (no logs, no weights, unknown ids);
-1 unexpected. Errors are one line on stderr starting with ``error:``.
+Needs matplotlib (``pip install -e .[scripts]``), imported only here.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,20 +30,37 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
-from ca2sis.model.errors import CA2SISError  # noqa: E402
-from ca2sis.model.evaluation.image_quality import psnr  # noqa: E402
-from ca2sis.model.inference.engine import Engine, ensure_weights  # noqa: E402
-from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, colorize, part_index  # noqa: E402
-from ca2sis.model.training.data import open_dataset, read_id_list  # noqa: E402
-from ca2sis.model.training.log_keys import LOGGED_SCALARS, PROGRESS_KEYS  # noqa: E402
+from ..errors import CA2SISError  # noqa: E402
+from ..inference.engine import Engine, ensure_weights  # noqa: E402
+from ..io.atomic import atomic_write  # noqa: E402
+from ..labels import CLASS_NAMES, DISPLAY_NAMES, colorize, part_index  # noqa: E402
+from ..training.data import open_dataset, read_id_list  # noqa: E402
+from ..training.log_keys import LOGGED_SCALARS, PROGRESS_KEYS, RENAMED_KEYS  # noqa: E402
+from ..training.run_config import STAGES  # noqa: E402
+from .image_quality import psnr  # noqa: E402
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
-STAGES = ("synthesis", "mapping")
 DPI = 100  # figure sizes below are in inches: 12 in = 1200 px
 
 
-class ReportError(Exception):
-    """An input the report cannot use; reported as one line, exit status 2."""
+class ReportError(CA2SISError):
+    """An input the report cannot use (exit 2)."""
+
+
+@dataclass
+class ReportSettings:
+    """What ``ca2sis-train report`` draws, from what."""
+
+    run: Path  # run folder with log-<stage>.jsonl
+    weights: Path  # exported weights folder
+    data: Path  # dataset folder
+    id_list: Path  # validation ids, one per line
+    out: Path  # folder for the PNGs
+    faces: int = 6
+    seed: int | None = None  # None: the first ids of the list
+    cell: int | None = None  # None: the image size, within 128..256
+    part: str = "hair"
+    device: str = "auto"
+    width: int = 1200
 
 
 # --------------------------------------------------------------------------- logs
@@ -98,7 +105,8 @@ def read_loss_log(path: Path) -> LossLog:
         if step is None:
             skipped += 1
             continue
-        records[int(step)] = record  # a run resumed after a crash may log a step again
+        # a run resumed after a crash may log a step again; runs logged before the renaming use old keys
+        records[int(step)] = {RENAMED_KEYS.get(key, key): value for key, value in record.items()}
     if not records:
         raise ReportError(f"{path}: no log lines with a step")
     logged: list[str] = []
@@ -213,62 +221,6 @@ def loss_figure(log: LossLog, stage: str, run_name: str, width: int = 1200, colu
     return figure
 
 
-# The validation figures scripts/campaign_eval.sh appends to the campaign's curve, and which way is better.
-CURVE_METRICS = {
-    "psnr": "PSNR dB ↑",
-    "ssim": "SSIM ↑",
-    "swd": "SWD ×1e3 ↓",
-    "miou": "parser mIoU ↑",
-    "identity_match": "identity kept ↑",
-    "style_leakage": "swap leakage ↓",
-    "style_transfer": "swap transfer ↑",
-    "random_part_leakage": "random-part leakage ↓",
-}
-
-
-def read_curve(path: Path) -> list[dict]:
-    """The points of a campaign curve (JSON lines with ``kimg`` and metrics), in kimg order."""
-    if not path.is_file():
-        raise ReportError(f"curve file not found: {path}")
-    points = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            point = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ReportError(f"{path}:{number}: not a JSON line ({exc.msg})") from exc
-        if not isinstance(point, dict) or _number(point.get("kimg")) is None:
-            raise ReportError(f"{path}:{number}: a point needs a numeric 'kimg'")
-        points.append(point)
-    if not points:
-        raise ReportError(f"{path}: no points")
-    return sorted(points, key=lambda point: float(point["kimg"]))
-
-
-def curve_figure_name(curve: Path) -> str:
-    """campaign-curve-256.jsonl → validation-curve-256.png."""
-    return f"validation-{curve.stem.removeprefix('campaign-')}.png"
-
-
-def curve_figure(points: list[dict], name: str, width: int = 1200, columns: int = 4) -> Figure:
-    """One panel per validation metric against the kimg the weights had seen."""
-    keys = [key for key in CURVE_METRICS if any(_number(point.get(key)) is not None for point in points)]
-    if not keys:
-        raise ReportError("the curve has no validation metrics")
-    kimg = np.array([float(point["kimg"]) for point in points])
-    facts = [f"{len(points)} point{'s' if len(points) > 1 else ''}", f"{kimg.min():.1f}–{kimg.max():.1f} kimg",
-             "validation list, EMA weights, ca2sis-eval"]
-    hours = [_number(point.get("cpu_hours")) for point in points]
-    if hours[-1] is not None:
-        facts.append(f"{hours[-1]:.1f} CPU-hours at the last point")
-    figure, panels = panel_grid(len(keys), columns, width, 2.3, f"CA2-SIS training campaign · {name}", facts)
-    for key, axes in zip(keys, panels):
-        values = np.array([_number(point.get(key)) for point in points], dtype=np.float64)  # None → NaN
-        plot_series(axes, kimg, values, 1, CURVE_METRICS[key], "kimg")
-    return figure
-
-
 # --------------------------------------------------------------------------- validation grid
 
 
@@ -337,12 +289,15 @@ def grid_figure(
 
 
 def save_figure(figure: Figure, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI, facecolor="white")
-    plt.close(figure)
+    """Write ``figure`` as a PNG, atomically, and free it."""
+    try:
+        with atomic_write(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=DPI, facecolor="white")
+    finally:
+        plt.close(figure)
 
 
-# --------------------------------------------------------------------------- main
+# --------------------------------------------------------------------------- the report
 
 
 def find_logs(run: Path) -> dict[str, Path]:
@@ -355,42 +310,18 @@ def find_logs(run: Path) -> dict[str, Path]:
     return logs
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line (see the module docstring)."""
-    parser = argparse.ArgumentParser(description="Figures of the CA2-SIS training report: loss curves and a "
-                                     "validation grid.")
-    parser.add_argument("--run", type=Path, required=True, help="run folder with log-<stage>.jsonl")
-    parser.add_argument("--weights", type=Path, required=True, help="exported weights folder (ca2sis-train export)")
-    parser.add_argument("--data", type=Path, required=True, help="dataset folder (images/ + masks/ or official)")
-    parser.add_argument("--list", type=Path, required=True, help="validation id list, one id per line")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the PNGs")
-    parser.add_argument("--faces", type=int, default=6, help="validation faces, one row each (default: 6)")
-    parser.add_argument("--seed", type=int, default=None, help="draw the faces at random with this seed "
-                        "(default: the first ids of the list)")
-    parser.add_argument("--cell", type=int, default=None, help="cell size in px (default: the image size, "
-                        "at least 128 and at most 256)")
-    parser.add_argument("--part", default="hair", help="part whose shape is interpolated (default: hair)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--width", type=int, default=1200, help="width of the loss figures in px (default: 1200)")
-    parser.add_argument("--curve", type=Path, action="append", default=[], help="campaign curve (JSON lines of "
-                        "scripts/campaign_eval.sh), may be given once per curve: also draw "
-                        "validation-<name>.png, e.g. validation-curve-256.png for campaign-curve-256.jsonl")
-    return parser.parse_args(argv)
-
-
-def make_report(args: argparse.Namespace) -> list[Path]:
+def make_report(args: ReportSettings) -> list[Path]:
     """Check every input, then write the figures; returns the paths written."""
     logs = {stage: read_loss_log(path) for stage, path in find_logs(args.run).items()}
     if not args.weights.is_dir():
         raise ReportError(f"weights folder not found: {args.weights}")
     ensure_weights(args.weights)
-    curves = {path: read_curve(path) for path in args.curve}
     if args.cell is not None and not 16 <= args.cell <= 1024:
         raise ReportError("--cell must be between 16 and 1024")
     if args.width < 400:
         raise ReportError("--width must be at least 400")
     part = part_index(args.part)
-    ids = choose_ids(read_id_list(args.list), args.faces, args.seed)
+    ids = choose_ids(read_id_list(args.id_list), args.faces, args.seed)
     engine = Engine.from_pretrained(args.weights, device=args.device)
     size = engine.image_size
     dataset = open_dataset(args.data, size, include=ids)
@@ -401,10 +332,6 @@ def make_report(args: argparse.Namespace) -> list[Path]:
     for stage, log in logs.items():
         path = args.out / f"loss-{stage}.png"
         save_figure(loss_figure(log, stage, run_name, args.width), path)
-        written.append(path)
-    for curve_path, curve in curves.items():
-        path = args.out / curve_figure_name(curve_path)
-        save_figure(curve_figure(curve, curve_path.name, args.width), path)
         written.append(path)
 
     alphas = (0.5, 1.0)
@@ -424,27 +351,10 @@ def make_report(args: argparse.Namespace) -> list[Path]:
         row_labels.append((short, f"PSNR {psnr(row[1], row[2]):.1f} dB"))
     config = engine.config
     title = f"CA2-SIS validation faces · {args.weights.resolve().name} ({config.name}, {size} px)"
-    subtitle = (f"{len(ids)} faces of {args.list.name}; next face = the row below (the last row takes the first's); "
+    subtitle = (f"{len(ids)} faces of {args.id_list.name}; next face = the row below (the last row takes the first's); "
                 f"{CLASS_NAMES[part]} latent interpolated, all else this face's; PSNR: reconstruction vs real · "
                 f"{engine.description}")
     path = args.out / "validation-grid.png"
     save_figure(grid_figure(rows, headers, row_labels, title, subtitle, cell), path)
     written.append(path)
     return written
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: write the figures and print their paths; one-line errors, exit 2."""
-    args = parse_args(argv)
-    try:
-        written = make_report(args)
-    except (ReportError, CA2SISError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    for path in written:
-        print(path)
-    return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())
