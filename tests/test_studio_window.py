@@ -6,8 +6,10 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl
+from PySide6.QtGui import QAction
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QFileDialog
 
 from ca2sis.app.qt.images import from_qimage
 from ca2sis.app.qt.main import main as studio_main
@@ -343,3 +345,44 @@ def test_the_canvases_keep_their_size_and_place_when_variations_are_shown(qtbot,
     qtbot.waitUntil(lambda: len(window.variations.buttons) == 12, timeout=30_000)
     qtbot.wait(50)  # the layout settles
     assert geometry() == before
+
+
+def test_save_result_proposes_the_file_beside_the_photo_and_remembers_the_folder_used(qtbot, engine, tmp_path,
+                                                                                     monkeypatch):
+    for folder in ("trip", "edits"):
+        (tmp_path / folder).mkdir()
+    entries = gallery_entries()
+    face = entries[1].load()
+    pixels = np.random.default_rng(0).integers(0, 255, (300, 420, 3), dtype=np.uint8)
+    matrix = np.array([[512 / 200, 0.0, -100 * 512 / 200], [0.0, 512 / 200, -50 * 512 / 200]])
+    beach = tmp_path / "trip" / "beach.jpg"
+    cut = Face(face.name, face.image, face.mask, str(beach), SourcePhoto(pixels, matrix, 512, beach.name))
+    proposed: list[str] = []
+
+    def save_dialog(_parent, _title, start, _filter):
+        proposed.append(start)
+        return str(tmp_path / "edits" / "mine.jpg"), ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+
+    def session() -> StudioWindow:  # one run of the studio, with its settings file
+        studio_window = StudioWindow(engine, entries[0].load(), entries,
+                                     settings=QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(studio_window, before_close_func=lambda window: window.studio.history.set_clean())
+        studio_window.projects.open_face(cut)
+        wait_current(qtbot, studio_window)
+        return studio_window
+
+    def save_result(window) -> None:
+        next(action for action in window.findChildren(QAction) if action.text() == "Save &result…").trigger()
+        qtbot.waitUntil(lambda: not window.tasks.running, timeout=20_000)
+
+    window = session()
+    save_result(window)
+    assert proposed == [str(tmp_path / "trip" / "beach-edited.jpg")]  # beside the photo, not in the working folder
+    assert (tmp_path / "edits" / "mine.jpg").exists()
+    save_result(window)  # saved elsewhere: that folder is remembered, for this photo
+    assert proposed[-1] == str(tmp_path / "edits" / "beach-edited.jpg")
+    window.close()
+    save_result(session())  # and in the next session too
+    assert proposed[-1] == str(tmp_path / "edits" / "beach-edited.jpg")
