@@ -309,3 +309,22 @@ def test_part_study_scores_a_perfectly_local_generator_as_local_with_full_transf
         assert found["leakage"] == 0 and found["random_leakage"] == 0, name
         assert found["transfer"] > 0.99, name
         assert found["random_diversity"] > 0 and found["real_diversity"] > 0, name
+
+
+@pytest.mark.slow  # the face reader loads dlib's detector: about 15 s here
+def test_the_parser_scores_are_a_subcommand_with_a_table_and_a_json_report(face_data, four_ids, tmp_path, capsys):
+    # What scripts/evaluate_parser.py measured, now `ca2sis-eval parser`: the bundled parser on the
+    # fixture's faces at their 256 px, without dlib's alignment timing.
+    ids, id_list = four_ids
+    out = tmp_path / "parser.json"
+    assert cli_eval.main(["parser", "--data", str(face_data), "--list", str(id_list), "--limit", "2", "--size", "256",
+                          "--no-timing", "--quiet", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert table.count("\n|") == NUM_CLASSES + 2 and "**mean over 19 classes**" in table and "2 faces" in table
+    report = json.loads(out.read_text())
+    assert report["faces"] == 2 and set(report["f1"]) == set(CLASS_NAMES) and report["miou"] > 0.5
+    counts = np.array(report["confusion"]["counts"])
+    assert counts.shape == (NUM_CLASSES, NUM_CLASSES) and counts.sum() == 2 * 256 * 256
+    # A report onto one of the inputs is refused before any face is parsed.
+    assert cli_eval.main(["parser", "--data", str(face_data), "--list", str(id_list), "--json", str(id_list)]) == 2
+    assert capsys.readouterr().err.startswith("error:")

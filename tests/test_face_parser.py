@@ -73,7 +73,7 @@ def test_the_bundled_parser_parses_held_out_faces(held_out_faces):
         confusion = confusion + confusion_matrix(parsed.mask, load_mask(mask))
     result = scores(confusion)
     # Measured 0.732 mIoU on these five faces at the fixture's 256 px (0.725 at 512 px with
-    # scripts/evaluate_parser.py --limit 5; 0.683
+    # ca2sis-eval parser --limit 5; 0.683
     # on all 100 held-out faces, where the rare classes weigh in).
     assert result["miou"] >= 0.70, result
 

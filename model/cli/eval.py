@@ -1,8 +1,10 @@
-"""`ca2sis-eval`: the paper's metrics for any weights on any labelled face folder.
+"""`ca2sis-eval`: the paper's metrics for any weights on any labelled face folder, and the
+face parser's own scores.
 
     ca2sis-eval --data DIR [--list IDS.txt] [--weights DIR] [--limit N] [--json OUT.json]
                 [--markdown OUT.md] [--seed 0] [--device auto|cpu|cuda] [--backend auto|torch|onnx]
                 [--compare-size PX] [--parser-weights DIR] [--no-identity] [--metrics psnr,ssim,...]
+    ca2sis-eval parser --data DIR [--list IDS.txt] [--parser-weights DIR] [--json OUT.json]
 
 DIR holds images/ + masks/ (or the official CelebAMask-HQ layout). Prints a markdown table
 (PSNR, SSIM, SWD, SWD-Sh, mIoU, pixel accuracy, FRS, style leakage, ms per image; see
@@ -29,7 +31,7 @@ from ..inference.engine import Engine
 from ..io.atomic import write_text_atomic
 from ..io.weights import default_weights, ensure_weights
 from ..training.data import read_id_list
-from .common import EXIT_OK, check_outputs, run_cli, whole_number
+from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli, whole_number
 
 MAX_COMPARE_SIZE = 4096  # a side beyond it needs gigabytes per face batch (as ca2sis-parse's --size)
 _positive, _seed, _compare_size = whole_number(1), whole_number(0), whole_number(16, MAX_COMPARE_SIZE)
@@ -43,10 +45,11 @@ def _metric_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ca2sis-eval",
         description="Evaluate CA2-SIS weights on a labelled face folder: PSNR, SSIM, SWD, SWD-Sh, parser mIoU and "
-        "accuracy, identity similarity (FRS), style leakage and speed.",
+        "accuracy, identity similarity (FRS), style leakage and speed. 'ca2sis-eval parser --help': the face "
+        "parser's own scores.",
         epilog="Exit codes: 0 done, 2 bad arguments or data, 3 weights missing or unusable, 1 unexpected.",
     )
     parser.add_argument("--data", required=True, type=Path,
@@ -91,7 +94,45 @@ def run(args: argparse.Namespace) -> dict:
     )
 
 
+def parser_command(argv: list[str]) -> int:
+    """``ca2sis-eval parser``: the face parser's validation table (``evaluation/parser_scores.py``)."""
+    parser = ArgumentParser(
+        prog="ca2sis-eval parser",
+        description="Score the face parser on a labelled face folder: per-class F1 and IoU, means, pixel accuracy, "
+        "CPU time per photo. Each face is parsed as a user's aligned face is (mirror average included).")
+    parser.add_argument("--data", required=True, type=Path,
+                        help="folder with images/ + masks/ (or the official layout)")
+    parser.add_argument("--list", type=Path, metavar="IDS.txt",
+                        help="score only these face ids, e.g. the validation list")
+    parser.add_argument("--parser-weights", type=Path, help="face parser folder (default: the bundled one)")
+    parser.add_argument("--size", type=_compare_size, default=512, help="side faces are read at (default: %(default)s)")
+    parser.add_argument("--limit", type=_positive, help="only the first N faces (after --list)")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the scores and confusion matrix as JSON")
+    parser.add_argument("--no-timing", action="store_true", help="skip timing alignment + parsing (dlib)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    def score() -> int:
+        from ..evaluation.parser_scores import parser_table, score_parser
+        from ..faces.reader import FaceReader
+
+        check_outputs([("--json", args.json)], [args.list, args.parser_weights, args.data, args.data / "images",
+                                                args.data / "masks"])
+        ids = read_id_list(args.list) if args.list is not None else None
+        reader = FaceReader(args.parser_weights, size=args.size)
+        result = score_parser(reader, args.data, ids, args.limit, timing=not args.no_timing, progress=not args.quiet)
+        if args.json is not None:
+            write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
+        print(parser_table(result), end="")
+        return EXIT_OK
+
+    return run_cli(score)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "parser":
+        return parser_command(argv[1:])
     args = build_parser().parse_args(argv)
     return run_cli(lambda: _evaluate(args))
 
