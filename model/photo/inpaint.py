@@ -60,8 +60,7 @@ def _as_bool(mask: np.ndarray | None, shape: tuple[int, int], name: str) -> np.n
 def _grow(region: np.ndarray, pixels: int) -> np.ndarray:
     if pixels <= 0:
         return region
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
-    return cv2.dilate(region.astype(np.uint8), kernel) > 0
+    return cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3) <= pixels
 
 
 def _box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
@@ -101,12 +100,13 @@ def membrane(values: np.ndarray, known: np.ndarray, coarsest: int = DEFAULT_FILL
             if solution.ndim == 2:
                 solution = solution[..., None]
             steps = relaxations
-        solution[fixed] = mean[fixed]
+        held = np.where(fixed[..., None], mean, 0.0).astype(np.float32)
+        free = np.broadcast_to((~fixed[..., None]).astype(np.float32), solution.shape).copy()
+        solution = np.ascontiguousarray(solution * free + held, dtype=np.float32)
         for _ in range(steps):
-            relaxed = cv2.blur(solution, (3, 3), borderType=cv2.BORDER_REFLECT)
-            if relaxed.ndim == 2:
-                relaxed = relaxed[..., None]
-            solution = np.where(fixed[..., None], solution, relaxed)
+            solution = cv2.blur(solution, (3, 3), borderType=cv2.BORDER_REFLECT).reshape(held.shape)
+            np.multiply(solution, free, out=solution)
+            solution += held
     return solution
 
 

@@ -286,6 +286,8 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     tap_x = np.minimum(place_x[:, None, None] * factor + taps[None, None, :], grey.shape[1] - 1)
     place_texture = grey[tap_y, tap_x].reshape(len(places), -1)
     texture_variance = max(float(grey[usable].var()), 1e-3)
+    place_texture = place_texture.astype(np.float32)
+    texture_norms = (place_texture ** 2).sum(axis=1)
 
     # Cells of cell x cell output pixels, those whose blend reaches the region; each has an
     # anchor lattice pixel.
@@ -321,9 +323,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     coarse = np.flatnonzero((place_y % 2 == 0) & (place_x % 2 == 0))
     if len(coarse) < config.best:
         coarse = np.arange(len(places))
-    best_places = coarse[_best_matches(cell_vectors, place_vectors[coarse], config.best)]
     neighbours = _neighbours(cells, rows, cols, _patch_labels(rows, cols, config.patch, rng).ravel())
-    chosen = best_places[np.arange(count), rng.integers(0, best_places.shape[1], count)]
     even_share = max(count / len(places), 1e-6) * cell_lattice ** 2
 
     def place_via(which: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -332,6 +332,23 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
         within = ((target[..., 0] >= 0) & (target[..., 0] < lattice_shape[0])
                   & (target[..., 1] >= 0) & (target[..., 1] < lattice_shape[1]))
         return np.where(within, place_of[np.where(within, target[..., 0] * lattice_shape[1] + target[..., 1], 0)], -1)
+
+    # Only one cell in four (its 2 x 2 group's first, when active) is searched; the others
+    # start from its matches carried along (the same offsets: the guide changes slowly).
+    index_of = np.full(rows * cols, -1, np.int64)
+    index_of[cells] = np.arange(count)
+    parent = index_of[(cell_row - cell_row % 2) * cols + (cell_col - cell_col % 2)]
+    parent = np.where(parent >= 0, parent, np.arange(count))
+    searched = np.flatnonzero(parent == np.arange(count))
+    best_places = np.empty((count, min(config.best, len(coarse))), np.int64)
+    best_places[searched] = coarse[_best_matches(cell_vectors[searched], place_vectors[coarse], config.best)]
+    others = np.flatnonzero(parent != np.arange(count))
+    if len(others):
+        found = best_places[parent[others]]
+        offsets = np.stack([place_y[found], place_x[found]], -1) - anchor[parent[others]][:, None, :]
+        carried = place_via(others, offsets)
+        best_places[others] = np.where(carried >= 0, carried, found)
+    chosen = best_places[np.arange(count), rng.integers(0, best_places.shape[1], count)]
 
     parity = (cell_row + cell_col) % 2
     for _ in range(config.sweeps):
@@ -358,8 +375,10 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
             cost = np.einsum("nkd,nkd->nk", difference, difference) / dims
             # Coherence: a bonus per neighbour whose carried copy looks like this candidate's
             # copy (the same place, or another period of a periodic texture).
-            seam = place_texture[candidates][:, :, None, :] - place_texture[np.maximum(carried, 0)][:, None, :, :]
-            alike = 1.0 - (seam ** 2).mean(-1) / (2.0 * texture_variance)
+            mine_texture, theirs = place_texture[candidates], place_texture[np.maximum(carried, 0)]
+            seam = (texture_norms[candidates][:, :, None] + texture_norms[np.maximum(carried, 0)][:, None, :]
+                    - 2.0 * np.einsum("nkd,njd->nkj", mine_texture, theirs))  # squared distances
+            alike = 1.0 - seam / (place_texture.shape[1] * 2.0 * texture_variance)
             cost -= config.coherence * (np.clip(alike, 0.0, 1.0) * (carried >= 0)[:, None, :]).sum(-1)
             # Usage by the other cells (this cell's own copy taken out), over the even share.
             mine = chosen[which][:, None]
@@ -374,9 +393,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     shift[cell_row, cell_col] = (np.stack([place_y[chosen], place_x[chosen]], 1) - anchor) * factor
     has = np.zeros((rows, cols), bool)
     has[cell_row, cell_col] = True
-    image = np.zeros_like(guide_low)
-    ys, xs = np.nonzero(inside)
-    image[ys, xs] = _copy_detail(ys, xs, shift, has, cell, ex_high, usable)
+    image = _copy_detail(shift, has, cell, ex_high, usable, inside.shape) * inside[..., None]
     # The copies' own low frequencies (a blend is not exactly zero-mean) are the guide's to give.
     return image - masked_low_pass(image, inside, sigma) * inside[..., None]
 
@@ -413,44 +430,61 @@ def _neighbours(cells: np.ndarray, rows: int, cols: int, patch: np.ndarray) -> n
     return result
 
 
-def _copy_detail(ys: np.ndarray, xs: np.ndarray, shift: np.ndarray, has: np.ndarray, cell: int,
-                 high: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """(n, 3): at output pixels (ys, xs) the exemplar's ``high`` copied along the shifts of the
-    four cells around each pixel (bilinear weights, smoothstep), merged where two cells share a
-    shift and blended variance-preserving where they do not; a copy from outside ``usable`` counts nothing."""
+def _copy_detail(shift: np.ndarray, has: np.ndarray, cell: int, high: np.ndarray, usable: np.ndarray,
+                 shape: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) the exemplar's ``high`` copied along the shifts of the four cells around each
+    pixel (bilinear weights, smoothstep), merged where two cells share a shift and blended
+    variance-preserving where they do not; a copy from outside ``usable`` counts nothing.
+
+    The pixels between four cell centres form a block of cell x cell pixels (the cell grid
+    moved by half a cell), whose four copies are four blocks of the exemplar: everything is
+    done per block, vectorised over the blocks."""
     rows, cols = has.shape
-    grid_y, grid_x = (ys + 0.5) / cell - 0.5, (xs + 0.5) / cell - 0.5
-    row0, col0 = np.floor(grid_y).astype(np.int64), np.floor(grid_x).astype(np.int64)
-    ty, tx = grid_y - row0, grid_x - col0
-    ty, tx = ty * ty * (3 - 2 * ty), tx * tx * (3 - 2 * tx)
-    corners = ((0, 0), (0, 1), (1, 0), (1, 1))
-    bilinear = np.stack([(1 - ty) * (1 - tx), (1 - ty) * tx, ty * (1 - tx), ty * tx], axis=1)
-    # Which corners share a shift depends on the 2 x 2 cells only, not the pixel: a 4 x 4 merge
-    # matrix per corner cell (row0, col0), each shift's first corner taking every weight of it.
-    dual_row, dual_col = np.meshgrid(np.arange(-1, rows), np.arange(-1, cols), indexing="ij")
-    keys = []
+    half = cell // 2
+    # Blocks: (rows + 1) x (cols + 1); block (r, c) covers pixels from ((r - 1) cell + half,
+    # (c - 1) cell + half) and lies between the centres of cells (r - 1, c - 1) .. (r, c).
+    block_row, block_col = np.meshgrid(np.arange(rows + 1), np.arange(cols + 1), indexing="ij")
+    corners = ((-1, -1), (-1, 0), (0, -1), (0, 0))
+    keys, shifts, present = [], [], []
     for dy, dx in corners:
-        r, c = np.clip(dual_row + dy, 0, rows - 1), np.clip(dual_col + dx, 0, cols - 1)
-        inside_grid = (dual_row + dy >= 0) & (dual_row + dy < rows) & (dual_col + dx >= 0) & (dual_col + dx < cols)
-        keys.append(np.where(inside_grid & has[r, c], shift[r, c, 0] * 1_000_003 + shift[r, c, 1], -1 - len(keys)))
-    keys = np.stack(keys, axis=-1)  # (rows + 1, cols + 1, 4); an absent cell's key is its own
-    same = keys[..., :, None] == keys[..., None, :]
-    earlier = np.tril(np.ones((4, 4), bool), -1)
-    first = ~(same & earlier).any(-1)  # no earlier corner has this shift
-    merge = (same & first[..., :, None]).astype(np.float32)
-    dual = (row0 + 1) * (cols + 1) + (col0 + 1)
-    weights = np.empty((len(ys), 4), np.float32)
-    sources = []
-    for k, (dy, dx) in enumerate(corners):
-        r, c = np.clip(row0 + dy, 0, rows - 1), np.clip(col0 + dx, 0, cols - 1)
-        source_y, source_x = ys + shift[r, c, 0], xs + shift[r, c, 1]
-        ok = has[r, c] & (source_y >= 0) & (source_y < high.shape[0]) & (source_x >= 0) & (source_x < high.shape[1])
-        source_y, source_x = np.where(ok, source_y, 0), np.where(ok, source_x, 0)
-        weights[:, k] = np.where(ok & usable[source_y, source_x], bilinear[:, k], 0.0)
-        sources.append((source_y, source_x))
-    merged = np.einsum("nkj,nj->nk", merge.reshape(-1, 4, 4)[dual], weights)
-    merged /= np.maximum(np.sqrt((merged ** 2).sum(1, keepdims=True)), 1e-6)
-    detail = np.zeros((len(ys), 3), np.float32)
-    for k, (source_y, source_x) in enumerate(sources):
-        detail += merged[:, k:k + 1] * high[source_y, source_x]
-    return detail
+        r, c = block_row + dy, block_col + dx
+        on_grid = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+        r, c = np.clip(r, 0, rows - 1), np.clip(c, 0, cols - 1)
+        here = on_grid & has[r, c]
+        present.append(here)
+        shifts.append(np.where(here[..., None], shift[r, c], 0))
+        keys.append(np.where(here, shift[r, c, 0] * 1_000_003 + shift[r, c, 1], -1 - len(keys)))
+    present = np.stack(present, axis=-1).reshape(-1, 4)
+    live = np.flatnonzero(present.any(axis=1))
+    keys = np.stack(keys, axis=-1).reshape(-1, 4)[live]
+    shifts = np.stack(shifts, axis=-2).reshape(-1, 4, 2)[live]
+    origin_y = ((block_row.ravel()[live] - 1) * cell + half)[:, None] + shifts[..., 0]
+    origin_x = ((block_col.ravel()[live] - 1) * cell + half)[:, None] + shifts[..., 1]
+    # The exemplar's blocks, from a padded copy (a block reaching past it is not usable there).
+    pad = cell
+    padded_high = np.pad(high, ((pad, pad + cell), (pad, pad + cell), (0, 0)))
+    padded_usable = np.pad(usable, ((pad, pad + cell), (pad, pad + cell))).astype(np.float32)
+    origin_y = np.clip(origin_y + pad, 0, padded_usable.shape[0] - cell)
+    origin_x = np.clip(origin_x + pad, 0, padded_usable.shape[1] - cell)
+    windows = np.lib.stride_tricks.sliding_window_view(padded_high, (cell, cell), axis=(0, 1))
+    usable_windows = np.lib.stride_tricks.sliding_window_view(padded_usable, (cell, cell))
+    blocks = windows[origin_y, origin_x]  # (n, 4, 3, cell, cell)
+    weights = usable_windows[origin_y, origin_x] * present[live][..., None, None]  # (n, 4, cell, cell)
+    # Bilinear smoothstep weights of the four corners over a block (the same for every block).
+    t = (np.arange(cell) + 0.5) / cell
+    t = t * t * (3 - 2 * t)
+    ramp = np.stack([1 - t, t])
+    template = np.stack([np.outer(ramp[a], ramp[b]) for a, b in ((0, 0), (0, 1), (1, 0), (1, 1))]).astype(np.float32)
+    weights = weights * template[None]
+    # Corners that share a shift copy the same pixels: their weights add, on the first of them.
+    same = keys[:, :, None] == keys[:, None, :]
+    first = ~(same & np.tril(np.ones((4, 4), bool), -1)).any(-1)
+    merge = (same & first[:, :, None]).astype(np.float32)
+    merged = np.einsum("nkj,njyx->nkyx", merge, weights)
+    merged /= np.maximum(np.sqrt((merged ** 2).sum(axis=1, keepdims=True)), 1e-6)
+    detail = np.einsum("nkyx,nkcyx->nyxc", merged, blocks)
+    canvas = np.zeros(((rows + 1) * cell, (cols + 1) * cell, 3), np.float32)
+    canvas = canvas.reshape(rows + 1, cell, cols + 1, cell, 3)
+    canvas[block_row.ravel()[live], :, block_col.ravel()[live]] = detail
+    canvas = canvas.reshape((rows + 1) * cell, (cols + 1) * cell, 3)
+    return canvas[half:half + shape[0], half:half + shape[1]]
