@@ -234,10 +234,11 @@ def _alpha_prior(colours: np.ndarray, trimap_box: np.ndarray, part: np.ndarray, 
     projected = np.einsum("hwc,hwc->hw", colours - behind, difference) / np.maximum(distance, 1e-6)
     # How far the colours can tell the two apart: 0 for one colour, 1/2 at SEPARATION, soon 1 past it.
     separation = 1.0 / (1.0 + (SEPARATION ** 2 / np.maximum(distance, 1e-12)) ** 2)
-    # Where one kind is not seen nearby nothing is known: a tie-break towards the parse.
+    # Where one kind is not seen nearby (a narrow strip of background, a corner) the colours
+    # have nothing to compare with: the parse decides.
     separation[np.minimum(foreground_weight, background_weight) < 0.02] = 0.0
     colour_weight = COLOUR_PRIOR * separation
-    mask_weight = np.where(separation > 0, MASK_PRIOR, COLOUR_PRIOR) * (1.0 - separation)
+    mask_weight = MASK_PRIOR * (1.0 - separation)
     weight = colour_weight + mask_weight
     target = (colour_weight * np.clip(projected, 0.0, 1.0) + mask_weight * part) / weight
     return target.astype(np.float64), weight.astype(np.float64)
