@@ -14,7 +14,7 @@ same rule): an oriented square from the eye centres and mouth corners,
 
 (e0, e1 the eye centres, e their mean, m the mouth-corner mean), the square having side 2|x|.
 dlib's landmarks sit slightly differently from CelebA's, so the side is scaled by
-``CELEBAHQ_SCALE``, measured on celebamask-mini (`scripts/check_alignment.py`): an aligned
+``CELEBAHQ_SCALE``, measured on celebamask-mini (`benchmarks/check_alignment.py`): an aligned
 CelebA-HQ crop then maps (nearly) onto itself. The transform is kept, so a result can be
 pasted back into the photo.
 """
@@ -37,7 +37,7 @@ from ..io.images import ImageInput, describe
 RIGHT_EYE, LEFT_EYE, MOUTH_CORNERS = slice(36, 42), slice(42, 48), (48, 54)
 # How much larger CelebA-HQ's own crops are than the square the rule gives on dlib's
 # landmarks: the median over the 800 training faces of celebamask-mini
-# (scripts/check_alignment.py).
+# (benchmarks/check_alignment.py).
 CELEBAHQ_SCALE = 1.008
 # The CNN detector costs seconds on a CPU: it looks at a copy at most this wide (it finds
 # faces down to about 40 px there).

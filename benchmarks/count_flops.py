@@ -1,6 +1,6 @@
 """FLOPs of one face through each network of a config (and the face parser), forward pass.
 
-    python scripts/count_flops.py [CONFIG]        (default lite-128)
+    python benchmarks/count_flops.py [CONFIG]        (default lite-128)
 
 Counted by torch.utils.flop_counter (matmuls and convolutions; 2 FLOPs per multiply-add).
 """

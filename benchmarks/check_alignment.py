@@ -1,6 +1,6 @@
 """How closely the face aligner reproduces CelebA-HQ's own framing on celebamask-mini.
 
-Usage: python scripts/check_alignment.py DATA VAL_LIST
+Usage: python benchmarks/check_alignment.py DATA VAL_LIST
 The faces of DATA are already CelebA-HQ crops, so aligning one should give (nearly) the
 identity. On the training faces (VAL_LIST excluded) this measures the median side ratio
 that calibrates ``CELEBAHQ_SCALE``; on the held-out faces it reports how far from the

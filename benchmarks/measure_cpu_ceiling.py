@@ -1,6 +1,6 @@
 """How fast this CPU can run G's arithmetic at best, against what the live-editing targets need.
 
-    python scripts/measure_cpu_ceiling.py [--gflop 12.93] [--runs 20] [--json OUT.json]
+    python benchmarks/measure_cpu_ceiling.py [--gflop 12.93] [--runs 20] [--json OUT.json]
 
 Times, with the engine's own ONNX Runtime settings (``onnx_session_options``: threads = the
 physical cores, no spinning), single operators at the shapes of G's 256 px block, each alone
@@ -11,7 +11,7 @@ in its graph (so nothing but the operator runs: an upper bound on what the whole
 - ``MatMul 2048``: a square fp32 product, the CPU's best case for arithmetic.
 
 and PyTorch's square fp32 matmul (oneDNN / MKL) as a second opinion. For each it gives GFLOP/s
-(2 FLOPs per multiply-add, as ``scripts/count_flops.py`` and ``ca2sis-bench`` count) and how
+(2 FLOPs per multiply-add, as ``benchmarks/count_flops.py`` and ``ca2sis-bench`` count) and how
 long G's ``--gflop`` (default: the generator at 256 px, ``lite-pn``, from ``ca2sis-bench``)
 would take at that rate, beside the issue-25 targets (part edit 100 ms, full generation 120 ms).
 """

@@ -1,6 +1,6 @@
 """Where the time of G goes in ONNX Runtime: a per-operator profile of the exported generator.
 
-Usage: python scripts/profile_onnx.py [CONFIG] [RUNS] [--threads N]   (default: lite-pn 20)
+Usage: python benchmarks/profile_onnx.py [CONFIG] [RUNS] [--threads N]   (default: lite-pn 20)
 
 ``lite-pn`` is ``lite`` with the per-pixel norm (the campaign's 256 px generator); any preset
 name or config JSON works. Random weights stand in for trained ones (the cost does not depend

@@ -1,6 +1,6 @@
 """Every backend variant the engine can pick for a weights folder, against PyTorch fp32: quality and speed.
 
-Usage: python scripts/validate_backends.py WEIGHTS [--data DIR] [--list FILE] [--limit 8] [--runs 10]
+Usage: python benchmarks/validate_backends.py WEIGHTS [--data DIR] [--list FILE] [--limit 8] [--runs 10]
                                            [--out validate-backends]
 
 For WEIGHTS (with its ``ca2sis-export``, and ``--int8`` for the int8 G) the variants are PyTorch

@@ -1,6 +1,6 @@
 """GUI-thread cost of one brush move in the studio, in milliseconds.
 
-    QT_QPA_PLATFORM=offscreen python scripts/measure_stroke_cost.py [--weights weights/lite] [--moves 50]
+    QT_QPA_PLATFORM=offscreen python benchmarks/measure_stroke_cost.py [--weights weights/lite] [--moves 50]
 
 Paints ``--moves`` short brush segments on the first demo face and times each
 ``Studio.continue_stroke`` call, which runs every listener on the calling (GUI) thread:

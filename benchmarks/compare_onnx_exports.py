@@ -1,6 +1,6 @@
 """Two or more ONNX exports of the same weights timed side by side, interleaved, in one run.
 
-Usage: python scripts/compare_onnx_exports.py DIR [DIR ...] [--runs 20] [--threads N]
+Usage: python benchmarks/compare_onnx_exports.py DIR [DIR ...] [--runs 20] [--threads N]
 
 Each DIR is a weights folder with its ``ca2sis-export`` (for instance the same random weights
 exported by two versions of the code). Every run times one full generation and one part edit
