@@ -386,3 +386,49 @@ def test_save_result_proposes_the_file_beside_the_photo_and_remembers_the_folder
     window.close()
     save_result(session())  # and in the next session too
     assert proposed[-1] == str(tmp_path / "edits" / "beach-edited.jpg")
+
+
+def test_open_reference_reads_a_file_in_the_background_and_the_gallery_keeps_its_face(qtbot, window, tmp_path,
+                                                                                      monkeypatch):
+    import shutil
+    import threading
+
+    from ca2sis.app.qt import controllers
+
+    def photo_file(name: str, demo: str):  # an aligned face with its mask beside it: read as it is
+        entry = window.gallery[demo]
+        shutil.copy(entry.image, tmp_path / f"{name}.jpg")
+        shutil.copy(entry.mask, tmp_path / f"{name}.png")
+        return str(tmp_path / f"{name}.jpg")
+
+    readers: list[threading.Thread] = []
+    read_photo = controllers.read_photo
+
+    def reading(*args, **kwargs):
+        readers.append(threading.current_thread())
+        return read_photo(*args, **kwargs)
+
+    monkeypatch.setattr(controllers, "read_photo", reading)
+    window.choose_path = lambda *_args: photo_file("friend", "face-03")  # what the file dialog answers
+    row = window.style_panel.rows[HAIR]
+    assert row.open_reference.text() == "Open reference…" and row.open_reference in row.actions()  # its context menu
+    row.file.click()  # the row's "…" button
+    qtbot.waitUntil(lambda: HAIR in window.studio.document.part_styles, timeout=20_000)
+    friend = window.studio.document.part_styles[HAIR].face
+    assert friend.name == "friend" and friend.key == window.gallery["face-03"].load().key
+    assert readers and threading.main_thread() not in readers  # decoded on a worker, not the GUI thread
+    assert window.gallery["friend"].load() is friend
+    assert window.gallery_list.item(window.gallery_list.count() - 1).text() == "friend"
+    window.style_panel.rows[NOSE].face_dropped(gallery_mime("friend"))  # the gallery keeps it, to drag again
+    qtbot.waitUntil(lambda: NOSE in window.studio.document.part_styles, timeout=20_000)
+    assert window.studio.document.part_styles[NOSE].face is friend
+    # The gallery's own Open reference… adds a face to it and styles nothing; the same file again adds nothing.
+    styles = dict(window.studio.document.part_styles)
+    window.choose_path = lambda *_args: photo_file("pal", "face-04")
+    assert window.gallery_panel.open_reference in window.gallery_list.actions()
+    window.gallery_panel.button.click()
+    qtbot.waitUntil(lambda: "pal" in window.gallery and not window.tasks.running, timeout=20_000)
+    window.gallery_panel.button.click()
+    qtbot.waitUntil(lambda: not window.tasks.running, timeout=20_000)
+    assert list(window.gallery)[-2:] == ["friend", "pal"] and window.gallery_list.count() == len(window.gallery)
+    assert window.studio.document.part_styles == styles

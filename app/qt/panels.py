@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QIcon, QPixmap
+from PySide6.QtGui import QAction, QColor, QDrag, QFont, QFontMetrics, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -54,6 +54,10 @@ CLASS_SHORTCUTS: tuple[str, ...] = tuple(str(index) for index in range(10)) + tu
 )
 
 FaceDrop = Callable[[QMimeData, Callable[[Face], None]], bool]
+# Ask for a reference file, read it (in the background) and hand the face to the callback (None:
+# only keep it in the gallery).
+AskReference = Callable[[Callable[[Face], object] | None], None]
+OPEN_REFERENCE = "Open reference…"
 
 
 def swatch(part: int, size: int = 14) -> QPixmap:
@@ -180,7 +184,18 @@ class StyleRow(DropTarget, QFrame):
         self.reset.setText("Reset")
         self.reset.setToolTip("Back to the base style")
         self.reset.clicked.connect(lambda: panel.studio.reset_part_style(part))
-        for widget in (colour, self.name, self.thumb, self.slider, self.random, self.reset):
+        # A reference from a file, as from a drop: the button, or the row's context menu.
+        self.open_reference = QAction(OPEN_REFERENCE, self)
+        self.open_reference.setToolTip(f"{OPEN_REFERENCE} a photo whose {DISPLAY_NAMES[part].lower()} gives this "
+                                       "part its style (it stays in the gallery)")
+        self.open_reference.triggered.connect(lambda _checked=False: panel.open_reference(part))
+        self.addAction(self.open_reference)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.file = QToolButton()
+        self.file.setText("…")
+        self.file.setToolTip(self.open_reference.toolTip())
+        self.file.clicked.connect(self.open_reference.trigger)
+        for widget in (colour, self.name, self.thumb, self.slider, self.random, self.reset, self.file):
             layout.addWidget(widget)
         layout.setStretch(3, 1)
         tone = TONE_TIPS.get(part)
@@ -222,12 +237,14 @@ class StyleRow(DropTarget, QFrame):
 
 
 class StylePanel(DropTarget, QWidget):
-    """Where each part's style comes from. Drop a face on a row: that part takes its style;
-    on the header: every part does."""
+    """Where each part's style comes from. Drop a face on a row (or open one from a file with
+    the row's *Open reference…*): that part takes its style; on the header: every part does."""
 
-    def __init__(self, studio: Studio, face_drop: FaceDrop, has_mapping: bool, parent: QWidget | None = None):
+    def __init__(self, studio: Studio, face_drop: FaceDrop, has_mapping: bool, ask_reference: AskReference,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.studio, self.face_drop, self.has_mapping = studio, face_drop, has_mapping
+        self.ask_reference = ask_reference
         self._thumbs: dict[str, QPixmap] = {}
         self._seeds = np.random.default_rng()
         outer = QVBoxLayout(self)
@@ -255,6 +272,10 @@ class StylePanel(DropTarget, QWidget):
 
     def face_dropped(self, mime: QMimeData) -> None:
         self.face_drop(mime, self.studio.set_all_styles)
+
+    def open_reference(self, part: int) -> None:
+        """*Open reference…* of a row: the face read from the file chosen styles ``part``."""
+        self.ask_reference(lambda face: self.studio.set_part_style(part, face))
 
     def thumbnail(self, face: Face) -> QPixmap:
         key = face.key
@@ -362,13 +383,14 @@ class ShapePanel(DropTarget, QWidget):
 
 # ---- gallery -----------------------------------------------------------------------------
 class GalleryList(QListWidget):
-    """The demo faces as draggable thumbnails; double-click opens one as the face to edit."""
+    """The gallery's faces as draggable thumbnails (the demo faces, then the references read
+    from files); double-click opens one as the face to edit."""
 
     opened = Signal(str)
 
     def __init__(self, entries: list[GalleryEntry], parent: QWidget | None = None):
         super().__init__(parent)
-        self.entries = {entry.name: entry for entry in entries}
+        self.entries: dict[str, GalleryEntry] = {}
         self.setViewMode(QListWidget.ViewMode.IconMode)
         self.setIconSize(QSize(72, 72))
         self.setFlow(QListWidget.Flow.LeftToRight)
@@ -378,12 +400,18 @@ class GalleryList(QListWidget):
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
         self.setFixedHeight(118)
         for entry in entries:
-            item = QListWidgetItem(QIcon(QPixmap(str(entry.image)).scaled(
-                72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)), entry.name)
-            item.setData(Qt.ItemDataRole.UserRole, entry.name)
-            item.setToolTip(f"{entry.name}: drag onto a part, the result or the shape panel; double-click to edit")
-            self.addItem(item)
+            self.add_entry(entry)
         self.itemDoubleClicked.connect(lambda item: self.opened.emit(item.data(Qt.ItemDataRole.UserRole)))
+
+    def add_entry(self, entry: GalleryEntry) -> None:
+        """Show ``entry`` (a reference read from a file: its aligned face; a demo face: its file)."""
+        self.entries[entry.name] = entry
+        picture = to_pixmap(entry.face.image, 72) if entry.face is not None else QPixmap(str(entry.image)).scaled(
+            72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        item = QListWidgetItem(QIcon(picture), elided(entry.name, 16))
+        item.setData(Qt.ItemDataRole.UserRole, entry.name)
+        item.setToolTip(f"{entry.name}: drag onto a part, the result or the shape panel; double-click to edit")
+        self.addItem(item)
 
     def startDrag(self, _actions) -> None:  # noqa: N802
         item = self.currentItem()
@@ -395,6 +423,28 @@ class GalleryList(QListWidget):
         drag.setMimeData(mime)
         drag.setPixmap(item.icon().pixmap(56, 56))
         drag.exec(Qt.DropAction.CopyAction)
+
+
+class GalleryPanel(QWidget):
+    """The gallery list and its *Open reference…* button (also in the list's context menu):
+    a face read from a file joins the gallery, to be dragged onto a part like a demo face."""
+
+    def __init__(self, entries: list[GalleryEntry], ask_reference: AskReference, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.list = GalleryList(entries)
+        self.open_reference = QAction(OPEN_REFERENCE, self)
+        self.open_reference.setToolTip("Read a photo file into the gallery (its face is found, aligned and parsed), "
+                                       "to drag onto a part, the result or the shapes")
+        self.open_reference.triggered.connect(lambda _checked=False: ask_reference(None))
+        self.list.addAction(self.open_reference)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.button = QToolButton()
+        self.button.setDefaultAction(self.open_reference)
+        self.button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.button)
 
 
 # ---- result ------------------------------------------------------------------------------

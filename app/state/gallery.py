@@ -1,14 +1,15 @@
-"""The demo gallery: bundled aligned faces with their masks (``assets/faces``), and photos.
+"""The gallery: the demo faces (``assets/faces``), the references read from files, and photos.
 
-A gallery entry is an image ``NAME.jpg`` (or .jpeg) with its mask ``NAME.png`` beside it;
+A demo entry is an image ``NAME.jpg`` (or .jpeg) with its mask ``NAME.png`` beside it;
 ``CA2SIS_GALLERY`` names another folder. Photos a user opens or drops go through the face
-parser instead (``read_photo``).
+parser instead (``read_photo``); a photo read as a reference (*Open reference…*, or dropped
+on a part) is kept in the session's ``Gallery``, to be used again.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +30,56 @@ def default_gallery() -> Path:
 
 @dataclass(frozen=True)
 class GalleryEntry:
+    """A face to drag from: a demo face (``image`` with its ``mask`` beside it, decoded when
+    used) or a reference read from the file ``image`` (``face``: aligned and parsed already)."""
+
     name: str
     image: Path
-    mask: Path
+    mask: Path | None = None
+    face: Face | None = None
 
     def load(self) -> Face:
+        if self.face is not None:
+            return self.face
         return Face.load(self.image, self.mask, self.name, f"gallery:{self.name}")
+
+
+GalleryCallback = Callable[[GalleryEntry], None]
+
+
+class Gallery(Mapping[str, GalleryEntry]):
+    """The faces to drag from, by name: the demo faces, then the references read from files
+    in this session (``keep``); ``subscribe`` hears of each one added."""
+
+    def __init__(self, entries: list[GalleryEntry] | None = None):
+        self._entries = {entry.name: entry for entry in entries or []}
+        self._subscribers: list[GalleryCallback] = []
+
+    def __getitem__(self, name: str) -> GalleryEntry:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def subscribe(self, callback: GalleryCallback) -> None:
+        self._subscribers.append(callback)
+
+    def keep(self, face: Face) -> GalleryEntry:
+        """Keep a reference read from a file (once: the same face read again is the entry it has)."""
+        for entry in self._entries.values():
+            if entry.face is not None and entry.face.key == face.key:
+                return entry
+        name, number = face.name or "face", 2
+        while name in self._entries:  # "portrait (2)": a demo face or another file of that name
+            name, number = f"{face.name} ({number})", number + 1
+        entry = GalleryEntry(name, Path(face.source), None, face)
+        self._entries[name] = entry
+        for callback in list(self._subscribers):
+            callback(entry)
+        return entry
 
 
 def gallery_entries(folder: str | Path | None = None) -> list[GalleryEntry]:
