@@ -65,6 +65,7 @@ class SynthesisConfig:
     coherence: float = 3.0  # bonus for each neighbour whose offset a cell shares (in feature-variance units)
     usage: float = 0.6  # penalty per unit of other cells copying the same exemplar place, over the even share
     patch: float = 6.0  # mean side of a coherent patch, in cells
+    max_lattice: int = 160  # longest side of the matching lattice (a split of a pixel or two is not searched per pixel)
     noise: float = 0.15  # seeded jitter of every candidate's cost (ties broken by the seed, not the scan order)
 
 
@@ -186,7 +187,8 @@ def synthesize(guide: np.ndarray, region: np.ndarray, exemplar: np.ndarray, exem
     if not region.any():
         return result
     sigma = split_sigma(max(guide.shape[:2]), generated_side)
-    factor = max(1, round(sigma / COARSE_SIGMA))  # output pixels per lattice pixel
+    # Output pixels per lattice pixel.
+    factor = max(1, round(sigma / COARSE_SIGMA), -(-max(guide.shape[:2]) // config.max_lattice))
     cell = config.cell * factor  # output pixels per cell side
 
     # The guide's low frequencies, over the region alone (its edge is the region's, not a blur
