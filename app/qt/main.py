@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from ca2sis.model.cli.common import EXIT_INPUT, EXIT_NO_DISPLAY, EXIT_OK, EXIT_WEIGHTS, check_outputs
+from ca2sis.model.cli.common import EXIT_INPUT, EXIT_NO_DISPLAY, EXIT_OK, EXIT_WEIGHTS, ArgumentParser, check_outputs
 from ca2sis.model.errors import CA2SISError, DataError
 from ca2sis.model.inference.engine import BACKENDS, Engine
 from ca2sis.model.io.atomic import atomic_write_all
@@ -27,7 +27,7 @@ from ..state.gallery import default_gallery, gallery_entries
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ca2sis", description="ca2sis studio: paint a face mask, style its parts "
+    parser = ArgumentParser(prog="ca2sis", description="ca2sis studio: paint a face mask, style its parts "
                                      "from reference faces, and watch CA2-SIS generate the face live.")
     parser.add_argument("file", nargs="?", help="a photo to start from, or a project (*.ca2sis.json) to reopen")
     parser.add_argument("--weights", help=f"CA2-SIS weights folder (default: {default_weights()})")

@@ -21,15 +21,26 @@ from ..inference.bench import (
     format_table,
     machine_description,
     prepare_weights,
+    random_weights_config,
     run_benchmark,
+    usable_cpus,
 )
 from ..io.atomic import write_text_atomic
 from ..io.weights import ensure_weights
-from .common import EXIT_CHECK_FAILED, EXIT_OK, check_outputs, run_cli
+from .common import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, check_outputs, run_cli, whole_number
+
+
+def _threads(text: str) -> int:
+    """--threads: a whole number from 1 to the CPUs this process may use."""
+    cpus = usable_cpus()
+    try:
+        return whole_number(1, cpus)(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error} (1 to {cpus}: the CPUs this process may use)") from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ca2sis-bench", description="Measure CA2-SIS generation latency per backend and device."
     )
     parser.add_argument("--weights", type=Path, help="weights folder (default: random weights of --config)")
@@ -37,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), help="default: every one this machine has")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per measurement (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default: 3)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default: the backends' own choice)")
+    parser.add_argument("--threads", type=_threads,
+                        help=f"CPU threads, 1 to {usable_cpus()} here (default: the backends' own choice)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
@@ -49,6 +61,8 @@ def _bench(args: argparse.Namespace) -> int:
     variants = args.variants or default_variants()
     if args.weights is not None:
         ensure_weights(args.weights)
+    else:
+        random_weights_config(args.config)  # a config that does not read is refused before the run
     # Checked before the (long) run: --json may not be the weights' or the config's file.
     check_outputs([("--json", args.json)], [args.weights, args.config if Path(args.config).is_file() else None])
     with tempfile.TemporaryDirectory(prefix="ca2sis-bench-") as scratch:

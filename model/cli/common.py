@@ -19,6 +19,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ..errors import CA2SISError, TrainingDiverged, WeightsError, describe_error
 from ..io.images import check_output_paths
@@ -27,25 +28,40 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_WEIGHTS = 0, 1, 2, 3
 EXIT_NO_DISPLAY, EXIT_DIVERGED, EXIT_INTERRUPTED = 4, 5, 130
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """The parser of every console script: no abbreviated options (``--face`` is not taken for
+    ``--face-out``, so a misspelt or future option is an error, never a silent write), and an
+    argument error is one line starting with "error:" and exit code 2, like every other error."""
+
+    def __init__(self, *args, allow_abbrev: bool = False, **kwargs) -> None:
+        super().__init__(*args, allow_abbrev=allow_abbrev, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def error_exit_code(error: BaseException) -> int | None:
-    """The exit code of an error a user can act on; None for a bug (let it raise)."""
+    """The exit code of an error a user can act on; None for a bug (let it raise). Input
+    problems are ``CA2SISError``s (``DataError``...) or a file that cannot be read or written
+    (``OSError``); any other ValueError is a bug, not bad input."""
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     if isinstance(error, WeightsError):
         return EXIT_WEIGHTS
     if isinstance(error, TrainingDiverged):
         return EXIT_DIVERGED
-    if isinstance(error, (CA2SISError, OSError, ValueError)):
+    if isinstance(error, (CA2SISError, OSError)):
         return EXIT_INPUT
     return None
 
 
 def run_cli(body: Callable[[], int], hint: Callable[[BaseException], str] | None = None) -> int:
     """Run a console script's ``body`` and map its errors to exit codes, one line on stderr
-    starting with "error:" (``hint`` may add to it). Errors that are bugs keep their traceback."""
+    starting with "error:" (``hint`` may add to it). Errors that are bugs (a ValueError from
+    numpy included) keep their traceback: they raise on, and the script exits with 1."""
     try:
         return body()
-    except (KeyboardInterrupt, CA2SISError, OSError, ValueError) as error:
+    except (KeyboardInterrupt, CA2SISError, OSError) as error:
         code = error_exit_code(error)
         message = "interrupted" if isinstance(error, KeyboardInterrupt) else describe_error(error)
         print(f"error: {message}{hint(error) if hint else ''}", file=sys.stderr)

@@ -15,11 +15,11 @@ from ..inference.onnx_export import check_parity, export_onnx
 from ..inference.quality import MAX_PSNR_DROP_DB, MIN_AGREEMENT_DB
 from ..inference.quantize import export_int8
 from ..training.data import read_id_list
-from .common import EXIT_CHECK_FAILED, EXIT_OK, run_cli
+from .common import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ca2sis-export",
         description="Export a ca2sis weights folder to ONNX graphs (one per network) beside its weights.",
         epilog="Exit codes: 0 written, 1 --check found a disagreement, 2 bad input, 3 weights missing or unusable "

@@ -24,13 +24,13 @@ from ..faces.align import NoFaceFound
 from ..faces.reader import FaceReader, default_parser_weights
 from ..io.images import MIN_INPUT_SIZE, mask_image, save_pngs
 from ..labels import CLASS_NAMES, DISPLAY_NAMES, colorize
-from .common import EXIT_OK, check_outputs, run_cli
+from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli
 
 MAX_SIZE = 4096  # side of the aligned face: beyond it the parser's upsampled logits alone take gigabytes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ca2sis-parse",
         description="Find the face in a photo, align it to the CelebA-HQ framing and parse it into 19 classes.",
         epilog="Exit codes: 0 written, 2 unusable photo (unreadable, no face), 3 parser weights missing or unusable.",
@@ -63,11 +63,15 @@ def _parse(args: argparse.Namespace) -> int:
     try:
         parsed = reader.read(args.photo, align=not args.no_align)
     except NoFaceFound as exc:
-        square = _is_square(args.photo)
-        if not (square and args.whole_if_no_face):
+        side = _square_side(args.photo)
+        # The whole picture is a usable face only if square and not below the smallest face size.
+        usable_whole = side is not None and side >= MIN_INPUT_SIZE
+        if not (usable_whole and args.whole_if_no_face):
             hint = ""
-            if square:
+            if usable_whole:
                 hint = " (it is square: --whole-if-no-face uses the whole picture as the aligned face)"
+            elif side is not None and args.whole_if_no_face:
+                hint = f" (--whole-if-no-face needs a picture of at least {MIN_INPUT_SIZE}x{MIN_INPUT_SIZE} pixels)"
             raise NoFaceFound(f"{exc}{hint}") from None
         print("no face found: using the whole picture as the aligned face", file=sys.stderr)
         parsed = reader.read(args.photo, align=False)
@@ -93,12 +97,13 @@ def _parse(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _is_square(photo: str) -> bool:
+def _square_side(photo: str) -> int | None:
+    """The side of a square picture; None when it is not square or does not open."""
     try:
         with Image.open(photo) as image:
-            return image.width == image.height
+            return image.width if image.width == image.height else None
     except OSError:
-        return False
+        return None
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 
 from ..faces.parser import FaceParserConfig
 from ..training.train_parser import ParserTrainConfig, train
-from .common import EXIT_OK, finite_number, run_cli, whole_number
+from .common import EXIT_OK, ArgumentParser, finite_number, run_cli, whole_number
 
 MIN_CROP, MAX_SIDE = 16, 4096  # the U-Net halves a crop four times; 4096: ca2sis-parse's largest side
 
@@ -30,7 +30,7 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ca2sis-train-parser", description="Train the ca2sis face parser.")
+    parser = ArgumentParser(prog="ca2sis-train-parser", description="Train the ca2sis face parser.")
     parser.add_argument("--data", required=True, help="labelled faces: images/ + masks/ or the official layout")
     parser.add_argument("--out", required=True, help="folder for the weights, scores and log")
     parser.add_argument("--val-list", help="face ids to hold out and score on (one per line)")

@@ -30,9 +30,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from ..config import get_config
+from ..config import CA2SISConfig, get_config
 from ..devices import instruction_set, physical_cores, resolve_device
-from ..errors import CA2SISError
+from ..errors import CA2SISError, DataError
 from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
 from .backends import build_graphs
@@ -206,6 +206,33 @@ def machine_description() -> dict[str, object]:
     return info
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity: a container's or taskset's share)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def check_threads(threads: int | None) -> None:
+    """Refuse a thread count outside 1..the usable CPUs: 0 or less fails in every backend, and
+    tens of thousands crash PyTorch or make ONNX Runtime spawn threads until memory runs out."""
+    cpus = usable_cpus()
+    if threads is not None and not 1 <= threads <= cpus:
+        raise DataError(f"--threads {threads}: choose between 1 and {cpus} (the CPUs this process may use)")
+
+
+def random_weights_config(config_name: str) -> CA2SISConfig:
+    """The config of the random weights to time: a preset's name or a config JSON file; one
+    that does not exist or does not read is bad input (DataError)."""
+    try:
+        return get_config(config_name)
+    except CA2SISError:
+        raise
+    except ValueError as error:  # config.py's refusal of a name or a file's content
+        raise DataError(f"--config {config_name}: {error}") from None
+
+
 def prepare_weights(weights: Path | None, config_name: str, need_onnx: bool, scratch: Path) -> Path:
     """The folder to benchmark: ``weights`` (exported to ONNX when needed and missing)."""
     if weights is None:
@@ -213,7 +240,7 @@ def prepare_weights(weights: Path | None, config_name: str, need_onnx: bool, scr
         # A fixed name in the scratch folder: config_name may be a path to a config JSON, and
         # joining an absolute one would point at the user's file.
         weights = scratch / "random-weights"
-        CA2SIS(get_config(config_name), with_mapping=True).save_pretrained(weights)
+        CA2SIS(random_weights_config(config_name), with_mapping=True).save_pretrained(weights)
     if need_onnx and not Engine.onnx_export_current(weights):
         if not os.access(weights, os.W_OK):
             raise CA2SISError(f"{weights} has no current ONNX export and is read-only: run ca2sis-export on a copy")
@@ -226,6 +253,7 @@ def run_benchmark(
     weights: Path, variants: list[str], runs: int, warmup: int, threads: int | None = None
 ) -> list[dict[str, object]]:
     """One row per variant; the variants that load are timed side by side (``measure_interleaved``)."""
+    check_threads(threads)
     rows: list[dict[str, object]] = []
     loaded: list[tuple[dict[str, object], Engine]] = []
     for name in tqdm(variants, desc="loading variants", unit="variant", file=sys.stderr):

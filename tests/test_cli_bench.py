@@ -1,0 +1,52 @@
+"""`ca2sis-bench`'s checks before the run (``model/cli/bench.py``): ``--threads`` is bound to the CPUs
+this process may use (0 failed in every backend, 100000 crashed PyTorch and ran ONNX Runtime out of
+memory), and a config that does not exist is bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from ca2sis.model.cli import bench as cli_bench
+from ca2sis.model.errors import DataError
+from ca2sis.model.inference import bench as inference_bench
+
+
+@pytest.fixture
+def two_cpus(monkeypatch):
+    """This process may run on two CPUs (a container's share, or taskset)."""
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 5}, raising=False)
+    monkeypatch.setattr(cli_bench, "run_benchmark", lambda *_, **__: pytest.fail("the benchmark started"))
+
+
+@pytest.mark.parametrize("threads", ["0", "-1", "3", "100000", "two"])
+def test_threads_outside_the_usable_cpus_are_refused_before_the_run(threads, two_cpus, capsys):  # noqa: ARG001
+    with pytest.raises(SystemExit) as exit_info:
+        cli_bench.main(["--threads", threads])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert error.startswith("error: ca2sis-bench: argument --threads: ")
+    assert "(1 to 2: the CPUs this process may use)" in error
+
+
+def test_threads_within_the_usable_cpus_reach_the_backends(tiny_weights, monkeypatch, capsys):
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 5}, raising=False)
+    asked = []
+    monkeypatch.setattr(cli_bench, "prepare_weights", lambda *_: tiny_weights)
+    monkeypatch.setattr(cli_bench, "count_gflop", lambda _weights: {})
+    monkeypatch.setattr(cli_bench, "format_table", lambda *_: "table")
+    monkeypatch.setattr(cli_bench, "run_benchmark", lambda *args: asked.append(args[-1]) or [])
+    assert cli_bench.main(["--threads", "2", "--variants", "torch-cpu"]) == 0
+    assert asked == [2] and capsys.readouterr().out == "table\n"
+
+
+def test_the_benchmark_itself_refuses_a_thread_count_beyond_the_cpus(monkeypatch, tmp_path):
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 5}, raising=False)
+    for threads in (0, 3):
+        with pytest.raises(DataError, match=f"--threads {threads}: choose between 1 and 2"):
+            inference_bench.run_benchmark(tmp_path, ["torch-cpu"], runs=1, warmup=0, threads=threads)
+
+
+def test_an_unknown_config_is_bad_input_before_the_run(monkeypatch, capsys):
+    monkeypatch.setattr(cli_bench, "run_benchmark", lambda *_, **__: pytest.fail("the benchmark started"))
+    assert cli_bench.main(["--config", "no-such-preset"]) == 2
+    assert capsys.readouterr().err.startswith("error: --config no-such-preset: ")
