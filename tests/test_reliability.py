@@ -16,9 +16,6 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from ca2sis.app.qt.main import main as studio_main
-from ca2sis.app.state.document import Studio
-from ca2sis.app.state.gallery import gallery_entries
-from ca2sis.app.state.project import load_project, save_project
 from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.cli import export as onnx_export
 from ca2sis.model.cli import parse as cli_parse
@@ -51,43 +48,8 @@ def face_files(face_data, tmp_path) -> tuple[Path, Path]:
     return face, mask
 
 
-@pytest.fixture(scope="module")
-def document():
-    return Studio(gallery_entries()[0].load()).document
-
-
 def edit(*args: str, weights: Path) -> int:
     return cli_edit.main([*args, "--weights", str(weights), "--device", "cpu", "--backend", "torch"])
-
-
-# ---- 1. saving a project never deletes what the program did not write --------------------------------
-def test_item1_saving_a_project_keeps_an_unrelated_files_folder(document, tmp_path):
-    unrelated = tmp_path / "d" / "vacation_files"
-    unrelated.mkdir(parents=True)
-    (unrelated / "beach.jpg").write_bytes(b"a photo of the user's")
-    with pytest.raises(FileExistsError, match="vacation_files"):
-        save_project(document, tmp_path / "d" / "vacation")
-    assert (unrelated / "beach.jpg").read_bytes() == b"a photo of the user's"
-    assert folder_listing(tmp_path / "d") == ["vacation_files", "vacation_files/beach.jpg"]
-
-
-def test_item1_saving_over_a_project_replaces_only_its_own_files(document, tmp_path):
-    path = save_project(document, tmp_path / "portrait")
-    save_project(document, path)  # saving again over our own project is fine
-    assert load_project(path).mask.shape == document.mask.shape
-    assert folder_listing(tmp_path) == sorted(["portrait.ca2sis.json", "portrait_files",
-                                               *(f"portrait_files/{p.name}" for p in (tmp_path / "portrait_files")
-                                                 .iterdir())])  # no temporary left behind
-    notes = tmp_path / "portrait_files" / "notes.txt"
-    notes.write_text("mine")
-    with pytest.raises(FileExistsError, match="notes.txt"):
-        save_project(document, path)
-    assert notes.read_text() == "mine"
-    other = tmp_path / "other.ca2sis.json"
-    other.write_text("not a project, but the user's")
-    with pytest.raises(FileExistsError, match="not a ca2sis project"):
-        save_project(document, other)
-    assert other.read_text() == "not a project, but the user's"
 
 
 # ---- 2. an output that is an input, or another output, is refused -----------------------------------
@@ -147,22 +109,6 @@ def test_item4_negative_seeds_give_a_style(tiny_weights, face_files, tmp_path):
     assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--random-part", "hair:-1",
                 "--out", str(out), weights=tiny_weights) == 0
     assert out.exists()
-
-
-def test_item4_a_project_with_a_negative_seed_renders(tiny_weights, document, tmp_path):
-    path = save_project(document, tmp_path / "p")
-    content = json.loads(path.read_text())
-    content["random_parts"] = {"hair": {"seed": -5, "strength": 1.0}}
-    path.write_text(json.dumps(content))
-    studio = Studio(gallery_entries()[0].load())
-    studio.replace_document(load_project(path), "open")
-    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
-    assert engine.render(studio.edit()).image.shape == (64, 64, 3)
-    for seed in (1.5, "7", True):
-        content["random_parts"] = {"hair": {"seed": seed, "strength": 1.0}}
-        path.write_text(json.dumps(content))
-        with pytest.raises(DataError, match="hair seed must be a whole number"):
-            load_project(path)
 
 
 # ---- 5. a config.json field of the wrong type: exit 3 with the field named --------------------------
@@ -240,39 +186,6 @@ def test_item9_weights_with_nan_are_refused(tiny_weights, face_files, tmp_path, 
     assert edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out",
                 str(tmp_path / "o.png"), weights=weights) == 3
     assert name in capsys.readouterr().err and not (tmp_path / "o.png").exists()
-
-
-# ---- 10. --screenshot into a folder that does not exist yet -------------------------------------------
-def test_item10_a_screenshot_into_a_new_folder_is_written(qtbot, tiny_weights, tmp_path, capsys):  # noqa: ARG001
-    shot = tmp_path / "nodir" / "x.png"
-    # --backend torch: "auto" would start the first-start ONNX export on a thread that outlives
-    # the window, writing into the shared weights while later tests run.
-    assert studio_main(["--weights", str(tiny_weights), "--device", "cpu", "--backend", "torch", "--screenshot",
-                        str(shot)]) == 0
-    assert "screenshot written" in capsys.readouterr().err
-    assert Image.open(shot).size[0] > 400
-
-
-def test_item10_a_screenshot_that_cannot_be_written_is_refused_at_once(tmp_path, capsys):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    for path in (blocker / "x.png", tmp_path / "x.notaformat", tmp_path):
-        assert studio_main(["--weights", str(tmp_path), "--screenshot", str(path)]) == 2
-        assert "--screenshot" in capsys.readouterr().err
-
-
-# ---- 11. a project names only files inside its own folder --------------------------------------------
-def test_item11_a_project_cannot_read_files_outside_its_folder(document, tmp_path):
-    project = tmp_path / "inner"
-    project.mkdir()
-    path = save_project(document, project / "p")
-    shutil.copytree(project / "p_files", tmp_path, dirs_exist_ok=True)  # the same PNGs one level up
-    content = json.loads(path.read_text())
-    for files in ("..", ".", "", "../p_files", "/tmp", 3):
-        content["files"] = files
-        path.write_text(json.dumps(content))
-        with pytest.raises(DataError, match="files folder"):
-            load_project(path)
 
 
 # ---- 12. tiny images are refused; a style mask with no face parts is warned about ----------------------

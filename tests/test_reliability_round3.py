@@ -16,17 +16,13 @@ from PIL import Image
 from safetensors import SafetensorError
 from test_reliability import small_dataset
 
-from ca2sis.app.qt.main import main as studio_main
-from ca2sis.app.state.document import Studio
-from ca2sis.app.state.gallery import gallery_entries
-from ca2sis.app.state.project import load_project, save_project
 from ca2sis.model.cli import bench as cli_bench
 from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.cli import eval as cli_eval
 from ca2sis.model.cli import parse as cli_parse
 from ca2sis.model.cli import train_parser as cli_train_parser
 from ca2sis.model.cli.train import main as train_main
-from ca2sis.model.errors import CA2SISError, DataError, WeightsError
+from ca2sis.model.errors import CA2SISError, WeightsError
 from ca2sis.model.io import weights as weights_io
 from ca2sis.model.io.atomic import STALE_SECONDS, remove_stale_temporaries
 from ca2sis.model.io.lock import LOCK_FILE
@@ -132,91 +128,6 @@ def test_item2_bench_json_onto_the_weights_is_refused_before_the_run(tiny_weight
     assert "no ca2sis weights" in capsys.readouterr().err
 
 
-# ---- 3 and 17. a save that fails or is killed at its final rename --------------------------------------------------
-@pytest.fixture
-def two_documents():
-    entries = gallery_entries()
-    return Studio(entries[0].load()).document, Studio(entries[1].load()).document
-
-
-def test_item3_a_save_failing_at_its_final_rename_keeps_the_previous_project(two_documents, tmp_path, monkeypatch):
-    from ca2sis.app.state import project
-
-    first, second = two_documents
-    path = save_project(first, tmp_path / "p")
-    before = digests(tmp_path)
-    real_replace = os.replace
-
-    def failing_replace(source, target):
-        if Path(target) == path:
-            raise OSError(5, "Input/output error")
-        return real_replace(source, target)
-
-    monkeypatch.setattr(project.os, "replace", failing_replace)
-    with pytest.raises(OSError, match=str(path.name)):
-        save_project(second, path)
-    monkeypatch.undo()
-    assert digests(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["p.ca2sis.json", "p_files"]
-    assert np.array_equal(load_project(path).mask, first.mask)
-    save_project(second, path)
-    assert np.array_equal(load_project(path).mask, second.mask)
-
-
-class Killed(BaseException):
-    """Stands for SIGKILL: nothing after it runs, no except or finally of the save's own."""
-
-
-def test_item3_a_save_killed_at_its_final_rename_is_recovered_on_the_next_open(two_documents, tmp_path, monkeypatch):
-    from ca2sis.app.state import project
-
-    first, second = two_documents
-    path = save_project(first, tmp_path / "p")
-    real_replace = os.replace
-
-    def killed_replace(source, target):
-        if Path(target) == path:
-            raise Killed
-        return real_replace(source, target)
-
-    monkeypatch.setattr(project.os, "replace", killed_replace)
-    monkeypatch.setattr(project.shutil, "rmtree", lambda *_, **__: None)  # a killed process cleans nothing
-    with pytest.raises(Killed):
-        save_project(second, path)
-    monkeypatch.undo()
-    assert any(p.name.startswith(".p_files.old-") for p in tmp_path.iterdir())
-    assert np.array_equal(load_project(path).mask, first.mask)  # the old project, recovered
-    save_project(second, path)  # and it saves again
-    assert np.array_equal(load_project(path).mask, second.mask)
-    # The killed save's staging folder is removed once it is stale.
-    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-    for leftover in leftovers:
-        os.utime(leftover, (time.time() - STALE_SECONDS - 60,) * 2)
-    save_project(second, path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.ca2sis.json", "p_files"]
-
-
-def test_item17_a_disk_full_save_names_its_file_and_leaves_nothing(two_documents, tmp_path, monkeypatch):
-    from ca2sis.app.state import project
-
-    first, second = two_documents
-    path = save_project(first, tmp_path / "p")
-    before = digests(tmp_path)
-    real_open = open
-
-    def full_open(file, mode="r", *args, **kwargs):
-        handle = real_open(file, mode, *args, **kwargs)
-        if str(file).endswith(".tmp") and "x" in mode and "p.ca2sis.json" in str(file):
-            handle.close()
-            raise OSError(28, "No space left on device")
-        return handle
-
-    monkeypatch.setattr("builtins.open", full_open)
-    with pytest.raises(OSError, match="No space left on device.*p.ca2sis.json"):
-        project.save_project(second, path)
-    monkeypatch.undo()
-    assert digests(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["p.ca2sis.json", "p_files"]
-
-
 # ---- 4 and 5. exports: whole sets or nothing -----------------------------------------------------------------------
 @pytest.mark.slow
 def test_item4_a_disk_full_export_leaves_the_weights_folder_as_it_was(trained_run, tmp_path, monkeypatch, capsys):
@@ -306,16 +217,6 @@ def test_item8_paste_back_never_writes_through_a_link_at_a_temporary_name(tmp_pa
     assert victim.read_text() == "mine" and Image.open(out).size == (32, 32)
 
 
-def test_item9_a_screenshot_replaces_a_link_instead_of_writing_through_it(qtbot, tiny_weights, tmp_path):  # noqa: ARG001
-    victim = tmp_path / "victim.png"
-    victim.write_bytes(b"mine")
-    link = tmp_path / "shot.png"
-    link.symlink_to(victim)
-    assert studio_main(["--weights", str(tiny_weights), "--device", "cpu", "--backend", "torch",
-                        "--screenshot", str(link)]) == 0
-    assert victim.read_bytes() == b"mine" and not link.is_symlink() and Image.open(link).size[0] > 0
-
-
 @pytest.mark.slow
 def test_item11_a_failed_paste_back_writes_no_file_and_names_the_one_it_could_not(
         tiny_weights, face_data, tmp_path, monkeypatch, capsys):
@@ -370,40 +271,6 @@ def test_item17_temporaries_of_a_killed_export_are_removed(tmp_path):
     os.utime(mine, (time.time() - STALE_SECONDS - 60,) * 2)
     assert remove_stale_temporaries(tmp_path) == [stale]
     assert fresh.exists() and mine.exists()
-
-
-# ---- 12. --screenshot fails when what it was asked to open failed --------------------------------------------------
-def test_item12_a_screenshot_of_a_project_that_failed_to_open_exits_non_zero(qtbot, tiny_weights, tmp_path):  # noqa: ARG001
-    project = tmp_path / "bad.ca2sis.json"
-    project.write_text('{"format": "ca2sis-project", "version": 1}')
-    code = studio_main([str(project), "--weights", str(tiny_weights), "--device", "cpu", "--backend", "torch",
-                        "--screenshot", str(tmp_path / "shot.png")])
-    assert code == 2
-
-
-# ---- 13. numbers and nesting no project file may crash the studio with ---------------------------------------------
-@pytest.mark.parametrize("change", ["strength", "digits", "nesting"])
-def test_item13_odd_numbers_in_a_project_are_data_errors(two_documents, tmp_path, change):
-    first, second = two_documents
-    path = save_project(first, tmp_path / "p")
-    text = path.read_text()
-    content = json.loads(text)
-    if change == "strength":
-        content["random_parts"] = {"hair": {"seed": 1, "strength": 10**400}}
-        text = json.dumps(content)
-    elif change == "digits":
-        text = text.replace('"version": 1', '"version": ' + "1" * 5000)
-    else:
-        text = text.replace('"faces": {', '"deep": ' + "[" * 100_000 + "]" * 100_000 + ', "faces": {')
-    path.write_text(text)
-    with pytest.raises(DataError):
-        load_project(path)
-    if change == "strength":  # a project of ours with a bad value: saving over it replaces it
-        save_project(second, path)
-        assert np.array_equal(load_project(path).mask, second.mask)
-    else:
-        with pytest.raises(FileExistsError):  # not JSON this program reads: refused, not a ValueError
-            save_project(second, path)
 
 
 # ---- 14. tiny photos -----------------------------------------------------------------------------------------------
@@ -469,10 +336,3 @@ def test_exit_codes_a_damaged_checkpoint_is_a_weights_error_for_train_as_for_eve
     (run / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
     assert train_main(["export", str(run), "--out", str(tmp_path / "weights")]) == 3
     assert capsys.readouterr().err.startswith("error:") and not (tmp_path / "weights").exists()
-
-
-def test_item17_a_read_only_weights_folder_is_said_plainly_in_the_studio():
-    from ca2sis.app.qt.worker import error_message
-
-    message = error_message(OSError(30, "Read-only file system", "/opt/weights/.generator.onnx.0123456789ab.tmp"))
-    assert message == "Read-only file system: /opt/weights/.generator.onnx.0123456789ab.tmp"
