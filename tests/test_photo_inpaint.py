@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from ca2sis.model.photo.inpaint import fill_vacated, membrane
+from ca2sis.model.photo.inpaint import DEFAULT_FILL, FillConfig, fill_vacated, membrane
 
 SIDE = 256
 ROWS, COLS = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32)
@@ -90,8 +91,33 @@ def test_keep_pixels_are_never_changed_nor_copied():
     beside = vacated & ~hand & disc(65, 175, 45)
     assert beside.sum() > 200
     assert abs(result[beside][:, 0].mean() - background[beside][:, 0].mean()) < 4.0
-    # Outside the vacated region, every pixel is the photo's own.
-    assert np.array_equal(result[~vacated], image[~vacated].astype(np.float32))
+    # Beyond the blend band along the region every pixel is the photo's own; with no band, every
+    # pixel outside the region.
+    band = round(DEFAULT_FILL.blend * SIDE) + 1
+    far = ~vacated & (cv2.distanceTransform((~vacated).astype(np.uint8), cv2.DIST_L2, 3) > band)
+    assert np.array_equal(result[far], image[far].astype(np.float32))
+    strict = fill_vacated(image, vacated, ~hair & ~head, keep=hand, config=FillConfig(blend=0.0))
+    assert np.array_equal(strict[~vacated], image[~vacated].astype(np.float32))
+
+
+def test_the_shadow_a_part_cast_along_its_edge_goes_with_it():
+    """Skin darkened along the hair that leaves (its shadow, its halo) is not continued into
+    the fill as a dark band: the fill takes the skin beyond it, and the shadow fades into it."""
+    forehead = np.full((SIDE, SIDE, 3), (220.0, 175.0, 145.0), np.float32)
+    forehead += np.random.default_rng(1).normal(0, 3, (SIDE, SIDE, 1)).astype(np.float32)
+    hair = ROWS < 100
+    shadow = (ROWS >= 100) & (ROWS < 104)
+    image = forehead.copy()
+    image[hair] = (40, 30, 25)
+    image[shadow] -= 60.0
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    vacated = hair & (ROWS >= 60)
+    result = fill_vacated(image, vacated, ~hair)
+    assert np.abs(result[vacated].mean(axis=0) - (220, 175, 145)).max() < 6.0
+    assert np.abs(result[shadow].mean(axis=0) - (220, 175, 145)).max() < 20.0  # was 60 darker
+    # Without the blend band the shadow is continued into the fill (what the band is for).
+    strict = fill_vacated(image, vacated, ~hair, config=FillConfig(blend=0.0))
+    assert np.abs(strict[vacated].mean(axis=0) - (220, 175, 145)).max() > 10.0
 
 
 def test_forehead_vacated_by_hair_takes_the_skin_not_the_backdrop():

@@ -25,14 +25,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .texture import DETAIL_SIGMA, masked_low_pass, synthesize
+from .texture import DETAIL_SIGMA, SynthesisConfig, masked_low_pass, synthesize
 
 
 @dataclass(frozen=True)
 class FillConfig:
     """How ``fill_vacated`` fills; lengths are shares of the image's longer side."""
 
-    detail_sigma: float = 0.015  # the low/high split (Gaussian sigma)
+    # The low/high split (Gaussian sigma): grain and pores. A wider split copies a backdrop's
+    # curved shading (a lamp's glow) with its texture, as blocks.
+    detail_sigma: float = 0.006
     # The membrane starts from the source's pixels smoothed this little (a wider low-pass is
     # biased where the source's shading changes fast, a highlight by the hairline: a step).
     edge_sigma: float = 0.004
@@ -43,6 +45,13 @@ class FillConfig:
     coarsest: int = 12  # the pyramid's smallest side, in pixels
     relaxations: int = 24  # relaxation steps at each level of the pyramid (the coarsest: four times)
     min_grain_pixels: int = 64  # fewer source pixels than this: no texture at all
+    # Source pixels this near the region have their low band re-made too, fading out (a
+    # multi-band join: the shadow a part cast along its edge goes with it). 0: only the
+    # vacated pixels change.
+    blend: float = 0.02
+    # How the source's texture is synthesised: its few strong edges (the part's halo, a lamp's
+    # rim) limited to a few spreads of its grain, so they are not stamped over the fill.
+    texture: SynthesisConfig = SynthesisConfig(detail_limit=2.5)
 
 
 DEFAULT_FILL = FillConfig()
@@ -119,9 +128,9 @@ def fill_vacated(image: np.ndarray, vacated: np.ndarray, source: np.ndarray, kee
 
     image: uint8 or float (H, W, 3) RGB 0..255; vacated, source, keep: bool (H, W). ``keep``
     pixels are never changed, even inside ``vacated``, and never copied from. Returns float32
-    (H, W, 3): the image's own values outside ``vacated`` (and on ``keep``). A vacated region
-    with no source pixel within reach takes the nearest source pixels' colour, flat.
-    Deterministic for a given ``seed``.
+    (H, W, 3): the image's own values outside ``vacated``, except the source pixels within
+    ``config.blend`` of it, whose low band fades into the fill's (their texture is kept;
+    ``blend=0`` changes nothing outside ``vacated``). Deterministic for a given ``seed``.
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
@@ -146,25 +155,33 @@ def fill_vacated(image: np.ndarray, vacated: np.ndarray, source: np.ndarray, kee
         box, here, inside = (slice(None), slice(None)), result, region
         nearby = known
     # Low band: the source's low-pass (over the source alone: the part that left does not
-    # bleed into it), continued as a membrane.
-    # The source's rim against the region is left out (a part's shadow and halo lie there:
-    # continued, they would be a dark band where the part was).
+    # bleed into it), continued as a membrane. The source's rim along the region is left out
+    # of it (the part's shadow and halo lie there: continued, they would be a dark band where
+    # the part was) and re-made in its low band only, fading back to the photo's own pixels.
     inset = round(config.texture_inset * side)
-    clean = nearby & ~_grow(inside, inset)
+    blend = round(config.blend * side)
+    distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
+    rim = nearby & (distance <= blend) if blend > 0 else np.zeros_like(inside)
+    clean = nearby & (distance > max(inset, blend))
     if clean.sum() < config.min_grain_pixels:
-        clean = nearby
+        clean, rim = nearby, np.zeros_like(inside)
     low = masked_low_pass(here, clean, max(0.7, config.edge_sigma * side))
     filled = membrane(low, clean, config.coarsest, config.relaxations)
+    if rim.any():
+        ramp = np.clip(2.0 * (1.0 - distance[rim] / (blend + 1.0)), 0.0, 1.0)  # whole over half the band
+        weight = (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
+        own_low = masked_low_pass(here, nearby, sigma)
+        here[rim] += weight * (filled[rim] - own_low[rim])
     guide = here.copy()
     guide[inside] = filled[inside]
     # High band: the source's own texture, synthesised over the membrane.
     if nearby.sum() >= config.min_grain_pixels:
         exemplar = np.clip(here + 0.5, 0, 255).astype(np.uint8)
         generated_side = max(1, round(DETAIL_SIGMA * side / sigma))
-        texture_source = ~_grow(~nearby, inset)
+        texture_source = ~_grow(~nearby, 2 * inset)
         if texture_source.sum() < config.min_grain_pixels:
             texture_source = nearby
-        made = synthesize(guide, inside, exemplar, texture_source, generated_side, seed=seed)
+        made = synthesize(guide, inside, exemplar, texture_source, generated_side, seed=seed, config=config.texture)
         detail = made - guide
         if not np.abs(detail[inside]).max(initial=0.0) > 0:  # no patch fits in the source: grain
             detail = _grain(here, nearby, inside, sigma, seed)

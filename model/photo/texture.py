@@ -66,6 +66,9 @@ class SynthesisConfig:
     usage: float = 0.6  # penalty per unit of other cells copying the same exemplar place, over the even share
     patch: float = 6.0  # mean side of a coherent patch, in cells
     max_lattice: int = 160  # longest side of the matching lattice (a split of a pixel or two is not searched per pixel)
+    # Copied detail softly limited to this many robust spreads of the exemplar's (None: as it
+    # is). A backdrop's few strong edges (a halo, a lamp's rim) would otherwise be stamped about.
+    detail_limit: float | None = None
     noise: float = 0.15  # seeded jitter of every candidate's cost (ties broken by the seed, not the scan order)
 
 
@@ -226,6 +229,10 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     usable = cv2.erode(ex_inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if not usable.any():
         usable = ex_inside
+    if config.detail_limit is not None:
+        spread = 1.4826 * np.median(np.abs(ex_high[usable]), axis=0) * config.detail_limit
+        spread = np.maximum(spread, 1.0).astype(np.float32)
+        ex_high = spread * np.tanh(ex_high / spread)
 
     # Features on the matching lattice: deviations from each part's own CIELAB mean, on one
     # scale (the exemplar's spread). The guide's shading pattern is matched, not its colour (a
