@@ -3,7 +3,8 @@ inputs (random bytes, truncated files, wrong modes and sizes, odd masks, odd opt
 damaged weights and projects) fed to ca2sis-edit, ca2sis-parse, ca2sis-export, the Engine,
 project loading and the training-data check, in-process; and (issue 26) odd numbers and
 nesting in project files, tiny photos, outputs that are symlinks, and outputs that are
-inputs, for every command.
+inputs, for every command; and (issue 39) outputs that are special files (a FIFO, a socket)
+and abbreviated options, for every command.
 
 Every case must end in exit code 0, 2 or 3 (or, for the Python APIs, a result or a
 ``CA2SISError``): never a traceback. No input file may change (checksums before and after)
@@ -12,11 +13,15 @@ and no temporary file may be left beside them.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import io
 import json
+import os
 import shutil
+import socket
+import stat
 import struct
 import zlib
 from collections.abc import Callable
@@ -619,3 +624,168 @@ def test_no_command_writes_over_its_inputs(fuzz_setup, cached_engines, tmp_path)
           f"refused with exit 2, {len(failures)} failures")
     assert not failures, "\n".join(failures)
     assert checksums(root / "inputs", weights, parser, tmp_path) == before
+
+
+# ---- issue 39: special files as outputs, abbreviated options ----------------------------------------------------
+def _special_file(path: Path, kind: str) -> Callable[[], None]:
+    """Make a FIFO or a Unix socket at ``path`` (neither needs root); returns how to close it."""
+    if kind == "fifo":
+        os.mkfifo(path)
+        return lambda: None
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    return server.close
+
+
+SPECIAL_KINDS = {"fifo": stat.S_ISFIFO, "socket": stat.S_ISSOCK}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(socket, "AF_UNIX"), reason="no FIFOs or Unix sockets")
+def test_special_files_as_outputs_are_refused_by_every_writer(fuzz_setup, cached_engines, tmp_path):  # noqa: ARG001
+    from ca2sis.app.qt.main import main as studio_main
+    from ca2sis.model.cli import bench as cli_bench
+    from ca2sis.model.cli import eval as cli_eval
+    from ca2sis.model.io.atomic import write_text_atomic
+    from ca2sis.model.io.images import save_pngs
+    from ca2sis.model.io.weights import atomic_save_file
+    from ca2sis.model.photo.source import save_image
+
+    _, _, pool, weights = fuzz_setup
+    parser = weights.with_name("parser")
+    data = tmp_path / "data"  # one face: what ca2sis-eval reads
+    (data / "images").mkdir(parents=True)
+    (data / "masks").mkdir()
+    shutil.copyfile(pool["faces"][0], data / "images" / f"a{pool['faces'][0].suffix}")
+    shutil.copyfile(pool["masks"][0], data / "masks" / "a.png")
+    mask, face = str(pool["masks"][0]), str(pool["faces"][0])
+    edit = ["--mask", mask, "--style", face, "--style-mask", mask, "--weights", str(weights), "--device", "cpu"]
+    evaluate = ["--data", str(data), "--weights", str(weights), "--quiet", "--no-identity", "--limit", "1"]
+    face_pixels = np.full((16, 16, 3), 90, np.uint8)
+
+    def command(main, argv):
+        code, stderr = run_cli(main, argv)
+        if code != 2 or "Traceback" in stderr:
+            raise AssertionError(f"exit {code}: {stderr[-200:]}")
+        raise CA2SISError(stderr)  # refused with exit 2: judged below like a Python API's refusal
+
+    writers = {  # each writes ``out``, another file beside it where it needs one
+        "ca2sis-edit --out": lambda out: command(cli_edit.main, [*edit, "--out", str(out)]),
+        "ca2sis-edit --attention": lambda out: command(cli_edit.main, [*edit, "--out", str(out.with_name("r.png")),
+                                                                       "--attention", f"hair={out}"]),
+        "ca2sis-parse --out": lambda out: command(cli_parse.main, [face, "--no-align", "--size", "64", "--out",
+                                                                   str(out), "--weights", str(parser)]),
+        "ca2sis-parse --colour-out": lambda out: command(cli_parse.main, [
+            face, "--no-align", "--size", "64", "--out", str(out.with_name("m.png")), "--colour-out", str(out),
+            "--weights", str(parser)]),
+        "ca2sis-bench --json": lambda out: command(cli_bench.main, [
+            "--weights", str(weights), "--variants", "torch-cpu", "--runs", "1", "--warmup", "0", "--json", str(out)]),
+        "ca2sis-eval --markdown": lambda out: command(cli_eval.main, [*evaluate, "--markdown", str(out)]),
+        "ca2sis --screenshot": lambda out: command(studio_main, ["--screenshot", str(out), "--weights", str(weights)]),
+        "save_pngs": lambda out: save_pngs([(face_pixels, out)]),
+        "save_image": lambda out: save_image(face_pixels, out),
+        "write_text_atomic": lambda out: write_text_atomic(out, "text"),
+        "atomic_save_file": lambda out: atomic_save_file({"t": torch.zeros(2)}, out),
+    }
+    failures, held = [], 0
+    for name, write in writers.items():
+        for kind, is_kind in SPECIAL_KINDS.items():
+            case = tmp_path / f"{name.replace(' ', '_')}-{kind}"
+            case.mkdir()
+            out = case / "out.png"
+            close = _special_file(out, kind)
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    write(out)
+                failures.append(f"{name}: a {kind} at the output was written")
+            except CA2SISError as error:
+                if "not a regular file" not in str(error):
+                    failures.append(f"{name}: {kind}: {error}")
+            except AssertionError as error:
+                failures.append(f"{name}: {kind}: {error}")
+            finally:
+                close()
+            if not is_kind(os.lstat(out).st_mode):
+                failures.append(f"{name}: the {kind} at the output was replaced")
+            elif sorted(p.name for p in case.iterdir()) != ["out.png"]:
+                failures.append(f"{name}: {kind}: left {sorted(p.name for p in case.iterdir())}")
+            else:
+                held += 1
+    print(f"\nspecial files as outputs: {len(writers)} writers x {len(SPECIAL_KINDS)} kinds: {held} refused, "
+          f"{len(failures)} failures")
+    assert not failures, "\n".join(failures)
+
+
+class _Parsed(BaseException):
+    """Raised instead of parsing: carries the parser a console script built."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        super().__init__()
+        self.parser = parser
+
+
+def _console_parsers(monkeypatch) -> dict[str, argparse.ArgumentParser]:
+    """The argument parser of every console script (and ``ca2sis-train``'s subcommands), as each
+    builds it, caught at its parse_args."""
+    from ca2sis.app.qt.main import main as studio_main
+    from ca2sis.model.cli import bench as cli_bench
+    from ca2sis.model.cli import eval as cli_eval
+    from ca2sis.model.cli import train_parser as cli_train_parser
+    from ca2sis.model.cli.train import main as train_main
+
+    def catch(self, args=None, namespace=None):  # noqa: ARG001
+        raise _Parsed(self)
+
+    parsers = {}
+    with monkeypatch.context() as patch:
+        patch.setattr(argparse.ArgumentParser, "parse_args", catch)
+        for main, argv in [(cli_edit.main, []), (cli_parse.main, []), (cli_bench.main, []), (onnx_export.main, []),
+                           (cli_eval.main, []), (train_main, []), (train_main, ["export"]),
+                           (train_main, ["fit-mapping"]), (train_main, ["info"]), (cli_train_parser.main, []),
+                           (studio_main, [])]:
+            try:
+                main(argv)
+            except _Parsed as parsed:
+                parsers[parsed.parser.prog] = parsed.parser
+    return parsers
+
+
+ABBREVIATION_CASES_PER_OPTION = 2
+
+
+def test_abbreviated_options_are_refused_by_every_command(monkeypatch):
+    """Every long option of every console script, cut short at seeded lengths where argparse's
+    default would take the cut for the option (it is no other option's prefix): exit 2 with
+    "error:", the cut named as unrecognised. A misspelt or future option never runs silently."""
+    rng = np.random.default_rng(SEED + 39)
+    parsers = _console_parsers(monkeypatch)
+    assert len(parsers) == 11, sorted(parsers)
+    failures, tried = [], 0
+    for prog, parser in parsers.items():
+        options = [text for action in parser._actions for text in action.option_strings if text.startswith("--")]
+        required = []  # what the parser needs besides the cut option, so that only the cut is wrong
+        for action in parser._actions:
+            if not action.option_strings:
+                required.append("x")
+            elif action.required:
+                required += [action.option_strings[0], str(action.choices[0]) if action.choices else "x"]
+        for option in options:
+            action = parser._option_string_actions[option]
+            for length in sorted(set(rng.integers(3, len(option), ABBREVIATION_CASES_PER_OPTION).tolist())):
+                cut = option[:length]
+                if sum(other.startswith(cut) for other in options) != 1 or length >= len(option):
+                    continue  # ambiguous cuts were refused before too
+                value = "" if action.nargs == 0 else f"={action.choices[0] if action.choices else '1'}"
+                tried += 1
+                stderr = io.StringIO()
+                with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+                    try:
+                        parser.parse_args([*required, cut + value])
+                        code = 0
+                    except SystemExit as exit_:
+                        code = exit_.code
+                said = stderr.getvalue()
+                if code != 2 or not said.startswith(f"error: {prog}: unrecognized arguments: {cut}"):
+                    failures.append(f"{prog} {cut}{value}: exit {code}: {said.strip()[:160]}")
+    print(f"\nabbreviated options: {tried} cuts over {len(parsers)} commands: {tried - len(failures)} refused, "
+          f"{len(failures)} failures")
+    assert tried > 100 and not failures, "\n".join(failures[:10])
