@@ -134,6 +134,26 @@ def test_black_hair_on_black_background_keeps_the_parsed_edge():
     assert moved[:, 50:58].mean() > 0.8 * np.abs(ORANGE - 20.0).mean()  # the part up to near its edge
 
 
+def test_a_dark_patch_of_background_touching_the_hair_stays_background():
+    """A blue sign behind dark hair, touching it, outside the parsed mask but within the
+    band: its colour lies between the hair's and the wall's, so colours alone would make it
+    half hair; the parse's word, growing with the distance past the mask's edge, keeps it
+    the sign (it changes by under a fifth of what it would as hair)."""
+    rng = np.random.default_rng(5)
+    image = np.empty((SIDE, SIDE, 3), np.float32)
+    image[:] = (225, 225, 230)
+    image[:, :64] = (30, 25, 25)
+    image[40:80, 64:84] = (40, 90, 200)
+    image = np.clip(np.round(image + rng.normal(0, 1.5, image.shape)), 0, 255).astype(np.uint8)
+    part = np.zeros((SIDE, SIDE), bool)
+    part[:, :64] = True
+    result = recolour_over_matte(image, part_matte(image, part, ~part, BAND), to_orange)
+    sign = (slice(40, 80), slice(66, 84))
+    as_hair = np.abs(ORANGE - image[sign].astype(np.float32)).mean()
+    assert change(result, image)[sign].mean() < 0.2 * as_hair
+    assert change(result, image)[:, 50:60].mean() > 0.9 * np.abs(ORANGE - 27.0).mean()  # the hair did change
+
+
 def test_alpha_is_one_inside_zero_far_out_and_the_rest_untouched():
     """Deep inside the part alpha is 1 and its colour changes; far in the background and in
     every other class (a skin region touching the part) alpha is 0 and the saved pixels are

@@ -46,11 +46,13 @@ MATTING_EPSILON = 1e-6
 # The data term (``_alpha_prior``), per pixel against the Laplacian's O(1) entries: the pull
 # towards the colours' own alpha where the part's and the background's colours nearby differ
 # (a tie-break: the Laplacian follows the edges), and towards the parse where they do not
-# (firm: a transition a few pixels wide). Colours this far apart (RGB 0..1, Euclidean) are
-# half way between.
+# (firm: a transition a few pixels wide); colours ``SEPARATION`` apart (RGB 0..1, Euclidean)
+# are half way between. On the background's side the parse also pulls with up to
+# ``PARSE_PRIOR``, growing with the distance past the mask's edge (full a band away).
 COLOUR_PRIOR = 1e-3
 MASK_PRIOR = 0.5
 SEPARATION = 0.2
+PARSE_PRIOR = 1e-2
 PRIOR_REACH = 2.5  # the part's and the background's colours are taken this many bands around
 # Conjugate gradients: relative residual and iteration cap.
 SOLVER_TOLERANCE = 1e-4
@@ -214,11 +216,12 @@ def _closed_form_alpha(colours: np.ndarray, trimap_box: np.ndarray, part: np.nda
 
 def _alpha_prior(colours: np.ndarray, trimap_box: np.ndarray, part: np.ndarray, background: np.ndarray,
                  band: float) -> tuple[np.ndarray, np.ndarray]:
-    """What each pixel's alpha is pulled towards, and how hard. Nearby (``band``) the part's
-    definite pixels have a mean colour F and the background's definite pixels B; a pixel's
-    colour projected on B..F says its alpha when F and B differ (``SEPARATION``), and the
-    parse (``part``) says it when they do not (black hair on a black background), firmly:
-    there the colours leave alpha free and the closed form would spread it into a haze."""
+    """What each pixel's alpha is pulled towards, and how hard. Nearby (``PRIOR_REACH``
+    bands) the part's definite pixels have a mean colour F and the background's definite
+    pixels B; a pixel's colour projected on B..F says its alpha when F and B differ
+    (``SEPARATION``), and the parse (``part``) says it when they do not (black hair on a
+    black background), firmly: there the colours leave alpha free and the closed form would
+    spread it into a haze."""
     radius = max(2, round(PRIOR_REACH * band))  # from anywhere in the band, both sides' definite pixels
     size = (2 * radius + 1, 2 * radius + 1)
 
@@ -237,8 +240,14 @@ def _alpha_prior(colours: np.ndarray, trimap_box: np.ndarray, part: np.ndarray, 
     # Where one kind is not seen nearby (a narrow strip of background, a corner) the colours
     # have nothing to compare with: the parse decides.
     separation[np.minimum(foreground_weight, background_weight) < 0.02] = 0.0
+    # On the background's side, the parse's word also grows with the distance from its edge
+    # (full a band away): strands reach past the mask's edge, thinning out, and a patch of
+    # the background as dark as the hair would otherwise be free to join them. (On the
+    # part's side no such pull: the mask covers the background between wisps deep inside.)
+    to_part = cv2.distanceTransform((~part).astype(np.uint8), cv2.DIST_L2, 5)
+    depth = np.where(background & ~part, np.clip(to_part / max(band, 1.0), 0.0, 1.0), 0.0)
     colour_weight = COLOUR_PRIOR * separation
-    mask_weight = MASK_PRIOR * (1.0 - separation)
+    mask_weight = MASK_PRIOR * (1.0 - separation) + PARSE_PRIOR * depth ** 2
     weight = colour_weight + mask_weight
     target = (colour_weight * np.clip(projected, 0.0, 1.0) + mask_weight * part) / weight
     return target.astype(np.float64), weight.astype(np.float64)
@@ -330,6 +339,9 @@ def _foreground_background(colours: np.ndarray, alpha: np.ndarray, band: int) ->
         background = cv2.blur(background * (1.0 - alpha3), size) / (1.0 - blurred_alpha + 1e-5)
         residual = colours - alpha3 * blurred_foreground - (1.0 - alpha3) * background
         foreground = np.clip(blurred_foreground + alpha3 * residual, 0.0, 1.0)
-    # The background that, with this F, composes to the photo: (I - alpha F) / (1 - alpha)
-    # is the blurred background plus (1 + alpha) times the residual, finite where alpha is 1.
-    return foreground, np.clip(background + (1.0 + alpha3) * residual, 0.0, 1.0)
+    # The background that, with this F, composes to the photo, (I - alpha F) / (1 - alpha)
+    # (the background a recolour of F keeps); where alpha is near 1, the blurred background
+    # plus (1 + alpha) times the residual, which is the same before F is clipped.
+    exact = (colours - alpha3 * foreground) / np.maximum(1.0 - alpha3, 1e-6)
+    background = np.where(alpha3 < 0.98, exact, background + (1.0 + alpha3) * residual)
+    return foreground, np.clip(background, 0.0, 1.0)
