@@ -438,6 +438,7 @@ class GalleryPanel(QWidget):
         self.open_reference.setToolTip("Read a photo file into the gallery (its face is found, aligned and parsed), "
                                        "to drag onto a part, the result or the shapes")
         self.open_reference.triggered.connect(lambda _checked=False: ask_reference(None))
+        self.open_reference.setIconText(OPEN_REFERENCE)  # the button says "…" too: it asks for a file
         self.list.addAction(self.open_reference)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.button = QToolButton()
