@@ -124,6 +124,16 @@ PART_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+def pair_partner(index: int) -> int | None:
+    """The other member of the pair (``PART_GROUPS``) that class ``index`` belongs to, None for
+    a class of no pair: a reference with one eye closed lends its open eye to both."""
+    for members in PART_GROUPS.values():
+        classes = [CLASS_NAMES.index(name) for name in members]
+        if index in classes:
+            return classes[1 - classes.index(index)]
+    return None
+
+
 def part_indices(part: Part, num_classes: int = NUM_CLASSES) -> tuple[int, ...]:
     """The classes a part names: one (as ``part_index``), or both of a pair in ``PART_GROUPS``."""
     if isinstance(part, str) and part.strip().lower() in PART_GROUPS:

@@ -17,6 +17,7 @@ from ca2sis.model.inference.shapes import composite_mask
 from ca2sis.model.inference.visualise import attention_overlay
 from ca2sis.model.labels import COLORS, part_index
 from ca2sis.model.networks.composite import CA2SIS
+from ca2sis.model.photo.pipeline import PhotoPipeline
 
 from conftest import export_with_new_generator, styled_random_model
 
@@ -94,7 +95,8 @@ def test_a_skin_from_a_darker_face_darkens_the_nose_ears_and_neck_with_it(engine
     dark = np.full((64, 64, 3), (95, 60, 45), np.uint8)
     parts = {name: mask == part_index(name) for name in ("skin", "nose", "l_ear", "r_ear", "neck", "hair")}
     skin_from_dark = {"skin": (Reference(dark, mask), 1.0)}
-    result = engine.render(Edit(mask, Reference(pale, mask), part_styles=skin_from_dark)).image.astype(int)
+    pipeline = PhotoPipeline(engine)  # the finishing: the engine alone gives the network's output
+    result = pipeline.render(Edit(mask, Reference(pale, mask), part_styles=skin_from_dark)).image.astype(int)
     for name in ("skin", "nose", "l_ear", "r_ear", "neck"):  # one tone: the parts of the skin's colour go with it
         assert result[parts[name]].mean() < pale.mean() - 60, name
     # The hair is untouched, away from the blend's fade just past the changed parts (3 % of the side).
@@ -104,7 +106,7 @@ def test_a_skin_from_a_darker_face_darkens_the_nose_ears_and_neck_with_it(engine
     # A nose given a style of its own keeps it (here the photo's own pale one; this tiny nose
     # of 33 pixels takes some of the dark skin around it in the blend).
     own_nose = {**skin_from_dark, "nose": (Reference(pale, mask), 1.0)}
-    kept = engine.render(Edit(mask, Reference(pale, mask), part_styles=own_nose)).image.astype(int)
+    kept = pipeline.render(Edit(mask, Reference(pale, mask), part_styles=own_nose)).image.astype(int)
     assert kept[parts["nose"]].mean() > result[parts["nose"]].mean() + 40
 
 

@@ -34,7 +34,7 @@ from ..io.cache import LRUCache, content_digest
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
 from ..io.pixels import to_network_images, to_uint8_images
 from ..io.weights import default_weights, ensure_weights, read_weights_config  # noqa: F401  (re-exported)
-from ..labels import CLASS_NAMES, Part, part_index
+from ..labels import CLASS_NAMES, Part, pair_partner, part_index
 from ..networks.composite import CA2SIS
 from .backends import Backend, OnnxBackend, TorchBackend, onnx_export_current
 from .shapes import composite_mask
@@ -420,13 +420,19 @@ class Engine:
         for part, (reference, alpha) in edit.part_styles.items():
             index = part_index(part, self.config.num_classes)
             image, mask = self.load_reference(reference)
-            if not (mask == index).any():
-                raise DataError(
-                    f"{describe(reference.image)}: its mask has no {CLASS_NAMES[index]}, so there is no "
-                    f"{CLASS_NAMES[index]} style to take from it"
-                )
             strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
-            overrides[index] = (self._style_codes(image, mask), strength)
+            codes = self._style_codes(image, mask)
+            if not (mask == index).any():
+                # One member of a pair (a closed eye, a hidden ear) takes the other member's style.
+                partner = pair_partner(index)
+                if partner is None or not (mask == partner).any():
+                    raise DataError(
+                        f"{describe(reference.image)}: its mask has no {CLASS_NAMES[index]}, so there is no "
+                        f"{CLASS_NAMES[index]} style to take from it"
+                    )
+                codes = codes.copy()
+                codes[index] = codes[partner]
+            overrides[index] = (codes, strength)
         codes = self.interpolate_parts(base_codes, overrides)
         randoms = {}
         for part, (seed, alpha) in edit.random_parts.items():

@@ -175,7 +175,7 @@ def gain_of(spread: np.ndarray, wanted: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class LabTransform:
     """A part's colour change as a per-channel affine map in CIELAB: (x - source) * gain + target.
-    Kept so the same change can be carried past the aligned crop (see ``paste_back``)."""
+    Kept so the same change can be carried past the aligned crop (see ``paste``)."""
 
     part: int
     source: np.ndarray
@@ -186,3 +186,76 @@ class LabTransform:
         return (lab - self.source) * self.gain + self.target
 
 
+
+
+# What is white in a face photo (the whites of the eyes, the teeth) tells its light's colour:
+# a reference's part colour is read relative to its photo's white and rendered under the edited
+# photo's (von Kries: per-channel gains in linear RGB, within ``ADAPTATION_RANGE``).
+MOUTH = CLASS_NAMES.index("mouth")
+TEETH_MIN_LIGHTNESS = 55.0  # the mouth's pixels at least this light are teeth (the rest: tongue, shade)
+WHITE_MAX_CHROMA = 25.0  # whites this colourful are no white (a red eye, lipstick on a tooth)
+MIN_WHITE_PIXELS = 8
+ADAPTATION_RANGE = (0.7, 1.4)
+# Real skins (the cheeks of 400 training faces of celebamask-mini, `benchmarks/skin_range.py`):
+# chroma from its 5th percentile, hue (degrees, CIELAB) between its 5th and 95th percentiles. A
+# skin edit stays inside unless the photo's own skin is outside (a black-and-white photo, a cast).
+SKIN_CHROMA_MIN = 12.9
+SKIN_HUE_RANGE = (27.3, 66.6)
+
+
+def linear_rgb(rgb: np.ndarray) -> np.ndarray:
+    """sRGB 0..255 → linear light 0..1."""
+    value = np.clip(np.asarray(rgb, np.float32) / 255.0, 0.0, 1.0)
+    return np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4)
+
+
+def srgb(linear: np.ndarray) -> np.ndarray:
+    """Linear light 0..1 → sRGB 0..255 (float)."""
+    value = np.clip(np.asarray(linear, np.float32), 0.0, 1.0)
+    return 255.0 * np.where(value <= 0.0031308, value * 12.92, 1.055 * value ** (1 / 2.4) - 0.055)
+
+
+def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The colour of white in a face photo (linear RGB, channels summing to 3): the median of
+    the whites of its eyes (``white_of_eye_threshold``) and its teeth; None when it shows too
+    little of either (eyes closed, mouth shut)."""
+    mask = at_size(mask, image.shape[0])
+    lab = to_lab(image)
+    lightness, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
+    whites = np.zeros(mask.shape, bool)
+    for eye in IRIS_PARTS:
+        region = mask == eye
+        if region.sum() >= MIN_PART_PIXELS:
+            whites |= region & (lightness > white_of_eye_threshold(lightness[region]))
+    whites |= (mask == MOUTH) & (lightness >= TEETH_MIN_LIGHTNESS)
+    whites &= chroma < WHITE_MAX_CHROMA
+    if whites.sum() < MIN_WHITE_PIXELS:
+        return None
+    white = np.median(linear_rgb(image[whites]), axis=0)
+    return (3.0 * white / max(float(white.sum()), 1e-6)).astype(np.float32)
+
+
+def adapted(colour: PartColour, source_white: np.ndarray | None, target_white: np.ndarray | None) -> PartColour:
+    """``colour`` seen under light whose white is ``target_white`` instead of ``source_white``
+    (as the person's part would look in the other photo); unchanged when either is unknown."""
+    if source_white is None or target_white is None:
+        return colour
+    gains = np.clip(target_white / np.maximum(source_white, 1e-6), *ADAPTATION_RANGE)
+    rgb = srgb(linear_rgb(from_lab(colour.mean[None, None]))[0, 0] * gains)
+    return PartColour(to_lab(rgb[None, None])[0, 0], colour.spread)
+
+
+def real_skin(mean: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+    """A skin's CIELAB ``mean`` moved into the range of real skins (``SKIN_CHROMA_MIN``,
+    ``SKIN_HUE_RANGE``), a range widened to take in the photo's ``own`` skin (a graded photo's
+    skin may be greyer or cast, and the edit stays in its light)."""
+    chroma_min = SKIN_CHROMA_MIN
+    low, high = SKIN_HUE_RANGE
+    if own is not None:
+        chroma_min = min(chroma_min, float(np.hypot(own[1], own[2])))
+        own_hue = float(np.degrees(np.arctan2(own[2], own[1])))
+        low, high = min(low, own_hue), max(high, own_hue)
+    chroma = max(float(np.hypot(mean[1], mean[2])), chroma_min)
+    hue = float(np.clip(np.degrees(np.arctan2(mean[2], mean[1])), low, high))
+    radians = np.radians(hue)
+    return np.array([mean[0], chroma * np.cos(radians), chroma * np.sin(radians)], np.float32)

@@ -20,9 +20,19 @@ import cv2
 import numpy as np
 
 from ..inference.engine import Edit, Engine, Result
-from ..io.images import MaskInput
-from ..labels import Part, part_index
-from .colour import SKIN, SKIN_TONE_PARTS, colour_target, part_colour, skin_tone_target
+from ..io.images import MaskInput, as_mask
+from ..labels import Part, pair_partner, part_index
+from .colour import (
+    SKIN,
+    SKIN_TONE_PARTS,
+    PartColour,
+    adapted,
+    colour_target,
+    part_colour,
+    real_skin,
+    skin_tone_target,
+    white_point,
+)
 from .finish import Finish, finish_image
 from .paste import PASTE_REGIONS, PhotoTarget, paste_edit
 from .source import SourcePhoto
@@ -43,7 +53,7 @@ class Rendered:
 
     result: Result
     image: np.ndarray
-    mask: np.ndarray  # the mask that was generated, at the networks' size
+    mask: np.ndarray  # the mask that was generated, at the photo mask's side (else the networks')
     finish: Finish | None = None
     photo: np.ndarray | None = None
     milliseconds: dict[str, float] = field(default_factory=dict)
@@ -88,13 +98,23 @@ class PhotoPipeline:
         original = engine.load_mask(original_mask) if original_mask is not None else style_mask
         count = engine.config.num_classes
         colours = {}
+        own_white = white_point(style_image, style_mask) if edit.match_colour and edit.part_styles else None
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
                 image, mask = engine.load_reference(reference)
+                partner = pair_partner(index)
                 target = part_colour(image, mask, index)
-                if target is not None and alpha > 0:
-                    colours[index] = colour_target(part_colour(style_image, style_mask, index), target, alpha)
+                if target is None and partner is not None:  # a closed eye: the open one serves both
+                    target = part_colour(image, mask, partner)
+                if target is None or alpha <= 0:
+                    continue
+                # The reference person's colour, not its photo's light: seen under this photo's white.
+                target = adapted(target, white_point(image, mask), own_white)
+                own = part_colour(style_image, style_mask, index)
+                if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
+                    target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
+                colours[index] = colour_target(own, target, alpha)
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
         reshaped = dict(engine.shape_targets(edit) if targets is None else targets)
@@ -118,7 +138,10 @@ class PhotoPipeline:
         result = self.engine.render(edit, preview=preview)
         start = time.perf_counter()
         finish = None
-        image, mask = result.image, self.engine.load_mask(edit.mask)
+        image = result.image
+        # The edited mask at the photo mask's own side (a photo's edit is as sharp as its parse).
+        mask = as_mask(edit.mask, photo.mask.shape[0] if photo is not None else self.engine.image_size,
+                       self.engine.config.num_classes)
         if edit.style_is_source:  # a finish even when its steps are off: a photo edit pastes back by it
             finish = self.plan(edit)
             agrees = (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT

@@ -1,0 +1,46 @@
+"""The range of real skin colours (CIELAB lightness, chroma, hue of the cheeks) on training faces.
+
+    python benchmarks/skin_range.py --data ../shared/data/celebamask-mini [--count 400]
+
+Prints percentiles; ``model/photo/colour.py`` keeps the chroma's 5th and the hue's 5th and 95th
+(``SKIN_CHROMA_MIN``, ``SKIN_HUE_RANGE``). Validation faces are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ca2sis.model.photo.colour import SKIN, part_colour
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="celebamask-mini: images/*.jpg and masks/*.png")
+    parser.add_argument("--count", type=int, default=400, help="training faces measured (sorted ids)")
+    args = parser.parse_args()
+    split = (REPO / "assets" / "splits" / "celebamask-mini-val.txt").read_text().splitlines()
+    validation = {line for line in split if line and not line.startswith("#")}
+    names = sorted(path.stem for path in (args.data / "images").glob("*.jpg") if path.stem not in validation)
+    lightness, chroma, hue = [], [], []
+    for name in names[:args.count]:
+        image = np.array(Image.open(args.data / "images" / f"{name}.jpg").convert("RGB"))
+        colour = part_colour(image, np.array(Image.open(args.data / "masks" / f"{name}.png")), SKIN)
+        if colour is None:
+            continue
+        lightness.append(colour.mean[0])
+        chroma.append(np.hypot(colour.mean[1], colour.mean[2]))
+        hue.append(np.degrees(np.arctan2(colour.mean[2], colour.mean[1])))
+    percentiles = [1, 2, 5, 50, 95, 98, 99]
+    print(f"{len(chroma)} faces; percentiles {percentiles}")
+    for label, values in (("lightness", lightness), ("chroma", chroma), ("hue", hue)):
+        print(f"{label:>9}: {np.percentile(values, percentiles).round(1).tolist()}")
+
+
+if __name__ == "__main__":
+    main()

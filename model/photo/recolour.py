@@ -1,0 +1,205 @@
+"""A style edit of a photo: each restyled part recoloured where it is in the whole photo.
+
+A style edit (a reference's part, a random style, a strength) changes a part's colour, not
+its shape, so no pixel has to be invented: the photo's own pixels are kept (strands, pores,
+its light and grain) and recoloured. Each restyled part gets a colour change
+(``LabTransform``: to the reference's colour, or to the network's part for a random style),
+applied wherever the part is in the photo at its own framing (``framing.photo_parse``: past
+the aligned crop too, so no box or seam can appear), by how much each pixel is the part:
+its alpha matte against the background (``matte.py``: the background between strands keeps
+its colour, no rim, no haze) and a soft class edge against the face's other parts (a skin
+edit leaves the eyes, brows and lips). Every pixel no part reaches keeps its bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+
+from ..labels import BACKGROUND, CLASS_NAMES
+from .colour import (
+    IRIS_PARTS,
+    SKIN,
+    SKIN_TONE_PARTS,
+    LabTransform,
+    colour_sample,
+    from_lab,
+    gain_of,
+    iris_weight,
+    match_colours,
+    to_lab,
+)
+from .finish import Finish
+from .framing import PhotoParse, photo_parse
+from .matte import TRIMAP_UNKNOWN, band_for, part_matte, trimap
+from .regions import MIN_PART_PIXELS, at_size
+from .source import SourcePhoto
+
+# The soft edge of a part against the face's other parts, in working pixels (a Gaussian):
+# the parser's edge is right there, a lip keeps its line.
+CLASS_EDGE_SIGMA = 0.8
+# Parts of the skin's tone and the lips keep their shading and contrast: lightness moves by at
+# most this factor of contrast, and by at most this many CIELAB units (a light face given a tan
+# becomes tanned, not a dark mask).
+TONE_PARTS = frozenset({SKIN, *SKIN_TONE_PARTS, CLASS_NAMES.index("u_lip"), CLASS_NAMES.index("l_lip")})
+TONE_LIGHTNESS_GAIN = (0.85, 1.2)
+TONE_LIGHTNESS_STEP = 30.0
+# Parts whose edge is strands, found by the matte; where it meets the rest over at least
+# this many pixels.
+MATTED_PARTS = frozenset({CLASS_NAMES.index("hair"), CLASS_NAMES.index("hat")})
+MIN_MATTE_EDGE = 64
+FACE_EDGE_BAND = 0.3  # the band against the face's other parts, as a share of the background's
+
+
+def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generated: np.ndarray | None
+                    ) -> dict[int, LabTransform]:
+    """The colour change of each restyled part of a photo whose aligned crop is ``base``
+    (uint8 (S, S, 3)) with its parsed ``mask``: to the planned colour (``finish.colours``),
+    or for a part without one (a random style, colour matching off) to the colour of the
+    network's part in ``generated`` (the raw face, its light matched to the photo's)."""
+    side = base.shape[0]
+    lab = to_lab(base)
+    transforms = {}
+    generated_lab = None
+    for part in sorted(finish.restyled):
+        inner = colour_sample(mask, part, lightness=lab[..., 0] if part in IRIS_PARTS else None)
+        if inner.sum() < MIN_PART_PIXELS:
+            continue
+        own = lab[inner]
+        own_mean, own_spread = own.mean(axis=0), own.std(axis=0)
+        target = finish.colours.get(part) if finish.match_colour else None
+        if target is not None:
+            mean, spread = np.asarray(target.mean, np.float32), own_spread * target.spread_ratio
+        elif generated is not None:
+            if generated_lab is None:
+                resized = cv2.resize(generated, (side, side), interpolation=cv2.INTER_LANCZOS4).astype(np.float32)
+                anchor = at_size(finish.anchor(finish.original_mask.shape[0]).astype(np.uint8), side) > 0
+                generated_lab = to_lab(match_colours(resized, base.astype(np.float32), anchor))
+            made = generated_lab[colour_sample(at_size(finish.edited_mask, side), part)]
+            if len(made) < MIN_PART_PIXELS:
+                continue
+            mean, spread = made.mean(axis=0), made.std(axis=0)
+        else:
+            continue
+        gain = gain_of(own_spread, spread)
+        if part in TONE_PARTS:  # shading and contrast kept, lightness moved by a bounded step
+            gain[0] = np.clip(gain[0], *TONE_LIGHTNESS_GAIN)
+            mean = mean.copy()
+            mean[0] = own_mean[0] + np.clip(mean[0] - own_mean[0], -TONE_LIGHTNESS_STEP, TONE_LIGHTNESS_STEP)
+        transforms[part] = LabTransform(part, own_mean, gain, np.asarray(mean, np.float32))
+    return transforms
+
+
+def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled: frozenset[int], side: int
+                 ) -> dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+    """How much each working pixel is each restyled part (float32 (h, w)); where the part
+    meets the background, the matte's unknown zone (float32, 1 in it) and the part's own
+    colour there (the matte's foreground, float32 RGB), else None. ``side``: the face's
+    side in working pixels (the matte's band)."""
+    classes = parse.classes
+    background = classes == BACKGROUND
+    weights = {}
+    lightness = None
+    for part in parts:
+        region = classes == part
+        if region.sum() < MIN_PART_PIXELS:
+            continue
+        weight = cv2.GaussianBlur(region.astype(np.float32), (0, 0), CLASS_EDGE_SIGMA)
+        zone = foreground = None
+        # Where a part with strands (hair) meets what stays as it is (the background, the
+        # forehead under a fringe), the matte decides how much each pixel is the part.
+        # The background gets a wide band (the parse strays there between wisps), the face's
+        # other parts a narrow one (the parser is right there; only strands over the skin).
+        others = ~region & ~np.isin(classes, list(restyled))
+        if part in MATTED_PARTS:
+            band = band_for(side)
+            zone = np.zeros(region.shape, bool)
+            foreground = parse.pixels.astype(np.float32)
+            for against, reach in ((others & ~background, max(2, round(band * FACE_EDGE_BAND))),
+                                   (background & others, band)):
+                edge = region & (cv2.dilate(against.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+                if edge.sum() < MIN_MATTE_EDGE:
+                    continue
+                matte = part_matte(parse.pixels, region, against, reach)
+                unknown = (trimap(region, against, reach) == TRIMAP_UNKNOWN) & ~zone
+                weight = np.where(unknown, matte.alpha, np.where(against, 0.0, weight)).astype(np.float32)
+                foreground[unknown] = matte.foreground[unknown]
+                zone |= unknown
+            zone = zone.astype(np.float32)
+        if part in IRIS_PARTS:  # the iris takes the colour, the white of the eye stays white
+            if lightness is None:
+                lightness = to_lab(parse.pixels)[..., 0]
+            weight = weight * iris_weight(lightness, region | (weight > 0.05))
+        weights[part] = (weight.astype(np.float32), zone, foreground)
+    return weights
+
+
+def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generated: np.ndarray | None,
+                   side: int) -> np.ndarray:
+    """The whole photo with every part ``finish`` restyles recoloured where it is (uint8
+    (H, W, 3), the photo's own bytes wherever no part reaches). ``mask``: the face's parsed
+    mask (aligned, S x S); ``generated``: the network's raw face (for parts without a planned
+    colour); ``side``: the side the face is worked at (``working_side``)."""
+    pixels = np.asarray(photo.pixels)
+    result = pixels.copy()
+    base = photo.aligned(mask.shape[0])
+    transforms = part_transforms(finish, base, mask, generated)
+    if not transforms:
+        return result
+    parse = photo_parse(photo, mask, side)
+    weights = part_weights(parse, transforms, finish.restyled, max(1, round(parse.face_side)))
+    if not weights:
+        return result
+    total = sum(weight for weight, *_ in weights.values())
+    reached = total > 1.0 / 512
+    if not reached.any():
+        return result
+    # The photo box the weights reach (working pixels → photo pixels), a pixel more for interpolation.
+    rows, cols = np.flatnonzero(reached.any(axis=1)), np.flatnonzero(reached.any(axis=0))
+    scale = parse.scale
+    height, width = pixels.shape[:2]
+    top, bottom = max(0, int((rows[0] - 1) / scale)), min(height, int(np.ceil((rows[-1] + 2) / scale)))
+    left, right = max(0, int((cols[0] - 1) / scale)), min(width, int(np.ceil((cols[-1] + 2) / scale)))
+    box = result[top:bottom, left:right]
+    lab = to_lab(box)
+    change = np.zeros_like(lab)
+    where = (top, bottom, left, right)
+    for part, (weight, zone, foreground) in weights.items():
+        up = _to_photo(weight, parse, where)[..., None]
+        transform = transforms[part]
+        own = lab
+        if zone is not None:
+            # Mixed pixels: the part's own colour (the matte's foreground) is recoloured and laid
+            # over the photo's own background, not the mixture (no haze of the new colour).
+            mixed = _to_photo(zone, parse, where)[..., None]
+            own = lab + mixed * (to_lab(_to_photo(foreground, parse, where)) - lab)
+        change += up * (transform.apply(own) - own)
+    touched = np.abs(change).max(axis=-1) > 1e-3
+    mixed = from_lab(lab + change)
+    np.copyto(box, np.clip(mixed + 0.5, 0, 255).astype(np.uint8), where=touched[..., None])
+    return result
+
+
+def _to_photo(plane: np.ndarray, parse: PhotoParse, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A working-scale plane (h, w[, c]) at the photo's pixels of ``box`` (top, bottom, left, right)."""
+    top, bottom, left, right = box
+    if parse.scale >= 1:
+        return plane[top:bottom, left:right].astype(np.float32)
+    # Photo pixel x sits at working x * scale + (scale - 1) / 2 (pixel centres, INTER_AREA's grid).
+    xs = (np.arange(left, right, dtype=np.float32) + 0.5) * parse.scale - 0.5
+    ys = (np.arange(top, bottom, dtype=np.float32) + 0.5) * parse.scale - 0.5
+    map_x, map_y = np.meshgrid(xs, ys)
+    return cv2.remap(plane.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def is_style_only(finish: Finish, original_mask: np.ndarray, edited_mask: np.ndarray) -> bool:
+    """Whether an edit only restyles parts (no shape changed, nothing painted): then no pixel
+    is invented and the photo is recoloured (``recolour_photo``)."""
+    if not finish.restyled or finish.reshaped or not finish.confine:
+        return False
+    return bool(np.array_equal(original_mask, at_size(edited_mask, original_mask.shape[0])))
+
+
+__all__ = ["is_style_only", "part_transforms", "part_weights", "photo_parse", "recolour_photo"]
