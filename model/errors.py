@@ -45,8 +45,10 @@ DISK_FULL_ERRNOS = frozenset(code for code in (errno.ENOSPC, getattr(errno, "EDQ
 def describe_error(error: BaseException) -> str:
     """One line a person reads; an OSError names its file (a disk-full write does not by itself)."""
     if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
-        where = f"cannot write {error.filename}: " if error.filename else ""
-        return f"{where}the disk is full (no space left on it): free some space or write elsewhere"
+        said = error.strerror or "No space left on device"
+        where = f"{said}: {error.filename}" if error.filename else said
+        room = "the disk is full" if error.errno == errno.ENOSPC else "the disk quota is used up"
+        return f"{where} ({room}: free some space, or write elsewhere)"
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
     return str(error)

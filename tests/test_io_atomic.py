@@ -122,7 +122,7 @@ def test_a_full_disk_under_safetensors_is_called_a_full_disk_naming_the_users_fi
     out = tmp_path / "generator.safetensors"
     code = run_cli(lambda: weights_io.atomic_save_file({"t": torch.zeros(2)}, out))
     error = capsys.readouterr().err
-    assert code == 2 and error.startswith(f"error: cannot write {out}: the disk is full"), error
+    assert code == 2 and error.startswith(f"error: No space left on device: {out} (the disk is full"), error
     assert "Input/output" not in error and ".tmp" not in error
     assert list(tmp_path.iterdir()) == []
 
@@ -133,5 +133,5 @@ def test_a_full_disk_under_any_writer_names_the_output_not_the_staging_file(tmp_
         with atomic_write(out) as temporary:
             raise OSError(28, "No space left on device", str(temporary))  # what a write() says
     message = describe_error(failed.value)
-    assert message == f"cannot write {out}: the disk is full (no space left on it): free some space or write elsewhere"
+    assert message == f"No space left on device: {out} (the disk is full: free some space, or write elsewhere)"
     assert list(tmp_path.iterdir()) == []
