@@ -5,28 +5,36 @@
   its photo: every render also pastes the face back into a preview of the photo;
 - ``ProjectController``: opening faces, photos, masks and projects, saving projects, File > New
   (a template mask, the mean face of the gallery's masks, in a chosen style);
-- ``ExportController``: saving the result (the whole photo at its own resolution, in the
-  background), the generated face and the mask;
+- ``ExportController``: saving the result (the whole photo at its own resolution), the
+  generated face and the mask;
+- ``QuitAfterWrites``: closing while a file is being written waits for it, with a note;
 - ``OnnxExportController``: the ONNX export on first start, and the switch to ONNX Runtime.
+
+Every file is read and written on a background task (``BackgroundTask``), never on the GUI
+thread, so the studio stays usable while a 12-megapixel photo is written or a project opens.
 
 Everything decided here is pure Python elsewhere (``state``), so this module only wires it to Qt.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
-from PySide6.QtCore import QMimeData, QTimer
-from PySide6.QtGui import QAction, QUndoStack
+from PySide6.QtCore import QMimeData, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QLabel,
     QMessageBox,
+    QProgressDialog,
     QStatusBar,
     QVBoxLayout,
     QWidget,
@@ -34,24 +42,27 @@ from PySide6.QtWidgets import (
 
 from ca2sis.model.errors import CA2SISError
 from ca2sis.model.inference.engine import Engine, Result
-from ca2sis.model.io.images import mask_image, save_png
+from ca2sis.model.io.images import as_mask, mask_image, save_png
+from ca2sis.model.labels import NUM_CLASSES
 from ca2sis.model.photo.pipeline import PhotoPipeline
 from ca2sis.model.photo.source import SourcePhoto, save_image
 
 from ..state.display import elided
-from ..state.document import Face, Studio
-from ..state.gallery import GalleryEntry, read_photo
+from ..state.document import CANVAS_SIZE, Document, Face, Studio
+from ..state.events import Change, ChangeKind
+from ..state.gallery import Gallery, read_photo
 from ..state.onnx_upgrade import export_and_load, needs_export
 from ..state.photo_edit import PhotoTarget
-from ..state.project import load_project, save_project
+from ..state.project import load_project, project_file, save_project
 from ..state.rendering import RenderedView, RenderRequest, photo_target, render
 from ..state.template import mean_face_mask
 from .canvas import MaskCanvas
 from .images import to_pixmap
-from .panels import GALLERY_MIME, ResultView
+from .panels import GALLERY_MIME
 from .worker import BackgroundTask
 
 NO_FACE = "no face found"  # how the aligner's error begins after the picture's name
+THUMBNAIL = 40  # the side of a face's picture in File > New's list
 
 
 class ShowError(Protocol):
@@ -68,7 +79,7 @@ class PhotoController:
     studio's state (an undo step), and the actions follow the state (undo, an opened project).
     """
 
-    def __init__(self, studio: Studio, engine: Engine, gallery: dict[str, GalleryEntry], tasks: BackgroundTask,
+    def __init__(self, studio: Studio, engine: Engine, gallery: Gallery, tasks: BackgroundTask,
                  parent: QWidget, status_bar: QStatusBar, show_error: ShowError):
         self.studio, self.engine, self.gallery, self.tasks = studio, engine, gallery, tasks
         self.pipeline = PhotoPipeline(engine)
@@ -107,27 +118,35 @@ class PhotoController:
         """Runs on the render thread (``state.rendering.render`` with this controller's pipeline)."""
         return render(self.pipeline, request)
 
-    def result_file_name(self) -> str:
-        photo = self.document_photo()
-        if photo is None:
-            return "result.png"
-        stem = Path(photo.name).stem or "photo"
-        return f"{stem}-edited.png"
-
     # ---- faces from drops and files ----------------------------------------------------
     def face_drop(self, mime: QMimeData, apply: Callable[[Face], object]) -> bool:
         """Resolve a dropped face (gallery name or photo file) and ``apply`` it."""
         if mime.hasFormat(GALLERY_MIME):
             name = bytes(mime.data(GALLERY_MIME)).decode()
             if name in self.gallery:
-                self.apply_face(apply, self.gallery[name].load())
+                self.load_gallery_face(name, lambda face: self.apply_face(apply, face))
                 return True
             return False
         paths = [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
         if not paths:
             return False
-        self.read_photo(paths[0], apply)
+        self.open_reference(paths[0], apply)
         return True
+
+    def open_reference(self, path: str | Path, apply: Callable[[Face], object] | None = None) -> None:
+        """A reference from a file (*Open reference…*, or a file dropped): aligned and parsed in
+        the background, kept in the gallery, then ``apply``-ed (a part's style, every part's, the
+        shape source)."""
+        self.read_photo(path, lambda face: self._keep_reference(face, apply))
+
+    def _keep_reference(self, face: Face, apply: Callable[[Face], object] | None) -> None:
+        self.gallery.keep(face)
+        if apply is not None:
+            apply(face)
+
+    def load_gallery_face(self, name: str, then: Callable[[Face], object]) -> None:
+        """Decode a gallery face in the background, then ``then(face)`` on the GUI thread."""
+        self.tasks.start(self.gallery[name].load, then, lambda message: self.show_error(f"Cannot use {name}", message))
 
     def read_photo(self, path: str | Path, apply: Callable[[Face], object], whole_picture: bool = False) -> None:
         """Align and parse a photo in the background, then ``apply`` the face. When no face
@@ -177,87 +196,147 @@ def is_square_picture(path: str | Path) -> bool:
 class ProjectController:
     """What the window edits: faces, photos, masks and projects opened, projects saved, File > New.
 
-    Opening something starts a clean undo stack state (nothing unsaved yet in what was just opened).
+    Opening something marks the studio's history clean (nothing unsaved yet in what was just
+    opened); what it opens sets the result's view (``Document.result_view``). Files are read and
+    written in the background (``photos.tasks``): the methods that open or save start the work and
+    return; what was read is applied when it is ready.
     """
 
-    def __init__(self, studio: Studio, undo_stack: QUndoStack, photos: PhotoController, parent: QWidget,
-                 status_bar: QStatusBar, canvas: MaskCanvas, result_view: ResultView, show_error: ShowError):
-        self.studio, self.undo_stack, self.photos, self.parent = studio, undo_stack, photos, parent
-        self.status_bar, self.canvas, self.result_view, self.show_error = status_bar, canvas, result_view, show_error
+    def __init__(self, studio: Studio, photos: PhotoController, parent: QWidget, status_bar: QStatusBar,
+                 canvas: MaskCanvas, show_error: ShowError):
+        self.studio, self.photos, self.parent = studio, photos, parent
+        self.status_bar, self.canvas, self.show_error = status_bar, canvas, show_error
+        self.tasks = photos.tasks
         self._template: np.ndarray | None = None
+        self._thumbnails: dict[str, np.ndarray] | None = None
+        self._save_lock = threading.Lock()  # two saves of one project never swap files at once
+        # Document changes so far: a save marks the work saved only if nothing changed while it ran.
+        self._revision = 0
+        studio.subscribe(self._count_change)
+
+    def _count_change(self, change: Change) -> None:
+        if change.kind is ChangeKind.DOCUMENT:
+            self._revision += 1
 
     def open_face(self, face: Face) -> None:
         """Start over from a face: its mask, ghost and styles (undoable)."""
         self.studio.open_face(face)
-        self.undo_stack.setClean()
-        if face.photo is not None:
-            self.result_view.set_view("compare")
+        self.studio.history.set_clean()
         QTimer.singleShot(0, self.canvas.fit)
+
+    def open_gallery_face(self, name: str) -> None:
+        """Start over from a gallery face (a double-click in the gallery)."""
+        self.photos.load_gallery_face(name, self.open_face)
 
     def open_photo(self, path: str | Path) -> None:
         self.photos.read_photo(path, self.open_face)
 
-    def open_mask(self, path: str | Path) -> bool:
-        try:
-            self.studio.set_mask(path, f"Open mask {Path(path).name}")
-        except CA2SISError as error:
-            self.show_error(f"Cannot open {Path(path).name}", str(error))
-            return False
-        return True
+    def open_mask(self, path: str | Path) -> None:
+        """Replace the mask by a mask file (read in the background; undoable)."""
+        name = Path(path).name
+        self.status_bar.showMessage(f"Reading {elided(name)}…")
+        self.tasks.start(lambda: as_mask(Path(path), CANVAS_SIZE, NUM_CLASSES),
+                         lambda mask: self._use(lambda: self.studio.set_mask(mask, f"Open mask {name}"), name),
+                         lambda message: self.show_error(f"Cannot open {name}", message))
 
-    def open_project(self, path: str | Path) -> bool:
-        try:
-            document = load_project(path)
-        except CA2SISError as error:
-            self.show_error(f"Cannot open {Path(path).name}", str(error))
-            return False
-        self.studio.replace_document(document, f"Open project {Path(path).name}")
-        self.undo_stack.setClean()
-        return True
+    def open_project(self, path: str | Path) -> None:
+        """Replace the document by a project's (read in the background: a project holds a whole photo)."""
+        name = Path(path).name
+        self.status_bar.showMessage(f"Opening {elided(name)}…")
+        self.tasks.start(lambda: load_project(path), lambda document: self._opened(document, name),
+                         lambda message: self.show_error(f"Cannot open {name}", message))
 
-    def save_project(self, path: str | Path) -> Path | None:
+    def _opened(self, document: Document, name: str) -> None:
+        self.studio.replace_document(document, f"Open project {name}")
+        self.studio.history.set_clean()
+        self.status_bar.showMessage(f"Opened {name}", 5000)
+
+    def _use(self, change: Callable[[], object], name: str) -> None:
         try:
-            written = save_project(self.studio.document, path)
-        except OSError as error:
-            self.show_error("The project was not saved", str(error))
-            return None
-        self.undo_stack.setClean()
+            change()
+        except CA2SISError as error:
+            self.show_error(f"Cannot open {name}", str(error))
+            return
+        self.status_bar.showMessage(f"Opened {name}", 5000)
+
+    def save_project(self, path: str | Path) -> Path:
+        """Write the document as it is now to a project, in the background; returns the project
+        file being written (``project_file``). Quitting waits for it."""
+        target = project_file(path)
+        document = self.studio.document
+        document = dataclasses.replace(document, mask=document.mask.copy())  # strokes paint the mask in place
+        revision = self._revision
+        self.status_bar.showMessage(f"Saving {elided(target.name)}…")
+
+        def write() -> Path:
+            with self._save_lock:
+                return save_project(document, target)
+
+        self.tasks.start(write, lambda written: self._saved(written, revision),
+                         lambda message: self.show_error("The project was not saved", message), writes=target.name)
+        return target
+
+    def _saved(self, written: Path, revision: int) -> None:
+        if revision == self._revision:
+            self.studio.history.set_clean()
         self.status_bar.showMessage(f"Saved {written}", 5000)
-        return written
 
     # ---- File > New --------------------------------------------------------------------
     def template_mask(self) -> np.ndarray:
-        """The mean face of the gallery's masks (computed once)."""
+        """The mean face of the gallery's masks (computed once; ``ask_new_face`` computes it in the
+        background before it is needed)."""
         if self._template is None:
-            faces = [entry.load() for entry in self.photos.gallery.values()]
-            self._template = mean_face_mask([face.mask for face in faces] or [self.studio.document.mask])
+            self._template = self._new_face_material()[0]
         return self._template
+
+    def _new_face_material(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The template mask and a small thumbnail of every gallery face (decodes the gallery: slow)."""
+        faces = {name: entry.load() for name, entry in self.photos.gallery.items()}
+        template = mean_face_mask([face.mask for face in faces.values()] or [self.studio.document.mask])
+        return template, {name: cv2.resize(np.asarray(face.image), (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA)
+                          for name, face in faces.items()}
 
     def new_face(self, base: Face) -> None:
         """A new face from the template mask, every part in ``base``'s style (undoable)."""
         self.studio.new_document(self.template_mask(), base, f"New face in {base.name}'s style")
-        self.undo_stack.setClean()
-        self.result_view.set_view("face")
+        self.studio.history.set_clean()
 
     def ask_new_face(self) -> None:
         gallery = self.photos.gallery
         if not gallery:
             self.new_face(self.studio.document.base)
             return
+        if self._thumbnails is None:  # the first time: the gallery is read in the background, once
+            self.status_bar.showMessage("Reading the demo faces for a new face…")
+            self.tasks.start(self._new_face_material, self._ask_new_face_with,
+                             lambda message: self.show_error("Cannot start a new face", message))
+            return
+        self._ask_new_face_with(None)
+
+    def _ask_new_face_with(self, material: tuple[np.ndarray, dict[str, np.ndarray]] | None) -> None:
+        if material is not None:
+            self.status_bar.clearMessage()
+            if self._template is None:
+                self._template = material[0]
+            self._thumbnails = material[1]
+        gallery, thumbnails = self.photos.gallery, self._thumbnails or {}
         dialog = QDialog(self.parent)
         dialog.setWindowTitle("New face")
         layout = QVBoxLayout(dialog)
         layout.addWidget(QLabel("A new face starts from the mean face of the demo masks.\nIts base style:"))
         choice = QComboBox()
-        for name, entry in gallery.items():
-            choice.addItem(to_pixmap(entry.load().image, 40), name, name)
+        for name in gallery:
+            if name in thumbnails:
+                choice.addItem(to_pixmap(thumbnails[name]), name, name)
+            else:
+                choice.addItem(name, name)
         layout.addWidget(choice)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(dialog.accept)
         buttons.rejected.connect(dialog.reject)
         layout.addWidget(buttons)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.new_face(gallery[choice.currentData()].load())
+            self.photos.load_gallery_face(choice.currentData(), self.new_face)
 
 
 class ExportController:
@@ -272,7 +351,7 @@ class ExportController:
         self.status_bar, self.show_error, self.current_result = status_bar, show_error, current_result
 
     def save_result(self, path: str | Path) -> bool:
-        """The photo with the face pasted back (written in the background), or the face alone."""
+        """The photo with the face pasted back, or the face alone (written in the background)."""
         result = self._shown_result()
         if result is None:
             return False
@@ -286,7 +365,7 @@ class ExportController:
         self.tasks.start(lambda: save_image(PhotoPipeline.paste(result, plan), path,
                                             icc_profile=plan.photo.icc_profile),
                          lambda written: self.status_bar.showMessage(f"Saved {written}", 5000),
-                         lambda message: self.show_error("The result was not saved", message))
+                         lambda message: self.show_error("The result was not saved", message), writes=Path(path).name)
         return True
 
     def save_face(self, path: str | Path) -> bool:
@@ -295,7 +374,7 @@ class ExportController:
         return result is not None and self._save_png(result.image, path, "face")
 
     def save_mask(self, path: str | Path) -> bool:
-        return self._save_png(mask_image(self.studio.document.mask), path, "mask")
+        return self._save_png(self.studio.document.mask.copy(), path, "mask", mask_image)
 
     def _shown_result(self) -> Result | None:
         result = self.current_result()
@@ -303,14 +382,57 @@ class ExportController:
             self.show_error("Nothing to save yet", "The first face is still being generated.")
         return result
 
-    def _save_png(self, image: np.ndarray, path: str | Path, what: str) -> bool:
-        try:
-            save_png(image, path)
-        except OSError as error:
-            self.show_error(f"The {what} was not saved", str(error))
-            return False
-        self.status_bar.showMessage(f"Saved {path}", 5000)
+    def _save_png(self, image: np.ndarray, path: str | Path, what: str,
+                  convert: Callable[[np.ndarray], object] = lambda image: image) -> bool:
+        """Write a PNG in the background (True: the write began; an error is shown when it ends)."""
+
+        def write() -> Path:
+            save_png(convert(image), path)
+            return Path(path)
+
+        self.tasks.start(write, lambda written: self.status_bar.showMessage(f"Saved {written}", 5000),
+                         lambda message: self.show_error(f"The {what} was not saved", message), writes=Path(path).name)
         return True
+
+
+class QuitAfterWrites:
+    """Closing the window while a file is being written (a result, a project): a note says what
+    is being written, and the window closes once it is (quitting at once would cut the file off:
+    the writes run on threads of this process). The note's button keeps the studio open instead;
+    a write that fails keeps it open, with its error shown."""
+
+    def __init__(self, tasks: BackgroundTask, parent: QWidget, status_bar: QStatusBar, close: Callable[[], object]):
+        self.tasks, self.parent, self.status_bar, self.close = tasks, parent, status_bar, close
+        self.note: QProgressDialog | None = None
+
+    def request(self) -> None:
+        """Close once every write under way has ended (nothing to do when it is already waiting)."""
+        if self.note is not None:
+            return
+        names = ", ".join(elided(name) for name in self.tasks.writing)
+        self.status_bar.showMessage(f"Writing {names}: the studio closes when it is written…")
+        self.note = QProgressDialog(f"Writing {names}…\n\nThe studio closes when it is written.",
+                                    "Keep the studio open", 0, 0, self.parent)  # 0, 0: a busy bar
+        self.note.setWindowTitle("Saving before quitting")
+        self.note.setWindowModality(Qt.WindowModality.WindowModal)
+        self.note.setMinimumDuration(0)
+        self.note.canceled.connect(self._keep_open)
+        self.note.show()
+        self.tasks.when_written(self._written)
+
+    def _keep_open(self) -> None:
+        if self.note is not None:  # the button, not the note closing itself below
+            self.note = None
+            self.tasks.stop_waiting()
+            self.status_bar.showMessage("Not quitting: the file is still being written", 5000)
+
+    def _written(self, all_written: bool) -> None:
+        note, self.note = self.note, None
+        if note is not None:
+            note.close()
+            note.deleteLater()
+        if all_written:
+            self.close()
 
 
 class OnnxExportController:

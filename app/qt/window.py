@@ -1,8 +1,9 @@
 """The studio's main window: canvas, result, palette, style and shape panels, gallery.
 
-The window owns the Qt side only: the ``Studio`` (pure Python) holds the document, every
-change arrives as a command pushed on a QUndoStack, and every document change asks the
-render worker for a new face. The worker runs the engine on its own thread and keeps only
+The window owns the Qt side only: the ``Studio`` (pure Python) holds the document and its
+undo history (the Edit menu's Undo and Redo only show that history), and every document
+change asks the render worker for a new face, built from the studio's state
+(``state.rendering``). The worker runs the engine on its own thread and keeps only
 the newest request, so painting never waits for the network. The workflows (photos,
 projects, exports, the background ONNX export) are controllers in ``controllers.py``, each
 handed the studio, the background runner and the few widgets it uses; the window builds the
@@ -11,14 +12,12 @@ menus on them, draws variations and asks before quitting with unsaved changes.
 
 from __future__ import annotations
 
-import dataclasses
 import html
-import zlib
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QUndoCommand, QUndoStack
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -40,17 +39,25 @@ from ca2sis.model.inference.engine import Engine, Result
 from ca2sis.model.labels import DISPLAY_NAMES
 
 from ..state.display import elided
-from ..state.document import MAX_BRUSH_SIZE, Command, Face, Studio, variation_edit
+from ..state.document import MAX_BRUSH_SIZE, Face, Studio, variation_edit
 from ..state.events import Change, ChangeKind
-from ..state.gallery import GalleryEntry
+from ..state.folders import FILE_KINDS, RecentFolders, photo_file, result_file
+from ..state.gallery import Gallery, GalleryEntry
 from ..state.preview import PreviewPolicy
 from ..state.project import PROJECT_SUFFIX
+from ..state.rendering import RenderedView, render_request
 from .canvas import MaskCanvas
-from .controllers import ExportController, OnnxExportController, PhotoController, ProjectController, Rendered
+from .controllers import (
+    ExportController,
+    OnnxExportController,
+    PhotoController,
+    ProjectController,
+    QuitAfterWrites,
+)
 from .panels import (
     CLASS_SHORTCUTS,
     ClassPalette,
-    GalleryList,
+    GalleryPanel,
     ResultView,
     ShapePanel,
     StylePanel,
@@ -73,53 +80,32 @@ CANVAS_SHORTCUTS = (
 )
 
 
-class UndoCommand(QUndoCommand):
-    """A studio command on Qt's undo stack; slider drags merge into one step."""
-
-    def __init__(self, studio: Studio, command: Command):
-        super().__init__(elided(command.text))  # a long photo name must not stretch the Edit menu
-        self.studio, self.command = studio, command
-
-    def redo(self) -> None:
-        self.studio.apply_command(self.command)
-
-    def undo(self) -> None:
-        self.studio.revert_command(self.command)
-
-    def id(self) -> int:
-        key = self.command.merge_key
-        return -1 if key is None else zlib.crc32(key.encode()) & 0x7FFFFFFF
-
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt's name)
-        if not isinstance(other, UndoCommand) or other.command.merge_key != self.command.merge_key:
-            return False
-        self.command = self.command.merged(other.command)
-        self.setText(other.text())
-        return True
-
-
 class StudioWindow(QMainWindow):
     """The face-editing studio around one engine.
 
     export_onnx: on a CPU without an ONNX export beside the weights, export it in the
     background and switch to ONNX Runtime when it is ready (``ca2sis`` with ``--backend auto``).
+    settings: where the last folders used are kept between sessions (the user's ca2sis
+    settings by default).
     """
 
     def __init__(self, engine: Engine, face: Face, gallery: list[GalleryEntry] | None = None,
-                 export_onnx: bool = False):
+                 export_onnx: bool = False, settings: QSettings | None = None):
         super().__init__()
         self.engine = engine
-        self.gallery = {entry.name: entry for entry in gallery or []}
+        self.settings = settings if settings is not None else QSettings("ca2sis", "studio")
+        self.recent = RecentFolders({kind: str(self.settings.value(f"folders/{kind}"))
+                                     for kind in FILE_KINDS if self.settings.value(f"folders/{kind}")},
+                                    str(self.settings.value("folders/result_photo", "")))
+        self.gallery = Gallery(gallery)
         self.studio = Studio(face)
-        self.undo_stack = QUndoStack(self)
-        self.studio.execute = lambda command: self.undo_stack.push(UndoCommand(self.studio, command))
         self.tasks = BackgroundTask(self)
         self.shown_ticket = 0
         self.result: Result | None = None
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
         self.photos = PhotoController(self.studio, engine, self.gallery, self.tasks, self, self.statusBar(),
-                                      self.show_error, options_changed=self.request_render)
+                                      self.show_error)
         self.worker = RenderWorker(self.photos.render, self)
         self.worker.rendered.connect(self._on_rendered)
         self.worker.failed.connect(self._on_render_failed)
@@ -139,21 +125,24 @@ class StudioWindow(QMainWindow):
         palette_scroll.setWidgetResizable(True)
         palette_scroll.setWidget(self.palette_panel)
         self._dock("Classes", palette_scroll, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.style_panel = StylePanel(self.studio, self.photos.face_drop, engine.has_mapping)
+        self.style_panel = StylePanel(self.studio, self.photos.face_drop, engine.has_mapping, self.ask_reference)
         self.shape_panel = ShapePanel(self.studio, self.photos.face_drop)
         tabs = QTabWidget()
         tabs.addTab(self.style_panel, "Styles")
         tabs.addTab(self.shape_panel, "Shapes")
         tabs.setMinimumWidth(400)
         self._dock("Parts", tabs, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.gallery_list = GalleryList(list(self.gallery.values()))
-        self.projects = ProjectController(self.studio, self.undo_stack, self.photos, self, self.statusBar(),
-                                          self.canvas, self.result_view, self.show_error)
+        self.gallery_panel = GalleryPanel(list(self.gallery.values()), self.ask_reference)
+        self.gallery_list = self.gallery_panel.list
+        self.gallery.subscribe(self.gallery_list.add_entry)  # references read from files join it
+        self.projects = ProjectController(self.studio, self.photos, self, self.statusBar(), self.canvas,
+                                          self.show_error)
         self.exports = ExportController(self.studio, self.photos, self.tasks, self.statusBar(), self.show_error,
                                         lambda: self.result)
-        self.gallery_list.opened.connect(lambda name: self.projects.open_face(self.gallery[name].load()))
+        self.quit_after_writes = QuitAfterWrites(self.tasks, self, self.statusBar(), self.close)
+        self.gallery_list.opened.connect(self.projects.open_gallery_face)
         gallery_dock = self._dock("Gallery: drag a face onto a part, the result or the shapes; double-click to edit it",
-                                  self.gallery_list, Qt.DockWidgetArea.BottomDockWidgetArea)
+                                  self.gallery_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.variations = VariationStrip(self.studio, self.render_variations)
         self.variations.picked.connect(self.studio.set_random_styles)
         self.variations.setEnabled(engine.has_mapping)
@@ -169,7 +158,7 @@ class StudioWindow(QMainWindow):
         self.canvas.left.connect(lambda: self.hover_label.setText(""))
         self.studio.subscribe(self._on_change)
         self.preview_policy = PreviewPolicy(engine, self.studio)
-        self.shown: Rendered | None = None
+        self.shown: RenderedView | None = None
         for slider in self.style_panel.findChildren(QSlider) + self.shape_panel.findChildren(QSlider):
             self._watch_drags(slider)
         self.onnx_export = OnnxExportController(engine, self.device_label, self.statusBar(), self,
@@ -222,7 +211,8 @@ class StudioWindow(QMainWindow):
             "Save the project", "project", self.projects.save_project, "portrait" + PROJECT_SUFFIX),
             QKeySequence.StandardKey.Save))
         files.addAction(self._action("Save &result…", lambda: self._ask(
-            "Save the result", "result", self.exports.save_result, self.photos.result_file_name()), "Ctrl+E",
+            "Save the result", "result", self.exports.save_result, str(result_file(self.studio.document, self.recent))),
+            "Ctrl+E",
             "Save the photo with the edited face pasted back (or the generated face when it has no photo)"))
         files.addAction(self._action("Save generated &face PNG…", lambda: self._ask(
             "Save the generated face", "png", self.exports.save_face, "face.png"), "Ctrl+Shift+E"))
@@ -233,12 +223,25 @@ class StudioWindow(QMainWindow):
 
     def _build_edit_menu(self) -> None:
         edit = self.menuBar().addMenu("&Edit")
-        self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
-        self.undo_action.setShortcut(QKeySequence.StandardKey.Undo)
-        self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
+        history = self.studio.history
+        self.undo_action = self._action("&Undo", history.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo", history.redo, QKeySequence.StandardKey.Redo)
         self.redo_action.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
+        self.studio.subscribe(lambda _change: self._show_history(), "history")
+        self._show_history()
+
+    def _show_history(self) -> None:
+        """Undo and Redo as the studio's history has them: enabled when there is a step, named after it."""
+        history = self.studio.history
+        for action, verb, possible, text in ((self.undo_action, "Undo", history.can_undo, history.undo_text),
+                                             (self.redo_action, "Redo", history.can_redo, history.redo_text)):
+            action.setEnabled(possible)
+            action.setText(f"&{verb} {elided(text)}" if possible else f"&{verb}")
+            action.setIconText(verb)  # the tool bar's button keeps its width: the step is in its tip and the menu
+            action.setToolTip(f"{verb} {text}" if possible else verb)
+            action.setStatusTip(f"{verb} {text}" if possible else f"Nothing to {verb.lower()}")
 
     def _build_view_menu(self) -> None:
         view = self.menuBar().addMenu("&View")
@@ -315,7 +318,7 @@ class StudioWindow(QMainWindow):
 
     # ---- state changes -----------------------------------------------------------------
     def _on_change(self, change: Change) -> None:
-        if change.kind is ChangeKind.DOCUMENT:
+        if change.kind is ChangeKind.DOCUMENT and change.names != {"result_view"}:  # a view switch renders nothing
             self.request_render()
         self._refresh_settings()
 
@@ -338,7 +341,7 @@ class StudioWindow(QMainWindow):
         While a stroke or a slider moves it is a preview (``PreviewPolicy``)."""
         self.result_view.busy.setText("rendering…")
         preview = self.preview_policy.next_render_is_preview()
-        return self.worker.submit(dataclasses.replace(self.photos.render_request(), preview=preview))
+        return self.worker.submit(render_request(self.studio, preview))
 
     def _watch_drags(self, slider: QSlider) -> None:
         """Previews while ``slider`` is dragged; the full render (or the label saying the frame
@@ -348,16 +351,17 @@ class StudioWindow(QMainWindow):
         slider.sliderReleased.connect(lambda: self._drag_ended(key))
 
     def _drag_ended(self, key: str) -> None:
+        self.studio.history.end_merge()  # one undo step per drag: the next drag is a step of its own
         if self.preview_policy.let_go(key):
             self.request_render()
         elif self.shown is not None:
             self._show_what_is_drawn(self.shown)
 
-    def _show_what_is_drawn(self, rendered: Rendered) -> None:
+    def _show_what_is_drawn(self, rendered: RenderedView) -> None:
         label = self.preview_policy.label(rendered.result.drawn_by, rendered.preview)
         self.timing_label.setText(f"{label}, {rendered.result.milliseconds['total']:.0f} ms")
 
-    def _on_rendered(self, ticket: int, rendered: Rendered) -> None:
+    def _on_rendered(self, ticket: int, rendered: RenderedView) -> None:
         if ticket < self.shown_ticket:  # an older request finished after a newer one: stale
             return
         self.shown_ticket = ticket
@@ -384,7 +388,7 @@ class StudioWindow(QMainWindow):
         if self.photos.document_photo() is None:
             self.statusBar().showMessage("Before | after needs a face opened from a photo (File > Open photo)", 5000)
             return
-        self.result_view.set_view("photo" if self.result_view.view_key == "compare" else "compare")
+        self.studio.set_result_view("photo" if self.result_view.view_key == "compare" else "compare")
 
     # ---- variations --------------------------------------------------------------------
     def render_variations(self, parts: list[int], seeds: list[int]) -> None:
@@ -405,6 +409,12 @@ class StudioWindow(QMainWindow):
                                           self.show_error("The variations could not be drawn", message)))
 
     # ---- dialogs -----------------------------------------------------------------------
+    def ask_reference(self, apply: Callable[[Face], object] | None = None) -> None:
+        """*Open reference…*: a photo file, read in the background into the gallery, then ``apply``-ed."""
+        path = self.choose_path("Open a reference face", "photo")
+        if path:
+            self.photos.open_reference(path, apply)
+
     def _ask(self, title: str, kind: str, then: Callable[[str], object], default: str = "") -> None:
         """A file dialog for ``kind`` ("photo", "mask", "project", "png", "result"); ``then(path)`` if one is chosen."""
         path = self.choose_path(title, kind, default)
@@ -412,13 +422,19 @@ class StudioWindow(QMainWindow):
             then(path)
 
     def choose_path(self, title: str, kind: str, default: str = "") -> str:
-        """The file the user picks ("" when cancelled): to save when ``default`` is given, else to open."""
+        """The file the user picks ("" when cancelled): to save when ``default`` is given (a bare
+        name goes in the last folder used for ``kind``), else to open, from that folder."""
         filters = {"photo": PHOTO_FILTER, "mask": "Masks (*.png)", "png": "PNG (*.png)",
                    "result": "Images (*.png *.jpg *.jpeg)", "project": f"ca2sis projects (*{PROJECT_SUFFIX})"}
+        folder = self.recent.folder(kind)
         if default:
-            path, _ = QFileDialog.getSaveFileName(self, title, default, filters[kind])
+            path, _ = QFileDialog.getSaveFileName(self, title, str(folder / default), filters[kind])
         else:
-            path, _ = QFileDialog.getOpenFileName(self, title, "", filters[kind])
+            path, _ = QFileDialog.getOpenFileName(self, title, str(folder), filters[kind])
+        if path:
+            self.recent.used(kind, path, photo_file(self.studio.document) if kind == "result" else "")
+            self.settings.setValue(f"folders/{kind}", self.recent.folders[kind])
+            self.settings.setValue("folders/result_photo", self.recent.result_photo)
         return path
 
     def _about(self) -> None:
@@ -471,8 +487,9 @@ class StudioWindow(QMainWindow):
 
     # ---- quitting ----------------------------------------------------------------------
     def may_close(self) -> bool:
-        """True when the window may close: nothing unsaved, or the user saved or discarded it."""
-        if self.undo_stack.isClean():
+        """True when the window may close: nothing unsaved, or the user discarded it. Saving it
+        starts the project's write and gives False: the window closes once it is written."""
+        if self.studio.history.is_clean():
             return True
         answer = QMessageBox.question(
             self, "Unsaved changes", "The face has changes that are not saved in a project.\n\nSave them first?",
@@ -482,12 +499,17 @@ class StudioWindow(QMainWindow):
             return True
         if answer == QMessageBox.StandardButton.Save:
             path = self.choose_path("Save the project", "project", "portrait" + PROJECT_SUFFIX)
-            return bool(path) and self.projects.save_project(path) is not None
+            if path:
+                self.projects.save_project(path)
         return False
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if not self.may_close():  # unsaved changes: save, discard or cancel
-            event.ignore()
+        # A file being written (a result, a project, perhaps the one may_close just began) would be
+        # cut off by quitting: the window closes once it is written. Unsaved changes: save, discard or cancel.
+        if not self.tasks.writing and self.may_close():
+            self.worker.close()
+            super().closeEvent(event)
             return
-        self.worker.close()
-        super().closeEvent(event)
+        event.ignore()
+        if self.tasks.writing:
+            self.quit_after_writes.request()
