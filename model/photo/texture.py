@@ -13,14 +13,18 @@ PatchMatch-based texture optimisation, made cheap enough for the studio's releas
 2. Matching is done on a coarse lattice (about one lattice pixel per ``COARSE_SIGMA`` of the
    split), on the low-pass pictures only: a feature is a window of CIELAB deviations from the
    part's mean, plus a weak prior for the same place in the (aligned) face.
-3. The output is cut into cells of a few lattice pixels; each cell picks an exemplar offset
-   (an integer shift at full resolution) by a few sweeps of iterated conditional modes over
-   its best matches, random exemplar places and its neighbours' offsets. The energy holds the
-   feature distance, a coherence bonus for sharing a neighbour's offset (neighbouring pixels
-   copy neighbouring exemplar pixels: strands continue) and a penalty for exemplar places
-   already used by other cells (no part of the exemplar is stamped twice). The bonus only holds
-   inside seeded random patches of ``patch`` cells: a smooth guide would otherwise copy the
-   exemplar whole, and a region larger than the exemplar would show the same block twice.
+3. The output is cut into cells of a few lattice pixels, each of which copies the exemplar
+   along one offset (an integer shift at full resolution); cells are grouped in seeded random
+   patches (Voronoi cells, smaller where the exemplar is small for the region). Each patch
+   starts as one copy: of a few shifts tried, the one that suits the whole patch best, with
+   the patches choosing in turns and paying for exemplar places the others already copy (no
+   block of the exemplar is stamped twice). A few sweeps of iterated conditional modes then
+   let each cell take its best matches, random places or its neighbours' offsets. The energy
+   holds the feature distance, the usage penalty and a coherence bonus per neighbour whose
+   copy, carried to the cell, is alike the candidate's (a correlation of their high-pass: the
+   same pixels, or another period of a stripe): neighbouring pixels copy neighbouring
+   exemplar pixels, so strands continue. Across patches only another period earns the bonus,
+   never the very same copy, or patches would merge into one big copy: a tile.
 4. At full resolution every pixel copies the exemplar's high-pass along the offsets of the
    four cells around it, blended bilinearly. Where those offsets differ the copies are
    uncorrelated textures, so they are blended variance-preserving (weights over the root of
@@ -65,6 +69,7 @@ class SynthesisConfig:
     coherence: float = 3.0  # bonus for each neighbour whose offset a cell shares (in feature-variance units)
     usage: float = 0.6  # penalty per unit of other cells copying the same exemplar place, over the even share
     patch: float = 6.0  # mean side of a coherent patch, in cells
+    patch_tries: int = 12  # shifts tried for a whole patch at the start (its cells' best matches)
     max_lattice: int = 160  # longest side of the matching lattice (a split of a pixel or two is not searched per pixel)
     # Copied detail softly limited to this many robust spreads of the exemplar's (None: as it
     # is). A backdrop's few strong edges (a halo, a lamp's rim) would otherwise be stamped about.
@@ -332,7 +337,12 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     coarse = np.flatnonzero((place_y % 2 == 0) & (place_x % 2 == 0))
     if len(coarse) < config.best:
         coarse = np.arange(len(places))
-    neighbours = _neighbours(cells, rows, cols, _patch_labels(rows, cols, config.patch, rng).ravel())
+    # Patches are smaller where the exemplar is small for the region: n patches copied from an
+    # exemplar of fewer than 4 n patches' area would show the same block twice.
+    exemplar_cells = len(places) / cell_lattice ** 2
+    fitting = np.sqrt(exemplar_cells / (4.0 * max(1.0, count / max(exemplar_cells, 1.0))))
+    patch = _patch_labels(rows, cols, float(np.clip(fitting, 2.0, config.patch)), rng).ravel()
+    neighbours, same_patch = _neighbours(cells, rows, cols, patch)
     even_share = max(count / len(places), 1e-6) * cell_lattice ** 2
 
     def place_via(which: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -341,6 +351,27 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
         within = ((target[..., 0] >= 0) & (target[..., 0] < lattice_shape[0])
                   & (target[..., 1] >= 0) & (target[..., 1] < lattice_shape[1]))
         return np.where(within, place_of[np.where(within, target[..., 0] * lattice_shape[1] + target[..., 1], 0)], -1)
+
+    def alike(mine: np.ndarray, theirs: np.ndarray) -> np.ndarray:
+        """(n, k, j) in 0..1: how alike the copies of places ``mine`` (n, k) and ``theirs`` (n, j)
+        are (a correlation of their high-pass samples: 1 for the same pixels or another period
+        of a stripe; two smooth places are not alike for being smooth)."""
+        seam = (texture_norms[mine][:, :, None] + texture_norms[theirs][:, None, :]
+                - 2.0 * np.einsum("nkd,njd->nkj", place_texture[mine], place_texture[theirs]))
+        energies = texture_norms[mine][:, :, None] + texture_norms[theirs][:, None, :]
+        return np.clip(1.0 - seam / (energies + 0.05 * place_texture.shape[1] * texture_variance), 0.0, 1.0)
+
+    def seam_bonus(which: np.ndarray, mine: np.ndarray, around: np.ndarray, counted: np.ndarray) -> np.ndarray:
+        """(n, k) the coherence bonus of places ``mine`` for cells ``which`` against neighbours
+        ``around`` (n, 4; -1: none) where ``counted``: per neighbour whose copy, carried here,
+        is alike. Across patches the very same copy earns nothing (patches would merge into
+        one big copy, a tile), only another period of a periodic texture does."""
+        safe = np.maximum(around, 0)
+        offsets = np.stack([place_y[chosen[safe]], place_x[chosen[safe]]], -1) - anchor[safe]
+        carried = np.where(counted, place_via(which, offsets), -1)
+        weight = alike(mine, np.maximum(carried, 0)) * (carried >= 0)[:, None, :]
+        weight *= same_patch[which][:, None, :] | (mine[:, :, None] != carried[:, None, :])
+        return config.coherence * weight.sum(-1)
 
     # Only one cell in four (its 2 x 2 group's first, when active) is searched; the others
     # start from its matches carried along (the same offsets: the guide changes slowly).
@@ -358,6 +389,51 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
         carried = place_via(others, offsets)
         best_places[others] = np.where(carried >= 0, carried, found)
     chosen = best_places[np.arange(count), rng.integers(0, best_places.shape[1], count)]
+    # Every patch starts as one copy: of a few of its cells' best matches, the shift that suits
+    # the whole patch best is carried to all of its cells (a cell it takes out of the exemplar's
+    # part keeps its own). Started cell by cell, the sweeps would stay in a mosaic of cells: no
+    # single cell gains by joining a neighbour that does not share its copy yet.
+    _, member = np.unique(patch[cells], return_inverse=True)
+    size = np.bincount(member)
+    by_patch = np.argsort(member, kind="stable")
+    starts = np.r_[0, np.cumsum(size)[:-1]]
+    tried = by_patch[starts[:, None] + (rng.random((len(size), config.patch_tries)) * size[:, None]).astype(np.int64)]
+    # A tried cell's shift: one of its best matches, or (every other try) a random place.
+    tried_places = np.where(np.arange(config.patch_tries) % 2 == 0,
+                            best_places[tried, rng.integers(0, best_places.shape[1], tried.shape)],
+                            rng.integers(0, len(places), tried.shape))
+    tried_offsets = np.stack([place_y[tried_places], place_x[tried_places]], -1) - anchor[tried]
+    carried_start = place_via(np.arange(count), tried_offsets[member])  # (count, tries)
+    own_difference = cell_vectors - place_vectors[chosen]
+    own_cost = (own_difference ** 2).sum(-1) / dims
+    difference = cell_vectors[:, None, :] - place_vectors[np.maximum(carried_start, 0)]
+    start_cost = np.where(carried_start >= 0, (difference ** 2).sum(-1) / dims,
+                          own_cost[:, None] + 2 * config.coherence)
+    start_cost += config.noise * rng.random(start_cost.shape)
+    start = np.zeros(count, np.int64)
+    # Patches choose in turns (half of them at a time), each seeing how much of the exemplar
+    # the others copy: two patches do not both take the same place.
+    for turn in range(4):
+        moving = (np.arange(len(size)) + turn) % 2 == 0
+        if turn == 0:
+            still = np.zeros(count, bool)
+        else:
+            still = ~moving[member]
+        used = _usage(places[np.where(still, chosen, 0)][still], lattice_shape, cell_lattice)
+        crowd = used[places[np.maximum(carried_start, 0)]] * (carried_start >= 0) / even_share
+        cost = start_cost + config.usage * crowd
+        # A patch's edge continues its settled neighbours' texture where it can (a stripe in phase).
+        counted = (neighbours >= 0) & ~same_patch & still[np.maximum(neighbours, 0)] & moving[member][:, None]
+        if counted.any():
+            edge = np.flatnonzero(counted.any(axis=1))
+            cost[edge] -= seam_bonus(edge, np.maximum(carried_start[edge], 0), neighbours[edge], counted[edge]) \
+                * (carried_start[edge] >= 0)
+        patch_cost = np.stack([np.bincount(member, cost[:, k], minlength=len(size))
+                               for k in range(config.patch_tries)], axis=1)
+        best_try = np.argmin(patch_cost, axis=1)
+        start = np.where(moving[member], best_try[member], start)
+        picked = carried_start[np.arange(count), start]
+        chosen = np.where(moving[member] & (picked >= 0), picked, chosen)
 
     parity = (cell_row + cell_col) % 2
     for _ in range(config.sweeps):
@@ -366,10 +442,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
             if len(which) == 0:
                 continue
             # Usage of each exemplar place by all cells, spread over a cell's footprint.
-            used = np.bincount(places[chosen], minlength=lattice_shape[0] * lattice_shape[1])
-            used = cv2.boxFilter(used.reshape(lattice_shape).astype(np.float32), -1,
-                                 (2 * cell_lattice - 1, 2 * cell_lattice - 1), normalize=False,
-                                 borderType=cv2.BORDER_CONSTANT).ravel()
+            used = _usage(places[chosen], lattice_shape, cell_lattice)
             # The neighbours' offsets carried to this cell (a coherent copy).
             around = neighbours[which]
             present = around >= 0
@@ -382,13 +455,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
             candidates = np.maximum(candidates, 0)
             difference = cell_vectors[which][:, None, :] - place_vectors[candidates]
             cost = np.einsum("nkd,nkd->nk", difference, difference) / dims
-            # Coherence: a bonus per neighbour whose carried copy looks like this candidate's
-            # copy (the same place, or another period of a periodic texture).
-            mine_texture, theirs = place_texture[candidates], place_texture[np.maximum(carried, 0)]
-            seam = (texture_norms[candidates][:, :, None] + texture_norms[np.maximum(carried, 0)][:, None, :]
-                    - 2.0 * np.einsum("nkd,njd->nkj", mine_texture, theirs))  # squared distances
-            alike = 1.0 - seam / (place_texture.shape[1] * 2.0 * texture_variance)
-            cost -= config.coherence * (np.clip(alike, 0.0, 1.0) * (carried >= 0)[:, None, :]).sum(-1)
+            cost -= seam_bonus(which, candidates, around, present)
             # Usage by the other cells (this cell's own copy taken out), over the even share.
             mine = chosen[which][:, None]
             own = (np.abs(place_y[candidates] - place_y[mine]) < cell_lattice) \
@@ -405,6 +472,14 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     image = _copy_detail(shift, has, cell, ex_high, usable, inside.shape) * inside[..., None]
     # The copies' own low frequencies (a blend is not exactly zero-mean) are the guide's to give.
     return image - masked_low_pass(image, inside, sigma) * inside[..., None]
+
+
+def _usage(used_places: np.ndarray, lattice_shape: tuple[int, int], cell_lattice: int) -> np.ndarray:
+    """(h * w,) how many of ``used_places`` (flat lattice indices) copy within a cell of each place."""
+    counts = np.bincount(used_places, minlength=lattice_shape[0] * lattice_shape[1])
+    return cv2.boxFilter(counts.reshape(lattice_shape).astype(np.float32), -1,
+                         (2 * cell_lattice - 1, 2 * cell_lattice - 1), normalize=False,
+                         borderType=cv2.BORDER_CONSTANT).ravel()
 
 
 def _best_matches(queries: np.ndarray, keys: np.ndarray, count: int) -> np.ndarray:
@@ -424,19 +499,22 @@ def _best_matches(queries: np.ndarray, keys: np.ndarray, count: int) -> np.ndarr
     return result
 
 
-def _neighbours(cells: np.ndarray, rows: int, cols: int, patch: np.ndarray) -> np.ndarray:
+def _neighbours(cells: np.ndarray, rows: int, cols: int, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(n, 4) the index among ``cells`` (flat indices of a rows x cols grid) of each cell's
-    4-neighbours in the same patch (``patch``: a label per grid cell), -1 where none."""
+    4-neighbours, -1 where none, and (n, 4) whether each is in the cell's patch (``patch``: a
+    label per grid cell)."""
     index_of = np.full(rows * cols, -1, np.int64)
     index_of[cells] = np.arange(len(cells))
     cell_row, cell_col = np.divmod(cells, cols)
     result = np.full((len(cells), 4), -1, np.int64)
+    same = np.zeros((len(cells), 4), bool)
     for k, (dy, dx) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
         row, col = cell_row + dy, cell_col + dx
         on_grid = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
         flat = np.where(on_grid, row * cols + col, 0)
-        result[:, k] = np.where(on_grid & (patch[flat] == patch[cells]), index_of[flat], -1)
-    return result
+        result[:, k] = np.where(on_grid, index_of[flat], -1)
+        same[:, k] = on_grid & (patch[flat] == patch[cells])
+    return result, same
 
 
 def _copy_detail(shift: np.ndarray, has: np.ndarray, cell: int, high: np.ndarray, usable: np.ndarray,
