@@ -352,3 +352,22 @@ def test_the_onnx_backend_builds_no_torch_network(tiny_onnx_weights, faces, monk
     engine = Engine.from_pretrained(weights, device="cpu", backend="onnx")
     (face, mask), _ = faces
     assert engine.backend.name == "onnx" and engine.reconstruct(face, mask).shape[-1] == 3
+
+
+def test_a_reference_with_one_eye_closed_lends_its_open_eye_to_both(engine, faces):
+    (face_a, mask_a), (face_b, mask_b) = faces
+    left, right = part_index("l_eye"), part_index("r_eye")
+    assert (mask_b == left).any() and (mask_b == right).any()
+    winking = mask_b.copy()
+    winking[winking == left] = part_index("skin")  # the left eye closed: no left eye in the mask
+    edit = Edit(mask_a, Reference(face_a, mask_a),
+                part_styles={"l_eye": (Reference(face_b, winking), 1.0), "r_eye": (Reference(face_b, winking), 1.0)})
+    codes = engine.edit_codes(edit)  # refused before: "its mask has no l_eye"
+    open_eye = engine.encode_styles(face_b, winking)
+    np.testing.assert_allclose(codes[left], open_eye[right], atol=1e-6)
+    np.testing.assert_allclose(codes[right], open_eye[right], atol=1e-6)
+    no_eyes = winking.copy()
+    no_eyes[no_eyes == right] = part_index("skin")
+    with pytest.raises(DataError, match="no l_eye"):  # neither eye: nothing to take, said so
+        engine.edit_codes(Edit(mask_a, Reference(face_a, mask_a), part_styles={"l_eye": (Reference(face_b, no_eyes),
+                                                                                          1.0)}))

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import cv2
 import numpy as np
 
+from ..io.cache import LRUCache, content_digest
 from ..labels import BACKGROUND, CLASS_NAMES
 from .colour import (
     IRIS_PARTS,
@@ -92,12 +93,19 @@ def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generate
     return transforms
 
 
+_weights_cache = LRUCache(16)  # the studio renders one photo's edit again and again: its mattes are found once
+
+
 def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled: frozenset[int], side: int
                  ) -> dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
     """How much each working pixel is each restyled part (float32 (h, w)); where the part
     meets the background, the matte's unknown zone (float32, 1 in it) and the part's own
     colour there (the matte's foreground, float32 RGB), else None. ``side``: the face's
     side in working pixels (the matte's band)."""
+    key = content_digest(parse.pixels, parse.classes, np.array(sorted(parts)), np.array(sorted(restyled)), side)
+    cached = _weights_cache.get(key)
+    if cached is not None:
+        return cached
     classes = parse.classes
     background = classes == BACKGROUND
     weights = {}
@@ -133,6 +141,7 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
                 lightness = to_lab(parse.pixels)[..., 0]
             weight = weight * iris_weight(lightness, region | (weight > 0.05))
         weights[part] = (weight.astype(np.float32), zone, foreground)
+    _weights_cache.put(key, weights)
     return weights
 
 
