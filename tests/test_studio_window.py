@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -188,13 +189,36 @@ def test_project_save_and_reopen_restores_everything(qtbot, window, tmp_path):
     assert np.array_equal(window.result.image, saved_image)
 
 
-def test_a_reopened_photo_project_shows_the_view_and_renders_with_the_options_it_was_saved_with(
-        qtbot, window, tmp_path):
-    face = window.gallery["face-02"].load()
+def photo_face(window, name: str, file: str = "holiday.jpg") -> Face:
+    """The gallery face ``name`` as if cut out of a 420 x 300 photo ``file``."""
+    face = window.gallery[name].load()
     pixels = np.random.default_rng(0).integers(0, 255, (300, 420, 3), dtype=np.uint8)
     matrix = np.array([[512 / 200, 0.0, -100 * 512 / 200], [0.0, 512 / 200, -50 * 512 / 200]])
-    cut = Face(face.name, face.image, face.mask, "holiday.jpg", SourcePhoto(pixels, matrix, 512, "holiday.jpg"))
-    window.projects.open_face(cut)
+    return Face(face.name, face.image, face.mask, file, SourcePhoto(pixels, matrix, 512, Path(file).name))
+
+
+def test_a_reopened_photo_project_opens_in_the_before_after_view_it_was_saved_in(qtbot, window, tmp_path):
+    window.projects.open_face(photo_face(window, "face-02"))
+    wait_current(qtbot, window)
+    window.result_view.view.setCurrentIndex(window.result_view.view.findData("compare"))  # as a user picks it
+    path = window.projects.save_project(tmp_path / "holiday")
+    qtbot.waitUntil(lambda: path.exists() and not window.tasks.running)
+    entries = gallery_entries()  # the next session: `ca2sis holiday.ca2sis.json`
+    later = StudioWindow(window.engine, entries[0].load(), entries)
+    qtbot.addWidget(later, before_close_func=lambda widget: widget.studio.history.set_clean())
+    later.show()
+    assert later.result_view.view.currentText() == "Generated face"
+    later.projects.open_project(path)
+    qtbot.waitUntil(lambda: later.studio.document.photo_face is not None and not later.tasks.running)
+    wait_current(qtbot, later)
+    assert later.result_view.view.currentText() == "Before | after" and later.result_view.split.isVisible()
+    later.projects.open_face(window.gallery["face-03"].load())  # a face without a photo: the generated face
+    assert later.result_view.view.currentText() == "Generated face"
+
+
+def test_a_reopened_photo_project_shows_the_view_and_renders_with_the_options_it_was_saved_with(
+        qtbot, window, tmp_path):
+    window.projects.open_face(photo_face(window, "face-02"))
     wait_current(qtbot, window)
     assert window.result_view.view.currentText() == "Before | after"
     window.studio.set_random_styles({HAIR: 5})
