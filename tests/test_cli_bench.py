@@ -25,7 +25,7 @@ def test_threads_outside_the_usable_cpus_are_refused_before_the_run(threads, two
     error = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert error.startswith("error: ca2sis-bench: argument --threads: ")
-    assert "(1 to 2: the CPUs this process may use)" in error
+    assert "between 1 and 2 (the CPUs this process may use)" in error
 
 
 def test_threads_within_the_usable_cpus_reach_the_backends(tiny_weights, monkeypatch, capsys):

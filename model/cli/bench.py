@@ -27,16 +27,19 @@ from ..inference.bench import (
 )
 from ..io.atomic import write_text_atomic
 from ..io.weights import ensure_weights
-from .common import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, check_outputs, run_cli, whole_number
+from .common import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, check_outputs, run_cli
 
 
 def _threads(text: str) -> int:
     """--threads: a whole number from 1 to the CPUs this process may use."""
-    cpus = usable_cpus()
+    bounds = f"between 1 and {usable_cpus()} (the CPUs this process may use)"
     try:
-        return whole_number(1, cpus)(text)
-    except argparse.ArgumentTypeError as error:
-        raise argparse.ArgumentTypeError(f"{error} (1 to {cpus}: the CPUs this process may use)") from None
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {bounds}") from None
+    if not 1 <= value <= usable_cpus():
+        raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
