@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ import torch
 from PIL import Image
 
 from ca2sis.model.errors import DataError
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import ANNOTATION_PARTS, COLORS, colorize, palette_bytes
 from ca2sis.model.training.data import (
     CelebAMaskHQDataset,
@@ -22,6 +25,7 @@ from ca2sis.model.training.data import (
     open_dataset,
     read_id_list,
 )
+from ca2sis.model.training.data_check import check_training_files, write_run_summary
 
 L_EYE, R_EYE = 4, 5
 
@@ -304,3 +308,73 @@ def test_one_hot_sums_to_one_and_gives_back_the_mask(device):
     assert encoded.device == mask.device
     assert torch.equal(encoded.sum(1), torch.ones(2, 8, 8, device=device))
     assert torch.equal(encoded.argmax(1), mask)
+
+
+# ---- a training folder is checked once, every bad file reported at once ---------------------------------
+def small_dataset(face_data: Path, folder: Path, count: int = 6) -> list[str]:
+    """``count`` fixture faces at 64 px in images/ + masks/; returns their ids."""
+    names = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[:count]
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for name in names:
+        Image.open(face_data / "images" / f"{name}.jpg").resize((64, 64)).save(folder / "images" / f"{name}.jpg")
+        Image.open(face_data / "masks" / f"{name}.png").resize((64, 64), Image.Resampling.NEAREST).save(
+            folder / "masks" / f"{name}.png")
+    return names
+
+
+def spoil(folder: Path, names: list[str]) -> dict[str, str]:
+    """Four kinds of bad file, one per face; returns face id → what the error must say."""
+    truncated = folder / "images" / f"{names[0]}.jpg"
+    truncated.write_bytes(truncated.read_bytes()[:-200])
+    Image.fromarray(np.full((64, 64), 40, np.uint8)).save(folder / "masks" / f"{names[1]}.png")
+    Image.new("RGB", (64, 48)).save(folder / "images" / f"{names[2]}.jpg")
+    (folder / "masks" / f"{names[3]}.png").write_bytes(b"\x89PNG not really")
+    return {names[0]: "truncated", names[1]: "outside 0..18", names[2]: "64x48", names[3]: "cannot decode"}
+
+
+def test_every_bad_training_file_is_reported_at_once(face_data, tmp_path):
+    names = small_dataset(face_data, tmp_path)
+    expected = spoil(tmp_path, names)
+    dataset = open_dataset(tmp_path, 64)
+    with pytest.raises(DataError) as error:
+        check_training_files(dataset)
+    message = str(error.value)
+    assert message.startswith(f"4 of 6 faces in {tmp_path} cannot be used") and "--skip-bad" in message
+    for face_id, problem in expected.items():
+        line = next(line for line in message.splitlines() if face_id in line)
+        assert problem in line
+    assert check_training_files(dataset, skip_bad=True) == names[4:]
+    for face_id in names[4:]:
+        (tmp_path / "masks" / f"{face_id}.png").write_bytes(b"")
+    with pytest.raises(DataError, match="no face is left"):
+        check_training_files(dataset, skip_bad=True)
+
+
+def test_a_clean_folder_passes_the_check_whole(face_data):
+    dataset = open_dataset(face_data, 64)
+    assert check_training_files(dataset) == dataset.ids
+
+
+def test_training_and_the_engine_share_the_square_rule(tiny_weights, face_data, tmp_path):
+    names = small_dataset(face_data, tmp_path, count=2)
+    wide = tmp_path / "images" / f"{names[0]}.jpg"
+    Image.new("RGB", (96, 64)).save(wide)
+    with pytest.raises(DataError) as training:
+        check_training_files(open_dataset(tmp_path, 64))
+    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+    with pytest.raises(DataError) as editing:
+        engine.load_image(wide)
+    assert str(editing.value) in str(training.value)
+
+
+# ---- the run summary ------------------------------------------------------------------------------------
+def test_a_summary_without_a_speed_keeps_the_last_one(tmp_path):
+    path = tmp_path / "summary-synthesis.json"
+    write_run_summary(path, {"step": 10, "images_per_second": 12.5, "losses": {"l1": 0.5}})
+    written = write_run_summary(path, {"step": 10, "images_per_second": float("nan"), "losses": {"l1": float("inf")}})
+    assert written == {"step": 10, "images_per_second": 12.5, "losses": {"l1": None}}
+    assert json.loads(path.read_text()) == written  # strict JSON: no NaN
+    fresh = tmp_path / "fresh.json"
+    assert write_run_summary(fresh, {"images_per_second": float("nan")}) == {"images_per_second": None}
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["fresh.json", "summary-synthesis.json"]

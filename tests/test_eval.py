@@ -3,8 +3,11 @@ command line end to end on a few shared faces with tiny random weights."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +135,11 @@ def test_identity_embedder_finds_real_faces_and_falls_back_on_noise(face_data):
     assert cosine_similarity(first, other) < 0.99
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
     assert embedder.embed(noise)[1]  # no face: the fixed box was used
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -328,3 +336,22 @@ def test_the_parser_scores_are_a_subcommand_with_a_table_and_a_json_report(face_
     # A report onto one of the inputs is refused before any face is parsed.
     assert cli_eval.main(["parser", "--data", str(face_data), "--list", str(id_list), "--json", str(id_list)]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+# ---- the command line refuses what it cannot do ---------------------------------------------------------
+def test_eval_reports_onto_inputs_are_refused(tiny_weights, face_data, tmp_path, capsys):
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    mask = sorted((face_data / "masks").glob("*.png"))[0]
+    data_before, weights_before = digests(face_data), digests(weights)
+    for option, target in [("--json", weights / "generator.safetensors"), ("--markdown", mask),
+                           ("--json", weights / "config.json")]:
+        code = cli_eval.main(["--data", str(face_data), "--weights", str(weights), option, str(target), "--quiet"])
+        assert code == 2 and "is one of the inputs" in capsys.readouterr().err
+    assert digests(face_data) == data_before and digests(weights) == weights_before
+
+
+def test_a_comparison_size_beyond_memory_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_eval.main(["--data", str(tmp_path), "--compare-size", "30000"])
+    assert exit_.value.code == 2 and "at most 4096" in capsys.readouterr().err

@@ -13,22 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from safetensors import SafetensorError
-from test_reliability import small_dataset
+from test_data import small_dataset
 
 from ca2sis.model.cli import bench as cli_bench
 from ca2sis.model.cli import edit as cli_edit
-from ca2sis.model.cli import eval as cli_eval
 from ca2sis.model.cli import parse as cli_parse
-from ca2sis.model.cli import train_parser as cli_train_parser
 from ca2sis.model.cli.train import main as train_main
 from ca2sis.model.errors import CA2SISError, WeightsError
-from ca2sis.model.io import weights as weights_io
 from ca2sis.model.io.atomic import STALE_SECONDS, remove_stale_temporaries
 from ca2sis.model.io.lock import LOCK_FILE
 from ca2sis.model.networks.composite import CA2SIS
 
-from conftest import FACE_DATA, styled_random_model
+from conftest import styled_random_model
 
 
 def digest(path: Path) -> str:
@@ -45,73 +41,7 @@ def train(*args: str) -> int:
                        "--lambda-semantic", "0", "--lambda-parser", "0", *args])
 
 
-@pytest.fixture(scope="module")
-def trained_once(tmp_path_factory) -> tuple[Path, Path]:
-    """A two-face dataset and a run folder trained for one step, made once for the module."""
-    root = tmp_path_factory.mktemp("trained")
-    data, run = root / "data", root / "run"
-    small_dataset(FACE_DATA, data, count=2)
-    assert train("--data", str(data), "--out", str(run), "--log-every", "1") == 0
-    return data, run
-
-
-@pytest.fixture
-def trained_run(trained_once, tmp_path) -> tuple[Path, Path]:
-    """The module's trained run, copied into this test's folder (tests resume, spoil and export
-    it): (data, run)."""
-    data, run = tmp_path / "data", tmp_path / "run"
-    shutil.copytree(trained_once[0], data)
-    shutil.copytree(trained_once[1], run)
-    return data, run
-
-
-def full_disk_after(monkeypatch, files: int) -> None:
-    """safetensors writes fail as on a full disk after ``files`` successful ones."""
-    real = weights_io.save_file
-    count = {"files": 0}
-
-    def save_file(tensors, path, metadata=None):
-        count["files"] += 1
-        if count["files"] > files:
-            Path(path).write_bytes(b"\0" * 100)  # what a write cut short leaves
-            raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
-                                  'message: "No space left on device" })')
-        return real(tensors, path, metadata=metadata)
-
-    monkeypatch.setattr(weights_io, "save_file", save_file)
-
-
-# ---- 1. a diverging run keeps its last good checkpoint and exits non-zero ------------------------------------------
-@pytest.mark.slow
-def test_item1_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(trained_run, capsys):
-    data, run = trained_run
-    checkpoint = run / "checkpoint.safetensors"
-    before = digest(checkpoint)
-    code = train("--data", str(data), "--out", str(run), "--resume", "--steps", "30", "--lr", "1e12")
-    error = capsys.readouterr().err
-    assert code == 5 and "diverged" in error and "step 1" in error and "Traceback" not in error
-    assert digest(checkpoint) == before  # resume and export still work from it
-    assert train_main(["export", str(run), "--out", str(run.parent / "weights")]) == 0
-
-
-@pytest.mark.parametrize("flag", ["--lambda-l1", "--lr", "--ema-kimg"])
-def test_item1_nan_settings_are_refused(face_data, tmp_path, capsys, flag):
-    small_dataset(face_data, tmp_path / "data", count=2)
-    assert train("--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), flag, "nan") == 2
-    assert "finite" in capsys.readouterr().err and not (tmp_path / "run").exists()
-
-
 # ---- 2. no CLI writes over its inputs ------------------------------------------------------------------------------
-def test_item2_eval_reports_onto_inputs_are_refused(tiny_weights, face_data, tmp_path, capsys):
-    weights = tmp_path / "weights"
-    shutil.copytree(tiny_weights, weights)
-    mask = sorted((face_data / "masks").glob("*.png"))[0]
-    data_before, weights_before = digests(face_data), digests(weights)
-    for option, target in [("--json", weights / "generator.safetensors"), ("--markdown", mask),
-                           ("--json", weights / "config.json")]:
-        code = cli_eval.main(["--data", str(face_data), "--weights", str(weights), option, str(target), "--quiet"])
-        assert code == 2 and "is one of the inputs" in capsys.readouterr().err
-    assert digests(face_data) == data_before and digests(weights) == weights_before
 
 
 def test_item2_bench_json_onto_the_weights_is_refused_before_the_run(tiny_weights, tmp_path, monkeypatch, capsys):
@@ -126,63 +56,6 @@ def test_item2_bench_json_onto_the_weights_is_refused_before_the_run(tiny_weight
     assert cli_bench.main(["--weights", str(weights), "--json", str(blocker / "b.json")]) == 2
     assert cli_bench.main(["--weights", str(tmp_path / "nonexistent")]) == 3
     assert "no ca2sis weights" in capsys.readouterr().err
-
-
-# ---- 4 and 5. exports: whole sets or nothing -----------------------------------------------------------------------
-@pytest.mark.slow
-def test_item4_a_disk_full_export_leaves_the_weights_folder_as_it_was(trained_run, tmp_path, monkeypatch, capsys):
-    _, run = trained_run
-    weights = tmp_path / "weights"
-    assert train_main(["export", str(run), "--out", str(weights)]) == 0
-    before = digests(weights)
-    full_disk_after(monkeypatch, files=2)
-    assert train_main(["export", str(run), "--out", str(weights)]) == 2
-    error = capsys.readouterr().err
-    assert "No space left on device" in error and ".safetensors" in error and "Traceback" not in error
-    assert digests(weights) == before and sorted(p.name for p in tmp_path.iterdir()) == ["data", "run", "weights"]
-
-
-@pytest.mark.slow
-def test_item4_a_folder_mixing_two_saves_is_refused(trained_run, tmp_path):
-    _, run = trained_run
-    assert train_main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
-    assert train_main(["export", str(run), "--out", str(tmp_path / "b")]) == 0
-    shutil.copyfile(tmp_path / "b" / "generator.safetensors", tmp_path / "a" / "generator.safetensors")
-    with pytest.raises(WeightsError, match="mixes files of different saves"):
-        CA2SIS.from_pretrained(tmp_path / "a")
-
-
-@pytest.mark.slow
-def test_item5_export_over_a_weights_folder_replaces_its_whole_set(trained_run, tiny_weights, tmp_path):
-    _, run = trained_run
-    weights = tmp_path / "weights"
-    shutil.copytree(tiny_weights, weights)  # with an M_s, which the run has not trained
-    (weights / "NOTES.txt").write_text("mine")
-    assert (weights / "mapping_network.safetensors").exists()
-    assert train_main(["export", str(run), "--out", str(weights)]) == 0
-    assert not (weights / "mapping_network.safetensors").exists() and (weights / "NOTES.txt").read_text() == "mine"
-    assert CA2SIS.from_pretrained(weights).mapping_network is None
-
-
-def test_item5_training_into_a_weights_folder_is_refused(face_data, tiny_weights, tmp_path, capsys):
-    small_dataset(face_data, tmp_path / "data", count=2)
-    weights = tmp_path / "weights"
-    shutil.copytree(tiny_weights, weights)
-    before = digests(weights)
-    assert train("--data", str(tmp_path / "data"), "--out", str(weights)) == 2
-    assert "is a weights folder" in capsys.readouterr().err and digests(weights) == before
-
-
-# ---- 6. a torn log line does not block --resume --------------------------------------------------------------------
-@pytest.mark.slow
-def test_item6_resume_trims_a_torn_log_line(trained_run):
-    data, run = trained_run
-    log = run / "log-synthesis.jsonl"
-    with open(log, "a") as handle:
-        handle.write('{"step": 2, "epoch": 0, "kimg": 0.00')  # the disk filled up mid-line
-    assert train("--data", str(data), "--out", str(run), "--resume", "--steps", "2", "--log-every", "1") == 0
-    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
-    assert steps == [1, 2]
 
 
 # ---- 7. one training per run folder --------------------------------------------------------------------------------
@@ -298,41 +171,3 @@ def test_item15_a_config_with_huge_sizes_is_refused_before_building(tiny_weights
     with pytest.raises(WeightsError, match="mapping_hidden=200000: sizes and counts must be at most"):
         CA2SIS.from_pretrained(weights)
     assert time.perf_counter() - started < 1.0
-
-
-# ---- 16. argument checks -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("argument", [["--epochs", "0"], ["--batch-size", "0"], ["--crop", "0"], ["--widths", "abc"],
-                                      ["--rare-weight", "-1"]])
-def test_item16_bad_parser_training_arguments_are_usage_errors(tmp_path, capsys, argument):
-    with pytest.raises(SystemExit) as exit_:
-        cli_train_parser.main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), *argument])
-    assert exit_.value.code == 2 and argument[0] in capsys.readouterr().err
-
-
-def test_item16_a_comparison_size_beyond_memory_is_a_usage_error(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        cli_eval.main(["--data", str(tmp_path), "--compare-size", "30000"])
-    assert exit_.value.code == 2 and "at most 4096" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_item16_a_checkpoint_on_a_full_disk_is_a_clear_error_and_the_last_one_survives(
-        trained_run, monkeypatch, capsys):
-    data, run = trained_run
-    checkpoint = run / "checkpoint.safetensors"
-    before = digest(checkpoint)
-    full_disk_after(monkeypatch, files=0)
-    assert train("--data", str(data), "--out", str(run), "--resume", "--steps", "2") == 2
-    error = capsys.readouterr().err
-    assert f"No space left on device: {checkpoint}" in error and "Traceback" not in error
-    assert digest(checkpoint) == before
-    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
-
-
-# ---- 17 and exit codes: one mapping for every command ---------------------------------------------------------
-def test_exit_codes_a_damaged_checkpoint_is_a_weights_error_for_train_as_for_every_tool(tmp_path, capsys):
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
-    assert train_main(["export", str(run), "--out", str(tmp_path / "weights")]) == 3
-    assert capsys.readouterr().err.startswith("error:") and not (tmp_path / "weights").exists()

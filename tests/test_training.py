@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,19 +15,23 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from test_data import small_dataset, spoil
 
 from ca2sis.model.cli.train import _train_parser
 from ca2sis.model.cli.train import main as train_main
 from ca2sis.model.config import get_config
-from ca2sis.model.errors import TrainingDiverged
+from ca2sis.model.errors import TrainingDiverged, WeightsError
+from ca2sis.model.io import weights as weights_io
 from ca2sis.model.io.checkpoint import checkpoint_path, read_checkpoint_meta
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.training.data import one_hot
 from ca2sis.model.training.log_keys import LOGGED_SCALARS, PROGRESS_BAR_KEYS
 from ca2sis.model.training.objectives import LossWeights, SynthesisForward
 from ca2sis.model.training.train import EpochSampler, TrainConfig, Trainer
+
+from conftest import FACE_DATA
 
 
 def _train_config(data, **changes) -> TrainConfig:
@@ -417,3 +423,201 @@ def test_a_killed_training_or_export_leaves_no_temporaries_after_the_next_one(fa
     os.utime(other, (hour_ago, hour_ago))
     assert train_main(["export", str(run), "--out", str(weights)]) == 0
     assert not stale.exists() and running.is_dir() and other.is_dir()
+
+
+# ---- files, folders and disks: what a run and an export leave ---------------------------------------------------
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def folder_listing(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def train(*args: str) -> int:
+    """One tiny training step through the CLI; the parser losses and augmentation off (these
+    tests are about files, not about what is learnt)."""
+    return train_main(["--config", "tiny", "--steps", "1", "--batch-size", "2", "--workers", "0", "--device", "cpu",
+                       "--sample-every", "1000", "--checkpoint-every", "1000", "--augment", "off",
+                       "--lambda-semantic", "0", "--lambda-parser", "0", *args])
+
+
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory) -> tuple[Path, Path]:
+    """A two-face dataset and a run folder trained for one step, made once for the module."""
+    root = tmp_path_factory.mktemp("trained")
+    data, run = root / "data", root / "run"
+    small_dataset(FACE_DATA, data, count=2)
+    assert train("--data", str(data), "--out", str(run), "--log-every", "1") == 0
+    return data, run
+
+
+@pytest.fixture
+def trained_run(trained_once, tmp_path) -> tuple[Path, Path]:
+    """The module's trained run, copied into this test's folder (tests resume, spoil and export
+    it): (data, run)."""
+    data, run = tmp_path / "data", tmp_path / "run"
+    shutil.copytree(trained_once[0], data)
+    shutil.copytree(trained_once[1], run)
+    return data, run
+
+
+def full_disk_after(monkeypatch, files: int) -> None:
+    """safetensors writes fail as on a full disk after ``files`` successful ones."""
+    real = weights_io.save_file
+    count = {"files": 0}
+
+    def save_file(tensors, path, metadata=None):
+        count["files"] += 1
+        if count["files"] > files:
+            Path(path).write_bytes(b"\0" * 100)  # what a write cut short leaves
+            raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, '
+                                  'message: "No space left on device" })')
+        return real(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr(weights_io, "save_file", save_file)
+
+
+@pytest.mark.slow
+def test_a_diverging_run_stops_and_keeps_the_last_good_checkpoint(trained_run, capsys):
+    data, run = trained_run
+    checkpoint = run / "checkpoint.safetensors"
+    before = digest(checkpoint)
+    code = train("--data", str(data), "--out", str(run), "--resume", "--steps", "30", "--lr", "1e12")
+    error = capsys.readouterr().err
+    assert code == 5 and "diverged" in error and "step 1" in error and "Traceback" not in error
+    assert digest(checkpoint) == before  # resume and export still work from it
+    assert train_main(["export", str(run), "--out", str(run.parent / "weights")]) == 0
+
+
+@pytest.mark.parametrize("flag", ["--lambda-l1", "--lr", "--ema-kimg"])
+def test_nan_settings_are_refused(face_data, tmp_path, capsys, flag):
+    small_dataset(face_data, tmp_path / "data", count=2)
+    assert train("--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), flag, "nan") == 2
+    assert "finite" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_a_disk_full_export_leaves_the_weights_folder_as_it_was(trained_run, tmp_path, monkeypatch, capsys):
+    _, run = trained_run
+    weights = tmp_path / "weights"
+    assert train_main(["export", str(run), "--out", str(weights)]) == 0
+    before = digests(weights)
+    full_disk_after(monkeypatch, files=2)
+    assert train_main(["export", str(run), "--out", str(weights)]) == 2
+    error = capsys.readouterr().err
+    assert "No space left on device" in error and ".safetensors" in error and "Traceback" not in error
+    assert digests(weights) == before and sorted(p.name for p in tmp_path.iterdir()) == ["data", "run", "weights"]
+
+
+@pytest.mark.slow
+def test_a_folder_mixing_two_saves_is_refused(trained_run, tmp_path):
+    _, run = trained_run
+    assert train_main(["export", str(run), "--out", str(tmp_path / "a")]) == 0
+    assert train_main(["export", str(run), "--out", str(tmp_path / "b")]) == 0
+    shutil.copyfile(tmp_path / "b" / "generator.safetensors", tmp_path / "a" / "generator.safetensors")
+    with pytest.raises(WeightsError, match="mixes files of different saves"):
+        CA2SIS.from_pretrained(tmp_path / "a")
+
+
+@pytest.mark.slow
+def test_export_over_a_weights_folder_replaces_its_whole_set(trained_run, tiny_weights, tmp_path):
+    _, run = trained_run
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)  # with an M_s, which the run has not trained
+    (weights / "NOTES.txt").write_text("mine")
+    assert (weights / "mapping_network.safetensors").exists()
+    assert train_main(["export", str(run), "--out", str(weights)]) == 0
+    assert not (weights / "mapping_network.safetensors").exists() and (weights / "NOTES.txt").read_text() == "mine"
+    assert CA2SIS.from_pretrained(weights).mapping_network is None
+
+
+def test_training_into_a_weights_folder_is_refused(face_data, tiny_weights, tmp_path, capsys):
+    small_dataset(face_data, tmp_path / "data", count=2)
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    before = digests(weights)
+    assert train("--data", str(tmp_path / "data"), "--out", str(weights)) == 2
+    assert "is a weights folder" in capsys.readouterr().err and digests(weights) == before
+
+
+@pytest.mark.slow
+def test_resume_trims_a_torn_log_line(trained_run):
+    data, run = trained_run
+    log = run / "log-synthesis.jsonl"
+    with open(log, "a") as handle:
+        handle.write('{"step": 2, "epoch": 0, "kimg": 0.00')  # the disk filled up mid-line
+    assert train("--data", str(data), "--out", str(run), "--resume", "--steps", "2", "--log-every", "1") == 0
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == [1, 2]
+
+
+@pytest.mark.slow
+def test_a_checkpoint_on_a_full_disk_is_a_clear_error_and_the_last_one_survives(
+        trained_run, monkeypatch, capsys):
+    data, run = trained_run
+    checkpoint = run / "checkpoint.safetensors"
+    before = digest(checkpoint)
+    full_disk_after(monkeypatch, files=0)
+    assert train("--data", str(data), "--out", str(run), "--resume", "--steps", "2") == 2
+    error = capsys.readouterr().err
+    assert f"No space left on device: {checkpoint}" in error and "Traceback" not in error
+    assert digest(checkpoint) == before
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_damaged_checkpoint_is_a_weights_error_for_train_as_for_every_tool(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.safetensors").write_bytes(b"not a checkpoint")
+    assert train_main(["export", str(run), "--out", str(tmp_path / "weights")]) == 3
+    assert capsys.readouterr().err.startswith("error:") and not (tmp_path / "weights").exists()
+
+
+
+def test_train_out_onto_a_file_is_refused(face_data, tmp_path, capsys):
+    small_dataset(face_data, tmp_path / "data", count=2)
+    file = tmp_path / "notes.txt"
+    file.write_text("mine")
+    assert train("--data", str(tmp_path / "data"), "--out", str(file)) == 2
+    assert "--out" in capsys.readouterr().err and file.read_text() == "mine"
+
+
+def test_train_export_onto_a_file_is_refused(tmp_path, capsys):
+    file = tmp_path / "weights"
+    file.write_text("mine")
+    run = tmp_path / "run"
+    run.mkdir()
+    assert train_main(["export", str(run), "--out", str(file)]) == 2
+    assert "--out" in capsys.readouterr().err and file.read_text() == "mine"
+    assert folder_listing(tmp_path) == ["run", "weights"]
+
+
+def test_train_reports_every_bad_file_before_the_first_step(face_data, tmp_path, capsys):
+    names = small_dataset(face_data, tmp_path / "data")
+    spoil(tmp_path / "data", names)
+    run = tmp_path / "run"
+    assert train("--data", str(tmp_path / "data"), "--out", str(run)) == 2
+    error = capsys.readouterr().err
+    assert "4 of 6 faces" in error and all(name in error for name in names[:4])
+    assert not run.exists()  # refused before anything was written
+    assert train("--data", str(tmp_path / "data"), "--out", str(run), "--skip-bad") == 0
+
+
+def test_resuming_a_finished_run_keeps_its_summary(face_data, tmp_path):
+    small_dataset(face_data, tmp_path / "data", count=2)
+    run = tmp_path / "run"
+    assert train("--data", str(tmp_path / "data"), "--out", str(run), "--steps", "2") == 0
+    summary = run / "summary-synthesis.json"
+    first = summary.read_text()
+    assert train("--data", str(tmp_path / "data"), "--out", str(run), "--steps", "2", "--resume") == 0
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the summary")
+
+    resumed = json.loads(summary.read_text(), parse_constant=refuse)
+    assert resumed["images_per_second"] == json.loads(first)["images_per_second"]

@@ -143,7 +143,7 @@ def train_command(argv: list[str]) -> int:
         else:
             config = _preset_or_file(args.config or "lite")
         config = _config_with_ablations(config, args)
-        train = TrainConfig(**given)
+        train = TrainConfig.from_dict(given)
     if not train.data:
         raise CA2SISError("--data is required (a dataset folder)")
     # One training per run folder: a second would interleave the logs and replace the
