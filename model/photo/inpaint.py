@@ -50,8 +50,9 @@ class FillConfig:
     # vacated pixels change.
     blend: float = 0.02
     # How the source's texture is synthesised: its few strong edges (the part's halo, a lamp's
-    # rim) limited to a few spreads of its grain, so they are not stamped over the fill.
-    texture: SynthesisConfig = SynthesisConfig(detail_limit=2.5)
+    # rim) limited to a few spreads of its grain, so they are not stamped over the fill; matched
+    # on the low-pass alone (the membrane is smooth: it would pick the smoothest places).
+    texture: SynthesisConfig = SynthesisConfig(detail_limit=2.5, match_seen=False)
 
 
 DEFAULT_FILL = FillConfig()

@@ -71,6 +71,10 @@ class SynthesisConfig:
     patch: float = 6.0  # mean side of a coherent patch, in cells
     patch_tries: int = 12  # shifts tried for a whole patch at the start (its cells' best matches)
     max_lattice: int = 160  # longest side of the matching lattice (a split of a pixel or two is not searched per pixel)
+    # Match the pictures as a generator of the lattice's size sees them (a network's output
+    # shows strand bundles there); off, their low-pass only (a smooth guide, such as an
+    # inpainting membrane, would otherwise pick the exemplar's smoothest places).
+    match_seen: bool = True
     # Copied detail softly limited to this many robust spreads of the exemplar's (None: as it
     # is). A backdrop's few strong edges (a halo, a lamp's rim) would otherwise be stamped about.
     detail_limit: float | None = None
@@ -248,8 +252,11 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
 
     # Matched: each picture as a generator of the lattice's size sees it (the guide is such a
     # picture upsampled), the part alone (beyond its edge, the part's own low-pass continued).
-    seen_guide = np.where(inside[..., None], guide, guide_low)
-    seen_exemplar = np.where(ex_inside[..., None], ex_pixels, ex_low)
+    if config.match_seen:
+        seen_guide = np.where(inside[..., None], guide, guide_low)
+        seen_exemplar = np.where(ex_inside[..., None], ex_pixels, ex_low)
+    else:
+        seen_guide, seen_exemplar = guide_low, ex_low
     guide_lab, ex_lab = _lab(lattice(seen_guide)), _lab(lattice(seen_exemplar))
     guide_part = lattice(inside.astype(np.float32)) > 0.5
     ex_part = lattice(ex_inside.astype(np.float32)) > 0.5
