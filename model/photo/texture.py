@@ -322,18 +322,16 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     cell_row, cell_col = np.divmod(cells, cols)
     anchor = np.stack([np.minimum(cell_row * cell_lattice + cell_lattice // 2, guide_features.shape[0] - 1),
                        np.minimum(cell_col * cell_lattice + cell_lattice // 2, guide_features.shape[1] - 1)], axis=1)
-    cell_vectors = np.concatenate([guide_features[anchor[:, 0], anchor[:, 1]], position_scale * np.stack(
-        [origin[0] + (anchor[:, 0] * factor + factor / 2) / full_shape[0],
-         origin[1] + (anchor[:, 1] * factor + factor / 2) / full_shape[1]], axis=1)], axis=1)
+    cell_position = np.stack([origin[0] + (anchor[:, 0] * factor + factor / 2) / full_shape[0],
+                              origin[1] + (anchor[:, 1] * factor + factor / 2) / full_shape[1]], axis=1)
+    cell_vectors = np.concatenate([guide_features[anchor[:, 0], anchor[:, 1]], position_scale * cell_position], axis=1)
     count = len(cells)
     # The wanted flow: the guide's own where it shows one, else the exemplar's carried there.
     guide_grey = (seen_guide - guide_low).mean(axis=2)
     guide_flow = _flow(_flow_tensor(guide_grey, inside.astype(np.float32), factor), COARSE_SIGMA)
     wanted = guide_flow[anchor[:, 0], anchor[:, 1]]
-    frame_y = np.clip(((cell_vectors[:, -2] / position_scale) * exemplar.shape[0] / factor).astype(int),
-                      0, carried_flow.shape[0] - 1)
-    frame_x = np.clip(((cell_vectors[:, -1] / position_scale) * exemplar.shape[1] / factor).astype(int),
-                      0, carried_flow.shape[1] - 1)
+    frame_y = np.clip((cell_position[:, 0] * exemplar.shape[0] / factor).astype(int), 0, carried_flow.shape[0] - 1)
+    frame_x = np.clip((cell_position[:, 1] * exemplar.shape[1] / factor).astype(int), 0, carried_flow.shape[1] - 1)
     wanted = wanted + carried_flow[frame_y, frame_x]
     wanted /= np.maximum(np.linalg.norm(wanted, axis=1, keepdims=True), 1.0)
     cell_vectors = np.concatenate([cell_vectors, flow_scale * wanted], axis=1)
