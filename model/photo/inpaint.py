@@ -13,9 +13,11 @@ continued. ``fill_vacated`` splits that, as a two-band blend, into
   high frequencies nearby (``texture.synthesize``, with the membrane as its guide), so the fill
   is no flat smudge; where the source is too thin for patches, grain of the source's spread.
 
-The bands split at ``FillConfig.detail_sigma`` of the side, the same split on both sides of
-the region's edge, so the fill meets the photo without a visible edge. Pixels of ``keep``
-(objects that are no face class: a hand, a microphone) are never changed and never copied.
+The bands split at ``FillConfig.detail_sigma`` of the side. The source's rim along the
+region (``FillConfig.blend``) is re-made with it and fades back to the photo's own pixels
+across the rim: the shadow and the stray strands a part leaves along its edge go with it,
+and the fill meets the photo without a visible edge. Pixels of ``keep`` (objects that are no
+face class: a hand, a microphone) are never changed and never copied from.
 """
 
 from __future__ import annotations

@@ -11,8 +11,12 @@ PatchMatch-based texture optimisation, made cheap enough for the studio's releas
 1. Both pictures are split by a Gaussian of ``DETAIL_SIGMA`` generated pixels, each inside its
    own region (normalised convolution, so a part's edge against the background is no detail).
 2. Matching is done on a coarse lattice (about one lattice pixel per ``COARSE_SIGMA`` of the
-   split), on the low-pass pictures only: a feature is a window of CIELAB deviations from the
-   part's mean, plus a weak prior for the same place in the (aligned) face.
+   split: the generator's own resolution), on each picture as a generator of that size sees
+   it, the part alone: a feature is a window of CIELAB deviations from the part's mean (the
+   guide's shading pattern is matched, not its colour: a restyled part has another colour),
+   the orientation of the texture's flow (the exemplar's own strands at each place; wanted:
+   the guide's, else the exemplar's flow carried past its part, so grown hair keeps the
+   direction of the hair next to it) and a weak prior for the same place in the aligned face.
 3. The output is cut into cells of a few lattice pixels, each of which copies the exemplar
    along one offset (an integer shift at full resolution); cells are grouped in seeded random
    patches (Voronoi cells, smaller where the exemplar is small for the region). Each patch
