@@ -73,6 +73,7 @@ class SynthesisConfig:
     coherence: float = 3.0  # bonus for each neighbour whose offset a cell shares (in feature-variance units)
     usage: float = 0.6  # penalty per unit of other cells copying the same exemplar place, over the even share
     patch: float = 6.0  # mean side of a coherent patch, in cells
+    patch_stretch: float = 3.0  # patches run along the texture's flow: distances across it count 1 + this
     patch_tries: int = 12  # shifts tried for a whole patch at the start (its cells' best matches)
     max_lattice: int = 160  # longest side of the matching lattice (a split of a pixel or two is not searched per pixel)
     # Match the pictures as a generator of the lattice's size sees them (a network's output
@@ -156,22 +157,34 @@ def _flow(tensor: np.ndarray, sigma: float) -> np.ndarray:
     return np.stack([xx - yy, 2 * xy], axis=-1) / np.maximum(xx + yy, 1e-6)[..., None]
 
 
-def _patch_labels(rows: int, cols: int, size: float, rng: np.random.Generator) -> np.ndarray:
+def _patch_labels(rows: int, cols: int, size: float, rng: np.random.Generator,
+                  flow: np.ndarray | None = None, stretch: float = 0.0) -> np.ndarray:
     """(rows, cols) int: a seeded random partition of the cell grid into patches of about
-    ``size`` cells a side (Voronoi cells of a jittered grid)."""
+    ``size`` cells a side (Voronoi cells of a jittered grid). ``flow`` (rows, cols, 2): the
+    texture's orientation per cell (``_flow``); distances across it count ``1 + stretch``
+    times (times its coherence), so patches run along strands, which then break less often."""
     size = max(1.0, size)
-    tiles_y, tiles_x = int(np.ceil(rows / size)) + 2, int(np.ceil(cols / size)) + 2
+    tiles_y, tiles_x = int(np.ceil(rows / size)) + 4, int(np.ceil(cols / size)) + 4
     seeds = (np.stack(np.meshgrid(np.arange(tiles_y), np.arange(tiles_x), indexing="ij"), axis=-1)
-             + rng.random((tiles_y, tiles_x, 2)) - 1.0) * size
+             + rng.random((tiles_y, tiles_x, 2)) - 2.0) * size
     cell_y, cell_x = np.meshgrid(np.arange(rows) + 0.5, np.arange(cols) + 0.5, indexing="ij")
-    tile_y, tile_x = (cell_y / size).astype(int) + 1, (cell_x / size).astype(int) + 1
+    tile_y, tile_x = (cell_y / size).astype(int) + 2, (cell_x / size).astype(int) + 2
+    if flow is not None and stretch > 0:
+        # The gradient's direction (across the strands) and how sure it is.
+        angle = 0.5 * np.arctan2(flow[..., 1], flow[..., 0])
+        across = np.stack([np.sin(angle), np.cos(angle)], axis=-1)  # (y, x)
+        weight = stretch * np.linalg.norm(flow, axis=-1)
     best = np.full((rows, cols), np.inf)
     labels = np.zeros((rows, cols), np.int64)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
+    reach = (-2, -1, 0, 1, 2) if flow is not None and stretch > 0 else (-1, 0, 1)
+    for dy in reach:
+        for dx in reach:
             ty, tx = np.clip(tile_y + dy, 0, tiles_y - 1), np.clip(tile_x + dx, 0, tiles_x - 1)
             seed = seeds[ty, tx]
-            distance = (seed[..., 0] - cell_y) ** 2 + (seed[..., 1] - cell_x) ** 2
+            offset_y, offset_x = seed[..., 0] - cell_y, seed[..., 1] - cell_x
+            distance = offset_y ** 2 + offset_x ** 2
+            if flow is not None and stretch > 0:
+                distance += weight * (offset_y * across[..., 0] + offset_x * across[..., 1]) ** 2
             closer = distance < best
             best[closer] = distance[closer]
             labels[closer] = (ty * tiles_x + tx)[closer]
@@ -350,7 +363,10 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     # exemplar of fewer than 4 n patches' area would show the same block twice.
     exemplar_cells = len(places) / cell_lattice ** 2
     fitting = np.sqrt(exemplar_cells / (4.0 * max(1.0, count / max(exemplar_cells, 1.0))))
-    patch = _patch_labels(rows, cols, float(np.clip(fitting, 2.0, config.patch)), rng).ravel()
+    cell_flow = np.zeros((rows, cols, 2), np.float32)
+    cell_flow[cell_row, cell_col] = wanted
+    patch = _patch_labels(rows, cols, float(np.clip(fitting, 2.0, config.patch)), rng, cell_flow,
+                          config.patch_stretch).ravel()
     neighbours, same_patch = _neighbours(cells, rows, cols, patch)
     even_share = max(count / len(places), 1e-6) * cell_lattice ** 2
 
