@@ -62,6 +62,34 @@ def test_a_striped_exemplar_gives_stripes_of_the_same_period_over_a_larger_regio
     assert made[peak] / 130 > 0.6 * own_peak
 
 
+def orientation(grey: np.ndarray) -> float:
+    """The dominant direction of the gradients of ``grey`` (degrees, 0..180): across the strands."""
+    gx = cv2.Sobel(grey.astype(np.float32), cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(grey.astype(np.float32), cv2.CV_32F, 0, 1)
+    return float(np.degrees(0.5 * np.arctan2(2 * (gx * gy).sum(), (gx * gx - gy * gy).sum())) % 180)
+
+
+def test_grown_strands_keep_the_direction_of_the_strands_next_to_them():
+    """Hair parted in two directions and grown downwards: each side of the new hair slants
+    like the hair above it (the exemplar's flow is carried into the new region), with a smooth
+    guide that shows no direction of its own."""
+    rows, cols = np.mgrid[0:SIDE, 0:SIDE].astype(np.float32)
+    noise = np.random.default_rng(2).normal(0, 8, (SIDE, SIDE))
+    left = 120 + 50 * np.sin(2 * np.pi * (cols + 0.6 * rows) / 9.0)
+    right = 120 + 50 * np.sin(2 * np.pi * (cols - 0.6 * rows) / 9.0)
+    parted = np.where(cols < 128, left, right) + noise
+    exemplar = np.repeat(np.clip(parted, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    exemplar_region = box(30, 30, 120, 226)
+    region = box(130, 30, 230, 226)  # the hair grown downwards, as far again
+    guide = np.full((SIDE, SIDE, 3), 128, np.float32)
+    result = synthesize(guide, region, exemplar, exemplar_region, GENERATED, seed=0)
+    for columns in (slice(30, 100), slice(156, 226)):
+        own = orientation(exemplar[30:120, columns, 0])
+        grown = orientation(result[130:230, columns, 0])
+        turned = min(abs(grown - own), 180 - abs(grown - own))
+        assert turned < 12, f"strands turned by {turned:.0f} degrees"
+
+
 def repeated_blocks(image: np.ndarray, region: tuple[slice, slice], exemplar: np.ndarray,
                     exemplar_box: tuple[slice, slice], block: int) -> int:
     """How many pairs of disjoint block x block squares of ``image``'s ``region`` are copies
