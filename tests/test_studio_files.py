@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QProgressDialog, QPushButton
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog, QPushButton
 
 from ca2sis.app.qt import controllers
 from ca2sis.app.qt.window import StudioWindow
@@ -76,6 +76,20 @@ def twelve_megapixel_face() -> Face:
     return Face(face.name, face.image, face.mask, face.source, SourcePhoto(pixels, matrix, 512, "phone.jpg"))
 
 
+def answer_next_question(button: QMessageBox.StandardButton, asked: list[str]) -> None:
+    """Click ``button`` in the next message box that opens (a modal question blocks the test's thread)."""
+
+    def click() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, click)
+            return
+        asked.append(box.text())
+        box.button(button).click()
+
+    QTimer.singleShot(20, click)
+
+
 class Ticks:
     """A timer firing every 20 ms on the GUI thread; ``during`` counts the ticks for which
     ``condition()`` held (a file still being written or read)."""
@@ -132,14 +146,19 @@ def test_closing_while_the_result_is_written_waits_for_it(qtbot, window, tmp_pat
     # The save ran on a daemon thread that died with the process: closing 0.5 s after Save
     # result left no file. Now the window says what it is writing and closes once it is written.
     window.projects.open_face(twelve_megapixel_face())
+    window.studio.begin_stroke((100.5, 100.5))  # a change not saved in a project: asked about once
+    window.studio.end_stroke()
     wait_settled(qtbot, window)
     out = tmp_path / "edited.png"
     assert window.exports.save_result(out)
+    asked: list[str] = []
+    answer_next_question(QMessageBox.StandardButton.Discard, asked)
     assert not window.close(), "the window closed while its result was being written"
     note = window.findChild(QProgressDialog)
     assert window.isVisible() and note is not None and note.isVisible() and "edited.png" in note.labelText()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=60_000)
     assert Image.open(out).size == PHOTO_SIZE
+    assert len(asked) == 1  # not asked again when the window closes after the write
 
 
 def test_the_note_on_quitting_can_keep_the_studio_open_and_a_failed_write_keeps_it_open(qtbot, window, tmp_path,
