@@ -181,9 +181,18 @@ class LabTransform:
     source: np.ndarray
     gain: np.ndarray
     target: np.ndarray
+    spread: np.ndarray | None = None  # the source part's own spread, where it is known
 
     def apply(self, lab: np.ndarray) -> np.ndarray:
         return (lab - self.source) * self.gain + self.target
+
+    def within(self, lab: np.ndarray, spreads: float) -> np.ndarray:
+        """``lab`` softly held within ``spreads`` of the part's own spreads of its colour: an
+        estimate of the part's colour at its edge that took in some of the background."""
+        if self.spread is None:
+            return lab
+        limit = spreads * np.maximum(self.spread, 2.0)
+        return self.source + limit * np.tanh((lab - self.source) / limit)
 
 
 

@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 
 from ..io.cache import LRUCache, content_digest
+from ..labels import BACKGROUND, CLASS_NAMES
+from .colour import to_lab
 from .source import SourcePhoto
 
 # How far inside the aligned crop's edge (share of its side) the parser's classes are not
@@ -89,6 +91,73 @@ def flood_classes(pixels: np.ndarray, classes: np.ndarray, known: np.ndarray) ->
     return (markers - 1).clip(0, 255).astype(np.uint8)
 
 
+# Parts the small parser stretches over the background next to them (a light wall beside long
+# hair, the corner of a tight crop): their pixels that look like the background far more than
+# like the part (``BACKGROUND_MARGIN`` nats, colour models of both) and touch the background or
+# the photo's frame become background. Black hair on a black wall looks like both: it stays.
+CHECKED_PARTS = (CLASS_NAMES.index("hair"), CLASS_NAMES.index("hat"))
+BACKGROUND_MARGIN = 6.0
+COLOUR_CLUSTERS = 4
+MIN_MODEL_PIXELS = 200
+
+
+def colour_model(lab: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A few Gaussian clusters (k-means, diagonal spreads of at least 2 CIELAB units) of the
+    CIELAB pixels ``lab`` (N, 3): their means, spreads and log-weights."""
+    rng = np.random.default_rng(seed)
+    sample = lab[rng.choice(len(lab), min(len(lab), 4000), replace=False)].astype(np.float32)
+    count = min(COLOUR_CLUSTERS, len(sample))
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(seed)
+    _, labels, centres = cv2.kmeans(sample, count, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+    labels = labels.ravel()
+    spreads = np.stack([np.maximum(sample[labels == k].std(axis=0), 2.0) if (labels == k).sum() > 1
+                        else np.full(3, 2.0, np.float32) for k in range(count)])
+    weights = np.bincount(labels, minlength=count) / len(labels)
+    return centres, spreads, np.log(np.maximum(weights, 1e-6))
+
+
+def log_likelihood(lab: np.ndarray, model: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Log-likelihood (up to a constant) of CIELAB pixels (N, 3) under ``colour_model``."""
+    centres, spreads, log_weights = model
+    z = (lab[:, None, :] - centres[None]) / spreads[None]
+    per_cluster = log_weights[None] - 0.5 * (z ** 2).sum(-1) - np.log(spreads).sum(-1)[None]
+    return per_cluster.max(axis=1)
+
+
+def background_checked(pixels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """``classes`` with the pixels of ``CHECKED_PARTS`` that are clearly background made so."""
+    background = classes == BACKGROUND
+    inner = cv2.erode(background.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if inner.sum() < MIN_MODEL_PIXELS:
+        return classes
+    lab = to_lab(pixels)
+    others = colour_model(lab[inner])
+    result = classes.copy()
+    for part in CHECKED_PARTS:
+        region = classes == part
+        core = cv2.erode(region.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        if core.sum() < MIN_MODEL_PIXELS:
+            continue
+        own = colour_model(lab[core])
+        rows, cols = np.nonzero(region)
+        values = lab[rows, cols]
+        unlike = log_likelihood(values, others) - log_likelihood(values, own) > BACKGROUND_MARGIN
+        candidates = np.zeros(region.shape, np.uint8)
+        candidates[rows[unlike], cols[unlike]] = 1
+        candidates = cv2.morphologyEx(candidates, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        # Only what touches the background or the photo's frame: a highlight inside the hair stays hair.
+        count, labels = cv2.connectedComponents(candidates, connectivity=8)
+        if count <= 1:
+            continue
+        touching = cv2.dilate(background.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        frame = np.zeros(region.shape, bool)
+        frame[0, :] = frame[-1, :] = frame[:, 0] = frame[:, -1] = True
+        keep = np.unique(labels[(touching | frame) & (labels > 0)])
+        result[np.isin(labels, keep[keep > 0])] = BACKGROUND
+    return result
+
+
 _parse_cache = LRUCache(8)  # the studio renders a photo's edit again and again: its framing is found once
 
 
@@ -117,7 +186,7 @@ def photo_parse(photo: SourcePhoto, mask: np.ndarray, side: int) -> PhotoParse:
     trusted[band:-band, band:-band] = 1
     known = cv2.warpAffine(trusted, to_mask, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    classes = flood_classes(small, classes, known & (classes != UNKNOWN))
+    classes = background_checked(small, flood_classes(small, classes, known & (classes != UNKNOWN)))
     parse = PhotoParse(classes, small, scale, to_mask, mask_side)
     _parse_cache.put(key, parse)
     return parse

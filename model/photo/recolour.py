@@ -51,7 +51,11 @@ TONE_LIGHTNESS_STEP = 30.0
 # this many pixels.
 MATTED_PARTS = frozenset({CLASS_NAMES.index("hair"), CLASS_NAMES.index("hat")})
 MIN_MATTE_EDGE = 64
-FACE_EDGE_BAND = 0.3  # the band against the face's other parts, as a share of the background's
+FACE_EDGE_BAND = 0.3
+# The matte's estimate of the part's own colour at its edge is held within this many of the
+# part's spreads: where it took in the background (a light wall by dark hair), recolouring it
+# as hair made a glowing rim.
+FOREGROUND_SPREADS = 2.0  # the band against the face's other parts, as a share of the background's
 
 
 def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generated: np.ndarray | None
@@ -89,7 +93,7 @@ def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generate
             gain[0] = np.clip(gain[0], *TONE_LIGHTNESS_GAIN)
             mean = mean.copy()
             mean[0] = own_mean[0] + np.clip(mean[0] - own_mean[0], -TONE_LIGHTNESS_STEP, TONE_LIGHTNESS_STEP)
-        transforms[part] = LabTransform(part, own_mean, gain, np.asarray(mean, np.float32))
+        transforms[part] = LabTransform(part, own_mean, gain, np.asarray(mean, np.float32), own_spread)
     return transforms
 
 
@@ -183,7 +187,8 @@ def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generat
             # Mixed pixels: the part's own colour (the matte's foreground) is recoloured and laid
             # over the photo's own background, not the mixture (no haze of the new colour).
             mixed = _to_photo(zone, parse, where)[..., None]
-            own = lab + mixed * (to_lab(_to_photo(foreground, parse, where)) - lab)
+            estimate = transform.within(to_lab(_to_photo(foreground, parse, where)), FOREGROUND_SPREADS)
+            own = lab + mixed * (estimate - lab)
         change += up * (transform.apply(own) - own)
     touched = np.abs(change).max(axis=-1) > 1e-3
     mixed = from_lab(lab + change)
