@@ -404,6 +404,12 @@ class QuitAfterWrites:
     def __init__(self, tasks: BackgroundTask, parent: QWidget, status_bar: QStatusBar, close: Callable[[], object]):
         self.tasks, self.parent, self.status_bar, self.close = tasks, parent, status_bar, close
         self.note: QProgressDialog | None = None
+        self._closing = False
+
+    @property
+    def decided(self) -> bool:
+        """The user chose to quit (any question on unsaved changes answered): waiting, or closing."""
+        return self.note is not None or self._closing
 
     def request(self) -> None:
         """Close once every write under way has ended (nothing to do when it is already waiting)."""
@@ -428,11 +434,16 @@ class QuitAfterWrites:
 
     def _written(self, all_written: bool) -> None:
         note, self.note = self.note, None
-        if note is not None:
-            note.close()
-            note.deleteLater()
+        if note is None:  # the user chose to stay meanwhile
+            return
+        note.close()
+        note.deleteLater()
         if all_written:
-            self.close()
+            self._closing = True
+            try:
+                self.close()
+            finally:
+                self._closing = False
 
 
 class OnnxExportController:

@@ -487,8 +487,8 @@ class StudioWindow(QMainWindow):
 
     # ---- quitting ----------------------------------------------------------------------
     def may_close(self) -> bool:
-        """True when the window may close: nothing unsaved, or the user discarded it. Saving it
-        starts the project's write and gives False: the window closes once it is written."""
+        """True when the window may close: nothing unsaved, or the user saved or discarded it. Saving
+        starts the project's write (the window then closes once it is written)."""
         if self.studio.history.is_clean():
             return True
         answer = QMessageBox.question(
@@ -501,14 +501,22 @@ class StudioWindow(QMainWindow):
             path = self.choose_path("Save the project", "project", "portrait" + PROJECT_SUFFIX)
             if path:
                 self.projects.save_project(path)
+                return True
         return False
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        # A file being written (a result, a project, perhaps the one may_close just began) would be
-        # cut off by quitting: the window closes once it is written. Unsaved changes: save, discard or cancel.
-        if not self.tasks.writing and self.may_close():
-            self.worker.close()
-            super().closeEvent(event)
+        # Unsaved changes: save, discard or cancel, asked once. Then a file still being written (a
+        # result, a project, perhaps the one just asked for) would be cut off by quitting: the window
+        # closes once it is written (QuitAfterWrites), and stays open if the write fails.
+        if not (self.quit_after_writes.decided or self.may_close()):
+            event.ignore()
+            return
+        if self.tasks.writing:
+            event.ignore()
+            self.quit_after_writes.request()
+            return
+        self.worker.close()
+        super().closeEvent(event)
             return
         event.ignore()
         if self.tasks.writing:
