@@ -517,7 +517,3 @@ class StudioWindow(QMainWindow):
             return
         self.worker.close()
         super().closeEvent(event)
-            return
-        event.ignore()
-        if self.tasks.writing:
-            self.quit_after_writes.request()
