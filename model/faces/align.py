@@ -1,6 +1,7 @@
 """Face finding and alignment: any portrait photo → a square crop in CelebA-HQ framing.
 
-dlib finds the main (largest) face and its 68 landmarks, offline: the frontal (HOG)
+dlib finds the faces of a photo (the main one is the largest) and their 68 landmarks,
+offline: the frontal (HOG)
 detector is built into dlib (`dlib-bin`); when it finds nothing (a cap, a hand over the
 face, a strongly tilted head) dlib's CNN detector (`mmod_human_face_detector.dat`) looks
 again, slower but more tolerant. The landmark predictor and the CNN detector ship in the
@@ -103,6 +104,7 @@ class AlignedFace:
     matrix: np.ndarray
     photo_size: tuple[int, int]
     landmarks: np.ndarray
+    box: tuple[int, int, int, int] | None = None  # the detector's box (left, top, right, bottom), photo pixels
 
     def paste_back(self, photo: np.ndarray, face: np.ndarray, feather: float = 0.06) -> np.ndarray:
         """``face`` (any square size, same framing) warped back into ``photo`` with soft edges."""
@@ -213,8 +215,8 @@ class FaceAligner:
             points = found @ back[:, :2].T + back[:, 2]
         return points
 
-    def landmarks(self, photo: np.ndarray, source: str = "photo") -> np.ndarray:
-        """The 68 landmarks (68, 2) of the largest face in an RGB uint8 photo."""
+    def _boxes(self, photo: np.ndarray, source: str) -> tuple[np.ndarray, float, list]:
+        """(the copy detected on, its scale, the face boxes found on it, duplicates dropped)."""
         height, width = photo.shape[:2]
         if min(height, width) < MIN_PHOTO_SIDE:
             raise NoFaceFound(f"{source}: {width}x{height} pixels is too small to find a face in (a photo needs "
@@ -223,10 +225,13 @@ class FaceAligner:
         # about 80 px, and looks again at twice the size when it finds none.
         scale = min(1.0, 1024 / max(height, width))
         small = photo if scale == 1.0 else _resize(photo, scale)
-        boxes = self.detect(small)
+        boxes = _distinct(self.detect(small))
         if not boxes:
             raise NoFaceFound(f"{source}: no face found in the picture")
-        box = max(boxes, key=lambda b: b.width() * b.height())
+        return small, scale, boxes
+
+    def _points(self, small: np.ndarray, box) -> np.ndarray:
+        """The 68 landmarks of the face in ``box`` of the detection copy ``small``."""
         points = None
         if self.last_detector == "cnn":
             # The CNN box says where, not how the head is tilted, and the predictor starts
@@ -237,25 +242,83 @@ class FaceAligner:
                     break
         if points is None:
             points = self._predict(small, box)
-        return self._upright_landmarks(small, points) / scale
+        return self._upright_landmarks(small, points)
+
+    def landmarks(self, photo: np.ndarray, source: str = "photo") -> np.ndarray:
+        """The 68 landmarks (68, 2) of the largest face in an RGB uint8 photo."""
+        small, scale, boxes = self._boxes(photo, source)
+        box = max(boxes, key=lambda b: b.width() * b.height())
+        return self._points(small, box) / scale
+
+    def find_faces(self, photo: np.ndarray, source: str = "photo") -> list[FoundFace]:
+        """Every face of an RGB uint8 photo, numbered left to right (by the centre of its box):
+        its box and 68 landmarks in photo pixels. A face the detector reports twice is kept once."""
+        small, scale, boxes = self._boxes(photo, source)
+        faces = []
+        for box in boxes:
+            corners = (box.left() / scale, box.top() / scale, box.right() / scale, box.bottom() / scale)
+            faces.append(FoundFace(tuple(round(value) for value in corners), self._points(small, box) / scale))
+        return sorted(faces, key=lambda face: (face.box[0] + face.box[2], face.box[1]))
 
     def align(self, photo: ImageInput, size: int = 512) -> AlignedFace:
         """The main face of ``photo`` (path, PIL image or array), aligned at size x size."""
-        import cv2
-
         rgb = _load_photo(photo)
-        points = self.landmarks(rgb, describe(photo))
-        matrix = celebahq_matrix(points, size)
-        source, source_matrix = rgb, matrix
-        zoom = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-        if zoom < 0.5:  # a big face shrunk a lot: area-resize first, or the warp would alias
-            source = _resize(rgb, 2 * zoom)
-            source_matrix = matrix.copy()
-            source_matrix[:, 0] *= rgb.shape[1] / source.shape[1]  # the exact factors after rounding
-            source_matrix[:, 1] *= rgb.shape[0] / source.shape[0]
-        aligned = cv2.warpAffine(source, source_matrix, (size, size), flags=cv2.INTER_CUBIC,
-                                 borderMode=cv2.BORDER_REFLECT)
-        return AlignedFace(aligned, matrix, (rgb.shape[1], rgb.shape[0]), points)
+        return _aligned(rgb, self.landmarks(rgb, describe(photo)), size)
+
+    def align_all(self, photo: ImageInput, size: int = 512) -> list[AlignedFace]:
+        """Every face of ``photo``, left to right, each aligned at size x size (with its box)."""
+        rgb = _load_photo(photo)
+        return [_aligned(rgb, face.landmarks, size, face.box) for face in self.find_faces(rgb, describe(photo))]
+
+
+@dataclass(frozen=True)
+class FoundFace:
+    """A face the detector found: its box (left, top, right, bottom) and landmarks (68, 2), photo pixels."""
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray
+
+
+# Two boxes sharing more than this share of their union are one face found twice.
+DUPLICATE_IOU = 0.5
+
+
+def box_overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """The area two (left, top, right, bottom) boxes share, over the smaller one's area (0..1)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(width * height / max(smaller, 1e-6))
+
+
+def _distinct(boxes: list) -> list:
+    """dlib boxes with a face found twice (boxes sharing most of their union) kept once, the larger."""
+    kept: list = []
+    for box in sorted(boxes, key=lambda b: -b.area()):
+        if all(box.intersect(other).area() / max(box.area() + other.area() - box.intersect(other).area(), 1)
+               <= DUPLICATE_IOU for other in kept):
+            kept.append(box)
+    return kept
+
+
+def _aligned(rgb: np.ndarray, points: np.ndarray, size: int,
+             box: tuple[int, int, int, int] | None = None) -> AlignedFace:
+    """The face with landmarks ``points`` cut out of ``rgb`` in CelebA-HQ framing at size x size."""
+    import cv2
+
+    matrix = celebahq_matrix(points, size)
+    source, source_matrix = rgb, matrix
+    zoom = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if zoom < 0.5:  # a big face shrunk a lot: area-resize first, or the warp would alias
+        source = _resize(rgb, 2 * zoom)
+        source_matrix = matrix.copy()
+        source_matrix[:, 0] *= rgb.shape[1] / source.shape[1]  # the exact factors after rounding
+        source_matrix[:, 1] *= rgb.shape[0] / source.shape[0]
+    aligned = cv2.warpAffine(source, source_matrix, (size, size), flags=cv2.INTER_CUBIC,
+                             borderMode=cv2.BORDER_REFLECT)
+    return AlignedFace(aligned, matrix, (rgb.shape[1], rgb.shape[0]), points, box)
 
 
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:

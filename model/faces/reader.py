@@ -37,7 +37,7 @@ class ParsedFace:
 
 
 class FaceReader:
-    """Aligns the main face of a photo and parses it, at ``size`` x ``size``."""
+    """Aligns the main face of a photo (or every face) and parses it, at ``size`` x ``size``."""
 
     def __init__(self, weights: str | Path | None = None, size: int = 512, device: str = "cpu"):
         self.weights = Path(weights) if weights is not None else default_parser_weights()
@@ -74,6 +74,15 @@ class FaceReader:
         else:
             alignment, image = None, as_image(photo, self.size)
         return ParsedFace(image, self.parser.parse(image), alignment)
+
+    def read_all(self, photo: ImageInput) -> list[ParsedFace]:
+        """Every face of ``photo``, numbered left to right, each aligned (with its detector box)
+        and parsed. Raises ``NoFaceFound`` when there is none."""
+        return [self.parse_aligned(alignment) for alignment in self.aligner.align_all(photo, self.size)]
+
+    def parse_aligned(self, alignment: AlignedFace) -> ParsedFace:
+        """A face already aligned (one of ``aligner.align_all``'s) parsed."""
+        return ParsedFace(alignment.image, self.parser.parse(alignment.image), alignment)
 
     def __call__(self, photo: ImageInput) -> tuple[np.ndarray, np.ndarray]:
         """The engine's hook: aligned face and mask of a photo."""

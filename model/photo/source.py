@@ -104,6 +104,19 @@ def read_photo(reader, photo: ImageInput, whole_picture: bool = False):
     return parsed, SourcePhoto(pixels, matrix, reader.size, name, icc_profile(photo))
 
 
+def read_photo_faces(reader, photo: ImageInput) -> tuple[np.ndarray, list, str, bytes | None]:
+    """A photo → (its pixels, every face in it aligned (``AlignedFace``, numbered left to
+    right, not parsed yet: ``reader.parse_aligned`` parses the ones edited), its name, its ICC
+    profile). ``SourcePhoto(pixels, face.matrix, reader.size, name, profile)`` is one face's source."""
+    pixels = load_photo(photo)
+    name = Path(photo).name if isinstance(photo, (str, Path)) else describe(photo)
+    try:
+        faces = reader.aligner.align_all(pixels, reader.size)
+    except NoFaceFound as error:  # said again with the photo's name, not the array's shape
+        raise NoFaceFound(f"{name}: {str(error).split(': ', 1)[-1]}") from None
+    return pixels, faces, name, icc_profile(photo)
+
+
 def icc_profile(photo: ImageInput) -> bytes | None:
     """The ICC colour profile of a photo file or PIL image, None when it has none."""
     if isinstance(photo, Image.Image):
