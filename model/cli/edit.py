@@ -24,10 +24,12 @@ from ..errors import DataError, check_fraction
 from ..inference.engine import Edit, Engine, Reference
 from ..inference.visualise import attention_overlay
 from ..io.images import photo_format, save_images, save_pngs
+from ..io.styles import STYLE_SUFFIX, SavedStyle, is_style_path, read_style, save_styles
 from ..io.weights import default_weights, ensure_weights
 from ..labels import CLASS_NAMES, has_face_parts, part_index, part_indices
 from ..photo.paste import PhotoTarget
 from ..photo.pipeline import PhotoPipeline
+from ..photo.styles import part_style
 from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli
 
 # A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
@@ -71,13 +73,15 @@ def _fraction(text: str, what: str) -> float:
     return check_fraction(value, what)
 
 
-def parse_part_style(text: str) -> tuple[str, Reference, float]:
-    """hair=REF.jpg[:REF_MASK.png][@STRENGTH]"""
+def parse_part_style(text: str) -> tuple[str, Reference | SavedStyle, float]:
+    """hair=REF.jpg[:REF_MASK.png][@STRENGTH], or hair=STYLE.ca2style[@STRENGTH] (a saved style)"""
     part, rest = _split_part(text, "--part")
     strength = 1.0
     match = _STRENGTH.match(rest)
     if match:
         rest, strength = match.group(1), _fraction(match.group(2), f"--part {part} strength")
+    if is_style_path(rest):
+        return part, read_style(rest), strength
     image, mask = _split_files(rest, f"--part {part}")
     return part, Reference(image, mask), strength
 
@@ -109,7 +113,7 @@ def _input_files(edit: Edit) -> list[object]:
     references = [edit.style, *(reference for reference, _ in edit.part_styles.values())]
     files = [edit.mask, *(mask for mask, _ in edit.part_shapes.values())]
     for reference in references:
-        files += [reference.image, reference.mask]
+        files += [reference.path] if isinstance(reference, SavedStyle) else [reference.image, reference.mask]
     return [file for file in files if file is not None]
 
 
@@ -139,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--random-part", action="append", default=[], metavar="PART:SEED[:STRENGTH]",
         help="a random style for PART from the mapping network M_s; repeatable",
     )
-    parser.add_argument("--out", required=True, type=Path, help="where to write the generated face (PNG)")
+    parser.add_argument("--out", type=Path, help="where to write the generated face (PNG); required unless "
+                        "--save-style is given")
     parser.add_argument(
         "--attention", action="append", default=[], metavar="PART=FILE",
         help="also write PART's cross-attention map over the result to FILE; repeatable",
@@ -167,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     finish.add_argument("--no-colour-match", action="store_true",
                         help="do not move a part restyled from a reference to the reference part's colour")
     paste.add_argument("--face-out", type=Path, help="with --paste-back: also write the generated aligned face")
+    saved = parser.add_argument_group("part styles as files")
+    saved.add_argument("--save-style", action="append", default=[], metavar=f"PART=FILE{STYLE_SUFFIX}",
+                       help="write the style of the --style face's PART (a class or a pair) to FILE, to use later "
+                       f"as --part PART=FILE{STYLE_SUFFIX}; no --out needed; repeatable")
     return parser
 
 
@@ -241,6 +250,13 @@ def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.save_style:
+        if args.style is None:
+            parser.error("--save-style takes the styles of the --style face: give --style FACE")
+        if args.out is None:
+            return run_cli(lambda: _save_styles(args), _hint)
+    if args.out is None:
+        parser.error("--out is required (unless --save-style PART=FILE writes part styles only)")
     if args.paste_back is None and (args.mask is None or args.style is None):
         parser.error("--mask and --style are required, unless --paste-back PHOTO gives them")
     return run_cli(lambda: _edit(args), _hint)
@@ -250,8 +266,56 @@ def _hint(error: BaseException) -> str:
     return " (--style-mask MASK for --style, PART=FACE:MASK for --part)" if "no mask was given" in str(error) else ""
 
 
+# ---- part styles as files (--save-style) -----------------------------------------------------
+def parse_save_style(text: str) -> tuple[str, Path]:
+    """hair=FILE.ca2style"""
+    part, path = _split_part(text, "--save-style")
+    part_indices(part)  # an unknown part is refused before anything is loaded
+    if not is_style_path(path):
+        raise UsageError(f"--save-style {text!r}: a style file's name ends in {STYLE_SUFFIX}, e.g. "
+                         f"{part}={Path(path).stem}{STYLE_SUFFIX}")
+    return part, Path(path)
+
+
+def save_part_styles(args: argparse.Namespace) -> list[dict]:
+    """Write the style of each --save-style part of the --style face: all files or none."""
+    requests = [parse_save_style(text) for text in args.save_style]
+    resolve_device(args.device)
+    weights = ensure_weights(args.weights or default_weights())
+    outputs = [(f"--save-style {part}", path) for part, path in requests]
+    if args.out is not None:  # the edit run after it writes --out: the two must differ
+        outputs.append(("--out", args.out))
+    check_outputs(outputs, [args.style, args.style_mask, weights])
+    engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
+    reference = Reference(args.style, args.style_mask)
+    styles = [(part_style(engine, reference, part), path) for part, path in requests]
+    save_styles(styles)
+    return [{"file": str(path), "parts": [CLASS_NAMES[index] for index in style.parts], "source": str(args.style),
+             "weights": style.weights_name, "weights_digest": style.weights_digest} for style, path in styles]
+
+
+def _print_styles(written: list[dict]) -> None:
+    for entry in written:
+        print(f"wrote {entry['file']} (the {' + '.join(entry['parts'])} style of {entry['source']}, "
+              f"weights {entry['weights']} {entry['weights_digest']})")
+
+
+def _save_styles(args: argparse.Namespace) -> int:
+    written = save_part_styles(args)
+    if args.json:
+        print(json.dumps({"styles": written}, indent=2))
+    else:
+        _print_styles(written)
+    return EXIT_OK
+
+
 def _edit(args: argparse.Namespace) -> int:
+    written = save_part_styles(args) if args.save_style else None  # with --out too: the styles, then the edit
     summary = run(args)
+    if written is not None:
+        summary["styles"] = written
+        if not args.json:
+            _print_styles(written)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

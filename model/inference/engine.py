@@ -33,6 +33,7 @@ from ..errors import CA2SISError, DataError, WeightsError, check_fraction
 from ..io.cache import LRUCache, content_digest
 from ..io.images import ImageInput, MaskInput, as_image, as_mask, describe
 from ..io.pixels import to_network_images, to_uint8_images
+from ..io.styles import SavedStyle, weights_folder_digest
 from ..io.weights import default_weights, ensure_weights, read_weights_config  # noqa: F401  (re-exported)
 from ..labels import CLASS_NAMES, Part, pair_partner, part_index
 from ..networks.composite import CA2SIS
@@ -58,7 +59,8 @@ class Edit:
     mask: the semantic mask to generate (its shapes), any accepted mask input.
     style: the face every part takes its style from unless overridden.
     part_styles: part → (reference face, strength α in [0, 1]); α interpolates the part's
-        code from the base style (0) to the reference's (1).
+        code from the base style (0) to the reference's (1). A part style saved as a file
+        (``SavedStyle``, ``model/io/styles.py``) serves wherever a reference face does.
     part_shapes: part → (source mask, α in [0, 1]); α interpolates the part's latent from
         ``mask``'s shape (0) to the source's (1).
     random_parts: part → (seed, strength α): a style from M_s, mixed in like a reference.
@@ -76,7 +78,7 @@ class Edit:
 
     mask: MaskInput
     style: Reference
-    part_styles: dict[Part, tuple[Reference, float]] = field(default_factory=dict)
+    part_styles: dict[Part, tuple[Reference | SavedStyle, float]] = field(default_factory=dict)
     part_shapes: dict[Part, tuple[MaskInput, float]] = field(default_factory=dict)
     random_parts: dict[Part, tuple[int, float]] = field(default_factory=dict)
     confine: bool = True
@@ -129,6 +131,7 @@ class Engine:
         self._parsed_cache = LRUCache(16)  # photo path → aligned face and parsed mask
         self.stats = {"styles_encoded": 0, "planes_embedded": 0, "generations": 0}
         self.folder: Path | None = None  # the weights folder, when loaded from one
+        self._weights_digest: str | None = None  # weights_digest, computed on first use
 
     # ---- construction ----------------------------------------------------------------
     @classmethod
@@ -241,6 +244,44 @@ class Engine:
         if isinstance(items, (list, tuple)):
             return np.stack([load(item) for item in items]), True
         return load(items)[None], False
+
+    # ---- saved part styles ------------------------------------------------------------
+    @property
+    def weights_digest(self) -> str:
+        """What a saved style records of the weights that made it: a digest of the weights
+        folder's files (``weights_folder_digest``), or of the networks' tensors when the engine
+        was given networks in memory (another digest than their folder's)."""
+        with self._lock:
+            if self._weights_digest is None:
+                if self.folder is not None:
+                    self._weights_digest = weights_folder_digest(self.folder)
+                else:
+                    model = getattr(self.backend, "model", None)
+                    if model is None:
+                        raise WeightsError(f"the networks ({self.description}) have no weights folder to name a "
+                                           "saved style's weights by: load them with Engine.from_pretrained")
+                    tensors = [tensor.detach().cpu().float().numpy() for tensor in model.state_dict().values()]
+                    self._weights_digest = "memory-" + content_digest(*tensors)[:9]
+            return self._weights_digest
+
+    @property
+    def weights_name(self) -> str:
+        """The weights' folder for messages (e.g. "weights/lite"), or how they were given."""
+        return str(self.folder) if self.folder is not None else "networks in memory"
+
+    def check_saved_style(self, style: SavedStyle) -> None:
+        """Refuse a saved style whose codes other weights made (they would mean another style,
+        or nothing, to these networks), naming both; also one whose codes do not fit this config."""
+        if style.weights_digest != self.weights_digest:
+            made_by = style.weights_name or "other weights"
+            raise DataError(
+                f"{style.describe()} was made with other weights ({made_by}, digest {style.weights_digest}) than "
+                f"these ({self.weights_name}, digest {self.weights_digest}): load the weights it was made with, or "
+                "save the style again from its face with these"
+            )
+        if style.codes.shape[1] != self.config.code_dim:
+            raise DataError(f"{style.describe()} holds codes of {style.codes.shape[1]} numbers; config "
+                            f"'{self.config.name}' uses {self.config.code_dim}")
 
     # ---- the three boxes, on single faces or batches ----------------------------------
     def encode_styles(
@@ -419,6 +460,12 @@ class Engine:
         overrides: dict[int, tuple[np.ndarray, float]] = {}
         for part, (reference, alpha) in edit.part_styles.items():
             index = part_index(part, self.config.num_classes)
+            if isinstance(reference, SavedStyle):  # the code E_s gave the part's face, kept in a file
+                self.check_saved_style(reference)
+                codes = base_codes.copy()
+                codes[index] = reference.code(index)
+                overrides[index] = (codes, check_fraction(alpha, f"{CLASS_NAMES[index]}: strength"))
+                continue
             image, mask = self.load_reference(reference)
             strength = check_fraction(alpha, f"{CLASS_NAMES[index]}: strength")
             codes = self._style_codes(image, mask)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..inference.engine import Edit, Engine, Result
 from ..io.images import MaskInput, as_mask
-from ..labels import Part, pair_partner, part_index
+from ..labels import Part, part_index
 from .colour import (
     SKIN,
     SKIN_TONE_PARTS,
@@ -36,6 +36,7 @@ from .colour import (
 from .finish import Finish, finish_image
 from .paste import PASTE_REGIONS, PhotoTarget, paste_edit
 from .source import SourcePhoto
+from .styles import reference_part_colour
 
 # The style face's mask must agree with the edited mask on this share of pixels for the
 # style face to be the picture an edit is finished against (a new face painted from a
@@ -102,15 +103,12 @@ class PhotoPipeline:
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
-                image, mask = engine.load_reference(reference)
-                partner = pair_partner(index)
-                target = part_colour(image, mask, index)
-                if target is None and partner is not None:  # a closed eye: the open one serves both
-                    target = part_colour(image, mask, partner)
+                # A face's part colour (a closed eye: the open one's), or a saved style's.
+                target, reference_white = reference_part_colour(engine, reference, index)
                 if target is None or alpha <= 0:
                     continue
                 # The reference person's colour, not its photo's light: seen under this photo's white.
-                target = adapted(target, white_point(image, mask), own_white)
+                target = adapted(target, reference_white, own_white)
                 own = part_colour(style_image, style_mask, index)
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
