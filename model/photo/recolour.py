@@ -55,7 +55,9 @@ FACE_EDGE_BAND = 0.3
 # The matte's estimate of the part's own colour at its edge is held within this many of the
 # part's spreads: where it took in the background (a light wall by dark hair), recolouring it
 # as hair made a glowing rim.
-FOREGROUND_SPREADS = 2.0  # the band against the face's other parts, as a share of the background's
+FOREGROUND_SPREADS = 2.0
+# How far past the parsed part (a share of the matte's band) the matte may still find the part.
+OUTSIDE_REACH = 0.5  # the band against the face's other parts, as a share of the background's
 
 
 def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generated: np.ndarray | None
@@ -136,7 +138,12 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
                     continue
                 matte = part_matte(parse.pixels, region, against, reach)
                 unknown = (trimap(region, against, reach) == TRIMAP_UNKNOWN) & ~zone
-                weight = np.where(unknown, matte.alpha, np.where(against, 0.0, weight)).astype(np.float32)
+                # Past the parsed part the matte's word fades with the distance: a strand a few
+                # pixels out is the part, a patch of background of the part's colour further out
+                # (dark leaves by dark curls) is not.
+                outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
+                fade = np.clip(1.0 - outside / max(1.0, OUTSIDE_REACH * reach), 0.0, 1.0) ** 2
+                weight = np.where(unknown, matte.alpha * fade, np.where(against, 0.0, weight)).astype(np.float32)
                 foreground[unknown] = matte.foreground[unknown]
                 zone |= unknown
             zone = zone.astype(np.float32)
