@@ -28,6 +28,7 @@ from safetensors.numpy import save as save_tensors
 from ..errors import DataError
 from ..labels import CLASS_NAMES, pair_partner
 from .atomic import atomic_write_all
+from .cache import content_digest
 
 STYLE_SUFFIX = ".ca2style"
 STYLE_FORMAT = "ca2sis-part-style"
@@ -149,6 +150,8 @@ def style_bytes(style: SavedStyle) -> bytes:
         "weights_name": style.weights_name,
         "config": style.config,
         "source": style.source,
+        # safetensors checks a file's layout, not its numbers: a flipped byte would be another style.
+        "checksum": _checksum(tensors),
     }
     return save_tensors(tensors, metadata={METADATA_KEY: json.dumps(info)})
 
@@ -168,6 +171,11 @@ def read_style(path: str | Path) -> SavedStyle:
     except (SafetensorError, ValueError, OverflowError) as error:
         raise DataError(f"{path} is damaged (truncated or corrupt): {error}") from None
     return _style_from(info, tensors, path)
+
+
+def _checksum(tensors: dict[str, np.ndarray]) -> str:
+    """A digest of the tensors' names, shapes, types and bytes."""
+    return content_digest(*(item for key in sorted(tensors) for item in (key, tensors[key])))
 
 
 def _damaged(path: Path, why: str) -> DataError:
@@ -223,6 +231,8 @@ def _style_from(info: dict, tensors: dict[str, np.ndarray], path: Path) -> Saved
     if thumbnail is None or thumbnail.dtype != np.uint8 or thumbnail.ndim != 3 or thumbnail.shape[2] != 3 \
             or not 0 < thumbnail.shape[0] <= 4 * THUMBNAIL_SIZE or not 0 < thumbnail.shape[1] <= 4 * THUMBNAIL_SIZE:
         raise _damaged(path, "its thumbnail is missing or not an RGB image")
+    if info.get("checksum") != _checksum(tensors):
+        raise _damaged(path, "its content does not match its checksum: it was changed or damaged")
     digest = info.get("weights_digest")
     if not isinstance(digest, str) or not digest:
         raise _damaged(path, "it does not say which weights made it")

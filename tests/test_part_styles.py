@@ -1,0 +1,184 @@
+"""Part styles kept as files (.ca2style): saved from a face, applied like that face, refused when
+they cannot be trusted (other weights, a damaged file, a pickle)."""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ca2sis.model.cli import edit as cli_edit
+from ca2sis.model.config import get_config
+from ca2sis.model.errors import DataError
+from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.io.styles import read_style, save_style
+from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.photo.paste import PhotoTarget
+from ca2sis.model.photo.pipeline import PhotoPipeline
+from ca2sis.model.photo.source import SourcePhoto
+from ca2sis.model.photo.styles import part_style
+
+from conftest import styled_random_model
+
+HAIR = CLASS_NAMES.index("hair")
+EYES = (CLASS_NAMES.index("l_eye"), CLASS_NAMES.index("r_eye"))
+
+
+@pytest.fixture
+def two_faces(face_data):
+    names = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[:2]
+    return [(face_data / "images" / f"{n}.jpg", face_data / "masks" / f"{n}.png") for n in names]
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_weights):
+    return Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    error = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if error == 0 else 10 * np.log10(255.0**2 / error)
+
+
+def _edit(*args: str, weights) -> int:
+    """ca2sis-edit's exit code (an argument error exits from argparse)."""
+    try:
+        return cli_edit.main([*args, "--weights", str(weights), "--device", "cpu", "--backend", "torch"])
+    except SystemExit as exit:
+        return exit.code
+
+
+def _photo_of(face: Path, mask: Path) -> PhotoTarget:
+    """The fixture face inside a larger photo (a frame around it), its mask as the photo's parse."""
+    pixels = np.pad(np.asarray(Image.open(face).convert("RGB")), ((40, 40), (60, 60), (0, 0)), mode="reflect")
+    photo = SourcePhoto(pixels, np.array([[1.0, 0.0, -60.0], [0.0, 1.0, -40.0]]), 256, "photo.png")
+    return PhotoTarget(photo, np.asarray(Image.open(mask)))
+
+
+def test_a_saved_hair_style_edits_a_photo_as_the_face_it_came_from(engine, two_faces, tmp_path):
+    """A user saves B's hair, then applies the file to photo A: the photo is the one that applying
+    B itself gives (PSNR >= 40 dB; here the same codes and colours, so the same pixels)."""
+    (face, mask), (other, other_mask) = two_faces
+    path = save_style(part_style(engine, Reference(other, other_mask), "hair"), tmp_path / "copper.ca2style")
+    saved = read_style(path)
+    assert saved.parts == (HAIR,) and saved.thumbnail.shape == (96, 96, 3)
+    assert saved.weights_digest == engine.weights_digest
+    pipeline, target = PhotoPipeline(engine), _photo_of(face, mask)
+    for strength in (1.0, 0.5):
+        from_face = Edit(mask, Reference(face, mask), part_styles={HAIR: (Reference(other, other_mask), strength)})
+        from_file = Edit(mask, Reference(face, mask), part_styles={HAIR: (saved, strength)})
+        by_face = pipeline.render(from_face, target, full_photo=True).photo
+        by_file = pipeline.render(from_file, target, full_photo=True).photo
+        assert psnr(by_face, by_file) >= 40
+    # Not vacuous: the hair edit changes the photo, and the file holds B's hair, not A's.
+    assert psnr(by_face, target.photo.pixels) < 40
+    assert not np.allclose(saved.code(HAIR), engine.encode_styles(face, mask)[HAIR])
+
+
+def test_save_style_from_the_command_line_then_use_it_like_a_face(tiny_weights, two_faces, tmp_path, capsys):
+    (face, mask), (other, other_mask) = two_faces
+    hair, eyes = tmp_path / "copper.ca2style", tmp_path / "eyes.ca2style"
+    # No --out: only the styles are written.
+    assert _edit("--style", str(other), "--style-mask", str(other_mask), "--save-style", f"hair={hair}",
+                 "--save-style", f"eyes={eyes}", weights=tiny_weights) == 0
+    assert f"wrote {hair}" in capsys.readouterr().out
+    assert read_style(eyes).parts == EYES
+    base = ("--mask", str(mask), "--style", str(face), "--style-mask", str(mask))
+    outputs = {}
+    for name, parts in {
+        "face": ["--part", f"hair={other}:{other_mask}@0.5", "--part", f"eyes={other}:{other_mask}"],
+        "file": ["--part", f"hair={hair}@0.5", "--part", f"eyes={eyes}"],
+    }.items():
+        outputs[name] = tmp_path / f"{name}.png"
+        assert _edit(*base, *parts, "--out", str(outputs[name]), weights=tiny_weights) == 0
+    by_face, by_file = (np.asarray(Image.open(outputs[name])) for name in ("face", "file"))
+    assert psnr(by_face, by_file) >= 40
+    plain = tmp_path / "plain.png"
+    assert _edit(*base, "--out", str(plain), weights=tiny_weights) == 0
+    assert psnr(np.asarray(Image.open(plain)), by_file) < 40  # the styles did change the face
+
+
+def test_a_style_made_with_other_weights_is_refused_naming_both(tiny_weights, two_faces, tmp_path, capsys):
+    (face, mask), (other, other_mask) = two_faces
+    theirs = tmp_path / "theirs"
+    styled_random_model(get_config("tiny"), seed=1).save_pretrained(theirs)
+    style = tmp_path / "theirs.ca2style"
+    assert _edit("--style", str(other), "--style-mask", str(other_mask), "--save-style", f"hair={style}",
+                 weights=theirs) == 0
+    capsys.readouterr()
+    out = tmp_path / "out.png"
+    base = ("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--part", f"hair={style}")
+    assert _edit(*base, "--out", str(out), weights=tiny_weights) == 2
+    error = capsys.readouterr().err
+    ours_digest = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch").weights_digest
+    assert error.startswith("error: ") and error.count("\n") == 1
+    assert str(theirs) in error and str(tiny_weights) in error
+    assert read_style(style).weights_digest in error and ours_digest in error
+    assert not out.exists()
+    # The same weights copied elsewhere are the same weights: the style is taken.
+    copy = tmp_path / "copy"
+    shutil.copytree(theirs, copy)
+    assert _edit(*base, "--out", str(out), weights=copy) == 0 and out.exists()
+
+
+def test_a_damaged_or_pickled_style_file_is_refused_and_never_runs(engine, two_faces, tmp_path, capsys, tiny_weights):
+    (face, mask), (other, other_mask) = two_faces
+    good = save_style(part_style(engine, Reference(other, other_mask), "hair"), tmp_path / "good.ca2style")
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.ca2style"
+    truncated.write_bytes(data[: len(data) // 2])
+    flipped = tmp_path / "flipped.ca2style"
+    changed = bytearray(data)
+    changed[-500] ^= 0xFF  # a byte of the thumbnail or the codes: the layout still reads
+    flipped.write_bytes(bytes(changed))
+    marker = tmp_path / "ran"
+
+    class Payload:  # what unpickling would run: it makes the marker file
+        def __reduce__(self):
+            return open, (str(marker), "w")
+
+    pickled = tmp_path / "pickled.ca2style"
+    pickled.write_bytes(pickle.dumps(Payload()))
+    empty = tmp_path / "empty.ca2style"
+    empty.write_bytes(b"")
+    expected = {truncated: "truncated", flipped: "checksum", pickled: "pickle", empty: "truncated"}
+    for path, says in expected.items():
+        with pytest.raises(DataError, match=says):
+            read_style(path)
+        out = tmp_path / "out.png"
+        assert _edit("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--part",
+                     f"hair={path}", "--out", str(out), weights=tiny_weights) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("error: ") and str(path) in error and says in error and not out.exists()
+    assert not marker.exists()
+
+
+def test_style_options_refuse_bad_requests_before_writing(tiny_weights, two_faces, tmp_path, capsys):
+    (face, mask), (other, other_mask) = two_faces
+    eyes = tmp_path / "eyes.ca2style"
+    assert _edit("--style", str(other), "--style-mask", str(other_mask), "--save-style", f"eyes={eyes}",
+                 weights=tiny_weights) == 0
+    before = eyes.read_bytes()
+    capsys.readouterr()
+    base = ("--mask", str(mask), "--style", str(face), "--style-mask", str(mask))
+    cases = [
+        # A style of the eyes is no hair style.
+        ([*base, "--part", f"hair={eyes}", "--out", str(tmp_path / "x.png")], "holds no hair style"),
+        # The edit's output may not be the style file it reads.
+        ([*base, "--part", f"eyes={eyes}", "--out", str(eyes)], "eyes.ca2style"),
+        # A style file's name says what it is.
+        (["--style", str(other), "--save-style", f"hair={tmp_path / 'hair.png'}"], "ends in .ca2style"),
+        # --save-style needs a face to take the style from.
+        (["--paste-back", str(other), "--save-style", f"hair={tmp_path / 'h.ca2style'}"], "--style FACE"),
+        (["--style", str(other), "--save-style", f"nose_ring={tmp_path / 'h.ca2style'}"], "nose_ring"),
+    ]
+    for args, says in cases:
+        assert _edit(*args, weights=tiny_weights) == 2, args
+        error = capsys.readouterr().err
+        assert error.startswith("error: ") and says in error, error
+    assert eyes.read_bytes() == before
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "h.ca2style").exists()
