@@ -1,7 +1,7 @@
-"""Project files (`app/state/project.py`): saved and reopened exactly, never replacing what the
-program did not write, recovering from a save cut short, and refusing crafted files with a
-clear `DataError` (bounded numbers and counts, faces decoded only when referred to, no links
-out of the project's folder)."""
+"""Project files (`app/state/project.py`, `app/state/project_reader.py`): saved and reopened
+exactly, never replacing what the program did not write, recovering from a save cut short, and
+refusing crafted files with a clear `DataError` (bounded numbers and counts, faces decoded only
+when referred to, no links out of the project's folder)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ca2sis.app.state import project
+from ca2sis.app.state import project, project_reader
 from ca2sis.app.state.document import Face, Studio
 from ca2sis.app.state.gallery import gallery_entries
-from ca2sis.app.state.project import MAX_FACES, load_project, save_project
+from ca2sis.app.state.project import load_project, save_project
+from ca2sis.app.state.project_reader import MAX_FACES
 from ca2sis.model.errors import DataError
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.atomic import STALE_SECONDS
@@ -250,7 +251,7 @@ def test_names_and_counts_are_bounded(document, tmp_path):
         load_project(path)
     save_project(document, path)
     with open(path, "a") as file:  # a project file far larger than any this program writes
-        file.write(" " * (project.MAX_PROJECT_BYTES + 1))
+        file.write(" " * (project_reader.MAX_PROJECT_BYTES + 1))
     with pytest.raises(DataError, match="too large"):
         load_project(path)
 
@@ -270,8 +271,8 @@ def test_only_the_faces_referred_to_are_decoded_and_each_png_once(document, tmp_
 
     rewrite(path, many_faces)
     decoded: list[str] = []
-    real_decode = project.decode_file
-    monkeypatch.setattr(project, "decode_file", lambda file, *args: decoded.append(Path(file).name)
+    real_decode = project_reader.decode_file
+    monkeypatch.setattr(project_reader, "decode_file", lambda file, *args: decoded.append(Path(file).name)
                         or real_decode(file, *args))
     loaded = load_project(path)
     assert len(loaded.part_styles) == 5 and all(style.strength == 0.5 for style in loaded.part_styles.values())
