@@ -41,7 +41,7 @@ from ..networks.discriminator import MultiScaleDiscriminator
 from ..training.data_check import write_run_summary
 from ..training.export import export_weights
 from ..training.mapping_fit import MappingFit, code_spread, encode_dataset, fit_mapping
-from ..training.run_config import STAGES, SettingsError, TrainConfig
+from ..training.run_config import LOSS_WEIGHT_PREFIX, STAGES, SettingsError, TrainConfig
 from ..training.train import Trainer, run_files
 from .common import EXIT_INTERRUPTED, EXIT_OK, ArgumentParser, check_outputs, run_cli, whole_number
 
@@ -72,7 +72,9 @@ def _train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="run folder: checkpoints, samples, logs")
     parser.add_argument("--resume", action="store_true", help="continue from --out's checkpoint")
     parser.add_argument("--stage", choices=STAGES, default=STAGES[0], help="what to train (default: %(default)s)")
-    add_flags(parser, _TRAIN_FLAGS)
+    add_flags(parser, {k: f for k, f in _TRAIN_FLAGS.items() if not k.startswith(LOSS_WEIGHT_PREFIX)})
+    add_flags(parser.add_argument_group("loss weights (λ of each term; 0 turns a term off)"),
+              {k: f for k, f in _TRAIN_FLAGS.items() if k.startswith(LOSS_WEIGHT_PREFIX)})
     parser.add_argument("--no-flip", action="store_true", help="no mirrored copies of the faces")
     parser.add_argument("--skip-bad", action="store_true",
                         help="train on the usable faces when some files are bad (default: list them and stop)")
