@@ -1,4 +1,4 @@
-"""The studio's files (`app/qt/controllers.py`, pytest-qt, offscreen): every file is read and
+"""The studio's files (`app/qt/controllers.py`, `app/qt/saving.py`, pytest-qt, offscreen): every file is read and
 written off the GUI thread, so the window answers while a 12-megapixel photo project is saved
 or opened, and quitting waits for a file still being written instead of cutting it off."""
 
@@ -14,7 +14,7 @@ from PIL import Image
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QProgressDialog, QPushButton
 
-from ca2sis.app.qt import controllers
+from ca2sis.app.qt import saving
 from ca2sis.app.qt.window import StudioWindow
 from ca2sis.app.state.document import Face
 from ca2sis.app.state.gallery import GalleryEntry, gallery_entries
@@ -164,7 +164,7 @@ def test_closing_while_the_result_is_written_waits_for_it(qtbot, window, tmp_pat
 def test_the_note_on_quitting_can_keep_the_studio_open_and_a_failed_write_keeps_it_open(qtbot, window, tmp_path,
                                                                                           monkeypatch):
     release = threading.Event()
-    real_save_png = controllers.save_png
+    real_save_png = saving.save_png
 
     def slow_save_png(image, path):
         release.wait(20)
@@ -172,7 +172,7 @@ def test_the_note_on_quitting_can_keep_the_studio_open_and_a_failed_write_keeps_
             raise OSError(13, "Permission denied", str(path))
         real_save_png(image, path)
 
-    monkeypatch.setattr(controllers, "save_png", slow_save_png)
+    monkeypatch.setattr(saving, "save_png", slow_save_png)
     face = tmp_path / "face.png"
     assert window.exports.save_face(face)
     assert not window.close()

@@ -5,13 +5,12 @@
   its photo: every render also pastes the face back into a preview of the photo;
 - ``ProjectController``: opening faces, photos, masks and projects, saving projects, File > New
   (a template mask, the mean face of the gallery's masks, in a chosen style);
-- ``ExportController``: saving the result (the whole photo at its own resolution), the
-  generated face and the mask;
-- ``QuitAfterWrites``: closing while a file is being written waits for it, with a note;
 - ``OnnxExportController``: the ONNX export on first start, and the switch to ONNX Runtime.
 
 Every file is read and written on a background task (``BackgroundTask``), never on the GUI
 thread, so the studio stays usable while a 12-megapixel photo is written or a project opens.
+Saving the result, the face and the mask, and waiting for those writes on quitting, are in
+``saving.py``.
 
 Everything decided here is pure Python elsewhere (``state``), so this module only wires it to Qt.
 """
@@ -26,7 +25,7 @@ from typing import Protocol
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QMimeData, Qt, QTimer
+from PySide6.QtCore import QMimeData, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,18 +33,17 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
     QMessageBox,
-    QProgressDialog,
     QStatusBar,
     QVBoxLayout,
     QWidget,
 )
 
 from ca2sis.model.errors import CA2SISError
-from ca2sis.model.inference.engine import Engine, Result
-from ca2sis.model.io.images import as_mask, mask_image, save_png
+from ca2sis.model.inference.engine import Engine
+from ca2sis.model.io.images import as_mask
 from ca2sis.model.labels import NUM_CLASSES
 from ca2sis.model.photo.pipeline import PhotoPipeline
-from ca2sis.model.photo.source import SourcePhoto, save_image
+from ca2sis.model.photo.source import SourcePhoto
 
 from ..state.display import elided
 from ..state.document import CANVAS_SIZE, Document, Face, Studio
@@ -337,113 +335,6 @@ class ProjectController:
         layout.addWidget(buttons)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             self.photos.load_gallery_face(choice.currentData(), self.new_face)
-
-
-class ExportController:
-    """Saving what the studio made: the result (into its photo when it has one), the face, the mask.
-
-    current_result: the face shown now (None until the first one is generated).
-    """
-
-    def __init__(self, studio: Studio, photos: PhotoController, tasks: BackgroundTask, status_bar: QStatusBar,
-                 show_error: ShowError, current_result: Callable[[], Result | None]):
-        self.studio, self.photos, self.tasks = studio, photos, tasks
-        self.status_bar, self.show_error, self.current_result = status_bar, show_error, current_result
-
-    def save_result(self, path: str | Path) -> bool:
-        """The photo with the face pasted back, or the face alone (written in the background)."""
-        result = self._shown_result()
-        if result is None:
-            return False
-        plan = self.photos.paste_plan()
-        if plan is None:
-            return self._save_png(result.image, path, "result")
-        width, height = plan.photo.size
-        self.status_bar.showMessage(f"Saving {elided(Path(path).name)}: the face goes back into the "
-                                    f"{width}x{height} photo…")
-        # ``result`` is put back into the full photo as the pipeline planned it for the live view.
-        self.tasks.start(lambda: save_image(PhotoPipeline.paste(result, plan), path,
-                                            icc_profile=plan.photo.icc_profile),
-                         lambda written: self.status_bar.showMessage(f"Saved {written}", 5000),
-                         lambda message: self.show_error("The result was not saved", message), writes=Path(path).name)
-        return True
-
-    def save_face(self, path: str | Path) -> bool:
-        """The generated face alone, at the networks' size."""
-        result = self._shown_result()
-        return result is not None and self._save_png(result.image, path, "face")
-
-    def save_mask(self, path: str | Path) -> bool:
-        return self._save_png(self.studio.document.mask.copy(), path, "mask", mask_image)
-
-    def _shown_result(self) -> Result | None:
-        result = self.current_result()
-        if result is None:
-            self.show_error("Nothing to save yet", "The first face is still being generated.")
-        return result
-
-    def _save_png(self, image: np.ndarray, path: str | Path, what: str,
-                  convert: Callable[[np.ndarray], object] = lambda image: image) -> bool:
-        """Write a PNG in the background (True: the write began; an error is shown when it ends)."""
-
-        def write() -> Path:
-            save_png(convert(image), path)
-            return Path(path)
-
-        self.tasks.start(write, lambda written: self.status_bar.showMessage(f"Saved {written}", 5000),
-                         lambda message: self.show_error(f"The {what} was not saved", message), writes=Path(path).name)
-        return True
-
-
-class QuitAfterWrites:
-    """Closing the window while a file is being written (a result, a project): a note says what
-    is being written, and the window closes once it is (quitting at once would cut the file off:
-    the writes run on threads of this process). The note's button keeps the studio open instead;
-    a write that fails keeps it open, with its error shown."""
-
-    def __init__(self, tasks: BackgroundTask, parent: QWidget, status_bar: QStatusBar, close: Callable[[], object]):
-        self.tasks, self.parent, self.status_bar, self.close = tasks, parent, status_bar, close
-        self.note: QProgressDialog | None = None
-        self._closing = False
-
-    @property
-    def decided(self) -> bool:
-        """The user chose to quit (any question on unsaved changes answered): waiting, or closing."""
-        return self.note is not None or self._closing
-
-    def request(self) -> None:
-        """Close once every write under way has ended (nothing to do when it is already waiting)."""
-        if self.note is not None:
-            return
-        names = ", ".join(elided(name) for name in self.tasks.writing)
-        self.status_bar.showMessage(f"Writing {names}: the studio closes when it is written…")
-        self.note = QProgressDialog(f"Writing {names}…\n\nThe studio closes when it is written.",
-                                    "Keep the studio open", 0, 0, self.parent)  # 0, 0: a busy bar
-        self.note.setWindowTitle("Saving before quitting")
-        self.note.setWindowModality(Qt.WindowModality.WindowModal)
-        self.note.setMinimumDuration(0)
-        self.note.canceled.connect(self._keep_open)
-        self.note.show()
-        self.tasks.when_written(self._written)
-
-    def _keep_open(self) -> None:
-        if self.note is not None:  # the button, not the note closing itself below
-            self.note = None
-            self.tasks.stop_waiting()
-            self.status_bar.showMessage("Not quitting: the file is still being written", 5000)
-
-    def _written(self, all_written: bool) -> None:
-        note, self.note = self.note, None
-        if note is None:  # the user chose to stay meanwhile
-            return
-        note.close()
-        note.deleteLater()
-        if all_written:
-            self._closing = True
-            try:
-                self.close()
-            finally:
-                self._closing = False
 
 
 class OnnxExportController:

@@ -47,13 +47,7 @@ from ..state.preview import PreviewPolicy
 from ..state.project import PROJECT_SUFFIX
 from ..state.rendering import RenderedView, render_request
 from .canvas import MaskCanvas
-from .controllers import (
-    ExportController,
-    OnnxExportController,
-    PhotoController,
-    ProjectController,
-    QuitAfterWrites,
-)
+from .controllers import OnnxExportController, PhotoController, ProjectController
 from .panels import (
     CLASS_SHORTCUTS,
     ClassPalette,
@@ -63,6 +57,7 @@ from .panels import (
     StylePanel,
     VariationStrip,
 )
+from .saving import ExportController, QuitAfterWrites
 from .worker import BackgroundTask, RenderWorker
 
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff)"
