@@ -5,6 +5,9 @@ or opened, and quitting waits for a file still being written instead of cutting 
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -187,6 +190,33 @@ def test_the_note_on_quitting_can_keep_the_studio_open_and_a_failed_write_keeps_
     release.set()
     qtbot.waitUntil(lambda: not window.tasks.running, timeout=20_000)
     assert window.isVisible() and "Permission denied" in window.last_error  # not written: not closed
+
+
+def test_a_file_being_written_is_finished_even_when_the_event_loop_ends_first(tmp_path):
+    # The writes ran on daemon threads, which die with the interpreter: a file being written when
+    # the studio ended (closed, or its event loop quit by the system) was never written.
+    out = tmp_path / "late.png"
+    script = f"""
+import sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+from ca2sis.app.qt.worker import BackgroundTask
+app = QApplication(sys.argv[:1])
+window = QMainWindow()
+tasks = BackgroundTask(window)
+
+def write():
+    time.sleep(0.5)
+    open({str(out)!r}, "w").write("written")
+
+tasks.start(write, print, print, writes="late.png")
+QTimer.singleShot(50, app.quit)
+app.exec()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "written"
 
 
 def test_gallery_faces_are_decoded_off_the_gui_thread(qtbot, window, monkeypatch):
