@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import DataError
 from .labels import NUM_CLASSES
 
 CONFIG_FORMAT = "ca2sis-config"
@@ -139,7 +140,7 @@ class CA2SISConfig:
             if isinstance(value, tuple) and not value:
                 problems.append(f"{f.name} is empty")
         if problems:
-            raise ValueError(f"invalid CA2-SIS config '{self.name}': " + "; ".join(problems))
+            raise DataError(f"invalid CA2-SIS config '{self.name}': " + "; ".join(problems))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,21 +152,21 @@ class CA2SISConfig:
     def from_dict(cls, data: dict[str, Any]) -> CA2SISConfig:
         data = dict(data)
         if data.pop("format", CONFIG_FORMAT) != CONFIG_FORMAT:
-            raise ValueError("not a CA2-SIS config (its 'format' field is wrong)")
+            raise DataError("not a CA2-SIS config (its 'format' field is wrong)")
         version = data.pop("version", CONFIG_VERSION)
         if not isinstance(version, int) or isinstance(version, bool):
-            raise ValueError(f"config version {version!r} is not a whole number")
+            raise DataError(f"config version {version!r} is not a whole number")
         if version > CONFIG_VERSION:
-            raise ValueError(f"config version {version} is newer than this ca2sis understands")
+            raise DataError(f"config version {version} is newer than this ca2sis understands")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+            raise DataError(f"unknown config fields: {', '.join(unknown)}")
         wrong = [_type_problem(name, data[name], hint) for name, hint in typing.get_type_hints(cls).items()
                  if name in data]
         wrong = [problem for problem in wrong if problem]
         if wrong:
-            raise ValueError("config fields of the wrong type: " + "; ".join(wrong))
+            raise DataError("config fields of the wrong type: " + "; ".join(wrong))
         for f in dataclasses.fields(cls):
             if f.name in data and isinstance(getattr(cls, f.name, None), tuple):
                 data[f.name] = tuple(data[f.name])
@@ -182,9 +183,9 @@ class CA2SISConfig:
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, ValueError, RecursionError) as exc:  # also a 5000-digit integer, deep nesting
-            raise ValueError(f"cannot read config {path}: {exc}") from exc
+            raise DataError(f"cannot read config {path}: {exc}") from exc
         if not isinstance(data, dict):
-            raise ValueError(f"config {path} is not a JSON object")
+            raise DataError(f"config {path} is not a JSON object")
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> CA2SISConfig:
@@ -287,7 +288,7 @@ def get_config(name_or_path: str | Path) -> CA2SISConfig:
     if path.is_dir():
         path = path / "config.json"
     if not path.exists():
-        raise ValueError(
+        raise DataError(
             f"unknown config '{name_or_path}': use one of {', '.join(PRESETS)} or a config JSON file"
         )
     return CA2SISConfig.load(path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import CA2SISError
+from .errors import CA2SISError, DataError
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -16,7 +16,7 @@ DEVICES = ("auto", "cpu", "cuda")
 def resolve_device(device: str) -> str:
     """"auto" → "cuda" when a GPU is usable, else "cpu"; "cuda" without one is an error."""
     if device not in DEVICES:
-        raise ValueError(f"device must be auto, cpu or cuda, not '{device}'")
+        raise DataError(f"device must be auto, cpu or cuda, not '{device}'")
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():

@@ -121,9 +121,9 @@ def evaluate(
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be at least 1, got {limit}")
     if seed < 0:
-        raise ValueError(f"seed must be 0 or more, got {seed}")
+        raise DataError(f"seed must be 0 or more, got {seed}")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise DataError(f"batch_size must be at least 1, got {batch_size}")
     if compare_size is not None and compare_size < 16:
         raise DataError(f"the comparison size must be at least 16 px, got {compare_size}")
     selected = metric_names(",".join(metrics)) if metrics is not None else list(METRIC_REGISTRY)

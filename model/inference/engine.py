@@ -155,7 +155,7 @@ class Engine:
         tensorrt: with the onnx backend on CUDA, use ONNX Runtime's TensorRT provider.
         """
         if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
+            raise DataError(f"backend must be one of {', '.join(BACKENDS)}, not '{backend}'")
         folder = Path(folder)
         # The config alone decides the ONNX backend: no torch network is built for it.
         config = read_weights_config(folder, expected_config)

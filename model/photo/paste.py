@@ -219,7 +219,7 @@ def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarr
         restyled and no light is taken from the photo.
     """
     if region not in PASTE_REGIONS:
-        raise ValueError(f"region must be one of {PASTE_REGIONS}, not {region!r}")
+        raise DataError(f"region must be one of {PASTE_REGIONS}, not {region!r}")
     side = photo_mask.shape[0]
     edited = at_size(edited_mask, side)
     others = frozenset() if style_from_photo else frozenset(range(1, NUM_CLASSES))

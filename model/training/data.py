@@ -122,7 +122,7 @@ class FaceMaskDataset(Dataset):
 
     def __init__(self, ids: Sequence[str], image_size: int, flip: bool = False) -> None:
         if not isinstance(image_size, int) or image_size < 1:
-            raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+            raise DataError(f"image_size must be a positive integer, got {image_size!r}")
         if not ids:
             raise DataError("the dataset is empty")
         self.ids: list[str] = list(ids)
