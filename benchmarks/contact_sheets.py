@@ -34,7 +34,7 @@ GAP = 14  # px between two swaps on a row
 PER_ROW = 2  # swaps per row
 HAIR_GROUPS = (("fringe", 3), ("curly", 3), ("dark-to-light", 3), ("light-to-dark", 3))
 COUNTS = {"skin": 8, "lips": 6, "eyes": 4}
-JPEG_QUALITY = 84
+JPEG_QUALITY = 78
 
 
 def choose(rows: list[dict], part: str) -> list[dict]:

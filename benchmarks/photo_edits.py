@@ -35,8 +35,10 @@ the eyes' level and the nose's tip, as the product measures a skin tone):
 - ``thrown_away``: band_change > 5, or untouched > 0.10, or left > 0.5, or a grey skin, or the
   edit refused (exit code not 0). ``reasons`` says which.
 
-The summary gives, per part, the share thrown away and the medians. The eyes are measured
-the same way but their colour (the whole eye, whites included) is only indicative.
+The summary gives, per part, the share thrown away and the medians. The eyes are measured the
+same way on the darker half of each eye's interior (iris and lashes, not the white).
+``--measure-only`` measures again the results a run kept (``--keep-images``) without editing;
+``--code`` records which code made them (e.g. a commit).
 """
 
 from __future__ import annotations
@@ -197,11 +199,16 @@ def cheek_band(mask: np.ndarray) -> np.ndarray:
     return band
 
 
-def interior(mask: np.ndarray, part: str, radius: int, band: np.ndarray | None) -> np.ndarray:
-    """bool: the part's interior (eroded by ``radius``), for the skin only inside ``band``."""
+def interior(mask: np.ndarray, part: str, radius: int, band: np.ndarray | None,
+             image: np.ndarray | None = None) -> np.ndarray:
+    """bool: the part's interior (eroded by ``radius``); for the skin only inside ``band``; for
+    the eyes, given the picture, only their darker half (iris and lashes, not the white)."""
     inside = cv2.erode(np.isin(mask, PART_CLASSES[part]).astype(np.uint8), disk(radius)) > 0
     if part == "skin" and band is not None and (inside & band).sum() >= 200:
         inside &= band
+    if part == "eyes" and image is not None and inside.sum() >= 20:
+        lightness = grey(image)
+        inside &= lightness <= np.median(lightness[inside])
     return inside
 
 
@@ -262,7 +269,7 @@ class Library:
 def target_colour(library: Library, edit: PhotoEdit, record: dict, inside: np.ndarray) -> np.ndarray | None:
     """CIELAB mean of the reference person's un-graded part, rendered under the photo's grade."""
     face, mask = library.original(library.reference_face(edit.reference))
-    region = interior(mask, edit.part, ERODE[edit.part], cheek_band(mask))
+    region = interior(mask, edit.part, ERODE[edit.part], cheek_band(mask), face)
     if region.sum() < 20:
         return None
     vignette = float(vignette_gain_cached(record)[inside].mean())
@@ -292,7 +299,7 @@ def measure(library: Library, edit: PhotoEdit, photo: np.ndarray, edited: np.nda
     _, face_mask = library.original(record["face_id"])
     s = scale_of(record)
     part = np.isin(true_mask, PART_CLASSES[edit.part])
-    inside = interior(true_mask, edit.part, round(ERODE[edit.part] * s), photo_band(record, face_mask))
+    inside = interior(true_mask, edit.part, round(ERODE[edit.part] * s), photo_band(record, face_mask), photo)
     part8 = part.astype(np.uint8)
     ring = (cv2.dilate(part8, disk(round(BAND[1] * s))) > 0) & ~(cv2.dilate(part8, disk(round(BAND[0] * s))) > 0)
     ring &= np.isin(true_mask, SURROUNDINGS[edit.part])
@@ -353,13 +360,28 @@ def run_edit(library: Library, command: list[str], index: int, edit: PhotoEdit, 
     if done.returncode != 0 or not result.exists():
         message = (done.stderr.strip().splitlines() or [""])[-1][:300]
         return {**row, "failed": done.returncode, "error": message}
-    photo, edited = library.read(record["photo"]), np.array(Image.open(result).convert("RGB"))
+    return score(library, edit, row, result)
+
+
+def score(library: Library, edit: PhotoEdit, row: dict, result: Path) -> dict:
+    """``row`` with the figures of the edited photo ``result``."""
+    photo, edited = library.read(library.records[edit.photo]["photo"]), np.array(Image.open(result).convert("RGB"))
     if edited.shape != photo.shape:
         return {**row, "failed": "size", "error": f"result {edited.shape} for a photo {photo.shape}"}
     figures = measure(library, edit, photo, edited)
-    row.update({key: (round(value, 4) if isinstance(value, float) else value) for key, value in figures.items()})
+    row = {**row, **{key: (round(value, 4) if isinstance(value, float) else value) for key, value in figures.items()}}
     row["result"] = result.name
     return row
+
+
+def rescore(library: Library, index: int, edit: PhotoEdit, out_dir: Path, earlier: dict[str, dict]) -> dict:
+    """The edit measured again on the result a previous run kept (``--measure-only``)."""
+    kept = earlier.get(edit_id(index, edit))
+    if kept is None:
+        raise SystemExit(f"error: {out_dir} holds no result of {edit_id(index, edit)}")
+    row = {key: kept[key] for key in ("id", "photo", "part", "reference", "tags", "seconds", "failed", "error")
+           if key in kept}
+    return row if "failed" in row else score(library, edit, row, out_dir / kept["result"])
 
 
 def summarise(rows: list[dict], parts: list[str]) -> dict:
@@ -414,6 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-images", type=Path, help="keep the edited photos here (for contact_sheets.py)")
     parser.add_argument("--edit-command", default="ca2sis-edit", help="how to run ca2sis-edit (split like a shell)")
     parser.add_argument("--jobs", type=int, default=1, help="edits run at once")
+    parser.add_argument("--code", default="", help="which code the edits ran (recorded in the JSON)")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure again the results kept in --keep-images, without running ca2sis-edit")
     args = parser.parse_args(argv)
     library = Library(args.data, args.set)
     out_dir = args.keep_images or Path(tempfile.mkdtemp(prefix="ca2sis-photo-edits-"))
@@ -422,8 +447,20 @@ def main(argv: list[str] | None = None) -> int:
     chosen = select(args.parts, args.count)
     started = time.perf_counter()
 
+    earlier: dict[str, dict] = {}
+    if args.measure_only:
+        if not args.keep_images:
+            parser.error("--measure-only needs --keep-images")
+        previous = json.loads((out_dir / "results.json").read_text())
+        earlier = {row["id"]: row for row in previous["edits"]}
+        report_head = {key: previous[key] for key in ("command", "edit_command", "pythonpath", "seconds")}
+        previous_code = previous.get("code", "")
+
     def one(item: tuple[int, PhotoEdit]) -> dict:
-        row = run_edit(library, command, *item, out_dir)
+        if args.measure_only:
+            row = rescore(library, *item, out_dir, earlier)
+        else:
+            row = run_edit(library, command, *item, out_dir)
         row["reasons"] = judge(row)
         row["thrown_away"] = bool(row["reasons"])
         shown = {k: row.get(k) for k in ("id", "reference", "band_change", "untouched", "left", "detail", "reasons")}
@@ -433,10 +470,14 @@ def main(argv: list[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(one, chosen))
     summary = summarise(rows, args.parts)
-    report = {
+    head = {
         "command": "python benchmarks/photo_edits.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-        "edit_command": args.edit_command, "pythonpath": os.environ.get("PYTHONPATH", ""),
-        "seconds": round(time.perf_counter() - started, 1),
+        "edit_command": args.edit_command, "pythonpath": os.environ.get("PYTHONPATH", ""), "code": args.code,
+        "seconds": round(time.perf_counter() - started, 1)}
+    if args.measure_only:
+        head = {**report_head, "code": args.code or previous_code, "measured_again": head["command"]}
+    report = {
+        **head,
         "limits": {**LIMITS, "grey_skin": "chroma(after) < 0.5 chroma(target), target chroma > 10"},
         "summary": summary, "edits": rows,
     }
