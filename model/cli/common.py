@@ -9,6 +9,7 @@ Exit codes (README "Exit codes" lists them once):
     3    weights missing or unusable
     4    the studio (``ca2sis``): no display, or Qt's libraries for a window are missing
     5    training diverged (a non-finite loss); the last good checkpoint is kept
+    6    ``ca2sis-edit --paste-back DIR``: some photos of the folder were written, some failed
     130  interrupted (Ctrl-C)
 """
 
@@ -26,6 +27,7 @@ from ..io.images import check_output_paths
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_WEIGHTS = 0, 1, 2, 3
 EXIT_NO_DISPLAY, EXIT_DIVERGED, EXIT_INTERRUPTED = 4, 5, 130
+EXIT_SOME_FAILED = 6  # a batch in which some inputs failed and others were done
 
 
 class ArgumentParser(argparse.ArgumentParser):

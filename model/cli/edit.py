@@ -31,6 +31,7 @@ from ..photo.paste import PhotoTarget
 from ..photo.pipeline import PhotoPipeline
 from ..photo.styles import part_style
 from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli
+from .photos import add_photo_arguments, edit_folder, is_folder, run_faces
 
 # A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
 # "@-1" is reported as a strength outside 0..1, not as part of a file name.
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "photo keeps its own pixels wherever nothing changed), or the whole face")
     paste.add_argument("--whole-picture", action="store_true",
                        help="with --paste-back: PHOTO is a square crop taken whole as the aligned face")
+    add_photo_arguments(paste)
     finish = parser.add_argument_group("finishing (on by default: an edit looks like a photograph)")
     finish.add_argument("--global", dest="global_edit", action="store_true",
                         help="the network's raw output: every pixel generated, no confinement to the edited parts, "
@@ -179,16 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace) -> dict:
-    photo_face = photo = None
-    if args.paste_back is not None:
-        from ..faces.reader import FaceReader
-        from ..photo.source import read_photo
-
-        photo_face, photo = read_photo(FaceReader(), args.paste_back, args.whole_picture)
-    mask = args.mask if args.mask is not None else photo_face.mask
-    style = Reference(args.style, args.style_mask) if args.style is not None else Reference(
-        photo_face.image, photo_face.mask)
+def edit_from_args(args: argparse.Namespace, mask, style: Reference) -> Edit:
+    """The edit the options ask for, of the face with ``mask`` in the style of ``style``."""
     edit = Edit(mask=mask, style=style, confine=not args.global_edit,
                 keep_detail=not (args.global_edit or args.no_detail),
                 match_colour=not (args.global_edit or args.no_colour_match))
@@ -201,6 +195,22 @@ def run(args: argparse.Namespace) -> dict:
     for text in args.random_part:
         part, seed, strength = parse_random_part(text)
         edit.random_parts.update(dict.fromkeys(part_indices(part), (seed, strength)))
+    return edit
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.paste_back is not None and args.face is not None:  # faces chosen by number (or all of them)
+        return run_faces(args, edit_from_args)
+    photo_face = photo = None
+    if args.paste_back is not None:
+        from ..faces.reader import FaceReader
+        from ..photo.source import read_photo
+
+        photo_face, photo = read_photo(FaceReader(), args.paste_back, args.whole_picture)
+    mask = args.mask if args.mask is not None else photo_face.mask
+    style = Reference(args.style, args.style_mask) if args.style is not None else Reference(
+        photo_face.image, photo_face.mask)
+    edit = edit_from_args(args, mask, style)
     attention_outputs = []
     for text in args.attention:
         part, path = _split_part(text, "--attention")
@@ -259,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--out is required (unless --save-style PART=FILE writes part styles only)")
     if args.paste_back is None and (args.mask is None or args.style is None):
         parser.error("--mask and --style are required, unless --paste-back PHOTO gives them")
+    if args.paste_back is not None and is_folder(args.paste_back):  # the same edit for every photo of a folder
+        return run_cli(lambda: edit_folder(args, edit_from_args, _input_files), _hint)
     return run_cli(lambda: _edit(args), _hint)
 
 

@@ -1,6 +1,7 @@
 """`ca2sis-parse`: a portrait photo → its 19-class mask (and the aligned face).
 
     ca2sis-parse PHOTO.jpg --out MASK.png [--aligned-out FACE.png] [--colour-out VIEW.png]
+    ca2sis-parse PHOTO.jpg --list-faces [--json]     (every face, numbered left to right, with its box)
 
 The mask is a palette PNG: each pixel's value is its class index (what every ca2sis tool
 reads) and it shows in the CelebAMask-HQ colours in any image viewer. It is the mask of
@@ -20,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
-from ..faces.align import NoFaceFound
+from ..faces.align import NoFaceFound, load_photo
 from ..faces.reader import FaceReader, default_parser_weights
 from ..io.images import MIN_INPUT_SIZE, mask_image, save_pngs
 from ..labels import CLASS_NAMES, DISPLAY_NAMES, colorize
@@ -36,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Exit codes: 0 written, 2 unusable photo (unreadable, no face), 3 parser weights missing or unusable.",
     )
     parser.add_argument("photo", help="a portrait photo (any size and format Pillow reads)")
-    parser.add_argument("--out", required=True, type=Path, help="where to write the mask (palette PNG)")
+    parser.add_argument("--out", type=Path, help="where to write the mask (palette PNG); required unless --list-faces")
+    parser.add_argument("--list-faces", action="store_true",
+                        help="list every face found in PHOTO, numbered left to right as `ca2sis-edit --face N` takes "
+                        "them, with its box (left, top, width, height in photo pixels); writes nothing")
     parser.add_argument("--aligned-out", type=Path, help="also write the aligned face the mask belongs to")
     parser.add_argument("--colour-out", type=Path, help="also write the mask in colour over the aligned face")
     parser.add_argument("--size", type=int, default=512, help="side of the aligned face and mask (default 512)")
@@ -46,7 +50,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, help="parser weights folder (default: the bundled one)")
     parser.add_argument("--json", action="store_true", help="print what was found as JSON")
     args = parser.parse_args(argv)
+    if args.list_faces:
+        return run_cli(lambda: _list_faces(args))
+    if args.out is None:
+        parser.error("--out is required (unless --list-faces)")
     return run_cli(lambda: _parse(args))
+
+
+def _list_faces(args: argparse.Namespace) -> int:
+    """Every face of the photo with its number, box and whether it can be edited alone."""
+    from ..faces.align import FaceAligner
+    from ..faces.group import faces_in_photo
+
+    start = time.perf_counter()
+    name = Path(args.photo).name
+    pixels = load_photo(args.photo)
+    try:
+        faces = faces_in_photo(FaceAligner().align_all(pixels, args.size))
+    except NoFaceFound as error:  # said with the photo's name
+        raise NoFaceFound(f"{name}: {str(error).split(': ', 1)[-1]}") from None
+    milliseconds = (time.perf_counter() - start) * 1000
+    if args.json:
+        print(json.dumps({"photo": str(args.photo), "size": [pixels.shape[1], pixels.shape[0]],
+                          "faces": [face.as_dict() for face in faces], "milliseconds": round(milliseconds, 1)},
+                         indent=2))
+        return EXIT_OK
+    count = f"{len(faces)} face{'s' if len(faces) > 1 else ''}"
+    print(f"{name}: {count}, numbered left to right (ca2sis-edit --paste-back PHOTO --face N edits one)")
+    for face in faces:
+        left, top, right, bottom = face.box
+        notes = [note for note in ("cut by the frame" if face.cut_by_frame else "",
+                                   f"cannot be edited alone: {face.problem}" if face.problem else "") if note]
+        print(f"  face {face.number}: box {left},{top} {right - left}x{bottom - top}"
+              + (f" ({'; '.join(notes)})" if notes else ""))
+    return EXIT_OK
 
 
 def _parse(args: argparse.Namespace) -> int:

@@ -1,0 +1,129 @@
+"""Several faces in one photo: every face found once, numbered left to right, listed with its
+box, and edited alone (`--face N`) or in turn (`--face all`) without touching the others."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ca2sis.model.cli import edit as cli_edit
+from ca2sis.model.cli import parse as cli_parse
+from ca2sis.model.errors import DataError
+from ca2sis.model.faces.align import AlignedFace, FaceAligner, _distinct
+from ca2sis.model.faces.group import chosen_faces, faces_in_photo, keep_to_territory
+
+from conftest import FACE_DATA
+
+FIXTURE_FACES = sorted((FACE_DATA / "images").glob("*.jpg"))
+
+
+def two_face_photo(tmp_path, cut: int = 0):
+    """Two fixture faces (256 px) side by side; ``cut`` columns taken off the right edge (a face cut by the frame)."""
+    left, right = (np.array(Image.open(FIXTURE_FACES[index]).convert("RGB")) for index in (0, 4))
+    pixels = np.ascontiguousarray(np.concatenate([left, right], axis=1)[:, : 512 - cut])
+    path = tmp_path / "two.png"
+    Image.fromarray(pixels).save(path)
+    return pixels, path
+
+
+@pytest.mark.slow
+def test_both_faces_are_found_once_and_numbered_left_to_right(tmp_path, capsys):
+    pixels, path = two_face_photo(tmp_path)
+    faces = FaceAligner().find_faces(pixels)
+    assert len(faces) == 2
+    assert faces[0].box[2] <= 256 <= faces[1].box[0]  # face 1 is the left one
+    # The listing a person reads and the JSON a script reads say the same.
+    assert cli_parse.main([str(path), "--list-faces", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["faces"]
+    assert [face["face"] for face in listed] == [1, 2]
+    assert [face["box"] for face in listed] == [[box[0], box[1], box[2] - box[0], box[3] - box[1]]
+                                                for box in (face.box for face in faces)]
+    assert all(face["editable"] and not face["cut_by_frame"] for face in listed)
+    assert cli_parse.main([str(path), "--list-faces"]) == 0
+    text = capsys.readouterr().out
+    assert "2 faces" in text and "face 1: box" in text and "face 2: box" in text
+
+
+def test_a_face_the_detector_reports_twice_is_kept_once():
+    import dlib
+
+    boxes = [dlib.rectangle(10, 10, 110, 110), dlib.rectangle(14, 12, 112, 108), dlib.rectangle(200, 10, 300, 110)]
+    kept = _distinct(boxes)
+    assert len(kept) == 2 and dlib.rectangle(200, 10, 300, 110) in kept
+
+
+def _aligned(box: tuple[int, int, int, int], side: float, photo_size=(1000, 600)) -> AlignedFace:
+    """A face whose crop is ``side`` photo pixels across, centred in ``box``."""
+    scale = 256 / side
+    centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+    matrix = np.array([[scale, 0, 128 - scale * centre[0]], [0, scale, 128 - scale * centre[1]]])
+    landmarks = np.array([[box[0] + 5, box[1] + 5], [box[2] - 5, box[3] - 5]], float)
+    return AlignedFace(np.zeros((256, 256, 3), np.uint8), matrix, photo_size, landmarks, box)
+
+
+def test_an_overlapping_or_too_small_face_is_refused_with_its_number():
+    faces = faces_in_photo([_aligned((100, 100, 300, 300), 400), _aligned((250, 120, 450, 320), 400),
+                            _aligned((700, 100, 730, 130), 40)])
+    assert faces[0].overlaps == (2,) and faces[1].overlaps == (1,) and not faces[2].overlaps
+    with pytest.raises(DataError, match="face 2 cannot be edited alone: it overlaps face 1"):
+        chosen_faces(faces, "2", "group.jpg")
+    with pytest.raises(DataError, match="face 3 cannot be edited alone: it is too small"):
+        chosen_faces(faces, "3", "group.jpg")
+    with pytest.raises(DataError, match="--face 4, but 3 faces were found"):
+        chosen_faces(faces, "4", "group.jpg")
+    with pytest.raises(DataError, match="no face can be edited alone"):
+        chosen_faces(faces, "all", "group.jpg")
+    alone = faces_in_photo([_aligned((100, 100, 300, 300), 400), _aligned((600, 100, 800, 300), 400)])
+    assert chosen_faces(alone, "all") == [0, 1] and chosen_faces(alone, None) == [0]
+
+
+def test_an_edit_of_one_face_gives_the_other_faces_share_back_byte_for_byte():
+    faces = faces_in_photo([_aligned((100, 100, 300, 300), 400), _aligned((600, 100, 800, 300), 400)])
+    before = np.full((600, 1000, 3), 90, np.uint8)
+    after = np.full_like(before, 200)  # an edit that (wrongly) changed every pixel
+    kept = keep_to_territory(before, after, faces, 0)
+    assert np.array_equal(kept[:, 450:], before[:, 450:])  # nearer to face 2: its bytes
+    assert np.array_equal(kept[150:250, :430], after[150:250, :430])  # face 1's own share: the edit
+    assert (kept[:, 430:450] >= before[:, 430:450]).all()  # a fade between the two, never past either
+    assert np.array_equal(keep_to_territory(before, after, faces[:1], 0), after)  # one face: nothing to keep
+
+
+def _edit(photo, out, weights, *extra) -> int:
+    return cli_edit.main(["--paste-back", str(photo), "--random-part", "hair:3", "--paste-region", "face",
+                          "--out", str(out), "--weights", str(weights), "--backend", "torch", *extra])
+
+
+@pytest.mark.slow
+def test_face_2_changes_only_the_right_face_and_all_changes_both(tiny_weights, tmp_path, capsys):
+    pixels, path = two_face_photo(tmp_path)
+    boxes = [face.box for face in FaceAligner().find_faces(pixels)]
+    assert _edit(path, tmp_path / "right.png", tiny_weights, "--face", "2") == 0
+    capsys.readouterr()
+    right = np.array(Image.open(tmp_path / "right.png"))
+    changed = np.any(right != pixels, axis=-1)
+    left_box = changed[boxes[0][1]:boxes[0][3], boxes[0][0]:boxes[0][2]]
+    assert not left_box.any() and not changed[:, :240].any()  # the left face: every byte as it was
+    assert changed[:, 256:].sum() > 5000  # the right face: edited
+    assert _edit(path, tmp_path / "both.png", tiny_weights, "--face", "all", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["faces"] == [1, 2]
+    both = np.any(np.array(Image.open(tmp_path / "both.png")) != pixels, axis=-1)
+    assert both[:, :256].sum() > 5000 and both[:, 256:].sum() > 5000
+    # Face 2's edit in the photo of both is the one face 2 got alone (the same edit, the same face).
+    assert np.array_equal(both[:, 300:], changed[:, 300:])
+    assert _edit(path, tmp_path / "none.png", tiny_weights, "--face", "3") == 2
+    assert "--face 3, but 2 faces were found" in capsys.readouterr().err
+    assert not (tmp_path / "none.png").exists()
+
+
+@pytest.mark.slow
+def test_a_face_cut_by_the_frame_is_listed_as_cut_and_edited(tiny_weights, tmp_path, capsys):
+    pixels, path = two_face_photo(tmp_path, cut=50)  # the frame runs through the right face's box
+    assert cli_parse.main([str(path), "--list-faces", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["faces"]
+    assert len(listed) == 2 and listed[1]["cut_by_frame"] and not listed[0]["cut_by_frame"]
+    assert _edit(path, tmp_path / "cut.png", tiny_weights, "--face", "2") == 0
+    changed = np.any(np.array(Image.open(tmp_path / "cut.png")) != pixels, axis=-1)
+    assert changed.shape == pixels.shape[:2] and changed[:, 256:].sum() > 3000 and not changed[:, :240].any()
