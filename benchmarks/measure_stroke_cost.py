@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     studio = Studio(entries[0].load())
-    StylePanel(studio, lambda _mime, _then: False, has_mapping=True)
+    StylePanel(studio, lambda _mime, _then: False, has_mapping=True, ask_reference=lambda _then: None)
     print(f"style panel listening: {time_moves(studio, args.moves, app):.2f} ms per move")
 
     engine = Engine.from_pretrained(args.weights or default_weights(), device="cpu", backend="torch")

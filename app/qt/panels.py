@@ -1,4 +1,5 @@
-"""The studio's side panels: class palette, styles, shapes, gallery and the result view.
+"""The studio's side panels: class palette, styles and shapes (and what the other views share:
+drops of faces, colour swatches).
 
 Every panel reads the ``Studio`` and calls its operations; none keeps state of its own
 beyond what it shows. Faces travel by drag and drop as the gallery's own MIME type (a
@@ -11,42 +12,31 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QMimeData, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QDrag, QFont, QFontMetrics, QIcon, QPixmap
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
-    QComboBox,
     QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMenu,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QSlider,
-    QSpinBox,
-    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from ca2sis.model.inference.visualise import attention_colours, attention_overlay
 from ca2sis.model.labels import COLORS, DISPLAY_NAMES, NUM_CLASSES
 from ca2sis.model.photo.colour import SKIN, SKIN_TONE_PARTS
 
-from ..state.display import elided, split_view
 from ..state.document import Face, Studio
-from ..state.gallery import GalleryEntry
 from .images import to_pixmap
 
 GALLERY_MIME = "application/x-ca2sis-gallery-face"
 THUMB = 40
-VARIATION = 96  # the side of a variation's picture
 
 # Keyboard shortcuts of the classes: 0-9, then Alt+0 .. Alt+8 for classes 10-18.
 CLASS_SHORTCUTS: tuple[str, ...] = tuple(str(index) for index in range(10)) + tuple(
@@ -74,13 +64,6 @@ def fitting_font(font: QFont, text: str, width: int) -> QFont:
         size -= 0.5
         fitted.setPointSizeF(size)
     return fitted
-
-
-def attention_legend(width: int = 120, height: int = 12) -> QPixmap:
-    """The attention overlay's colour ramp, from no share of the part's style to all of it."""
-    share = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :].repeat(height, axis=0)
-    heat, _weight = attention_colours(share)
-    return to_pixmap((heat * 255 + 0.5).astype(np.uint8))
 
 
 def mime_has_face(mime: QMimeData) -> bool:
@@ -379,318 +362,3 @@ class ShapePanel(DropTarget, QWidget):
             slider.blockSignals(False)
             slider.setEnabled(source is not None)
             self.values[part].setText(f"{alpha:.2f}")
-
-
-# ---- gallery -----------------------------------------------------------------------------
-class GalleryList(QListWidget):
-    """The gallery's faces as draggable thumbnails (the demo faces, then the references read
-    from files); double-click opens one as the face to edit."""
-
-    opened = Signal(str)
-
-    def __init__(self, entries: list[GalleryEntry], parent: QWidget | None = None):
-        super().__init__(parent)
-        self.entries: dict[str, GalleryEntry] = {}
-        self.setViewMode(QListWidget.ViewMode.IconMode)
-        self.setIconSize(QSize(72, 72))
-        self.setFlow(QListWidget.Flow.LeftToRight)
-        self.setWrapping(False)
-        self.setMovement(QListWidget.Movement.Static)
-        self.setDragEnabled(True)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
-        self.setFixedHeight(118)
-        for entry in entries:
-            self.add_entry(entry)
-        self.itemDoubleClicked.connect(lambda item: self.opened.emit(item.data(Qt.ItemDataRole.UserRole)))
-
-    def add_entry(self, entry: GalleryEntry) -> None:
-        """Show ``entry`` (a reference read from a file: its aligned face; a demo face: its file)."""
-        self.entries[entry.name] = entry
-        picture = to_pixmap(entry.face.image, 72) if entry.face is not None else QPixmap(str(entry.image)).scaled(
-            72, 72, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        item = QListWidgetItem(QIcon(picture), elided(entry.name, 16))
-        item.setData(Qt.ItemDataRole.UserRole, entry.name)
-        item.setToolTip(f"{entry.name}: drag onto a part, the result or the shape panel; double-click to edit")
-        self.addItem(item)
-
-    def startDrag(self, _actions) -> None:  # noqa: N802
-        item = self.currentItem()
-        if item is None:
-            return
-        mime = QMimeData()
-        mime.setData(GALLERY_MIME, item.data(Qt.ItemDataRole.UserRole).encode())
-        drag = QDrag(self)
-        drag.setMimeData(mime)
-        drag.setPixmap(item.icon().pixmap(56, 56))
-        drag.exec(Qt.DropAction.CopyAction)
-
-
-class GalleryPanel(QWidget):
-    """The gallery list and its *Open reference…* button (also in the list's context menu):
-    a face read from a file joins the gallery, to be dragged onto a part like a demo face."""
-
-    def __init__(self, entries: list[GalleryEntry], ask_reference: AskReference, parent: QWidget | None = None):
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.list = GalleryList(entries)
-        self.open_reference = QAction(OPEN_REFERENCE, self)
-        self.open_reference.setToolTip("Read a photo file into the gallery (its face is found, aligned and parsed), "
-                                       "to drag onto a part, the result or the shapes")
-        self.open_reference.triggered.connect(lambda _checked=False: ask_reference(None))
-        self.open_reference.setIconText(OPEN_REFERENCE)  # the button says "…" too: it asks for a file
-        self.list.addAction(self.open_reference)
-        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.button = QToolButton()
-        self.button.setDefaultAction(self.open_reference)
-        self.button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.button)
-
-
-# ---- result ------------------------------------------------------------------------------
-VIEWS = (("face", "Generated face"), ("photo", "In the photo"), ("compare", "Before | after"))
-
-
-class ResultView(DropTarget, QWidget):
-    """The generated face, optionally with one part's attention map over it, or, for a
-    face edited inside its photo, the photo with the face pasted back (alone, or split
-    with the original photo to compare). Dropping a face here gives every part that face's
-    style."""
-
-    def __init__(self, studio: Studio, face_drop: FaceDrop, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.studio, self.face_drop = studio, face_drop
-        self.setAcceptDrops(True)
-        self.result = None
-        self.composite: np.ndarray | None = None  # the photo preview with the face pasted back
-        self.original: np.ndarray | None = None  # the photo preview as it was
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        bar = QHBoxLayout()
-        self.view = QComboBox()
-        for key, text in VIEWS:
-            self.view.addItem(text, key)
-        self.view.setToolTip("The generated face, or the photo it was cut out of with the face pasted back")
-        self.view.currentIndexChanged.connect(lambda _i: studio.set_result_view(self.view.currentData()))
-        bar.addWidget(self.view)
-        bar.addWidget(QLabel("Attention:"))
-        self.attention = QComboBox()
-        self.attention.addItem("off", None)
-        for part in range(NUM_CLASSES):
-            self.attention.addItem(QIcon(swatch(part)), DISPLAY_NAMES[part], part)
-        self.attention.setToolTip("Overlay where a part's style lands: its share of the cross-attention per pixel")
-        self.attention.currentIndexChanged.connect(lambda _i: studio.set_attention_part(self.attention.currentData()))
-        bar.addWidget(self.attention)
-        self.legend = QWidget()
-        legend_layout = QHBoxLayout(self.legend)
-        legend_layout.setContentsMargins(4, 0, 0, 0)
-        ramp = QLabel()
-        ramp.setPixmap(attention_legend())
-        ramp.setToolTip("Share of each pixel's style read from the chosen part")
-        for widget in (QLabel("0%"), ramp, QLabel("100% of the style")):
-            legend_layout.addWidget(widget)
-        bar.addWidget(self.legend)
-        bar.addStretch(1)
-        self.busy = QLabel("")
-        bar.addWidget(self.busy)
-        layout.addLayout(bar)
-        self.image = QLabel("no result yet")
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumSize(320, 320)
-        self.image.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.image.setStyleSheet("background: #28282c; color: #aaa;")
-        layout.addWidget(self.image, 1)
-        self.split = QSlider(Qt.Orientation.Horizontal)
-        self.split.setRange(0, 100)
-        self.split.setValue(50)
-        self.split.setToolTip("Where the original photo (left) gives way to the edited one (right)")
-        self.split.valueChanged.connect(lambda _v: self.redraw())
-        layout.addWidget(self.split)
-        studio.subscribe(lambda _change: self.redraw(), "attention_part", "result_view")
-        self.redraw()
-
-    def face_dropped(self, mime: QMimeData) -> None:
-        self.face_drop(mime, self.studio.set_all_styles)
-
-    def show_result(self, result, composite: np.ndarray | None = None, original: np.ndarray | None = None) -> None:
-        self.result, self.composite, self.original = result, composite, original
-        self.redraw()
-
-    def set_view(self, key: str) -> None:
-        self.studio.set_result_view(key)
-
-    @property
-    def view_key(self) -> str:
-        """The view shown: the document's (``result_view``), "face" while there is no photo to show."""
-        key = self.studio.document.result_view
-        return key if key == "face" or self.composite is not None else "face"
-
-    def shown_image(self) -> np.ndarray | None:
-        """What the view shows: the face (with attention) at the networks' size, or the photo preview."""
-        if self.result is None:
-            return None
-        if self.view_key == "photo":
-            return self.composite
-        if self.view_key == "compare":
-            return split_view(self.original, self.composite, self.split.value() / 100)
-        part = self.studio.attention_part
-        if part is None:
-            return self.result.image
-        return attention_overlay(self.result.image, self.result.attention, part)
-
-    def redraw(self) -> None:
-        view = self.view.findData(self.studio.document.result_view)
-        if view != self.view.currentIndex():
-            self.view.blockSignals(True)
-            self.view.setCurrentIndex(view)
-            self.view.blockSignals(False)
-        index = self.attention.findData(self.studio.attention_part)
-        if index >= 0 and index != self.attention.currentIndex():
-            self.attention.blockSignals(True)
-            self.attention.setCurrentIndex(index)
-            self.attention.blockSignals(False)
-        has_photo = self.composite is not None
-        for key in ("photo", "compare"):  # photo views only for a face from a photo
-            item = self.view.model().item(self.view.findData(key))
-            item.setEnabled(has_photo)
-        face_view = self.view_key == "face"
-        self.attention.setEnabled(face_view)
-        self.attention.setToolTip(
-            "Overlay where a part's style lands: its share of the cross-attention per pixel" if face_view else
-            "Attention is drawn over the generated face: choose \"Face\" in the menu on the left to see it")
-        self.legend.setVisible(face_view and self.studio.attention_part is not None)
-        self.split.setVisible(self.view_key == "compare")
-        image = self.shown_image()
-        if image is None:
-            return
-        height, width = image.shape[:2]
-        scale = min(max(self.image.width(), 64) / width, max(self.image.height(), 64) / height)
-        pixmap = to_pixmap(image).scaled(max(1, round(width * scale)), max(1, round(height * scale)),
-                                         Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        self.image.setPixmap(pixmap)
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self.redraw()
-
-
-# ---- variations --------------------------------------------------------------------------
-class VariationStrip(QWidget):
-    """N random styles from M_s for the chosen parts, as a row of thumbnails to pick from.
-
-    ``draw`` asks ``render_variations(parts, seeds)`` (run by the window in the background)
-    for the faces; ``show_variations`` lays them out; a click on one applies its seeds as
-    one undo step.
-    """
-
-    picked = Signal(object)  # dict part → seed
-
-    def __init__(self, studio: Studio, render_variations: Callable[[list[int], list[int]], None],
-                 parent: QWidget | None = None):
-        super().__init__(parent)
-        self.studio, self.render_variations = studio, render_variations
-        self._seeds = np.random.default_rng()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 2, 4, 2)
-        controls = QHBoxLayout()
-        controls.addWidget(QLabel("Variations of"))
-        self.parts_button = QToolButton()
-        self.parts_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.parts_menu = QMenu(self.parts_button)
-        self.part_actions = []
-        for part in range(1, NUM_CLASSES):
-            action = self.parts_menu.addAction(QIcon(swatch(part)), DISPLAY_NAMES[part])
-            action.setCheckable(True)
-            action.setChecked(part == 13)  # hair: the part people vary first
-            action.toggled.connect(lambda _checked: self._show_parts())
-            self.part_actions.append((part, action))
-        self.parts_button.setMenu(self.parts_menu)
-        controls.addWidget(self.parts_button)
-        controls.addWidget(QLabel("count"))
-        self.count = QSpinBox()
-        self.count.setRange(2, 12)
-        self.count.setValue(6)
-        controls.addWidget(self.count)
-        self.draw_button = QPushButton("Draw")
-        self.draw_button.setToolTip("Draw random styles for the chosen parts from the mapping network M_s")
-        self.draw_button.clicked.connect(self.draw)
-        controls.addWidget(self.draw_button)
-        controls.addStretch(1)
-        layout.addLayout(controls)
-        self.row = QHBoxLayout()
-        self.row.setContentsMargins(0, 0, 0, 0)
-        self.row.setSpacing(4)
-        row_widget = QWidget()
-        row_widget.setLayout(self.row)
-        # The row is as tall as a variation from the start and scrolls sideways, so drawing
-        # variations never grows the dock (and never moves or shrinks the canvases above it).
-        probe = QToolButton()
-        probe.setIconSize(QSize(VARIATION, VARIATION))
-        scroll = QScrollArea()
-        scroll.setWidget(row_widget)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedHeight(probe.sizeHint().height()
-                              + scroll.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent))
-        layout.addWidget(scroll)
-        self.buttons: list[QToolButton] = []
-        self.seeds: list[dict[int, int]] = []
-        self._drawing: list[int] | None = None  # the seeds of the draw under way, for this face
-        self._show_parts()
-        # Variations are of one face: another face (File > New, an opened photo) clears them.
-        studio.subscribe(lambda _change: self.clear(), "base")
-
-    def clear(self) -> None:
-        """Remove the faces drawn for the previous face (and drop those still being drawn)."""
-        self._drawing = None
-        for button in self.buttons:
-            self.row.removeWidget(button)
-            button.hide()  # gone now, not when the event loop next deletes it
-            button.deleteLater()
-        self.buttons, self.seeds = [], []
-
-    def parts(self) -> list[int]:
-        return [part for part, action in self.part_actions if action.isChecked()]
-
-    def set_parts(self, parts: list[int]) -> None:
-        for part, action in self.part_actions:
-            action.setChecked(part in parts)
-
-    def _show_parts(self) -> None:
-        names = [DISPLAY_NAMES[part] for part in self.parts()]
-        self.parts_button.setText(elided(", ".join(names), 28) if names else "(choose parts)")
-        self.draw_button.setEnabled(bool(names))
-
-    def draw(self) -> None:
-        parts = self.parts()
-        if not parts:
-            return
-        seeds = [int(seed) for seed in self._seeds.integers(0, 100_000, self.count.value())]
-        self.draw_button.setEnabled(False)
-        self.draw_button.setText("Drawing…")
-        self._drawing = seeds
-        self.render_variations(parts, seeds)
-
-    def show_variations(self, parts: list[int], seeds: list[int], images: list[np.ndarray]) -> None:
-        if seeds != self._drawing:  # drawn for the face before File > New or an opened photo
-            self.finished()
-            return
-        self.clear()
-        for seed, image in zip(seeds, images):
-            button = QToolButton()
-            button.setIcon(QIcon(to_pixmap(image, VARIATION)))
-            button.setIconSize(QSize(VARIATION, VARIATION))
-            button.setToolTip(f"Seed {seed}: click to use this style for {', '.join(DISPLAY_NAMES[p] for p in parts)}")
-            choice = {part: seed for part in parts}
-            button.clicked.connect(lambda _checked=False, choice=choice: self.picked.emit(choice))
-            self.row.addWidget(button)
-            self.buttons.append(button)
-            self.seeds.append(choice)
-        self.row.addStretch(1)
-        self.finished()
-
-    def finished(self) -> None:
-        self.draw_button.setText("Draw")
-        self._show_parts()

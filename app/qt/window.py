@@ -48,15 +48,9 @@ from ..state.project import PROJECT_SUFFIX
 from ..state.rendering import RenderedView, render_request
 from .canvas import MaskCanvas
 from .controllers import OnnxExportController, PhotoController, ProjectController
-from .panels import (
-    CLASS_SHORTCUTS,
-    ClassPalette,
-    GalleryPanel,
-    ResultView,
-    ShapePanel,
-    StylePanel,
-    VariationStrip,
-)
+from .face_strips import GalleryPanel, VariationStrip
+from .panels import CLASS_SHORTCUTS, ClassPalette, ShapePanel, StylePanel
+from .result_view import ResultView
 from .saving import ExportController, QuitAfterWrites
 from .worker import BackgroundTask, RenderWorker
 
