@@ -130,6 +130,8 @@ def test_undo_and_redo_show_the_studios_one_history_and_each_drag_is_one_step(qt
             slider.setValue(value)
         slider.setSliderDown(False)
     assert len(history) == 3 and window.undo_action.text() == "&Undo Hair strength"
+    assert window.undo_action.iconText() == "Undo"  # the tool bar's button keeps its width
+    assert "Undo" in {what for _keys, what in window.shortcuts()}  # Help lists the key, not the step
     window.undo_action.trigger()
     assert window.studio.strength(HAIR) == pytest.approx(0.6) and slider.value() == 60
     assert window.redo_action.isEnabled() and window.redo_action.text() == "&Redo Hair strength"

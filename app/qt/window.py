@@ -452,7 +452,8 @@ class StudioWindow(QMainWindow):
         rows = []
         for action in self.findChildren(QAction):
             keys = action.shortcuts()
-            text = action.text().replace("&", "").rstrip("…")
+            named = action.iconText() if action in (self.undo_action, self.redo_action) else action.text()
+            text = named.replace("&", "").rstrip("…")  # Undo, not "Undo Paint Hair": the key, not the step
             if keys and text:
                 shown = ", ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in keys)
                 rows.append((shown, text))
