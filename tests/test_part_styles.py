@@ -182,3 +182,50 @@ def test_style_options_refuse_bad_requests_before_writing(tiny_weights, two_face
         assert error.startswith("error: ") and says in error, error
     assert eyes.read_bytes() == before
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "h.ca2style").exists()
+
+
+def test_the_studio_uses_a_saved_style_like_the_face_and_keeps_it_in_its_project(engine, two_faces, tmp_path):
+    """Save style as… on the hair row, then a drop of the library's file on the row: the face
+    renders as with the face itself; a project keeps the style; other weights' style is refused."""
+    from ca2sis.app.state.document import Face, Studio
+    from ca2sis.app.state.project import load_project, save_project
+    from ca2sis.app.state.styles import StyleLibrary, make_part_style, suggested_name, use_saved_style
+
+    (face, mask), (other, other_mask) = two_faces
+    studio = Studio(Face.load(face, mask, "anna"))
+    studio.set_part_style(HAIR, Face.load(other, other_mask, "bea"))
+    pipeline = PhotoPipeline(engine)
+    by_face = pipeline.render(studio.edit()).image
+    library = StyleLibrary(tmp_path / "library")
+    saved = library.save(make_part_style(engine, studio, HAIR), suggested_name(studio, HAIR))
+    assert saved == tmp_path / "library" / "bea-hair.ca2style"
+    (tmp_path / "library" / "broken.ca2style").write_bytes(b"not a style")
+    entries = library.entries()
+    assert [entry.name for entry in entries] == ["bea-hair", "broken"]
+    assert entries[0].style.source == "bea" and entries[1].style is None and "broken.ca2style" in entries[1].problem
+
+    studio.reset_part_style(HAIR)
+    plain = pipeline.render(studio.edit()).image
+    use_saved_style(studio, engine, HAIR, entries[0].style)
+    assert studio.style_face(HAIR).name == "bea-hair"  # the row shows the file's thumbnail and name
+    by_file = pipeline.render(studio.edit()).image
+    assert psnr(by_face, by_file) >= 40 and psnr(plain, by_file) < 40
+    with pytest.raises(DataError, match="holds no hair style"):
+        studio.set_saved_style(HAIR, part_style(engine, Reference(other, other_mask), "eyes"))
+
+    reopened = load_project(save_project(studio.document, tmp_path / "portrait"))
+    assert reopened.part_styles[HAIR].saved is not None
+    studio.replace_document(reopened, "Open project")
+    assert psnr(pipeline.render(studio.edit()).image, by_file) >= 40
+    # Saving the project again over itself keeps working (the style file is the project's own).
+    save_project(studio.document, tmp_path / "portrait")
+
+    theirs = tmp_path / "theirs"
+    styled_random_model(get_config("tiny"), seed=1).save_pretrained(theirs)
+    foreign = part_style(Engine.from_pretrained(theirs, device="cpu", backend="torch"),
+                         Reference(other, other_mask), "hair")
+    before = studio.document.part_styles
+    with pytest.raises(DataError, match="other weights") as refused:
+        use_saved_style(studio, engine, HAIR, foreign)
+    assert str(theirs) in str(refused.value) and engine.weights_digest in str(refused.value)
+    assert studio.document.part_styles is before

@@ -28,6 +28,7 @@ import numpy as np
 from ca2sis.model.errors import DataError, check_fraction
 from ca2sis.model.inference.engine import Edit, Reference
 from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
+from ca2sis.model.io.styles import SavedStyle
 from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES, part_index
 from ca2sis.model.photo.paste import PASTE_REGIONS
 from ca2sis.model.photo.source import SourcePhoto
@@ -87,13 +88,24 @@ class Face:
     def reference(self) -> Reference:
         return Reference(self.image, self.mask)
 
+    @classmethod
+    def of_saved_style(cls, style: SavedStyle) -> Face:
+        """What a part row shows of a style saved as a file: its thumbnail at the canvas size, named
+        after the file (its mask, the style's first part, is for display only: never encoded)."""
+        name = style.path.stem if style.path is not None else style.name
+        mask = np.full(style.thumbnail.shape[:2], style.parts[0], np.uint8)
+        return cls.load(style.thumbnail, mask, name, "" if style.path is None else str(style.path))
+
 
 @dataclass(frozen=True)
 class PartStyle:
-    """A part's style taken from ``face`` with ``strength`` α: code = (1-α)·base + α·face."""
+    """A part's style taken from ``face`` with ``strength`` α: code = (1-α)·base + α·face.
+    ``saved``: a style saved as a file (``.ca2style``), which the part takes instead of encoding
+    ``face`` (then only its thumbnail, ``Face.of_saved_style``)."""
 
     face: Face
     strength: float = 1.0
+    saved: SavedStyle | None = None
 
 
 @dataclass(frozen=True)
@@ -412,6 +424,16 @@ class Studio:
         return self._run(SetFields(self.document, f"{part_name(part)} style from {face.name}",
                                    part_styles=styles, random_parts=randoms))
 
+    def set_saved_style(self, part: int, style: SavedStyle, strength: float = 1.0) -> Command:
+        """A part takes a style saved as a file (dropped from the styles library on its row)."""
+        part = _check_part(part)
+        style.code(part)  # a style of another part is refused (a DataError that says which parts it holds)
+        face = Face.of_saved_style(style)
+        styles = {**self.document.part_styles, part: PartStyle(face, _check_strength(strength), style)}
+        randoms = {k: v for k, v in self.document.random_parts.items() if k != part}
+        return self._run(SetFields(self.document, f"{part_name(part)} style from {face.name}",
+                                   part_styles=styles, random_parts=randoms))
+
     def set_all_styles(self, face: Face) -> Command:
         """Every part takes its style from ``face`` (dropped on the result)."""
         return self._run(SetFields(self.document, f"All styles from {face.name}", base=face,
@@ -557,8 +579,8 @@ class Studio:
         return Edit(
             mask=document.mask.copy(),
             style=document.base.reference(),
-            part_styles={part: (style.face.reference(), style.strength) for part, style in
-                          document.part_styles.items()},
+            part_styles={part: (style.face.reference() if style.saved is None else style.saved, style.strength)
+                         for part, style in document.part_styles.items()},
             part_shapes=part_shapes,
             random_parts={part: (style.seed, style.strength) for part, style in document.random_parts.items()},
             confine=finishing, keep_detail=finishing, match_colour=finishing,

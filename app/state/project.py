@@ -28,7 +28,9 @@ from typing import Any
 
 from ca2sis.model.errors import DataError
 from ca2sis.model.io.atomic import STALE_SECONDS, named_os_error
+from ca2sis.model.io.cache import content_digest
 from ca2sis.model.io.images import mask_image, save_png
+from ca2sis.model.io.styles import STYLE_SUFFIX, SavedStyle, style_bytes
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.source import save_image
 
@@ -140,6 +142,7 @@ def _own_files(path: Path, folder: Path) -> set[str]:
             named.add(content["photo_face"].get("photo"))
         for entry in dict(content["faces"]).values():
             named |= {entry["image"], entry["mask"]}
+        named |= {entry.get("style") for entry in dict(content["part_styles"]).values()}  # saved styles
     except (KeyError, TypeError, ValueError, AttributeError):
         named = set()
     others = sorted(entry.name for entry in folder.iterdir() if entry.name not in named or not entry.is_file())
@@ -163,6 +166,12 @@ def _write_project(
             faces[key] = {"name": face.name, "source": face.source, "image": f"{key}.png", "mask": f"{key}_mask.png"}
         return key
 
+    def keep_style(style: SavedStyle) -> str:  # a part style saved as a file, kept whole
+        data = style_bytes(style)
+        name = f"{content_digest(data)[:16]}{STYLE_SUFFIX}"
+        (staging / name).write_bytes(data)
+        return name
+
     save_png(mask_image(document.mask), staging / "mask.png")
     if document.ghost is not None:
         save_png(document.ghost, staging / "ghost.png")
@@ -179,7 +188,8 @@ def _write_project(
         "mask": "mask.png",
         "ghost": "ghost.png" if document.ghost is not None else None,
         "base": keep(document.base),
-        "part_styles": {CLASS_NAMES[part]: {"face": keep(style.face), "strength": style.strength}
+        "part_styles": {CLASS_NAMES[part]: {"face": keep(style.face), "strength": style.strength,
+                                            **({} if style.saved is None else {"style": keep_style(style.saved)})}
                         for part, style in sorted(document.part_styles.items())},
         "random_parts": {CLASS_NAMES[part]: {"seed": style.seed, "strength": style.strength}
                          for part, style in sorted(document.random_parts.items())},

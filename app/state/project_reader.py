@@ -15,6 +15,7 @@ from PIL import Image
 
 from ca2sis.model.errors import DataError, check_fraction
 from ca2sis.model.io.decode import decode_file
+from ca2sis.model.io.styles import SavedStyle, read_style
 from ca2sis.model.labels import NUM_CLASSES, part_index
 from ca2sis.model.photo.source import SourcePhoto
 
@@ -50,6 +51,13 @@ def _inside(folder: Path, name: Any, kind: str, path: Path) -> Path:
     if not real.is_file():
         raise DataError(f"{path}: the {kind} file {file.name} is not a file")
     return file
+
+
+def _saved_style(folder: Path, name: Any, path: Path) -> SavedStyle | None:
+    """A part style saved as a file that the project keeps (None: the part's face gives it)."""
+    if name is None:
+        return None
+    return read_style(_inside(folder, name, "style", path))
 
 
 def _read_png(file: Path, kind: str) -> np.ndarray:
@@ -202,7 +210,8 @@ def read_document(path: Path, content: dict) -> Document:
         mask = reader.png(content["mask"], "mask").copy()  # painted in place: never an array a face shares
         ghost = reader.png(content["ghost"], "face") if content.get("ghost") else None
         part_styles = {
-            _part(name, path): PartStyle(face(entry["face"]), _unit(entry["strength"], f"{name} strength", path))
+            _part(name, path): PartStyle(face(entry["face"]), _unit(entry["strength"], f"{name} strength", path),
+                                         _saved_style(folder, entry.get("style"), path))
             for name, entry in _table(content["part_styles"], "part_styles", path, NUM_CLASSES).items()
         }
         random_parts = {

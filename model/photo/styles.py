@@ -70,9 +70,10 @@ def part_thumbnail(image: np.ndarray, mask: np.ndarray, parts: tuple[int, ...],
     return np.asarray(crop, np.uint8)
 
 
-def part_style(engine: Engine, reference: Reference, part: Part) -> SavedStyle:
+def part_style(engine: Engine, reference: Reference, part: Part, source: str | None = None) -> SavedStyle:
     """The style ``reference`` gives ``part`` (a class or a pair: "eyes" holds both eyes) with
-    ``engine``'s weights, ready for ``save_style``."""
+    ``engine``'s weights, ready for ``save_style``; ``source``: the face's name to record
+    (default: its file's name)."""
     image, mask = engine.load_reference(reference)
     parts = part_indices(part, engine.config.num_classes)
     all_codes = engine.encode_styles(image, mask)
@@ -90,7 +91,8 @@ def part_style(engine: Engine, reference: Reference, part: Part) -> SavedStyle:
         coloured.append(colour is not None)
         means.append(colour.mean if colour is not None else np.zeros(3, np.float32))
         spreads.append(colour.spread if colour is not None else np.zeros(3, np.float32))
-    source = Path(reference.image).name if isinstance(reference.image, (str, Path)) else ""
+    if source is None:
+        source = Path(reference.image).name if isinstance(reference.image, (str, Path)) else ""
     return SavedStyle(
         parts=parts,
         codes=np.stack(codes).astype(np.float32),
