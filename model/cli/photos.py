@@ -202,7 +202,7 @@ def edit_folder(args: argparse.Namespace, edit_from_args: EditFromArgs,
                 edited = edit_photo(pipeline, reader, args, photo, edit_from_args)
                 save_images([(edited.pixels, out, photo_format(out))], icc_profile=edited.profile)
             except (CA2SISError, OSError) as error:  # this photo is skipped; the others go on
-                failed.append({"photo": str(photo), "reason": describe_error(error)})
+                failed.append({"photo": str(photo), "reason": _reason(error, photo)})
                 progress.write(f"skipped {photo.name}: {failed[-1]['reason']}", file=sys.stderr)
                 continue
             written.append({"photo": str(photo), "out": str(out), "faces": edited.faces, "faces_left": edited.left})
@@ -215,6 +215,15 @@ def edit_folder(args: argparse.Namespace, edit_from_args: EditFromArgs,
     if not failed:
         return EXIT_OK
     return EXIT_SOME_FAILED if written or kept else EXIT_INPUT
+
+
+def _reason(error: BaseException, photo: Path) -> str:
+    """Why ``photo`` failed, without its name in front (the summary says it once)."""
+    reason = describe_error(error)
+    for name in (f"{photo}: ", f"{photo.name}: "):
+        if reason.startswith(name):
+            return reason[len(name):]
+    return reason
 
 
 def _print_folder_summary(summary: dict, as_json: bool) -> None:
