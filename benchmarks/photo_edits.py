@@ -38,7 +38,8 @@ the eyes' level and the nose's tip, as the product measures a skin tone):
 The summary gives, per part, the share thrown away and the medians. The eyes are measured the
 same way on the darker half of each eye's interior (iris and lashes, not the white).
 ``--measure-only`` measures again the results a run kept (``--keep-images``) without editing;
-``--code`` records which code made them (e.g. a commit).
+``--code`` records which code made them (e.g. a commit). ``--check-targets`` checks the targets
+themselves: each photo against its own face must show no gap (within 2 CIELAB units).
 """
 
 from __future__ import annotations
@@ -384,6 +385,25 @@ def rescore(library: Library, index: int, edit: PhotoEdit, out_dir: Path, earlie
     return row if "failed" in row else score(library, edit, row, out_dir / kept["result"])
 
 
+def check_targets(library: Library, tolerance: float = 2.0) -> int:
+    """Each photo against its own validation face: the target (that face's un-graded part
+    through the photo's recorded grade) must equal the photo's own part colour within
+    ``tolerance`` (CIELAB). Checks the recorded transforms and the masks' framing; 0 if all hold."""
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as folder:
+        for name, record in library.records.items():
+            same = Path(folder) / f"{name}.png"
+            Image.fromarray(library.read(record["photo"])).save(same)
+            for part in ("hair", "skin", "lips"):
+                row = score(library, PhotoEdit(name, part, f"val:{record['face']}"), {}, same)
+                if row.get("gap") is not None:
+                    worst = max(worst, row["gap"])
+                    if row["gap"] > tolerance:
+                        print(f"{name} {part}: own colour {row['before_lab']}, target {row['target_lab']}")
+    print(f"largest gap of a photo to its own face: {worst:.2f} (tolerance {tolerance})")
+    return 0 if worst <= tolerance else 1
+
+
 def summarise(rows: list[dict], parts: list[str]) -> dict:
     summary = {}
     for part in parts:
@@ -437,10 +457,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edit-command", default="ca2sis-edit", help="how to run ca2sis-edit (split like a shell)")
     parser.add_argument("--jobs", type=int, default=1, help="edits run at once")
     parser.add_argument("--code", default="", help="which code the edits ran (recorded in the JSON)")
+    parser.add_argument("--check-targets", action="store_true",
+                        help="only check that each photo's own face, graded as recorded, gives the photo's colours")
     parser.add_argument("--measure-only", action="store_true",
                         help="measure again the results kept in --keep-images, without running ca2sis-edit")
     args = parser.parse_args(argv)
     library = Library(args.data, args.set)
+    if args.check_targets:
+        return check_targets(library)
     out_dir = args.keep_images or Path(tempfile.mkdtemp(prefix="ca2sis-photo-edits-"))
     out_dir.mkdir(parents=True, exist_ok=True)
     command = shlex.split(args.edit_command)
