@@ -187,15 +187,17 @@ class Trainer:
             if all(bool(torch.isfinite(p).all()) for p in weights):
                 return
             bad = ["the weights"]
-        what = "of the weights about to be saved are" if judged else "became"
+        if judged:
+            fault = f"its weights give NaN or infinite losses ({', '.join(bad)}) and are not saved"
+        else:
+            fault = f"{', '.join(bad)} became NaN or infinite"
         if self.ckpt_path.exists():
             kept = f"{self.ckpt_path} (step {read_checkpoint_meta(self.ckpt_path)['step']}) is kept"
             advice = "then --resume"
         else:
             kept, advice = "no checkpoint was written", "then start again"
-        raise TrainingDiverged(
-            f"training diverged at step {self.step}: {', '.join(bad)} {what} NaN or infinite; {kept}. "
-            f"Lower --lr (now {self.train.lr:g}) or the loss weights, {advice}")
+        raise TrainingDiverged(f"training diverged at step {self.step}: {fault}; {kept}. "
+                               f"Lower --lr (now {self.train.lr:g}) or the loss weights, {advice}")
 
     def _judge_weights(self) -> None:
         """Raise TrainingDiverged unless the current weights give finite losses: a step's logged
@@ -218,7 +220,8 @@ class Trainer:
                 for buffer, value in zip(buffers, kept):
                     buffer.copy_(value)
         values = {name: float(value) for name, value in losses.logs.items()}
-        values["generator side"], values["discriminator"] = float(losses.generator), float(losses.discriminator)
+        if all(map(math.isfinite, values.values())):  # the totals name a fault only where no term does
+            values["generator side"], values["discriminator"] = float(losses.generator), float(losses.discriminator)
         self._check_finite(values, judged=True)
 
     def save(self) -> Path | None:
