@@ -229,3 +229,60 @@ def test_the_studio_uses_a_saved_style_like_the_face_and_keeps_it_in_its_project
         use_saved_style(studio, engine, HAIR, foreign)
     assert str(theirs) in str(refused.value) and engine.weights_digest in str(refused.value)
     assert studio.document.part_styles is before
+
+
+def test_the_studio_saves_a_row_s_style_to_its_library_and_takes_it_back_by_a_drop(
+        qtbot, engine, tmp_path, monkeypatch):
+    """Right-click the hair row, *Save style as…*: the file joins the Styles library dock with its
+    thumbnail; dragging it onto the eyes row is refused (no eye style), onto the hair row used."""
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtWidgets import QFileDialog
+
+    from ca2sis.app.qt.styles_library import mime_style_path, style_mime
+    from ca2sis.app.qt.window import StudioWindow
+    from ca2sis.app.state.gallery import gallery_entries
+
+    monkeypatch.setenv("CA2SIS_STYLES", str(tmp_path / "library"))
+    entries = gallery_entries()
+    window = StudioWindow(engine, entries[0].load(), entries,
+                          settings=QSettings(str(tmp_path / "studio.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window, before_close_func=lambda w: w.studio.history.set_clean())
+    errors = []
+    monkeypatch.setattr(window, "show_error", lambda _title, message, _box=True: errors.append(message))
+    window.style_files.show_error = window.show_error
+    library_list = window.style_files.panel.list
+    assert library_list.count() == 0
+    chosen = tmp_path / "library" / "mine.ca2style"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_args, **_kwargs: (str(chosen), ""))
+    row = window.style_panel.rows[HAIR]
+    assert "Save style as…" in [action.text() for action in row.actions()]  # the row's context menu
+    row.save_style.trigger()
+    qtbot.waitUntil(lambda: library_list.count() == 1, timeout=20_000)
+    assert read_style(chosen).parts == (HAIR,) and not errors
+    item = library_list.item(0)
+    assert item.text() == "mine" and not item.icon().isNull() and "hair style" in item.toolTip()
+
+    library_list.setCurrentItem(item)
+    mime = style_mime(item.data(Qt.ItemDataRole.UserRole))  # what the list's drag carries
+    assert mime_style_path(mime) == str(chosen)
+    window.style_panel.rows[EYES[0]].face_dropped(mime)
+    assert errors and "holds no l_eye style" in errors[-1] and EYES[0] not in window.studio.document.part_styles
+    window.studio.reset_part_style(HAIR)
+    row.face_dropped(mime)
+    assert window.studio.document.part_styles[HAIR].saved is not None
+    assert window.studio.edit().part_styles[HAIR][0].weights_digest == engine.weights_digest
+
+    # A style of other weights is listed greyed, with the reason, and cannot be dragged.
+    theirs = tmp_path / "theirs"
+    styled_random_model(get_config("tiny"), seed=1).save_pretrained(theirs)
+    face = entries[1].load()
+    foreign = part_style(Engine.from_pretrained(theirs, device="cpu", backend="torch"),
+                         Reference(face.image, face.mask), "hair")
+    save_style(foreign, tmp_path / "library" / "theirs.ca2style")
+    window.style_files.panel.refresh()
+    greyed = library_list.item(1)
+    assert greyed.text() == "theirs" and "other weights" in greyed.toolTip()
+    assert not greyed.flags() & Qt.ItemFlag.ItemIsDragEnabled
+    window.studio.history.set_clean()
+    window.close()
+

@@ -34,6 +34,7 @@ from ca2sis.model.photo.colour import SKIN, SKIN_TONE_PARTS
 
 from ..state.document import Face, Studio
 from .images import to_pixmap
+from .styles_library import StyleFiles, mime_style_path
 
 GALLERY_MIME = "application/x-ca2sis-gallery-face"
 THUMB = 40
@@ -48,6 +49,7 @@ FaceDrop = Callable[[QMimeData, Callable[[Face], None]], bool]
 # only keep it in the gallery).
 AskReference = Callable[[Callable[[Face], object] | None], None]
 OPEN_REFERENCE = "Open reference…"
+SAVE_STYLE = "Save style as…"
 
 
 def swatch(part: int, size: int = 14) -> QPixmap:
@@ -173,6 +175,11 @@ class StyleRow(DropTarget, QFrame):
                                        "part its style (it stays in the gallery)")
         self.open_reference.triggered.connect(lambda _checked=False: panel.open_reference(part))
         self.addAction(self.open_reference)
+        # The part's style kept as a file (.ca2style), for the styles library (styles_library.py).
+        self.save_style = QAction(SAVE_STYLE, self)
+        self.save_style.setToolTip(f"Save the {DISPLAY_NAMES[part].lower()}'s style as a file, to drop on a part later")
+        self.save_style.triggered.connect(lambda _checked=False: panel.save_style(part))
+        self.addAction(self.save_style)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.file = QToolButton()
         self.file.setText("…")
@@ -185,7 +192,15 @@ class StyleRow(DropTarget, QFrame):
         if tone:
             self.name.setToolTip(tone)
 
+    def _accepts(self, event) -> bool:
+        if self.panel.style_files is not None and mime_style_path(event.mimeData()) is not None:
+            event.acceptProposedAction()  # a saved style (the styles library, a .ca2style file)
+            return True
+        return super()._accepts(event)
+
     def face_dropped(self, mime: QMimeData) -> None:
+        if self.panel.style_files is not None and self.panel.style_files.drop(mime, self.part):
+            return
         self.panel.face_drop(mime, lambda face: self.panel.studio.set_part_style(self.part, face))
 
     def _strength_moved(self, value: int) -> None:
@@ -228,6 +243,7 @@ class StylePanel(DropTarget, QWidget):
         super().__init__(parent)
         self.studio, self.face_drop, self.has_mapping = studio, face_drop, has_mapping
         self.ask_reference = ask_reference
+        self.style_files: StyleFiles | None = None  # saving and dropping styles as files (set by the window)
         self._thumbs: dict[str, QPixmap] = {}
         self._seeds = np.random.default_rng()
         outer = QVBoxLayout(self)
@@ -259,6 +275,11 @@ class StylePanel(DropTarget, QWidget):
     def open_reference(self, part: int) -> None:
         """*Open reference…* of a row: the face read from the file chosen styles ``part``."""
         self.ask_reference(lambda face: self.studio.set_part_style(part, face))
+
+    def save_style(self, part: int) -> None:
+        """*Save style as…* of a row."""
+        if self.style_files is not None:
+            self.style_files.ask_save(part)
 
     def thumbnail(self, face: Face) -> QPixmap:
         key = face.key

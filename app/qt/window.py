@@ -39,7 +39,7 @@ from ca2sis.model.inference.engine import Engine, Result
 from ca2sis.model.labels import DISPLAY_NAMES
 
 from ..state.display import elided
-from ..state.document import MAX_BRUSH_SIZE, Face, Studio, variation_edit
+from ..state.document import Face, Studio, variation_edit
 from ..state.events import Change, ChangeKind
 from ..state.folders import FILE_KINDS, RecentFolders, photo_file, result_file
 from ..state.gallery import Gallery, GalleryEntry
@@ -52,6 +52,7 @@ from .face_strips import GalleryPanel, VariationStrip
 from .panels import CLASS_SHORTCUTS, ClassPalette, ShapePanel, StylePanel
 from .result_view import ResultView
 from .saving import ExportController, QuitAfterWrites
+from .styles_library import StyleFiles
 from .worker import BackgroundTask, RenderWorker
 
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff)"
@@ -121,6 +122,12 @@ class StudioWindow(QMainWindow):
         tabs.addTab(self.shape_panel, "Shapes")
         tabs.setMinimumWidth(400)
         self._dock("Parts", tabs, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Part styles as files: Save style as… on a row, the library of saved styles, drops on rows.
+        self.style_files = StyleFiles(self.studio, engine, self.tasks, self, self.statusBar(), self.show_error,
+                                      self.settings)
+        self.style_panel.style_files = self.style_files
+        self._dock("Styles library: drag a saved style onto a part", self.style_files.panel,
+                   Qt.DockWidgetArea.RightDockWidgetArea)
         self.gallery_panel = GalleryPanel(list(self.gallery.values()), self.ask_reference)
         self.gallery_list = self.gallery_panel.list
         self.gallery.subscribe(self.gallery_list.add_entry)  # references read from files join it
