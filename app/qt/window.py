@@ -39,7 +39,7 @@ from ca2sis.model.inference.engine import Engine, Result
 from ca2sis.model.labels import DISPLAY_NAMES
 
 from ..state.display import elided
-from ..state.document import Face, Studio, variation_edit
+from ..state.document import MAX_BRUSH_SIZE, Face, Studio, variation_edit
 from ..state.events import Change, ChangeKind
 from ..state.folders import FILE_KINDS, RecentFolders, photo_file, result_file
 from ..state.gallery import Gallery, GalleryEntry
