@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,8 +17,11 @@ from ca2sis.app.state.gallery import gallery_entries
 from ca2sis.app.state.rendering import render_request
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import CLASS_NAMES
+from ca2sis.model.photo.framing import photo_parse
+from ca2sis.model.photo.matte import band_for
+from ca2sis.model.photo.source import working_side
 
-from photo_cases import photo_region, photo_with_face
+from photo_cases import photo_with_face
 
 HAIR = CLASS_NAMES.index("hair")
 
@@ -87,9 +91,14 @@ def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, windo
     qtbot.waitUntil(lambda: out.exists() and not window.tasks.running, timeout=30_000)
     saved = np.array(Image.open(out))
     assert saved.shape == pixels.shape
-    plan_region = render_request(window.studio).photo.region
-    inside = photo_region(photo, plan_region)
-    assert np.array_equal(saved[~inside], pixels[~inside])  # the rest of the photo: byte for byte
+    # The hair is recoloured wherever it is in the photo (its parse at the photo's framing), with
+    # its matte's band past it; every other pixel is the photo's own, byte for byte.
+    target = render_request(window.studio).photo
+    parse = photo_parse(photo, target.mask, working_side(photo, target.mask.shape[0]))
+    hair = cv2.resize((parse.classes == HAIR).astype(np.uint8), photo.size, interpolation=cv2.INTER_NEAREST)
+    reach = int(np.ceil(band_for(parse.face_side) / parse.scale)) + 2
+    inside = cv2.dilate(hair, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)) > 0
+    assert np.array_equal(saved[~inside], pixels[~inside])
     assert np.any(saved[inside] != pixels[inside])
     request = render_request(window.studio)
     assert np.array_equal(view.composite, window.photos.pipeline.render(request.edit, request.photo).photo)
