@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from ca2sis.model.config import get_config
-from ca2sis.model.training.train import TrainConfig, Trainer
+from ca2sis.model.training.run_config import TrainConfig
+from ca2sis.model.training.train import Trainer
 
 
 def main(data: str, out: str) -> None:

@@ -19,10 +19,14 @@ from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.networks.mapping_network import MappingNetwork
 from ca2sis.model.training.augment import PairedAugment
 from ca2sis.model.training.data import FacesInMemory, load_image, load_mask, one_hot, open_dataset
+from ca2sis.model.training.distributed import bf16_is_fast
 from ca2sis.model.training.ema import WeightAverage
+from ca2sis.model.training.export import export_weights
 from ca2sis.model.training.losses import LeCamRegularizer, ParserLoss, code_statistics_loss, swap_locality_loss
 from ca2sis.model.training.objectives import pick_swap_parts
-from ca2sis.model.training.train import DISC_EXPORT, TrainConfig, Trainer, bf16_is_fast, export_weights
+from ca2sis.model.training.run_config import TrainConfig
+from ca2sis.model.training.train import Trainer
+from ca2sis.model.training.warm_start import DISC_EXPORT
 
 from conftest import FACE_DATA, random_mask
 

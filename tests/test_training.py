@@ -29,7 +29,9 @@ from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.training.data import one_hot
 from ca2sis.model.training.log_keys import LOGGED_SCALARS, PROGRESS_BAR_KEYS
 from ca2sis.model.training.objectives import LossWeights, SynthesisForward
-from ca2sis.model.training.train import EpochSampler, TrainConfig, Trainer
+from ca2sis.model.training.run_config import TrainConfig
+from ca2sis.model.training.run_data import EpochSampler
+from ca2sis.model.training.train import Trainer
 
 from conftest import FACE_DATA
 

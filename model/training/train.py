@@ -43,19 +43,16 @@ from ..networks.composite import CA2SIS
 from ..networks.discriminator import MultiScaleDiscriminator
 from .augment import PairedAugment
 from .data import FaceMaskDataset
-from .distributed import Dist, bf16_is_fast, setup_distributed
+from .distributed import bf16_is_fast, setup_distributed
 from .ema import WeightAverage
-from .export import export_weights
 from .log_keys import PROGRESS_BAR_KEYS
 from .losses import LeCamRegularizer, ParserLoss, VGGPerceptualLoss
 from .objectives import MappingObjective, Objective, SynthesisForward, SynthesisObjective
-from .run_config import AUGMENTS, DATA_LOADING, PRECISIONS, STAGES, TrainConfig, derive_seed
-from .run_data import EpochSampler, RunData
+from .run_config import STAGES, TrainConfig, derive_seed
+from .run_data import RunData
 from .samples import save_grid
 from .warm_start import (
-    DISC_EXPORT,
     load_frozen_synthesis,
-    require_same_tensors,
     resume_from_checkpoint,
     trim_log,
     warm_start,
@@ -64,11 +61,6 @@ from .warm_start import (
 ADA_INTERVAL = 4  # steps between adjustments of the augmentation probability
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each finishes the step and saves a checkpoint
 
-__all__ = [  # the names users import from here since before the split
-    "ADA_INTERVAL", "AUGMENTS", "DATA_LOADING", "DISC_EXPORT", "PRECISIONS", "STAGES", "Dist", "EpochSampler",
-    "TrainConfig", "Trainer", "bf16_is_fast", "derive_seed", "export_weights", "require_same_tensors", "save_grid",
-    "setup_distributed",
-]
 
 
 def run_files() -> list[str]:
