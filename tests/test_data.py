@@ -14,6 +14,7 @@ from PIL import Image
 
 from ca2sis.model.errors import DataError
 from ca2sis.model.inference.engine import Engine
+from ca2sis.model.io.pixels import one_hot
 from ca2sis.model.labels import ANNOTATION_PARTS, COLORS, colorize, palette_bytes
 from ca2sis.model.training.data import (
     CelebAMaskHQDataset,
@@ -21,7 +22,6 @@ from ca2sis.model.training.data import (
     load_image,
     load_mask,
     load_official_mask,
-    one_hot,
     open_dataset,
     read_id_list,
 )

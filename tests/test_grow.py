@@ -13,8 +13,9 @@ from safetensors.torch import load_file
 
 from ca2sis.model.config import get_config
 from ca2sis.model.errors import WeightsError
+from ca2sis.model.io.pixels import one_hot
 from ca2sis.model.networks.composite import CA2SIS, build_generator
-from ca2sis.model.training.data import load_image, load_mask, one_hot
+from ca2sis.model.training.data import load_image, load_mask
 from ca2sis.model.training.export import export_weights
 from ca2sis.model.training.grow import appended_blocks, grow_generator
 from ca2sis.model.training.run_config import TrainConfig

@@ -15,10 +15,11 @@ from ca2sis.model.devices import cpu_flags
 from ca2sis.model.errors import WeightsError
 from ca2sis.model.faces.parser import FaceParser, FaceParserConfig, FaceParserModel
 from ca2sis.model.faces.reader import default_parser_weights
+from ca2sis.model.io.pixels import one_hot
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.networks.mapping_network import MappingNetwork
 from ca2sis.model.training.augment import PairedAugment
-from ca2sis.model.training.data import FacesInMemory, load_image, load_mask, one_hot, open_dataset
+from ca2sis.model.training.data import FacesInMemory, load_image, load_mask, open_dataset
 from ca2sis.model.training.distributed import bf16_is_fast
 from ca2sis.model.training.ema import WeightAverage
 from ca2sis.model.training.export import export_weights

@@ -25,8 +25,8 @@ from ca2sis.model.config import get_config
 from ca2sis.model.errors import TrainingDiverged, WeightsError
 from ca2sis.model.io import weights as weights_io
 from ca2sis.model.io.checkpoint import checkpoint_path, read_checkpoint_meta
+from ca2sis.model.io.pixels import one_hot
 from ca2sis.model.networks.composite import CA2SIS
-from ca2sis.model.training.data import one_hot
 from ca2sis.model.training.log_keys import LOGGED_SCALARS, PROGRESS_BAR_KEYS
 from ca2sis.model.training.objectives import LossWeights, SynthesisForward
 from ca2sis.model.training.run_config import TrainConfig

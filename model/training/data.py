@@ -32,7 +32,7 @@ from ..io.decode import (
     mask_from_pil,
     resize_mask,
 )
-from ..io.pixels import image_to_tensor, one_hot  # noqa: F401  (one_hot: re-exported for the training loop)
+from ..io.pixels import image_to_tensor
 from ..labels import ANNOTATION_PARTS, FLIP_PERMUTATION, NUM_CLASSES, flip_mask
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
