@@ -16,8 +16,9 @@ from ca2sis.app.qt.images import from_qimage
 from ca2sis.app.qt.main import main as studio_main
 from ca2sis.app.qt.panels import GALLERY_MIME
 from ca2sis.app.qt.window import StudioWindow
-from ca2sis.app.state.document import MAX_BRUSH_SIZE, Face
+from ca2sis.app.state.document import Face
 from ca2sis.app.state.gallery import gallery_entries
+from ca2sis.app.state.tools import MAX_BRUSH_SIZE
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.inference.shapes import composite_mask
 from ca2sis.model.labels import CLASS_NAMES, NUM_CLASSES

@@ -39,13 +39,14 @@ from ca2sis.model.inference.engine import Engine, Result
 from ca2sis.model.labels import DISPLAY_NAMES
 
 from ..state.display import elided
-from ..state.document import MAX_BRUSH_SIZE, Face, Studio, variation_edit
+from ..state.document import Face, Studio, variation_edit
 from ..state.events import Change, ChangeKind
 from ..state.folders import FILE_KINDS, RecentFolders, photo_file, result_file
 from ..state.gallery import Gallery, GalleryEntry
 from ..state.preview import PreviewPolicy
 from ..state.project import PROJECT_SUFFIX
 from ..state.rendering import RenderedView, render_request
+from ..state.tools import MAX_BRUSH_SIZE
 from .canvas import MaskCanvas
 from .controllers import OnnxExportController, PhotoController, ProjectController
 from .face_strips import GalleryPanel, VariationStrip

@@ -5,10 +5,10 @@
   painted, the base style, per-part style references and strengths, random parts (M_s), the
   shape source and the per-part shape sliders α, the render options) and which view of the
   result is shown.
-- ``PaintCommand``, ``SetFields``: the commands that change a document (``history.Command``).
-- ``Studio``: the operations a user performs, each turned into a command and pushed on its
+- ``Studio``: the operations a user performs, each turned into a command (``SetFields`` of
+  ``history.py``, or a ``PaintCommand`` of its painting tools, ``tools.py``) and pushed on its
   ``History`` (the one undo model: the window's Undo and Redo only show it), plus view
-  settings that are not part of the document (tool, brush, attention part).
+  settings that are not part of the document (tool, brush, ghost, attention part).
 
 ``Studio.edit()`` turns the document into an engine ``Edit``; everything the window shows
 follows from it, so all of this is tested without a screen. ``Studio.subscribe`` tells what
@@ -21,7 +21,6 @@ import hashlib
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -34,15 +33,12 @@ from ca2sis.model.photo.paste import PASTE_REGIONS
 from ca2sis.model.photo.source import SourcePhoto
 
 from .events import ChangeCallback, ChangeChannel, ChangeKind
-from .history import Command, History
-from .painting import MaskPatch, brush_segment, flood_fill, patch_between, polygon_fill, union_box
+from .history import Command, History, SetFields
+from .tools import PaintingTools
 
 # Masks are painted at CelebAMask-HQ's own resolution; the engine resizes them (nearest)
 # to the networks' size, so one project works with weights of any resolution.
 CANVAS_SIZE = 512
-BACKGROUND = 0
-TOOLS = ("brush", "eraser", "fill", "picker", "polygon")
-MAX_BRUSH_SIZE = 128  # the largest brush radius in canvas pixels: the toolbar slider and "]" stop here
 VIEW_SETTINGS = ("tool", "brush_class", "brush_size", "show_ghost", "attention_part")  # Studio attributes
 # What the result view shows: the generated face, the photo with the edit in it, or the photo
 # before | after the edit (the last two for a face from a photo).
@@ -168,54 +164,6 @@ class Document:
 DOCUMENT_FIELDS = tuple(document_field.name for document_field in fields(Document))
 
 # ---- commands (applied and undone by ``history.History``) ------------------------------
-class PaintCommand(Command):
-    """A brush stroke, an eraser stroke or a fill: the patch of the mask it changed."""
-
-    fields = ("mask",)
-
-    def __init__(self, patch: MaskPatch, text: str):
-        self.patch = patch
-        self.text = text
-
-    def apply(self, document: Document) -> None:
-        self.patch.apply(document.mask)
-
-    def revert(self, document: Document) -> None:
-        self.patch.revert(document.mask)
-
-
-class SetFields(Command):
-    """Replace some document fields (dicts and arrays are replaced whole, never mutated,
-    so keeping the old values is enough to undo)."""
-
-    def __init__(self, document: Document, text: str, merge_key: str | None = None, **after: Any):
-        unknown = set(after) - set(DOCUMENT_FIELDS)
-        if unknown:
-            raise TypeError(f"not document fields: {sorted(unknown)}")
-        self.before = {name: getattr(document, name) for name in after}
-        self.after = after
-        self.text = text
-        self.merge_key = merge_key
-        self.fields = tuple(after)
-
-    def apply(self, document: Document) -> None:
-        for name, value in self.after.items():
-            setattr(document, name, value)
-
-    def revert(self, document: Document) -> None:
-        for name, value in self.before.items():
-            setattr(document, name, value)
-
-    def merged(self, later: Command) -> Command:
-        assert isinstance(later, SetFields) and later.merge_key == self.merge_key
-        combined = SetFields.__new__(SetFields)
-        combined.before = {**later.before, **self.before}
-        combined.after = {**self.after, **later.after}
-        combined.text, combined.merge_key = later.text, self.merge_key
-        combined.fields = tuple(combined.after)
-        return combined
-
-
 def part_name(part: int) -> str:
     return DISPLAY_NAMES[part]
 
@@ -228,7 +176,7 @@ def _check_strength(value: float) -> float:
     return check_fraction(value, "a strength or slider value")
 
 
-class Studio:
+class Studio(PaintingTools):
     """The studio's operations on a document, as undoable commands, plus view settings.
 
     Every command goes on ``history`` (undo, redo, merging, the clean point). Subscribers
@@ -242,15 +190,9 @@ class Studio:
         self.history = History(self.document, self._history_changed)
         self._changes = ChangeChannel({ChangeKind.DOCUMENT: DOCUMENT_FIELDS, ChangeKind.SETTING: VIEW_SETTINGS,
                                        ChangeKind.POLYGON: ("polygon",), ChangeKind.HISTORY: ("history",)})
-        # View settings: not part of the document, not undone.
-        self.tool = "brush"
-        self.brush_class = 1
-        self.brush_size = 12  # radius in canvas pixels
+        # View settings: not part of the document, not undone (the tools' own: ``PaintingTools``).
         self.show_ghost = True
         self.attention_part: int | None = None
-        self._stroke_start: np.ndarray | None = None
-        self._stroke_box: tuple[int, int, int, int] | None = None
-        self._stroke_origin: tuple[float, float] | None = None  # where a straight line starts
         self.polygon: list[tuple[float, float]] = []  # vertices of the polygon being drawn
 
     # ---- observers -----------------------------------------------------------------------
@@ -265,34 +207,12 @@ class Studio:
     def _setting(self, name: str) -> None:
         self._changes.emit(ChangeKind.SETTING, (name,))
 
-    def _polygon_changed(self) -> None:
-        self._changes.emit(ChangeKind.POLYGON, ("polygon",))
-
     def _history_changed(self, command: Command | None) -> None:
         if command is not None:
             self._changes.emit(ChangeKind.DOCUMENT, command.fields)
         self._changes.emit(ChangeKind.HISTORY, ("history",))
 
     # ---- view settings -------------------------------------------------------------------
-    def set_tool(self, tool: str) -> None:
-        if tool not in TOOLS:
-            raise ValueError(f"tool must be one of {TOOLS}")
-        dropped = tool != "polygon" and bool(self.polygon)  # a half-drawn polygon does not outlive its tool
-        self.tool = tool
-        if dropped:
-            self.polygon = []
-        self._setting("tool")
-        if dropped:
-            self._polygon_changed()
-
-    def set_brush_class(self, part: int) -> None:
-        self.brush_class = _check_part(part)
-        self._setting("brush_class")
-
-    def set_brush_size(self, radius: int) -> None:
-        self.brush_size = int(min(max(radius, 1), MAX_BRUSH_SIZE))
-        self._setting("brush_size")
-
     def set_show_ghost(self, show: bool) -> None:
         self.show_ghost = bool(show)
         self._setting("show_ghost")
@@ -300,113 +220,6 @@ class Studio:
     def set_attention_part(self, part: int | None) -> None:
         self.attention_part = None if part is None else _check_part(part)
         self._setting("attention_part")
-
-    # ---- painting ------------------------------------------------------------------------
-    @property
-    def paint_value(self) -> int:
-        return BACKGROUND if self.tool == "eraser" else self.brush_class
-
-    @property
-    def stroke_active(self) -> bool:
-        return self._stroke_start is not None
-
-    def begin_stroke(self, point: tuple[float, float]) -> None:
-        """Start a brush or eraser stroke at ``point`` (x, y in canvas pixels). The mask
-        changes live while painting; the stroke becomes one undo step at ``end_stroke``."""
-        self._stroke_start = self.document.mask.copy()
-        self._stroke_box = None
-        self._stroke_origin = point
-        self.continue_stroke(point, point)
-
-    def continue_stroke(self, previous: tuple[float, float], point: tuple[float, float]) -> None:
-        if self._stroke_start is None:
-            return
-        box = brush_segment(self.document.mask, previous, point, self.brush_size, self.paint_value)
-        if box is not None:
-            self._stroke_box = union_box(self._stroke_box, box)
-            self._live_mask_changed()
-
-    def straight_stroke(self, point: tuple[float, float]) -> None:
-        """Make the stroke under way one straight line from where it began to ``point``
-        (shift-drag): what it painted so far is undone first."""
-        if self._stroke_start is None or self._stroke_origin is None:
-            return
-        if self._stroke_box is not None:
-            top, left, bottom, right = self._stroke_box
-            self.document.mask[top:bottom, left:right] = self._stroke_start[top:bottom, left:right]
-        self._stroke_box = None
-        box = brush_segment(self.document.mask, self._stroke_origin, point, self.brush_size, self.paint_value)
-        self._stroke_box = box
-        self._live_mask_changed()
-
-    def _live_mask_changed(self) -> None:
-        self._changes.emit(ChangeKind.DOCUMENT, ("mask",), live=True)
-
-    def end_stroke(self) -> Command | None:
-        """Finish the stroke: one command for the pixels it changed (None when none did)."""
-        start, box = self._stroke_start, self._stroke_box
-        self._stroke_start = self._stroke_box = None
-        if start is None or box is None:
-            return None
-        patch = patch_between(start, self.document.mask, box)
-        if not patch.changed:
-            return None
-        patch.revert(self.document.mask)  # the command re-applies it, through the executor
-        what = "Erase" if self.tool == "eraser" else f"Paint {part_name(self.brush_class)}"
-        command = PaintCommand(patch, what)
-        self._stroke_origin = None
-        self.history.push(command)
-        return command
-
-    def fill(self, point: tuple[int, int]) -> Command | None:
-        """Flood-fill the region under ``point`` with the brush class."""
-        before = self.document.mask.copy()
-        box = flood_fill(self.document.mask, point, self.brush_class)
-        if box is None:
-            return None
-        patch = patch_between(before, self.document.mask, box)
-        patch.revert(self.document.mask)
-        command = PaintCommand(patch, f"Fill {part_name(self.brush_class)}")
-        self.history.push(command)
-        return command
-
-    def pick(self, point: tuple[int, int], back_to_brush: bool = False) -> int:
-        """Take the class under ``point`` as the brush class (and, with the picker tool,
-        go back to the brush: a pick is almost always followed by painting)."""
-        x, y = point
-        size = self.document.mask.shape[0]
-        self.set_brush_class(int(self.document.mask[min(max(y, 0), size - 1), min(max(x, 0), size - 1)]))
-        if back_to_brush:
-            self.set_tool("brush")
-        return self.brush_class
-
-    # ---- polygon fill --------------------------------------------------------------------
-    def add_polygon_point(self, point: tuple[float, float]) -> None:
-        """Add a vertex to the polygon being drawn (the polygon tool's clicks)."""
-        self.polygon.append((float(point[0]), float(point[1])))
-        self._polygon_changed()  # the canvas redraws the outline
-
-    def cancel_polygon(self) -> None:
-        self.polygon = []
-        self._polygon_changed()
-
-    def close_polygon(self) -> Command | None:
-        """Fill the polygon drawn so far with the brush class, as one undo step."""
-        points, self.polygon = self.polygon, []
-        self._polygon_changed()
-        if len(points) < 3:
-            return None
-        before = self.document.mask.copy()
-        box = polygon_fill(self.document.mask, points, self.brush_class)
-        if box is None:
-            return None
-        patch = patch_between(before, self.document.mask, box)
-        patch.revert(self.document.mask)
-        if not patch.changed:
-            return None
-        command = PaintCommand(patch, f"Polygon {part_name(self.brush_class)}")
-        self.history.push(command)
-        return command
 
     def set_mask(self, mask: MaskInput, text: str = "Open mask") -> Command:
         """Replace the whole mask (opening a mask file); the ghost is kept."""
@@ -608,7 +421,7 @@ def variation_edit(edit: Edit, parts: list[int], seed: int) -> Edit:
 
 
 __all__ = [
-    "BACKGROUND", "CANVAS_SIZE", "CLASS_NAMES", "DOCUMENT_FIELDS", "Document", "Face", "MAX_BRUSH_SIZE",
-    "PaintCommand", "PartStyle", "RESULT_VIEWS", "RandomStyle", "RenderOptions", "SetFields", "Studio", "TOOLS",
+    "CANVAS_SIZE", "CLASS_NAMES", "DOCUMENT_FIELDS", "Document", "Face",
+    "PartStyle", "RESULT_VIEWS", "RandomStyle", "RenderOptions", "Studio",
     "VIEW_SETTINGS", "face_name", "opening_view", "part_name", "variation_edit",
 ]

@@ -1,9 +1,10 @@
 """The studio's one undo model: commands, and the history that applies, merges and undoes them.
 
-Everything that changes a document is a ``Command``; ``History.push`` applies it and keeps it
-for *Undo*. Consecutive commands with the same ``merge_key`` (the moves of one slider drag)
-become one step, until ``end_merge`` (the slider is let go), an undo or a redo. The history
-also knows its clean point (the state last saved in a project). It has no Qt: the window's
+Everything that changes a document is a ``Command`` (most are ``SetFields``: some of the
+document's fields replaced); ``History.push`` applies it and keeps it for *Undo*.
+Consecutive commands with the same ``merge_key`` (the moves of one slider drag) become one
+step, until ``end_merge`` (the slider is let go), an undo or a redo. The history also knows
+its clean point (the state last saved in a project). It has no Qt: the window's
 *Undo* and *Redo* actions only show it (enabled, labelled with ``undo_text``/``redo_text``)
 and are told of every change, as napari's views are of its models.
 """
@@ -11,6 +12,7 @@ and are told of every change, as napari's views are of its models.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 
@@ -31,6 +33,38 @@ class Command:
     def merged(self, later: Command) -> Command:
         """One command doing this and then ``later`` (same merge key)."""
         raise NotImplementedError
+
+
+class SetFields(Command):
+    """Replace some fields of a dataclass document (dicts and arrays are replaced whole, never
+    mutated, so keeping the old values is enough to undo)."""
+
+    def __init__(self, document: Any, text: str, merge_key: str | None = None, **after: Any):
+        unknown = set(after) - {field.name for field in fields(document)}
+        if unknown:
+            raise TypeError(f"not document fields: {sorted(unknown)}")
+        self.before = {name: getattr(document, name) for name in after}
+        self.after = after
+        self.text = text
+        self.merge_key = merge_key
+        self.fields = tuple(after)
+
+    def apply(self, document: Any) -> None:
+        for name, value in self.after.items():
+            setattr(document, name, value)
+
+    def revert(self, document: Any) -> None:
+        for name, value in self.before.items():
+            setattr(document, name, value)
+
+    def merged(self, later: Command) -> Command:
+        assert isinstance(later, SetFields) and later.merge_key == self.merge_key
+        combined = SetFields.__new__(SetFields)
+        combined.before = {**later.before, **self.before}
+        combined.after = {**self.after, **later.after}
+        combined.text, combined.merge_key = later.text, self.merge_key
+        combined.fields = tuple(combined.after)
+        return combined
 
 
 HistoryCallback = Callable[[Command | None], None]
@@ -135,4 +169,4 @@ class History:
             self.on_change(command)
 
 
-__all__ = ["Command", "History", "HistoryCallback"]
+__all__ = ["Command", "History", "HistoryCallback", "SetFields"]
