@@ -16,6 +16,8 @@ from ..training.train_parser import ParserTrainConfig, train
 from .common import EXIT_OK, ArgumentParser, finite_number, run_cli, whole_number
 
 MIN_CROP, MAX_SIDE = 16, 4096  # the U-Net halves a crop four times; 4096: ca2sis-parse's largest side
+# The defaults are the settings dataclasses' own: each is written once, there.
+_DEFAULTS, _PARSER_DEFAULTS = ParserTrainConfig(data="", out=""), FaceParserConfig()
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -34,23 +36,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="labelled faces: images/ + masks/ or the official layout")
     parser.add_argument("--out", required=True, help="folder for the weights, scores and log")
     parser.add_argument("--val-list", help="face ids to hold out and score on (one per line)")
-    parser.add_argument("--epochs", type=whole_number(1), default=60,
-                        help="passes over the training faces (default 60)")
-    parser.add_argument("--batch-size", type=whole_number(1), default=8, help="faces per step (default 8)")
-    parser.add_argument("--crop", type=whole_number(MIN_CROP, MAX_SIDE), default=192,
-                        help="training crop side (default 192)")
-    parser.add_argument("--lr", type=finite_number(0, strictly_above=True), default=2e-3,
-                        help="peak learning rate (default 2e-3)")
-    parser.add_argument("--eval-every", type=whole_number(1), default=5, help="epochs between validations (default 5)")
-    parser.add_argument("--input-size", type=whole_number(MIN_CROP, MAX_SIDE), default=256,
-                        help="side faces are parsed at (default 256)")
-    parser.add_argument("--widths", type=_widths, default="16,32,64,128,192", help="U-Net widths per level")
+    parser.add_argument("--epochs", type=whole_number(1), default=_DEFAULTS.epochs,
+                        help="passes over the training faces (default: %(default)s)")
+    parser.add_argument("--batch-size", type=whole_number(1), default=_DEFAULTS.batch_size,
+                        help="faces per step (default: %(default)s)")
+    parser.add_argument("--crop", type=whole_number(MIN_CROP, MAX_SIDE), default=_DEFAULTS.crop,
+                        help="training crop side (default: %(default)s)")
+    parser.add_argument("--lr", type=finite_number(0, strictly_above=True), default=_DEFAULTS.lr,
+                        help="peak learning rate (default: %(default)s)")
+    parser.add_argument("--eval-every", type=whole_number(1), default=_DEFAULTS.eval_every,
+                        help="epochs between validations (default: %(default)s)")
+    parser.add_argument("--input-size", type=whole_number(MIN_CROP, MAX_SIDE), default=_PARSER_DEFAULTS.input_size,
+                        help="side faces are parsed at (default: %(default)s)")
+    parser.add_argument("--widths", type=_widths, default=",".join(map(str, _PARSER_DEFAULTS.widths)),
+                        help="U-Net widths per level (default: %(default)s)")
     parser.add_argument("--global-context", action="store_true",
                         help="add the face's pooled features at the deepest level (see FaceParser)")
-    parser.add_argument("--rare-weight", type=finite_number(0, strictly_above=True), default=1.0,
+    parser.add_argument("--rare-weight", type=finite_number(0, strictly_above=True), default=_DEFAULTS.rare_weight,
                         help="draw faces with eyeglasses, hat, earring or necklace this many times as often")
     parser.add_argument("--init", help="start from the parser weights in this folder (fine-tuning)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="default: %(default)s")
     parser.add_argument("--threads", type=whole_number(1), help="CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
     levels = 2 ** (len(args.widths) - 1)  # the U-Net halves the side at each level after the first
