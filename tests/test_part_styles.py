@@ -68,12 +68,11 @@ def test_a_saved_hair_style_edits_a_photo_as_the_face_it_came_from(engine, two_f
     assert saved.parts == (HAIR,) and saved.thumbnail.shape == (96, 96, 3)
     assert saved.weights_digest == engine.weights_digest
     pipeline, target = PhotoPipeline(engine), _photo_of(face, mask)
-    for strength in (1.0, 0.5):
-        from_face = Edit(mask, Reference(face, mask), part_styles={HAIR: (Reference(other, other_mask), strength)})
-        from_file = Edit(mask, Reference(face, mask), part_styles={HAIR: (saved, strength)})
-        by_face = pipeline.render(from_face, target, full_photo=True).photo
-        by_file = pipeline.render(from_file, target, full_photo=True).photo
-        assert psnr(by_face, by_file) >= 40
+    from_face = Edit(mask, Reference(face, mask), part_styles={HAIR: (Reference(other, other_mask), 0.8)})
+    from_file = Edit(mask, Reference(face, mask), part_styles={HAIR: (saved, 0.8)})
+    by_face = pipeline.render(from_face, target, full_photo=True).photo
+    by_file = pipeline.render(from_file, target, full_photo=True).photo
+    assert psnr(by_face, by_file) >= 40
     # Not vacuous: the hair edit changes the photo, and the file holds B's hair, not A's.
     assert psnr(by_face, target.photo.pixels) < 40
     assert not np.allclose(saved.code(HAIR), engine.encode_styles(face, mask)[HAIR])
@@ -215,8 +214,9 @@ def test_the_studio_uses_a_saved_style_like_the_face_and_keeps_it_in_its_project
 
     reopened = load_project(save_project(studio.document, tmp_path / "portrait"))
     assert reopened.part_styles[HAIR].saved is not None
+    codes = engine.edit_codes(studio.edit())
     studio.replace_document(reopened, "Open project")
-    assert psnr(pipeline.render(studio.edit()).image, by_file) >= 40
+    assert np.array_equal(engine.edit_codes(studio.edit()), codes)  # what the renders read: the same codes
     # Saving the project again over itself keeps working (the style file is the project's own).
     save_project(studio.document, tmp_path / "portrait")
 

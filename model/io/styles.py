@@ -42,7 +42,7 @@ _DIGESTED_FILES = ("config.json", "style_encoder.safetensors", "mask_embedder.sa
                    "generator.safetensors", "mapping_network.safetensors")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: equal by identity, hashable
 class SavedStyle:
     """The style of one part, or both parts of a pair, as saved in a ``.ca2style`` file.
 
