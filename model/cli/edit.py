@@ -5,6 +5,8 @@
         --part hair=B.jpg:B.png --part l_eye=C.jpg:C.png@0.5 \\
         --shape nose=D.png:0.5 --random-part u_lip:7 --out OUT.png
     ca2sis-edit --paste-back PHOTO.jpg --part hair=B.jpg --out EDITED.jpg     (edit a face inside its photo)
+    ca2sis-edit --style B.jpg --save-style hair=B-hair.ca2style         (keep a part's style as a file)
+    ca2sis-edit --paste-back PHOTO.jpg --part hair=B-hair.ca2style@0.7 --out EDITED.jpg     (and use it)
 
 Exit codes a script can rely on: 0 written; 2 bad arguments or an input that cannot be
 used (corrupt file, mask out of range, unknown part...); 3 weights missing or unusable;
@@ -133,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--part", action="append", default=[], metavar="PART=FACE[:MASK][@STRENGTH]",
-        help="take PART's style from another face (mask parsed if not given; strength 0..1, default 1); PART is a "
+        help="take PART's style from another face (mask parsed if not given; strength 0..1, default 1), or from "
+        f"a style saved with --save-style (PART=FILE{STYLE_SUFFIX}[@STRENGTH]); PART is a "
         "class (hair, u_lip, ...) or a pair (lips, eyes, brows, ears); repeatable",
     )
     parser.add_argument(
