@@ -174,6 +174,9 @@ def test_style_options_refuse_bad_requests_before_writing(tiny_weights, two_face
         # --save-style needs a face to take the style from.
         (["--paste-back", str(other), "--save-style", f"hair={tmp_path / 'h.ca2style'}"], "--style FACE"),
         (["--style", str(other), "--save-style", f"nose_ring={tmp_path / 'h.ca2style'}"], "nose_ring"),
+        # Saving while editing a folder of photos: one thing at a time, said plainly.
+        (["--paste-back", str(tmp_path), "--style", str(other), "--save-style", f"hair={tmp_path / 'h.ca2style'}",
+          "--out", str(tmp_path / "edited")], "folder of photos"),
     ]
     for args, says in cases:
         assert _edit(*args, weights=tiny_weights) == 2, args

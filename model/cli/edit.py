@@ -273,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.paste_back is None and (args.mask is None or args.style is None):
         parser.error("--mask and --style are required, unless --paste-back PHOTO gives them")
     if args.paste_back is not None and is_folder(args.paste_back):  # the same edit for every photo of a folder
+        if args.save_style:
+            parser.error("--save-style cannot go with a folder of photos: save the style first, then use it with "
+                         f"--part PART=FILE{STYLE_SUFFIX}")
         return run_cli(lambda: edit_folder(args, edit_from_args, _input_files), _hint)
     return run_cli(lambda: _edit(args), _hint)
 
