@@ -5,12 +5,15 @@
         --part hair=B.jpg:B.png --part l_eye=C.jpg:C.png@0.5 \\
         --shape nose=D.png:0.5 --random-part u_lip:7 --out OUT.png
     ca2sis-edit --paste-back PHOTO.jpg --part hair=B.jpg --out EDITED.jpg     (edit a face inside its photo)
+    ca2sis-edit --paste-back GROUP.jpg --face all --part hair=B.jpg --out EDITED.jpg     (each face in turn)
+    ca2sis-edit --paste-back FOLDER --part hair=B.jpg --out OUTFOLDER     (every photo of a folder)
     ca2sis-edit --style B.jpg --save-style hair=B-hair.ca2style         (keep a part's style as a file)
     ca2sis-edit --paste-back PHOTO.jpg --part hair=B-hair.ca2style@0.7 --out EDITED.jpg     (and use it)
 
 Exit codes a script can rely on: 0 written; 2 bad arguments or an input that cannot be
 used (corrupt file, mask out of range, unknown part...); 3 weights missing or unusable;
-1 anything unexpected. Errors are one line on stderr starting with "error:".
+1 anything unexpected; 6 some photos of a folder failed (the others were written). Errors are
+one line on stderr starting with "error:".
 """
 
 from __future__ import annotations
@@ -124,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="ca2sis-edit",
         description="Generate a face from a semantic mask and reference faces with CA2-SIS.",
-        epilog="Exit codes: 0 written, 2 bad arguments or input, 3 weights missing or unusable, 1 unexpected.",
+        epilog="Exit codes: 0 written, 2 bad arguments or input, 3 weights missing or unusable, 1 unexpected, "
+        "6 some photos of a folder failed (the others were written).",
     )
     parser.add_argument("--mask", help="semantic mask to generate (index PNG or palette-coloured RGB); required "
                         "unless --paste-back gives it")
@@ -159,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: CUDA when present")
     parser.add_argument("--json", action="store_true", help="print what was done as JSON on stdout")
     paste = parser.add_argument_group("editing a face inside its photo")
-    paste.add_argument("--paste-back", metavar="PHOTO", help="edit the face of PHOTO: it is found, aligned and parsed "
+    paste.add_argument("--paste-back", metavar="PHOTO|DIR", help="edit the face of PHOTO (a folder DIR: every photo in "
+                       "it, with --out the folder the results go to, OUTDIR/NAME-edited.EXT): it is found, aligned "
+                       "and parsed "
                        "(its mask and face are the default --mask and --style), and --out is the whole photo with "
                        "the generated face blended back in, at the photo's resolution (.jpg: JPEG, else PNG)")
     paste.add_argument("--paste-region", choices=("edited", "face"), default="edited",
