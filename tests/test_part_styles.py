@@ -3,6 +3,7 @@ they cannot be trusted (other weights, a damaged file, a pickle)."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from safetensors.numpy import save as save_tensors
 
 from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.config import get_config
@@ -144,7 +146,11 @@ def test_a_damaged_or_pickled_style_file_is_refused_and_never_runs(engine, two_f
     pickled.write_bytes(pickle.dumps(Payload()))
     empty = tmp_path / "empty.ca2style"
     empty.write_bytes(b"")
-    expected = {truncated: "truncated", flipped: "checksum", pickled: "pickle", empty: "truncated"}
+    newer = tmp_path / "newer.ca2style"  # a later ca2sis's format: no guessing at it
+    newer.write_bytes(save_tensors({"codes": np.zeros((1, 4), np.float32)}, metadata={
+        "ca2sis_style": json.dumps({"format": "ca2sis-part-style", "version": 2})}))
+    expected = {truncated: "truncated", flipped: "checksum", pickled: "pickle", empty: "truncated",
+                newer: "update ca2sis"}
     for path, says in expected.items():
         with pytest.raises(DataError, match=says):
             read_style(path)

@@ -202,7 +202,9 @@ def _header_metadata(data: bytes, path: Path) -> dict:
     if not isinstance(info, dict) or info.get("format") != STYLE_FORMAT:
         raise _damaged(path, "not a part style")
     version = info.get("version")
-    if not isinstance(version, int) or version > STYLE_VERSION:
+    if not isinstance(version, int) or version < 1:
+        raise _damaged(path, f"format version {version!r}")
+    if version > STYLE_VERSION:
         raise DataError(f"{path} is a style file of format version {version!r}; this ca2sis reads version "
                         f"{STYLE_VERSION} and older: update ca2sis")
     return info
