@@ -142,7 +142,7 @@ def test_first_start_without_a_whole_onnx_export_renders_then_switches_backend(q
     assert Engine.onnx_export_current(folder)
     assert {name: (folder / name).stat().st_ino for name in kept} == kept
     wait_current(qtbot, window)
-    assert np.array_equal(window.result.image, engine.render(window.studio.edit()).image)
+    assert np.array_equal(window.result.image, window.photos.pipeline.render(window.studio.edit()).image)
     window.close()
 
 
