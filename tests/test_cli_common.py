@@ -42,7 +42,7 @@ MISTYPED = [
 # Each console script with an unambiguous abbreviation of one of its options: argparse's default
 # takes it for the option, so a misspelt or future option would silently do something.
 ABBREVIATED = [
-    ("ca2sis-edit", cli_edit.main, ["--mask", "m.png", "--style", "f.jpg", "--out", "o.png", "--face", "2"]),
+    ("ca2sis-edit", cli_edit.main, ["--mask", "m.png", "--style", "f.jpg", "--out", "o.png", "--face-o", "2"]),
     ("ca2sis-parse", cli_parse.main, ["f.jpg", "--out", "m.png", "--aligned", "a.png"]),
     ("ca2sis-bench", cli_bench.main, ["--thread", "1"]),
     ("ca2sis-export", cli_export.main, ["weights", "--int8-lim", "3"]),
@@ -79,7 +79,8 @@ def test_abbreviated_options_are_refused(name, main, argv, capsys, tmp_path, mon
 
 
 def test_edit_with_face_for_face_out_writes_nothing(tiny_weights, face_data, tmp_path, monkeypatch, capsys):
-    """The issue's case: `--face 2` was taken as `--face-out 2`, and the edit ran."""
+    """The issue's case: `--face 2` was taken as `--face-out 2`, and the edit ran. `--face N` is now an
+    option of its own (a face of the --paste-back photo): without a photo it is refused, nothing written."""
     monkeypatch.chdir(tmp_path)
     face = sorted((face_data / "images").glob("*.jpg"))[0]
     mask = face_data / "masks" / f"{face.stem}.png"
@@ -88,7 +89,7 @@ def test_edit_with_face_for_face_out_writes_nothing(tiny_weights, face_data, tmp
     with pytest.raises(SystemExit) as exit_info:
         cli_edit.main(argv)
     assert exit_info.value.code == 2 and list(tmp_path.iterdir()) == []
-    assert capsys.readouterr().err.startswith("error: ca2sis-edit: unrecognized arguments: --face 2")
+    assert capsys.readouterr().err.startswith("error: ca2sis-edit: --face 2 picks a face of the --paste-back photo")
 
 
 def _raise(error: BaseException):

@@ -278,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--out is required (unless --save-style PART=FILE writes part styles only)")
     if args.paste_back is None and (args.mask is None or args.style is None):
         parser.error("--mask and --style are required, unless --paste-back PHOTO gives them")
+    if args.face is not None and args.paste_back is None:
+        parser.error(f"--face {args.face} picks a face of the --paste-back photo: give --paste-back PHOTO")
     if args.paste_back is not None and is_folder(args.paste_back):  # the same edit for every photo of a folder
         if args.save_style:
             parser.error("--save-style cannot go with a folder of photos: save the style first, then use it with "
