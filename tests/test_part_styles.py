@@ -218,6 +218,8 @@ def test_the_studio_uses_a_saved_style_like_the_face_and_keeps_it_in_its_project
     assert studio.style_face(HAIR).name == "bea-hair"  # the row shows the file's thumbnail and name
     by_file = pipeline.render(studio.edit()).image
     assert psnr(by_face, by_file) >= 40 and psnr(plain, by_file) < 40
+    assert studio.history.undo() and HAIR not in studio.document.part_styles  # a drop is one undo step
+    assert studio.history.redo() and studio.document.part_styles[HAIR].saved is entries[0].style
     with pytest.raises(DataError, match="holds no hair style"):
         studio.set_saved_style(HAIR, part_style(engine, Reference(other, other_mask), "eyes"))
 
