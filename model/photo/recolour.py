@@ -112,14 +112,21 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
     cached = _weights_cache.get(key)
     if cached is not None:
         return cached
-    classes = parse.classes
-    background = classes == BACKGROUND
     weights = {}
     lightness = None
     for part in parts:
-        region = classes == part
+        region = parse.classes == part
         if region.sum() < MIN_PART_PIXELS:
             continue
+        # Everything is worked out in the box the part's edge bands reach, not the whole photo.
+        band = band_for(side)
+        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        margin = 2 * band + 8
+        height, width = region.shape
+        box = (slice(max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin)),
+               slice(max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)))
+        classes, pixels, region = parse.classes[box], parse.pixels[box], region[box]
+        background = classes == BACKGROUND
         weight = cv2.GaussianBlur(region.astype(np.float32), (0, 0), CLASS_EDGE_SIGMA)
         zone = foreground = None
         # Where a part with strands (hair) meets what stays as it is (the background, the
@@ -128,20 +135,19 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
         # other parts a narrow one (the parser is right there; only strands over the skin).
         others = ~region & ~np.isin(classes, list(restyled))
         if part in MATTED_PARTS:
-            band = band_for(side)
             zone = np.zeros(region.shape, bool)
-            foreground = parse.pixels.astype(np.float32)
+            foreground = pixels.astype(np.float32)
+            outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
             for against, reach in ((others & ~background, max(2, round(band * FACE_EDGE_BAND))),
                                    (background & others, band)):
                 edge = region & (cv2.dilate(against.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
                 if edge.sum() < MIN_MATTE_EDGE:
                     continue
-                matte = part_matte(parse.pixels, region, against, reach)
+                matte = part_matte(pixels, region, against, reach)
                 unknown = (trimap(region, against, reach) == TRIMAP_UNKNOWN) & ~zone
                 # Past the parsed part the matte's word fades with the distance: a strand a few
                 # pixels out is the part, a patch of background of the part's colour further out
                 # (dark leaves by dark curls) is not.
-                outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
                 fade = np.clip(1.0 - outside / max(1.0, OUTSIDE_REACH * reach), 0.0, 1.0) ** 2
                 weight = np.where(unknown, matte.alpha * fade, np.where(against, 0.0, weight)).astype(np.float32)
                 foreground[unknown] = matte.foreground[unknown]
@@ -150,10 +156,18 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
         if part in IRIS_PARTS:  # the iris takes the colour, the white of the eye stays white
             if lightness is None:
                 lightness = to_lab(parse.pixels)[..., 0]
-            weight = weight * iris_weight(lightness, region | (weight > 0.05))
-        weights[part] = (weight.astype(np.float32), zone, foreground)
+            weight = weight * iris_weight(lightness[box], region | (weight > 0.05))
+        weights[part] = tuple(None if plane is None else _placed(plane, box, parse.classes.shape)
+                              for plane in (weight.astype(np.float32), zone, foreground))
     _weights_cache.put(key, weights)
     return weights
+
+
+def _placed(plane: np.ndarray, box: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
+    """A plane worked out in ``box`` put back into a zero plane of the working image's ``shape``."""
+    whole = np.zeros(shape + plane.shape[2:], np.float32)
+    whole[box] = plane
+    return whole
 
 
 def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generated: np.ndarray | None,
@@ -168,7 +182,11 @@ def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generat
     transforms = part_transforms(finish, base, mask, generated)
     if not transforms:
         return result
-    parse = photo_parse(photo, mask, side)
+    # Classes and mattes are found on the studio's preview of the photo (at most PREVIEW_SIDE
+    # pixels): the live view and the saved photo share them, and a 12-megapixel photo is saved
+    # as fast as its preview is edited; the colour change is applied to every photo pixel.
+    working = photo.preview
+    parse = photo_parse(working, mask, side)
     weights = part_weights(parse, transforms, finish.restyled, max(1, round(parse.face_side)))
     if not weights:
         return result
@@ -178,8 +196,8 @@ def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generat
         return result
     # The photo box the weights reach (working pixels → photo pixels), a pixel more for interpolation.
     rows, cols = np.flatnonzero(reached.any(axis=1)), np.flatnonzero(reached.any(axis=0))
-    scale = parse.scale
     height, width = pixels.shape[:2]
+    scale = parse.scale * working.size[0] / width  # working pixels per photo pixel
     top, bottom = max(0, int((rows[0] - 1) / scale)), min(height, int(np.ceil((rows[-1] + 2) / scale)))
     left, right = max(0, int((cols[0] - 1) / scale)), min(width, int(np.ceil((cols[-1] + 2) / scale)))
     box = result[top:bottom, left:right]
@@ -187,14 +205,14 @@ def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generat
     change = np.zeros_like(lab)
     where = (top, bottom, left, right)
     for part, (weight, zone, foreground) in weights.items():
-        up = _to_photo(weight, parse, where)[..., None]
+        up = _to_photo(weight, scale, where)[..., None]
         transform = transforms[part]
         own = lab
         if zone is not None:
             # Mixed pixels: the part's own colour (the matte's foreground) is recoloured and laid
             # over the photo's own background, not the mixture (no haze of the new colour).
-            mixed = _to_photo(zone, parse, where)[..., None]
-            estimate = transform.within(to_lab(_to_photo(foreground, parse, where)), FOREGROUND_SPREADS)
+            mixed = _to_photo(zone, scale, where)[..., None]
+            estimate = transform.within(to_lab(_to_photo(foreground, scale, where)), FOREGROUND_SPREADS)
             own = lab + mixed * (estimate - lab)
         change += up * (transform.apply(own) - own)
     touched = np.abs(change).max(axis=-1) > 1e-3
@@ -203,14 +221,15 @@ def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generat
     return result
 
 
-def _to_photo(plane: np.ndarray, parse: PhotoParse, box: tuple[int, int, int, int]) -> np.ndarray:
-    """A working-scale plane (h, w[, c]) at the photo's pixels of ``box`` (top, bottom, left, right)."""
+def _to_photo(plane: np.ndarray, scale: float, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A working plane (h, w[, c]) at the photo's pixels of ``box`` (top, bottom, left, right);
+    ``scale``: working pixels per photo pixel."""
     top, bottom, left, right = box
-    if parse.scale >= 1:
+    if abs(scale - 1.0) < 1e-9:
         return plane[top:bottom, left:right].astype(np.float32)
     # Photo pixel x sits at working x * scale + (scale - 1) / 2 (pixel centres, INTER_AREA's grid).
-    xs = (np.arange(left, right, dtype=np.float32) + 0.5) * parse.scale - 0.5
-    ys = (np.arange(top, bottom, dtype=np.float32) + 0.5) * parse.scale - 0.5
+    xs = (np.arange(left, right, dtype=np.float32) + 0.5) * scale - 0.5
+    ys = (np.arange(top, bottom, dtype=np.float32) + 0.5) * scale - 0.5
     map_x, map_y = np.meshgrid(xs, ys)
     return cv2.remap(plane.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
