@@ -289,8 +289,8 @@ def test_the_studio_saves_a_row_s_style_to_its_library_and_takes_it_back_by_a_dr
     face = entries[1].load()
     foreign = part_style(Engine.from_pretrained(theirs, device="cpu", backend="torch"),
                          Reference(face.image, face.mask), "hair")
-    save_style(foreign, tmp_path / "library" / "theirs.ca2style")
-    window.style_files.panel.refresh()
+    save_style(foreign, tmp_path / "library" / "theirs.ca2style")  # copied in: listed without Refresh
+    qtbot.waitUntil(lambda: library_list.count() == 2, timeout=10_000)
     greyed = library_list.item(1)
     assert greyed.text() == "theirs" and "other weights" in greyed.toolTip()
     assert not greyed.flags() & Qt.ItemFlag.ItemIsDragEnabled

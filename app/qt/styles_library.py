@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QSettings, QSize, Qt, QUrl
+from PySide6.QtCore import QFileSystemWatcher, QMimeData, QSettings, QSize, Qt, QUrl
 from PySide6.QtGui import QDrag, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -141,6 +141,9 @@ class StyleLibraryPanel(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
+        # A style saved into the folder by another window, or copied there, shows up by itself.
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.directoryChanged.connect(lambda _folder: self.refresh())
         self.refresh()
 
     def refresh(self) -> None:
@@ -151,6 +154,12 @@ class StyleLibraryPanel(QWidget):
         self.caption.setText(f"{count} in {elided(str(library.folder), 48)}. Right-click a part's row: "
                              "<i>Save style as…</i>; drag a style onto a row.")
         self.caption.setToolTip(str(library.folder))
+        watched = self.watcher.directories()
+        if watched != [str(library.folder)]:
+            if watched:
+                self.watcher.removePaths(watched)
+            if library.folder.is_dir():
+                self.watcher.addPath(str(library.folder))
 
 
 class StyleFiles:
