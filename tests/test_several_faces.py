@@ -127,3 +127,38 @@ def test_a_face_cut_by_the_frame_is_listed_as_cut_and_edited(tiny_weights, tmp_p
     assert _edit(path, tmp_path / "cut.png", tiny_weights, "--face", "2") == 0
     changed = np.any(np.array(Image.open(tmp_path / "cut.png")) != pixels, axis=-1)
     assert changed.shape == pixels.shape[:2] and changed[:, 256:].sum() > 3000 and not changed[:, :240].any()
+
+
+@pytest.mark.slow
+def test_the_studio_keeps_each_faces_edits_and_undo_and_saves_them_all(tiny_weights, tmp_path):
+    from ca2sis.app.state.document import Studio
+    from ca2sis.app.state.group_photo import read_group_photo
+    from ca2sis.model.faces.reader import FaceReader
+    from ca2sis.model.inference.engine import Engine
+    from ca2sis.model.labels import CLASS_NAMES
+    from ca2sis.model.photo.pipeline import PhotoPipeline
+
+    hair = CLASS_NAMES.index("hair")
+    pixels, path = two_face_photo(tmp_path)
+    group = read_group_photo(path, FaceReader())
+    assert group.numbers == [1, 2] and all(face is not None and face.photo is not None for face in group.faces)
+    studio = Studio(group.faces[group.current])
+    group.select(studio, 0)
+    studio.set_random_style(hair, 3)  # face 1: new hair, one undo step
+    group.select(studio, 1)
+    assert studio.document.base is group.faces[1] and not studio.history.done  # face 2: its own, fresh
+    studio.set_random_style(hair, 5)
+    studio.set_random_style(hair, 7)
+    studio.history.undo()
+    assert studio.document.random_parts[hair].seed == 5
+    group.select(studio, 0)  # back to face 1: its edit and its undo as they were left
+    assert studio.document.random_parts[hair].seed == 3 and len(studio.history.done) == 1
+    group.select(studio, 1)
+    assert studio.document.random_parts[hair].seed == 5 and studio.history.undone  # face 2's redo is kept too
+
+    pipeline = PhotoPipeline(Engine.from_pretrained(tiny_weights, backend="torch"))
+    both = np.any(group.compose(studio, pipeline) != pixels, axis=-1)
+    assert both[:, :240].any() and both[:, 272:].any()  # Save result: every face's edits
+    studio.history.undo()  # face 2 back to as it was: only face 1's edit is written
+    only_left = np.any(group.compose(studio, pipeline) != pixels, axis=-1)
+    assert only_left[:, :240].any() and not only_left[:, 272:].any()

@@ -348,6 +348,15 @@ class Studio(PaintingTools):
         changes["mask"] = np.array(document.mask, dtype=np.uint8)
         return self._run(SetFields(self.document, text, **changes))
 
+    def switch_document(self, document: Document, history: History | None = None) -> History:
+        """Edit ``document`` (another face of a group photo) with its own undo ``history`` (a new
+        one when None); the document left keeps its history, to come back to. Not an undo step."""
+        self.document = document
+        self.history = history if history is not None else History(document, self._history_changed)
+        self._changes.emit(ChangeKind.DOCUMENT, DOCUMENT_FIELDS)
+        self._changes.emit(ChangeKind.HISTORY, ("history",))
+        return self.history
+
     def _run(self, command: Command) -> Command:
         self.history.push(command)
         return command
@@ -379,12 +388,13 @@ class Studio(PaintingTools):
             self._changes.emit(ChangeKind.DOCUMENT, ("result_view",))
 
     # ---- what the engine renders ---------------------------------------------------------
-    def edit(self) -> Edit:
-        """The engine ``Edit`` for the current document (copies: safe to render on another thread).
+    def edit(self, document: Document | None = None) -> Edit:
+        """The engine ``Edit`` for the current document, or ``document`` (another face of a group
+        photo), as copies: safe to render on another thread.
 
         The finishing steps (confine the edit, keep the face's detail, take reference colours)
         are on unless the document's render options ask for a *Global edit* (the raw output)."""
-        document = self.document
+        document = self.document if document is None else document
         finishing = not document.render_options.global_edit
         part_shapes = {}
         if document.shape_source is not None:
