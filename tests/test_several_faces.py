@@ -142,6 +142,7 @@ def test_the_studio_keeps_each_faces_edits_and_undo_and_saves_them_all(tiny_weig
     pixels, path = two_face_photo(tmp_path)
     group = read_group_photo(path, FaceReader())
     assert group.numbers == [1, 2] and all(face is not None and face.photo is not None for face in group.faces)
+    assert group.face_at(100, 150) == 0 and group.face_at(380, 150) == 1 and group.face_at(5, 5) is None
     studio = Studio(group.faces[group.current])
     group.select(studio, 0)
     studio.set_random_style(hair, 3)  # face 1: new hair, one undo step
@@ -157,8 +158,9 @@ def test_the_studio_keeps_each_faces_edits_and_undo_and_saves_them_all(tiny_weig
     assert studio.document.random_parts[hair].seed == 5 and studio.history.undone  # face 2's redo is kept too
 
     pipeline = PhotoPipeline(Engine.from_pretrained(tiny_weights, backend="torch"))
-    both = np.any(group.compose(studio, pipeline) != pixels, axis=-1)
+    both = np.any(group.compose(pipeline, group.save_jobs(studio)) != pixels, axis=-1)
     assert both[:, :240].any() and both[:, 272:].any()  # Save result: every face's edits
     studio.history.undo()  # face 2 back to as it was: only face 1's edit is written
-    only_left = np.any(group.compose(studio, pipeline) != pixels, axis=-1)
+    assert [index for index, _, _ in group.save_jobs(studio)] == [0]
+    only_left = np.any(group.compose(pipeline, group.save_jobs(studio)) != pixels, axis=-1)
     assert only_left[:, :240].any() and not only_left[:, 272:].any()

@@ -19,12 +19,13 @@ import numpy as np
 from ca2sis.model.errors import DataError
 from ca2sis.model.faces.group import FaceInPhoto, faces_in_photo, keep_to_territory
 from ca2sis.model.faces.reader import FaceReader
+from ca2sis.model.inference.engine import Edit
 from ca2sis.model.photo.pipeline import PhotoPipeline
 from ca2sis.model.photo.source import SourcePhoto, read_photo_faces
 
 from .document import Document, Face, Studio
 from .history import History
-from .photo_edit import paste_plan
+from .photo_edit import PhotoTarget, paste_plan
 
 
 @dataclass
@@ -59,23 +60,49 @@ class GroupPhoto:
         self.current = index
 
     def documents(self, studio: Studio) -> dict[int, Document]:
-        """Every face's document that has edits (its history has steps), the current one included."""
-        kept = {index: document for index, (document, history) in self._left.items() if history.done}
-        if studio.history.done:
-            kept[self.current] = studio.document
-        return dict(sorted(kept.items()))
+        """The document of every face that has edits, the current one included, by face index."""
+        documents = {index: document for index, (document, _) in self._left.items()}
+        documents[self.current] = studio.document
+        return {index: document for index, document in sorted(documents.items())
+                if _has_edits(document, self.faces[index])}
 
-    def compose(self, studio: Studio, pipeline: PhotoPipeline) -> np.ndarray:
-        """The full photo with every face's edits, each kept to its own face's share of the photo."""
-        current = self.pixels
+    def save_jobs(self, studio: Studio) -> list[tuple[int, Edit, PhotoTarget]]:
+        """What *Save result* renders, taken on the GUI thread (copies): each edited face's
+        index, its edit and where it goes back."""
+        jobs = []
         for index, document in self.documents(studio).items():
             plan = paste_plan(document, document.render_options.paste_region)
-            if plan is None:  # a document that no longer comes from this photo (a face opened over it)
-                continue
+            if plan is not None:
+                jobs.append((index, studio.edit(document), plan))
+        return jobs
+
+    def compose(self, pipeline: PhotoPipeline, jobs: list[tuple[int, Edit, PhotoTarget]]) -> np.ndarray:
+        """The full photo with every job's edit (``save_jobs``), each kept to its own face's share
+        of the photo, faces left to right (runs on a background thread)."""
+        current = self.pixels
+        for index, edit, plan in jobs:
             target = replace(plan, photo=plan.photo.with_pixels(current))
-            rendered = pipeline.render(studio.edit(document), target, full_photo=True)
+            rendered = pipeline.render(edit, target, full_photo=True)
             current = keep_to_territory(current, rendered.photo, self.found, index)
         return current
+
+    def face_at(self, x: float, y: float) -> int | None:
+        """The index of the face at photo pixel (x, y): the one whose box holds it, else None."""
+        for index, face in enumerate(self.found):
+            left, top, right, bottom = face.box
+            if left <= x <= right and top <= y <= bottom:
+                return index
+        return None
+
+
+def _has_edits(document: Document, face: Face | None) -> bool:
+    """Whether ``document`` (the document of ``face``) changes the photo: a part restyled or
+    reshaped, the mask painted, another base style or the raw network output."""
+    if face is None or document.photo_face is not face:
+        return False  # another face or photo was opened over it
+    return bool(document.part_styles or document.random_parts or document.shape_alphas
+                or document.base is not face or document.render_options.global_edit
+                or not np.array_equal(document.mask, face.mask))
 
 
 def read_group_photo(path: str | Path, reader: FaceReader) -> GroupPhoto:
