@@ -227,9 +227,7 @@ def random_weights_config(config_name: str) -> CA2SISConfig:
     that does not exist or does not read is bad input (DataError)."""
     try:
         return get_config(config_name)
-    except CA2SISError:
-        raise
-    except ValueError as error:  # config.py's refusal of a name or a file's content
+    except DataError as error:  # config.py's refusal of a name or a file's content, said with the option
         raise DataError(f"--config {config_name}: {error}") from None
 
 
