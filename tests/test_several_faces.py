@@ -164,3 +164,58 @@ def test_the_studio_keeps_each_faces_edits_and_undo_and_saves_them_all(tiny_weig
     assert [index for index, _, _ in group.save_jobs(studio)] == [0]
     only_left = np.any(group.compose(pipeline, group.save_jobs(studio)) != pixels, axis=-1)
     assert only_left[:, :240].any() and not only_left[:, 272:].any()
+
+
+@pytest.mark.slow
+def test_the_studio_numbers_the_faces_a_click_switches_and_save_writes_every_face(qtbot, tiny_weights, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    from ca2sis.app.qt.window import StudioWindow
+    from ca2sis.app.state.gallery import gallery_entries
+    from ca2sis.model.inference.engine import Engine
+    from ca2sis.model.labels import CLASS_NAMES
+
+    hair = CLASS_NAMES.index("hair")
+    pixels, path = two_face_photo(tmp_path)
+    entries = gallery_entries()
+    window = StudioWindow(Engine.from_pretrained(tiny_weights, backend="torch"), entries[0].load(), entries)
+    qtbot.addWidget(window, before_close_func=lambda widget: widget.studio.history.set_clean())
+    window.show()
+
+    def settled() -> bool:
+        return window.result is not None and window.is_current() and not window.tasks.running
+
+    window.projects.open_photo(path)
+    qtbot.waitUntil(lambda: window.photos.groups.active() is not None and settled(), timeout=90_000)
+    group, view = window.photos.groups.active(), window.result_view
+    assert group.numbers == [1, 2] and window.studio.document.photo_face is group.faces[1]  # the larger one
+    assert view.view_key == "compare"
+    plain = view.shown_image()
+    numbered = view.image.pixmap().toImage()
+    # The faces' boxes are drawn on the before | after view (the shown photo itself is not changed).
+    box = group.found[0].box
+    scale = numbered.width() / pixels.shape[1]
+    edge = numbered.pixelColor(round(box[0] * scale), round((box[1] + box[3]) / 2 * scale))
+    assert (edge.red(), edge.green(), edge.blue()) == (255, 255, 255) and plain.shape == pixels.shape
+
+    def click(x: float, y: float) -> None:
+        pixmap = view.image.pixmap()
+        left = (view.image.width() - pixmap.width()) / 2
+        top = (view.image.height() - pixmap.height()) / 2
+        qtbot.mouseClick(view.image, Qt.MouseButton.LeftButton,
+                         pos=QPoint(round(left + x * pixmap.width()), round(top + y * pixmap.height())))
+
+    window.studio.set_random_styles({hair: 5})  # face 2's edit
+    qtbot.waitUntil(settled, timeout=30_000)
+    click(120 / 512, 150 / 256)  # face 1
+    assert window.studio.document.photo_face is group.faces[0] and not window.studio.history.done
+    window.studio.set_random_styles({hair: 3})
+    qtbot.waitUntil(settled, timeout=30_000)
+    click(380 / 512, 150 / 256)  # back to face 2: its edit, and its undo
+    assert window.studio.document.random_parts[hair].seed == 5 and window.studio.history.can_undo
+    qtbot.waitUntil(settled, timeout=30_000)
+    out = tmp_path / "both.png"
+    assert window.exports.save_result(out)
+    qtbot.waitUntil(lambda: out.exists() and not window.tasks.running, timeout=60_000)
+    changed = np.any(np.array(Image.open(out)) != pixels, axis=-1)
+    assert changed[:, :240].any() and changed[:, 272:].any()  # every face's edits in the saved photo

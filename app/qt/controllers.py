@@ -55,6 +55,7 @@ from ..state.project import load_project, project_file, save_project
 from ..state.rendering import RenderedView, RenderRequest, photo_target, render
 from ..state.template import mean_face_mask
 from .canvas import MaskCanvas
+from .group_faces import GroupFaces
 from .images import to_pixmap
 from .panels import GALLERY_MIME
 from .worker import BackgroundTask
@@ -91,6 +92,7 @@ class PhotoController:
                                              "the face's detail and takes the reference's colours")
         self.global_edit_action.toggled.connect(studio.set_global_edit)
         studio.subscribe(lambda _change: self.show_options(), "render_options")
+        self.groups = GroupFaces(self)  # a photo with several faces: one chosen by a click
         self.show_options()
 
     def show_options(self) -> None:
@@ -227,7 +229,7 @@ class ProjectController:
         self.photos.load_gallery_face(name, self.open_face)
 
     def open_photo(self, path: str | Path) -> None:
-        self.photos.read_photo(path, self.open_face)
+        self.photos.groups.open_photo(path, self.open_face)  # every face read; the largest opened
 
     def open_mask(self, path: str | Path) -> None:
         """Replace the mask by a mask file (read in the background; undoable)."""

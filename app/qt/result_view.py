@@ -45,6 +45,7 @@ class ResultView(DropTarget, QWidget):
         self.result = None
         self.composite: np.ndarray | None = None  # the photo preview with the face pasted back
         self.original: np.ndarray | None = None  # the photo preview as it was
+        self.groups = None  # GroupFaces (group_faces.py): a group photo's faces, numbered and chosen by a click
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -148,7 +149,21 @@ class ResultView(DropTarget, QWidget):
         scale = min(max(self.image.width(), 64) / width, max(self.image.height(), 64) / height)
         pixmap = to_pixmap(image).scaled(max(1, round(width * scale)), max(1, round(height * scale)),
                                          Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        if self.groups is not None and self.view_key != "face":
+            pixmap = self.groups.numbered(pixmap)
         self.image.setPixmap(pixmap)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        """A click on a face of a group photo (its Photo or Before | after view) makes it the face edited."""
+        pixmap = self.image.pixmap()
+        if self.groups is None or self.view_key == "face" or pixmap is None or pixmap.isNull():
+            super().mousePressEvent(event)
+            return
+        point = self.image.mapFrom(self, event.position().toPoint())
+        left, top = (self.image.width() - pixmap.width()) / 2, (self.image.height() - pixmap.height()) / 2
+        x, y = (point.x() - left) / pixmap.width(), (point.y() - top) / pixmap.height()
+        if not (0 <= x <= 1 and 0 <= y <= 1 and self.groups.click(x, y)):
+            super().mousePressEvent(event)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)

@@ -37,7 +37,10 @@ class ExportController:
         self.status_bar, self.show_error, self.current_result = status_bar, show_error, current_result
 
     def save_result(self, path: str | Path) -> bool:
-        """The photo with the face pasted back, or the face alone (written in the background)."""
+        """The photo with the face pasted back (with every face's edits for a group photo), or the
+        face alone (written in the background)."""
+        if self.photos.groups.save(path):
+            return True
         result = self._shown_result()
         if result is None:
             return False

@@ -105,6 +105,7 @@ class StudioWindow(QMainWindow):
         self.resize(1560, 940)
         self.canvas = MaskCanvas(self.studio)
         self.result_view = ResultView(self.studio, self.photos.face_drop)
+        self.result_view.groups = self.photos.groups  # a group photo's faces: numbered, chosen by a click
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.result_view)
