@@ -1,6 +1,6 @@
 """Time to open a 12-megapixel photo in the studio and to save an edit pasted back into it.
 
-    python scripts/measure_photo_paste_back.py [--runs 3] [--json out.json]
+    python benchmarks/photo_paste_back.py [--runs 3] [--json out.json]
 
 The photo is made here: a demo face enlarged to 1400 px, turned 8 degrees, set into a
 4000 x 3000 textured picture and written as a JPEG (quality 95), as a phone camera would.
