@@ -209,6 +209,9 @@ def test_the_studio_numbers_the_faces_a_click_switches_and_save_writes_every_fac
     qtbot.waitUntil(settled, timeout=30_000)
     click(120 / 512, 150 / 256)  # face 1
     assert window.studio.document.photo_face is group.faces[0] and not window.studio.history.done
+    # The photo face 1 is edited in shows face 2's edit (composed in the background once).
+    qtbot.waitUntil(lambda: window.photos.groups._backdrop is not None and settled(), timeout=60_000)
+    assert np.any(view.composite[:, 272:] != pixels[:, 272:])
     window.studio.set_random_styles({hair: 3})
     qtbot.waitUntil(settled, timeout=30_000)
     click(380 / 512, 150 / 256)  # back to face 2: its edit, and its undo

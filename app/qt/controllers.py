@@ -116,7 +116,7 @@ class PhotoController:
 
     def render(self, request: RenderRequest) -> RenderedView:
         """Runs on the render thread (``state.rendering.render`` with this controller's pipeline)."""
-        return render(self.pipeline, request)
+        return render(self.pipeline, self.groups.with_backdrop(request))  # a group photo: the others' edits shown
 
     # ---- faces from drops and files ----------------------------------------------------
     def face_drop(self, mime: QMimeData, apply: Callable[[Face], object]) -> bool:

@@ -1,11 +1,16 @@
 """A photo with several faces in the window: every face read when the photo is opened,
 numbered on the result's photo views (*Photo*, *Before | after*), one chosen by a click, and
 *Save result* writing the photo with every face's edits (``state/group_photo.py``).
+
+While one face is edited, the photo it is pasted into shows the other faces' edits: when a
+face is chosen, the others' edits are composed once in the background (the *backdrop*) and
+every render of the chosen face goes into that.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,12 +19,13 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 
 from ca2sis.model.errors import DataError
 from ca2sis.model.faces.reader import FaceReader
+from ca2sis.model.photo.source import SourcePhoto, save_image
 from ca2sis.model.photo.source import read_photo as read_source_photo
-from ca2sis.model.photo.source import save_image
 
 from ..state.display import elided
 from ..state.document import Face
 from ..state.group_photo import GroupPhoto, read_group_photo
+from ..state.rendering import RenderRequest
 
 if TYPE_CHECKING:
     from .controllers import PhotoController
@@ -35,6 +41,9 @@ class GroupFaces:
     def __init__(self, photos: PhotoController):
         self.photos = photos
         self.group: GroupPhoto | None = None
+        # The photo with every other face's edits, for the face being edited (index → photo).
+        self._backdrop: tuple[int, SourcePhoto] | None = None
+        self.on_backdrop: Callable[[], object] | None = None  # asks for a render (the window's)
 
     def active(self) -> GroupPhoto | None:
         """The group photo whose face the studio is editing now (None: one face, or something else opened)."""
@@ -66,6 +75,7 @@ class GroupFaces:
             return
         several = len(read.found) > 1
         self.group = read if several else None
+        self._backdrop = None
         self.photos.apply_face(open_face, read.faces[read.current])
         if several:
             self.photos.status_bar.showMessage(
@@ -84,6 +94,36 @@ class GroupFaces:
             self.photos.status_bar.showMessage(str(error), 8000)
             return
         self.photos.status_bar.showMessage(f"Editing face {index + 1} of {len(group.found)}", 5000)
+        self._compose_backdrop(group, index)
+
+    def _compose_backdrop(self, group: GroupPhoto, index: int) -> None:
+        """Compose the other faces' edits in the background, then render face ``index`` into them."""
+        self._backdrop = None
+        jobs = [job for job in group.save_jobs(self.photos.studio) if job[0] != index]
+        if not jobs:
+            return
+        photo = group.faces[index].photo
+
+        def ready(pixels) -> None:
+            if self.group is group and group.current == index:  # still the face being edited
+                self._backdrop = (index, photo.with_pixels(pixels))
+                if self.on_backdrop is not None:
+                    self.on_backdrop()
+
+        self.photos.tasks.start(lambda: group.compose(self.photos.pipeline, jobs), ready,
+                                lambda message: self.photos.status_bar.showMessage(
+                                    f"The other faces' edits are not shown: {message}", 8000))
+
+    def with_backdrop(self, request: RenderRequest) -> RenderRequest:
+        """``request`` going into the photo with the other faces' edits, when it is the face the
+        backdrop was made for (runs on the render thread: reads, never changes)."""
+        backdrop = self._backdrop
+        if backdrop is None or request.photo is None or self.group is None:
+            return request
+        face = self.group.faces[backdrop[0]]
+        if face is None or request.photo.photo is not face.photo:
+            return request
+        return replace(request, photo=replace(request.photo, photo=backdrop[1]))
 
     def click(self, x: float, y: float) -> bool:
         """A click at (x, y), as shares (0..1) of the photo's width and height: choose the face

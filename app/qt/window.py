@@ -106,6 +106,7 @@ class StudioWindow(QMainWindow):
         self.canvas = MaskCanvas(self.studio)
         self.result_view = ResultView(self.studio, self.photos.face_drop)
         self.result_view.groups = self.photos.groups  # a group photo's faces: numbered, chosen by a click
+        self.photos.groups.on_backdrop = self.request_render  # the other faces' edits ready: render into them
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.canvas)
         splitter.addWidget(self.result_view)
