@@ -216,9 +216,11 @@ def test_the_studio_numbers_the_faces_a_click_switches_and_save_writes_every_fac
     qtbot.waitUntil(settled, timeout=30_000)
     click(380 / 512, 150 / 256)  # back to face 2: its edit, and its undo
     assert window.studio.document.random_parts[hair].seed == 5 and window.studio.history.can_undo
+    assert window.photos.groups.unsaved_faces() == [1]  # quitting now would ask about face 1's edits
     qtbot.waitUntil(settled, timeout=30_000)
     out = tmp_path / "both.png"
     assert window.exports.save_result(out)
     qtbot.waitUntil(lambda: out.exists() and not window.tasks.running, timeout=60_000)
     changed = np.any(np.array(Image.open(out)) != pixels, axis=-1)
     assert changed[:, :240].any() and changed[:, 272:].any()  # every face's edits in the saved photo
+    assert window.photos.groups.unsaved_faces() == []  # Save result kept them

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from ca2sis.model.errors import DataError
 from ca2sis.model.faces.reader import FaceReader
@@ -44,6 +45,7 @@ class GroupFaces:
         # The photo with every other face's edits, for the face being edited (index → photo).
         self._backdrop: tuple[int, SourcePhoto] | None = None
         self.on_backdrop: Callable[[], object] | None = None  # asks for a render (the window's)
+        self._written: dict[int, object] = {}  # face index → its newest undo step when Save result wrote it
 
     def active(self) -> GroupPhoto | None:
         """The group photo whose face the studio is editing now (None: one face, or something else opened)."""
@@ -75,7 +77,7 @@ class GroupFaces:
             return
         several = len(read.found) > 1
         self.group = read if several else None
-        self._backdrop = None
+        self._backdrop, self._written = None, {}
         self.photos.apply_face(open_face, read.faces[read.current])
         if several:
             self.photos.status_bar.showMessage(
@@ -170,6 +172,28 @@ class GroupFaces:
         return drawn
 
     # ---- saving --------------------------------------------------------------------------
+    def may_quit(self, parent: QWidget) -> bool:
+        """True when no other face has unsaved edits, or the user chose to quit without them."""
+        others = self.unsaved_faces()
+        if not others:
+            return True
+        faces = f"Face{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
+        answer = QMessageBox.question(
+            parent, "Unsaved faces", f"{faces} of the photo {'have' if len(others) > 1 else 'has'} edits that only "
+            "Save result keeps (a project keeps the face being edited).\n\nQuit without them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    def unsaved_faces(self) -> list[int]:
+        """The numbers of the faces other than the one being edited whose edits neither a project
+        (it keeps the face being edited) nor *Save result* since their last change has kept."""
+        group = self.active()
+        if group is None:
+            return []
+        return [index + 1 for index, history in group.histories(self.photos.studio).items()
+                if index != group.current and not history.is_clean()
+                and self._written.get(index, False) is not _newest_step(history)]
+
     def save(self, path: str | Path) -> bool:
         """*Save result* for a group photo: every face's edits, written in the background.
         False when the photo has one face (the window saves it as before)."""
@@ -181,11 +205,20 @@ class GroupFaces:
         edited = ", ".join(str(index + 1) for index, _, _ in jobs) or "none"
         profile = photos.studio.document.photo_face.photo.icc_profile
         photos.status_bar.showMessage(f"Saving {elided(Path(path).name)}: faces edited: {edited}…")
-        photos.tasks.start(lambda: save_image(group.compose(photos.pipeline, jobs), path, icc_profile=profile),
-                           lambda written: photos.status_bar.showMessage(f"Saved {written}", 5000),
+        steps = {index: _newest_step(history) for index, history in group.histories(photos.studio).items()}
+
+        def saved(written: Path) -> None:
+            self._written = steps
+            photos.status_bar.showMessage(f"Saved {written}", 5000)
+
+        photos.tasks.start(lambda: save_image(group.compose(photos.pipeline, jobs), path, icc_profile=profile), saved,
                            lambda message: photos.show_error("The result was not saved", message),
                            writes=Path(path).name)
         return True
+
+
+def _newest_step(history) -> object:
+    return history.done[-1] if history.done else None
 
 
 def _read(path: Path, reader: FaceReader) -> GroupPhoto | Face:

@@ -86,6 +86,10 @@ class GroupPhoto:
             current = keep_to_territory(current, rendered.photo, self.found, index)
         return current
 
+    def histories(self, studio: Studio) -> dict[int, History]:
+        """Every face's undo history that exists yet (the current face's is the studio's), by face index."""
+        return {**{index: history for index, (_, history) in self._left.items()}, self.current: studio.history}
+
     def face_at(self, x: float, y: float) -> int | None:
         """The index of the face at photo pixel (x, y): the one whose box holds it, else None."""
         for index, face in enumerate(self.found):
