@@ -83,3 +83,20 @@ def test_a_folders_results_never_go_among_its_photos(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli_edit.main(["--paste-back", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == EXIT_INPUT
     assert "no photos in the folder" in capsys.readouterr().err
+
+
+def test_options_that_do_nothing_are_refused_rather_than_ignored(tmp_path, capsys):
+    from ca2sis.model.cli import parse as cli_parse
+
+    photo = tmp_path / "anna.jpg"
+    shutil.copy(FIXTURE_FACES[0], photo)
+    for main, argv, said in (
+        (cli_edit.main, ["--paste-back", str(photo), "--overwrite", "--out", str(tmp_path / "o.png")], "--overwrite"),
+        (cli_edit.main, ["--mask", str(photo), "--style", str(photo), "--face", "2", "--out", str(tmp_path / "o.png")],
+         "--face 2 picks a face of the --paste-back photo"),
+        (cli_parse.main, [str(photo), "--list-faces", "--out", str(tmp_path / "m.png")], "--list-faces writes nothing"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == EXIT_INPUT and said in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["anna.jpg"]

@@ -280,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--mask and --style are required, unless --paste-back PHOTO gives them")
     if args.face is not None and args.paste_back is None:
         parser.error(f"--face {args.face} picks a face of the --paste-back photo: give --paste-back PHOTO")
+    if args.overwrite and not (args.paste_back is not None and is_folder(args.paste_back)):
+        parser.error("--overwrite is for a folder of photos (--paste-back DIR): a single --out is always written")
     if args.paste_back is not None and is_folder(args.paste_back):  # the same edit for every photo of a folder
         if args.save_style:
             parser.error("--save-style cannot go with a folder of photos: save the style first, then use it with "

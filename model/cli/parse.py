@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print what was found as JSON")
     args = parser.parse_args(argv)
     if args.list_faces:
+        if args.out or args.aligned_out or args.colour_out:
+            parser.error("--list-faces writes nothing: leave out --out, --aligned-out and --colour-out")
         return run_cli(lambda: _list_faces(args))
     if args.out is None:
         parser.error("--out is required (unless --list-faces)")
