@@ -41,12 +41,12 @@ from .source import SourcePhoto
 # The soft edge of a part against the face's other parts, in working pixels (a Gaussian):
 # the parser's edge is right there, a lip keeps its line.
 CLASS_EDGE_SIGMA = 0.8
-# Parts of the skin's tone and the lips keep their shading and contrast: lightness moves by at
-# most this factor of contrast, and by at most this many CIELAB units (a light face given a tan
-# becomes tanned, not a dark mask).
-TONE_PARTS = frozenset({SKIN, *SKIN_TONE_PARTS, CLASS_NAMES.index("u_lip"), CLASS_NAMES.index("l_lip")})
+# Parts of the skin's tone keep their shading and contrast: lightness contrast scaled by at most
+# this factor, the mean moved by at most this many CIELAB units (a light face given a tan
+# becomes tanned, not a flat dark mask).
+TONE_PARTS = frozenset({SKIN, *SKIN_TONE_PARTS})
 TONE_LIGHTNESS_GAIN = (0.85, 1.2)
-TONE_LIGHTNESS_STEP = 30.0
+TONE_LIGHTNESS_STEP = 45.0
 # Parts whose edge is strands, found by the matte; where it meets the rest over at least
 # this many pixels.
 MATTED_PARTS = frozenset({CLASS_NAMES.index("hair"), CLASS_NAMES.index("hat")})
@@ -57,7 +57,8 @@ FACE_EDGE_BAND = 0.3
 # as hair made a glowing rim.
 FOREGROUND_SPREADS = 2.0
 # How far past the parsed part (a share of the matte's band) the matte may still find the part.
-OUTSIDE_REACH = 0.5  # the band against the face's other parts, as a share of the background's
+OUTSIDE_REACH = 0.5
+PART_INSET = 0.25  # how far inside the parsed part the matte starts, a share of its band  # the band against the face's other parts, as a share of the background's
 
 
 def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generated: np.ndarray | None
@@ -143,8 +144,13 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
                 edge = region & (cv2.dilate(against.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
                 if edge.sum() < MIN_MATTE_EDGE:
                     continue
-                matte = part_matte(pixels, region, against, reach)
-                unknown = (trimap(region, against, reach) == TRIMAP_UNKNOWN) & ~zone
+                # The parsed edge strays a few pixels over the background: the matte starts from
+                # the part a little inside it, so its colours nearby are the part's own.
+                inset = max(0, round(PART_INSET * reach))
+                inner = cv2.erode(region.astype(np.uint8), np.ones((2 * inset + 1,) * 2, np.uint8)) > 0 \
+                    if inset else region
+                matte = part_matte(pixels, inner, against, reach)
+                unknown = (trimap(inner, against, reach) == TRIMAP_UNKNOWN) & ~zone
                 # Past the parsed part the matte's word fades with the distance: a strand a few
                 # pixels out is the part, a patch of background of the part's colour further out
                 # (dark leaves by dark curls) is not.
