@@ -51,14 +51,16 @@ TONE_LIGHTNESS_STEP = 45.0
 # this many pixels.
 MATTED_PARTS = frozenset({CLASS_NAMES.index("hair"), CLASS_NAMES.index("hat")})
 MIN_MATTE_EDGE = 64
-FACE_EDGE_BAND = 0.3
+FACE_EDGE_BAND = 0.3  # the band against the face's other parts (a fringe on the forehead), a share of the background's
 # The matte's estimate of the part's own colour at its edge is held within this many of the
 # part's spreads: where it took in the background (a light wall by dark hair), recolouring it
 # as hair made a glowing rim.
 FOREGROUND_SPREADS = 2.0
 # How far past the parsed part (a share of the matte's band) the matte may still find the part.
 OUTSIDE_REACH = 0.5
-PART_INSET = 0.25  # how far inside the parsed part the matte starts, a share of its band  # the band against the face's other parts, as a share of the background's
+# How far inside the parsed part, on the side it meets, the matte starts (a share of its band):
+# the parsed edge strays a few pixels over the background.
+PART_INSET = 0.25
 
 
 def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generated: np.ndarray | None
@@ -147,10 +149,12 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
                 # The parsed edge strays a few pixels over the background: the matte starts from
                 # the part a little inside it, so its colours nearby are the part's own.
                 inset = max(0, round(PART_INSET * reach))
-                inner = cv2.erode(region.astype(np.uint8), np.ones((2 * inset + 1,) * 2, np.uint8)) > 0 \
-                    if inset else region
-                matte = part_matte(pixels, inner, against, reach)
-                unknown = (trimap(inner, against, reach) == TRIMAP_UNKNOWN) & ~zone
+                facing = cv2.dilate(against.astype(np.uint8), np.ones((2 * inset + 1,) * 2, np.uint8)) > 0 \
+                    if inset else against
+                inner = region & ~facing  # the part less its rim on this side
+                beyond = against | (region & facing)  # the rim given up is the matte's to decide
+                matte = part_matte(pixels, inner, beyond, reach)
+                unknown = (trimap(inner, beyond, reach) == TRIMAP_UNKNOWN) & ~zone
                 # Past the parsed part the matte's word fades with the distance: a strand a few
                 # pixels out is the part, a patch of background of the part's colour further out
                 # (dark leaves by dark curls) is not.
