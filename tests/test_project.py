@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from PIL import Image
 
 from ca2sis.app.state import project, project_reader
-from ca2sis.app.state.document import Face, Studio
+from ca2sis.app.state.document import Document, Face, Studio
 from ca2sis.app.state.gallery import gallery_entries
 from ca2sis.app.state.project import load_project, save_project
 from ca2sis.app.state.project_reader import MAX_FACES
@@ -317,3 +318,11 @@ def test_a_project_cannot_read_files_outside_its_folder(document, tmp_path):
         path.write_text(json.dumps(content))
         with pytest.raises(DataError, match="files folder"):
             load_project(path)
+
+
+def test_a_fifo_at_the_projects_name_is_refused_and_stays_a_fifo(tmp_path):
+    fifo = tmp_path / "trip.ca2sis.json"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="not a regular file"):
+        save_project(Document.__new__(Document), fifo)  # refused before the document is read
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ca2sis.model.errors import DataError
-from ca2sis.model.io.atomic import STALE_SECONDS, named_os_error
+from ca2sis.model.io.atomic import STALE_SECONDS, check_replaceable, named_os_error
 from ca2sis.model.io.cache import content_digest
 from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.io.styles import STYLE_SUFFIX, SavedStyle, style_bytes
@@ -62,6 +62,7 @@ def save_project(document: Document, path: str | Path) -> Path:
     """Write ``document`` as a project; returns the JSON file's path (``project_file``). Slow for a
     project of a large photo (it is written whole, as PNG): run it off the GUI thread."""
     path = project_file(path)
+    check_replaceable(path)  # a FIFO or a device at the project's name is refused, never replaced
     folder = files_folder(path)
     recover_interrupted_save(path)
     old_files = _own_files(path, folder)
