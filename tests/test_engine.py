@@ -366,6 +366,9 @@ def test_a_reference_with_one_eye_closed_lends_its_open_eye_to_both(engine, face
     open_eye = engine.encode_styles(face_b, winking)
     np.testing.assert_allclose(codes[left], open_eye[right], atol=1e-6)
     np.testing.assert_allclose(codes[right], open_eye[right], atol=1e-6)
+    # The photo pipeline says so (ca2sis-edit prints it as a note).
+    notes = PhotoPipeline(engine).plan(edit).notes
+    assert any("no l_eye" in note and "r_eye" in note for note in notes)
     no_eyes = winking.copy()
     no_eyes[no_eyes == right] = part_index("skin")
     with pytest.raises(DataError, match="no l_eye"):  # neither eye: nothing to take, said so

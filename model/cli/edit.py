@@ -242,6 +242,8 @@ def run(args: argparse.Namespace) -> dict:
     target = None if photo is None else PhotoTarget(photo, photo_face.mask, args.paste_region,
                                                     style_from_photo=args.style is None)
     result = PhotoPipeline(engine).render(edit, target, full_photo=True)
+    for note in result.finish.notes if result.finish is not None else ():
+        print(f"note: {note}", file=sys.stderr)
     # All files or none: the images are made first, and nothing is written when any of them fails.
     pngs = [(attention_overlay(result.image, result.attention, part), path) for part, path in attention_outputs]
     if photo is not None:

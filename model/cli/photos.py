@@ -94,7 +94,10 @@ def _render(pipeline: PhotoPipeline, args: argparse.Namespace, edit_from_args: E
     mask = args.mask if args.mask is not None else parsed.mask
     style = Reference(args.style, args.style_mask) if args.style is not None else Reference(parsed.image, parsed.mask)
     target = PhotoTarget(source, parsed.mask, args.paste_region, style_from_photo=args.style is None)
-    return pipeline.render(edit_from_args(args, mask, style), target, full_photo=True)
+    rendered = pipeline.render(edit_from_args(args, mask, style), target, full_photo=True)
+    for note in rendered.finish.notes if rendered.finish is not None else ():
+        print(f"note: {note}", file=sys.stderr)
+    return rendered
 
 
 def _check_face_option(args: argparse.Namespace, several: bool) -> None:

@@ -96,6 +96,7 @@ class Finish:
     match_colour: bool = True
     margin: float = 0.03
     shape_strengths: Mapping[int, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the plan had to decide for the user (a closed eye's partner)
 
     @property
     def feather(self) -> float:

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..inference.engine import Edit, Engine, Result
 from ..io.images import MaskInput, as_mask
-from ..labels import Part, part_index
+from ..io.styles import SavedStyle
+from ..labels import CLASS_NAMES, Part, pair_partner, part_index
 from .colour import (
     SKIN,
     SKIN_TONE_PARTS,
@@ -99,11 +100,18 @@ class PhotoPipeline:
         original = engine.load_mask(original_mask) if original_mask is not None else style_mask
         count = engine.config.num_classes
         colours = {}
+        notes: list[str] = []
         own_white = white_point(style_image, style_mask) if edit.match_colour and edit.part_styles else None
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
                 # A face's part colour (a closed eye: the open one's), or a saved style's.
+                partner = pair_partner(index)
+                if partner is not None and not isinstance(reference, SavedStyle) and alpha > 0:
+                    mask = engine.load_reference(reference)[1]
+                    if not (mask == index).any() and (mask == partner).any():
+                        notes.append(f"the reference shows no {CLASS_NAMES[index]}: its {CLASS_NAMES[partner]} "
+                                     "serves both")
                 target, reference_white = reference_part_colour(engine, reference, index)
                 if target is None or alpha <= 0:
                     continue
@@ -126,7 +134,7 @@ class PhotoPipeline:
         strengths = {part_index(part, count): float(alpha) for part, (_, alpha) in edit.part_shapes.items()}
         return Finish(original, engine.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
                       confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
-                      shape_strengths={part: strengths[part] for part in reshaped})
+                      shape_strengths={part: strengths[part] for part in reshaped}, notes=tuple(notes))
 
     def render(self, edit: Edit, photo: PhotoTarget | None = None, preview: bool = False,
                full_photo: bool = False) -> Rendered:
