@@ -205,6 +205,7 @@ TEETH_MIN_LIGHTNESS = 55.0  # the mouth's pixels at least this light are teeth (
 WHITE_MAX_CHROMA = 25.0  # whites this colourful are no white (a red eye, lipstick on a tooth)
 MIN_WHITE_PIXELS = 8
 ADAPTATION_RANGE = (0.7, 1.4)
+EXPOSURE_RANGE = (0.4, 2.5)
 # Real skins (the cheeks of 400 training faces of celebamask-mini, `benchmarks/skin_range.py`):
 # chroma from its 5th percentile, hue (degrees, CIELAB) between its 5th and 95th percentiles. A
 # skin edit stays inside unless the photo's own skin is outside (a black-and-white photo, a cast).
@@ -225,9 +226,9 @@ def srgb(linear: np.ndarray) -> np.ndarray:
 
 
 def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    """The colour of white in a face photo (linear RGB, channels summing to 3): the median of
-    the whites of its eyes (``white_of_eye_threshold``) and its teeth; None when it shows too
-    little of either (eyes closed, mouth shut)."""
+    """The colour of white in a face photo (linear RGB): the median of the whites of its eyes
+    (``white_of_eye_threshold``) and its teeth; None when it shows too little of either (eyes
+    closed, mouth shut). Its level tells the photo's exposure, its balance the light's colour."""
     mask = at_size(mask, image.shape[0])
     lab = to_lab(image)
     lightness, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
@@ -235,22 +236,31 @@ def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     for eye in IRIS_PARTS:
         region = mask == eye
         if region.sum() >= MIN_PART_PIXELS:
-            whites |= region & (lightness > white_of_eye_threshold(lightness[region]))
+            white = region & (lightness > white_of_eye_threshold(lightness[region]))
+            if white.sum() < MIN_WHITE_PIXELS:  # an eye of one even tone: its lightest quarter
+                white = region & (lightness >= np.percentile(lightness[region], 75))
+            whites |= white
     whites |= (mask == MOUTH) & (lightness >= TEETH_MIN_LIGHTNESS)
     whites &= chroma < WHITE_MAX_CHROMA
     if whites.sum() < MIN_WHITE_PIXELS:
         return None
-    white = np.median(linear_rgb(image[whites]), axis=0)
-    return (3.0 * white / max(float(white.sum()), 1e-6)).astype(np.float32)
+    return np.median(linear_rgb(image[whites]), axis=0).astype(np.float32)
 
 
 def adapted(colour: PartColour, source_white: np.ndarray | None, target_white: np.ndarray | None) -> PartColour:
     """``colour`` seen under light whose white is ``target_white`` instead of ``source_white``
-    (as the person's part would look in the other photo); unchanged when either is unknown."""
+    (as the person's part would look in the other photo): the light's colour (per-channel gains
+    in linear light, within ``ADAPTATION_RANGE``) and its level (``EXPOSURE_RANGE``: a low-key
+    photo's whites are grey); unchanged when either white is unknown."""
     if source_white is None or target_white is None:
         return colour
-    gains = np.clip(target_white / np.maximum(source_white, 1e-6), *ADAPTATION_RANGE)
-    rgb = srgb(linear_rgb(from_lab(colour.mean[None, None]))[0, 0] * gains)
+    source_level, target_level = float(source_white.mean()), float(target_white.mean())
+    if source_level <= 1e-4 or target_level <= 1e-4:
+        return colour
+    balance = np.clip((target_white / target_level) / np.maximum(source_white / source_level, 1e-6),
+                      *ADAPTATION_RANGE)
+    level = float(np.clip(target_level / source_level, *EXPOSURE_RANGE))
+    rgb = srgb(linear_rgb(from_lab(colour.mean[None, None]))[0, 0] * balance * level)
     return PartColour(to_lab(rgb[None, None])[0, 0], colour.spread)
 
 
