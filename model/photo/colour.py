@@ -205,7 +205,6 @@ TEETH_MIN_LIGHTNESS = 55.0  # the mouth's pixels at least this light are teeth (
 WHITE_MAX_CHROMA = 25.0  # whites this colourful are no white (a red eye, lipstick on a tooth)
 MIN_WHITE_PIXELS = 8
 ADAPTATION_RANGE = (0.7, 1.4)
-EXPOSURE_RANGE = (0.4, 2.5)
 # Real skins (the cheeks of 400 training faces of celebamask-mini, `benchmarks/skin_range.py`):
 # chroma from its 5th percentile, hue (degrees, CIELAB) between its 5th and 95th percentiles. A
 # skin edit stays inside unless the photo's own skin is outside (a black-and-white photo, a cast).
@@ -228,7 +227,7 @@ def srgb(linear: np.ndarray) -> np.ndarray:
 def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """The colour of white in a face photo (linear RGB): the median of the whites of its eyes
     (``white_of_eye_threshold``) and its teeth; None when it shows too little of either (eyes
-    closed, mouth shut). Its level tells the photo's exposure, its balance the light's colour."""
+    closed, mouth shut). Its balance tells the light's colour."""
     mask = at_size(mask, image.shape[0])
     lab = to_lab(image)
     lightness, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
@@ -249,9 +248,11 @@ def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
 
 def adapted(colour: PartColour, source_white: np.ndarray | None, target_white: np.ndarray | None) -> PartColour:
     """``colour`` seen under light whose white is ``target_white`` instead of ``source_white``
-    (as the person's part would look in the other photo): the light's colour (per-channel gains
-    in linear light, within ``ADAPTATION_RANGE``) and its level (``EXPOSURE_RANGE``: a low-key
-    photo's whites are grey); unchanged when either white is unknown."""
+    (as the person's part would look in the other photo): per-channel gains in linear light
+    on the whites' balance, within ``ADAPTATION_RANGE``; unchanged when either white is unknown.
+    Only the light's colour: the whites' level (the exposure) varies with the shade over the
+    eyes and teeth far more than with the photo's exposure (tried on the framed photos, it
+    made lips and skins far too light or dark)."""
     if source_white is None or target_white is None:
         return colour
     source_level, target_level = float(source_white.mean()), float(target_white.mean())
@@ -259,8 +260,7 @@ def adapted(colour: PartColour, source_white: np.ndarray | None, target_white: n
         return colour
     balance = np.clip((target_white / target_level) / np.maximum(source_white / source_level, 1e-6),
                       *ADAPTATION_RANGE)
-    level = float(np.clip(target_level / source_level, *EXPOSURE_RANGE))
-    rgb = srgb(linear_rgb(from_lab(colour.mean[None, None]))[0, 0] * balance * level)
+    rgb = srgb(linear_rgb(from_lab(colour.mean[None, None]))[0, 0] * balance)
     return PartColour(to_lab(rgb[None, None])[0, 0], colour.spread)
 
 
