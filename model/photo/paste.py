@@ -104,7 +104,7 @@ def paste_back(photo: SourcePhoto, face: np.ndarray, region: np.ndarray, anchor:
     region: bool (s, s), where to paste, in aligned pixels of any side s (usually the
         mask's); anchor: bool (s, s), pixels to match colours on (None: no colour match);
     finish: how the face is finished against the photo (detail, reference colours, see
-        ``finishing.py``); None: the generated face as it is, light-matched on the anchor.
+        ``finish.py``); None: the generated face as it is, light-matched on the anchor.
     blend: float (s, s), the blend weight (``Finish.blend``, 0 outside ``region``, faded at
         the crop's border unless the finish recolours) instead of the region faded over
         ``feather`` of the side inside its edge.
