@@ -326,3 +326,114 @@ def test_a_fifo_at_the_projects_name_is_refused_and_stays_a_fifo(tmp_path):
     with pytest.raises(DataError, match="not a regular file"):
         save_project(Document.__new__(Document), fifo)  # refused before the document is read
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+# ---- a group photo: every face of the photo kept (issue 38) ---------------------------------
+def two_face_group():
+    """Two fixture faces side by side in one 512 x 256 photo, as the finder would give them (no
+    face reader needed): each face cut out at twice the photo's scale."""
+    from ca2sis.app.state.group_photo import GroupPhoto
+    from ca2sis.model.faces.group import FaceInPhoto
+
+    from conftest import FACE_DATA
+
+    stems = [path.stem for path in sorted((FACE_DATA / "images").glob("*.jpg"))[0:5:4]]
+    images = [np.array(Image.open(FACE_DATA / "images" / f"{stem}.jpg").convert("RGB")) for stem in stems]
+    pixels = np.ascontiguousarray(np.concatenate(images, axis=1))
+    faces, found = [], []
+    for index, stem in enumerate(stems):
+        photo = SourcePhoto(pixels, np.array([[2.0, 0.0, -512.0 * index], [0.0, 2.0, 0.0]]), 512, "two.png")
+        faces.append(Face.load(images[index], FACE_DATA / "masks" / f"{stem}.png", f"two (face {index + 1})",
+                               "two.png", photo))
+        found.append(FaceInPhoto(index + 1, (256 * index + 40, 40, 256 * index + 216, 216),
+                                 (256 * index + 128.0, 128.0), 256.0, False))
+    return GroupPhoto(pixels, faces, found, current=0)
+
+
+def edited_group():
+    """Face 1 with new hair (seed 3), face 2 with new hair (seed 5) and its nose reshaped; face 2 edited last."""
+    from ca2sis.model.labels import CLASS_NAMES
+
+    group = two_face_group()
+    studio = Studio(group.faces[0])
+    studio.set_random_style(CLASS_NAMES.index("hair"), 3)
+    group.select(studio, 1)
+    studio.set_random_style(CLASS_NAMES.index("hair"), 5)
+    studio.set_shape_source(group.faces[0])
+    studio.set_shape_alpha(CLASS_NAMES.index("nose"), 0.5)
+    return group, studio
+
+
+def reopen(path: Path):
+    """What the studio does on Open project: the document taken up, the group photo around it."""
+    from ca2sis.app.state.group_photo import GroupPhoto
+    from ca2sis.app.state.project import load_project_faces
+
+    document, faces = load_project_faces(path)
+    assert faces is not None
+    studio = Studio(document.photo_face)
+    studio.replace_document(document, "Open project")
+    return GroupPhoto.from_project(document, faces), studio
+
+
+def test_a_group_photo_project_reopens_with_every_faces_edits(tmp_path):
+    from ca2sis.model.labels import CLASS_NAMES
+
+    hair, nose = CLASS_NAMES.index("hair"), CLASS_NAMES.index("nose")
+    group, studio = edited_group()
+    path = save_project(studio.document, tmp_path / "two", group.project_faces(studio))
+    content = json.loads(path.read_text())
+    assert content["version"] == 2 and len(content["photo_faces"]["faces"]) == 2
+    assert (path.parent / "two_files" / "face1-mask.png").is_file()  # face 1's own mask; face 2's is mask.png
+
+    opened, reopened = reopen(path)
+    assert opened.current == 1 and opened.numbers == [1, 2] and np.array_equal(opened.pixels, group.pixels)
+    assert reopened.document.random_parts[hair].seed == 5 and reopened.document.shape_alphas[nose] == 0.5
+    assert reopened.document.photo_face is opened.faces[1]
+    opened.select(reopened, 0)  # face 1: its edit is back
+    assert reopened.document.random_parts[hair].seed == 3 and reopened.document.photo_face is opened.faces[0]
+    assert reopened.document.shape_alphas == {}
+    # Both faces' edits are what Save result writes, the photo decoded once for both.
+    assert [index for index, _, _ in opened.save_jobs(reopened)] == [0, 1]
+    assert opened.faces[0].photo.pixels is opened.faces[1].photo.pixels
+    # Saved again from there (face 1 being edited now) and reopened: the same two edits.
+    save_project(reopened.document, path, opened.project_faces(reopened))
+    again, studio_again = reopen(path)
+    assert again.current == 0 and studio_again.document.random_parts[hair].seed == 3
+    again.select(studio_again, 1)
+    assert studio_again.document.random_parts[hair].seed == 5 and studio_again.document.shape_alphas[nose] == 0.5
+    # A project of one face is written as before (version 1) and an old one still loads.
+    single = save_project(studio.document, tmp_path / "one")
+    assert json.loads(single.read_text())["version"] == 1 and "photo_faces" not in json.loads(single.read_text())
+    assert load_project(single).random_parts[hair].seed == 5
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda faces: faces.update(current=7), "current face 7 is not one of its 2 faces"),
+    (lambda faces: faces.update(faces=faces["faces"] * 20), "lists 40 faces"),
+    (lambda faces: faces["faces"][1]["found"].update(box=[0, 0, 10**400, 5]), "not a whole number"),
+    (lambda faces: faces["faces"][1]["found"].update(side=float("nan")), "not a number"),
+    (lambda faces: faces["faces"][0]["photo_face"].update(matrix=[[1e300, 0, 0], [0, 1, 0]]), "alignment"),
+    (lambda faces: faces["faces"][0]["document"]["part_styles"].update(hiar={}), "unknown part 'hiar'"),
+    (lambda faces: faces["faces"][0]["photo_face"].update(photo="../../etc/passwd"), "missing"),
+], ids=["current", "count", "box", "side", "matrix", "part", "link"])
+def test_a_crafted_group_photo_project_is_a_data_error(tmp_path, change, message):
+    group, studio = edited_group()
+    path = save_project(studio.document, tmp_path / "two", group.project_faces(studio))
+    rewrite(path, lambda content: change(content["photo_faces"]))
+    with pytest.raises(DataError, match=message):
+        load_project(path)
+
+
+@pytest.mark.slow
+def test_a_reopened_group_photo_project_renders_both_faces(tiny_weights, tmp_path):
+    from ca2sis.model.photo.pipeline import PhotoPipeline
+
+    group, studio = edited_group()
+    path = save_project(studio.document, tmp_path / "two", group.project_faces(studio))
+    opened, reopened = reopen(path)
+    pipeline = PhotoPipeline(Engine.from_pretrained(tiny_weights, backend="torch"))
+    composed = opened.compose(pipeline, opened.save_jobs(reopened))  # Save result after reopening
+    changed = np.any(composed != opened.pixels, axis=-1)
+    assert changed[:, :240].any() and changed[:, 272:].any()  # both faces' edits are in the photo
+    assert np.array_equal(composed, group.compose(pipeline, group.save_jobs(studio)))  # as before saving

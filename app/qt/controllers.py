@@ -51,7 +51,8 @@ from ..state.events import Change, ChangeKind
 from ..state.gallery import Gallery, read_photo
 from ..state.onnx_upgrade import export_and_load, needs_export
 from ..state.photo_edit import PhotoTarget
-from ..state.project import load_project, project_file, save_project
+from ..state.project import load_project_faces, project_file, save_project
+from ..state.project_reader import PhotoFaces
 from ..state.rendering import RenderedView, RenderRequest, photo_target, render
 from ..state.template import mean_face_mask
 from .canvas import MaskCanvas
@@ -243,12 +244,13 @@ class ProjectController:
         """Replace the document by a project's (read in the background: a project holds a whole photo)."""
         name = Path(path).name
         self.status_bar.showMessage(f"Opening {elided(name)}…")
-        self.tasks.start(lambda: load_project(path), lambda document: self._opened(document, name),
+        self.tasks.start(lambda: load_project_faces(path), lambda read: self._opened(*read, name),
                          lambda message: self.show_error(f"Cannot open {name}", message))
 
-    def _opened(self, document: Document, name: str) -> None:
+    def _opened(self, document: Document, photo_faces: PhotoFaces | None, name: str) -> None:
         self.studio.replace_document(document, f"Open project {name}")
         self.studio.history.set_clean()
+        self.photos.groups.opened_project(document, photo_faces)  # a group photo: every face's edits back
         self.status_bar.showMessage(f"Opened {name}", 5000)
 
     def _use(self, change: Callable[[], object], name: str) -> None:
@@ -265,14 +267,15 @@ class ProjectController:
         target = project_file(path)
         document = self.studio.document
         document = dataclasses.replace(document, mask=document.mask.copy())  # strokes paint the mask in place
+        photo_faces, kept = self.photos.groups.project_faces()  # a group photo: every face (None: one face)
         revision = self._revision
         self.status_bar.showMessage(f"Saving {elided(target.name)}…")
 
         def write() -> Path:
             with self._save_lock:
-                return save_project(document, target)
+                return save_project(document, target, photo_faces)
 
-        self.tasks.start(write, lambda written: self._saved(written, revision),
+        self.tasks.start(write, lambda written: (self.photos.groups.kept(kept), self._saved(written, revision)),
                          lambda message: self.show_error("The project was not saved", message), writes=target.name)
         return target
 

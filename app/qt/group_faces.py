@@ -24,8 +24,9 @@ from ca2sis.model.photo.source import SourcePhoto, save_image
 from ca2sis.model.photo.source import read_photo as read_source_photo
 
 from ..state.display import elided
-from ..state.document import Face
+from ..state.document import Document, Face
 from ..state.group_photo import GroupPhoto, read_group_photo
+from ..state.project_reader import PhotoFaces
 from ..state.rendering import RenderRequest
 
 if TYPE_CHECKING:
@@ -83,6 +84,13 @@ class GroupFaces:
             self.photos.status_bar.showMessage(
                 f"{len(read.found)} faces, numbered left to right: editing face {read.current + 1}; click another "
                 "on the photo (View: Photo or Before | after) to edit it", 10000)
+
+    def opened_project(self, document: Document, photo_faces: PhotoFaces | None) -> None:
+        """A project was opened: the group photo it keeps, every face's edits back (None: one face)."""
+        self.group = None if photo_faces is None else GroupPhoto.from_project(document, photo_faces)
+        self._backdrop, self._written = None, {}
+        if self.group is not None:
+            self._compose_backdrop(self.group, self.group.current)
 
     # ---- choosing a face -------------------------------------------------------------------
     def select(self, index: int) -> None:
@@ -172,6 +180,20 @@ class GroupFaces:
         return drawn
 
     # ---- saving --------------------------------------------------------------------------
+    def project_faces(self) -> tuple[PhotoFaces | None, dict[int, object]]:
+        """What a project keeps of the group photo (None: one face) and each face's newest undo
+        step now, for ``kept`` once the project is written (taken on the GUI thread)."""
+        group = self.active()
+        if group is None:
+            return None, {}
+        steps = {index: _newest_step(history) for index, history in group.histories(self.photos.studio).items()}
+        return group.project_faces(self.photos.studio), steps
+
+    def kept(self, steps: dict[int, object]) -> None:
+        """A project or *Save result* has kept every face's edits up to ``steps``."""
+        if steps:
+            self._written = steps
+
     def may_quit(self, parent: QWidget) -> bool:
         """True when no other face has unsaved edits, or the user chose to quit without them."""
         others = self.unsaved_faces()
@@ -179,14 +201,14 @@ class GroupFaces:
             return True
         faces = f"Face{'s' if len(others) > 1 else ''} {', '.join(map(str, others))}"
         answer = QMessageBox.question(
-            parent, "Unsaved faces", f"{faces} of the photo {'have' if len(others) > 1 else 'has'} edits that only "
-            "Save result keeps (a project keeps the face being edited).\n\nQuit without them?",
+            parent, "Unsaved faces", f"{faces} of the photo {'have' if len(others) > 1 else 'has'} edits that "
+            "neither a project nor Save result has kept.\n\nQuit without them?",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Discard
 
     def unsaved_faces(self) -> list[int]:
         """The numbers of the faces other than the one being edited whose edits neither a project
-        (it keeps the face being edited) nor *Save result* since their last change has kept."""
+        nor *Save result* since their last change has kept."""
         group = self.active()
         if group is None:
             return []

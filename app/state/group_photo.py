@@ -6,7 +6,8 @@ the document and history of the face it leaves and takes up those of the face ch
 document the first time), so each face's edits and undo survive switching. *Save result*
 writes the photo with every face's edits (``compose``): each face edited in turn, left to
 right, its edit pasted into the photo before the next and kept to that face's share of it,
-so a face nobody edited keeps its bytes.
+so a face nobody edited keeps its bytes. A project keeps every face (``project_faces``) and
+gives them back (``from_project``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ca2sis.model.photo.source import SourcePhoto, read_photo_faces
 from .document import Document, Face, Studio
 from .history import History
 from .photo_edit import PhotoTarget, paste_plan
+from .project_reader import PhotoFaces
 
 
 @dataclass
@@ -39,6 +41,8 @@ class GroupPhoto:
     found: list[FaceInPhoto]
     current: int
     _left: dict[int, tuple[Document, History]] = field(default_factory=dict)
+    # Documents a project gave back for faces not chosen since (a new undo history when chosen).
+    _opened: dict[int, Document] = field(default_factory=dict)
 
     @property
     def numbers(self) -> list[int]:
@@ -55,13 +59,14 @@ class GroupPhoto:
         if index == self.current:
             return
         self._left[self.current] = (studio.document, studio.history)
-        document, history = self._left.pop(index, (Document.from_face(face), None))
+        opened = self._opened.pop(index, None)
+        document, history = self._left.pop(index, (opened or Document.from_face(face), None))
         studio.switch_document(document, history)
         self.current = index
 
     def documents(self, studio: Studio) -> dict[int, Document]:
         """The document of every face that has edits, the current one included, by face index."""
-        documents = {index: document for index, (document, _) in self._left.items()}
+        documents = {**self._opened, **{index: document for index, (document, _) in self._left.items()}}
         documents[self.current] = studio.document
         return {index: document for index, document in sorted(documents.items())
                 if _has_edits(document, self.faces[index])}
@@ -89,6 +94,19 @@ class GroupPhoto:
     def histories(self, studio: Studio) -> dict[int, History]:
         """Every face's undo history that exists yet (the current face's is the studio's), by face index."""
         return {**{index: history for index, (_, history) in self._left.items()}, self.current: studio.history}
+
+    def project_faces(self, studio: Studio) -> PhotoFaces:
+        """What a project keeps of the photo (taken on the GUI thread, masks copied: strokes paint
+        them in place): every face, and the documents of those with edits."""
+        documents = {index: replace(document, mask=document.mask.copy())
+                     for index, document in self.documents(studio).items() if index != self.current}
+        return PhotoFaces(list(self.found), list(self.faces), self.current, documents)
+
+    @classmethod
+    def from_project(cls, document: Document, faces: PhotoFaces) -> GroupPhoto:
+        """The group photo a project gave back, ``document`` (the face being edited) included."""
+        return cls(document.photo_face.photo.pixels, faces.faces, faces.found, faces.current,
+                   _opened=dict(faces.documents))
 
     def face_at(self, x: float, y: float) -> int | None:
         """The index of the face at photo pixel (x, y): the one whose box holds it, else None."""

@@ -7,6 +7,13 @@
     portrait_files/<key>_mask.png and its mask
     portrait_files/photo.png      the whole photo a face was cut out of, when editing inside
                                   it (with its ICC profile; the alignment is in the JSON)
+    portrait_files/face<N>-mask.png   a group photo (several faces): the painted mask of face N
+    portrait_files/face<N>-ghost.png  when it has edits and is not the face being edited
+
+A project of a group photo (version 2) also lists every face of the photo under
+``photo_faces``: each one's place in the photo (number, box), its cut-out face and alignment
+and, for a face with edits other than the one being edited, its document (the same fields as
+the project's own). A project of one face is written as version 1, as before.
 
 PNG is lossless, so every array comes back bit for bit. The files are written to a
 temporary folder first and swapped in at the end: a failed save leaves the last good
@@ -35,10 +42,11 @@ from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.source import save_image
 
 from .document import Document, Face
-from .project_reader import MAX_PROJECT_BYTES, read_document
+from .project_reader import MAX_PROJECT_BYTES, PhotoFaces, read_project
 
 PROJECT_FORMAT = "ca2sis-project"
-PROJECT_VERSION = 1
+PROJECT_VERSION = 2  # 2: a group photo's faces (photo_faces); a project of one face is still written as 1
+READ_VERSIONS = (1, 2)
 PROJECT_SUFFIX = ".ca2sis.json"
 def project_file(path: str | Path) -> Path:
     """Where ``save_project(document, path)`` writes: ``path`` ending in ``.ca2sis.json``, or for a
@@ -58,9 +66,11 @@ def files_folder(path: Path) -> Path:
     return path.with_name(name + "_files")
 
 
-def save_project(document: Document, path: str | Path) -> Path:
-    """Write ``document`` as a project; returns the JSON file's path (``project_file``). Slow for a
-    project of a large photo (it is written whole, as PNG): run it off the GUI thread."""
+def save_project(document: Document, path: str | Path, photo_faces: PhotoFaces | None = None) -> Path:
+    """Write ``document`` as a project; returns the JSON file's path (``project_file``). With
+    ``photo_faces`` (a group photo: ``GroupPhoto.project_faces``) every face of the photo and the
+    documents of those with edits are kept too. Slow for a project of a large photo (it is
+    written whole, as PNG): run it off the GUI thread."""
     path = project_file(path)
     check_replaceable(path)  # a FIFO or a device at the project's name is refused, never replaced
     folder = files_folder(path)
@@ -71,7 +81,7 @@ def save_project(document: Document, path: str | Path) -> Path:
     staging = folder.with_name(f".{folder.name}.saving-{token}")
     staging.mkdir(parents=True)
     try:
-        return _write_project(document, path, folder, staging, old_files, token)
+        return _write_project(document, photo_faces, path, folder, staging, old_files, token)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # only there when the save failed
 
@@ -143,7 +153,15 @@ def _own_files(path: Path, folder: Path) -> set[str]:
             named.add(content["photo_face"].get("photo"))
         for entry in dict(content["faces"]).values():
             named |= {entry["image"], entry["mask"]}
-        named |= {entry.get("style") for entry in dict(content["part_styles"]).values()}  # saved styles
+        documents = [content]
+        for entry in (content.get("photo_faces") or {}).get("faces", []):  # a group photo's faces
+            if isinstance(entry.get("photo_face"), dict):
+                named.add(entry["photo_face"].get("photo"))
+            if isinstance(entry.get("document"), dict):
+                documents.append(entry["document"])
+        for document in documents:
+            named |= {document["mask"], document.get("ghost")}
+            named |= {entry.get("style") for entry in dict(document["part_styles"]).values()}  # saved styles
     except (KeyError, TypeError, ValueError, AttributeError):
         named = set()
     others = sorted(entry.name for entry in folder.iterdir() if entry.name not in named or not entry.is_file())
@@ -153,9 +171,8 @@ def _own_files(path: Path, folder: Path) -> set[str]:
     return {entry.name for entry in folder.iterdir()}
 
 
-def _write_project(
-    document: Document, path: Path, folder: Path, staging: Path, old_files: set[str], token: str
-) -> Path:
+def _write_project(document: Document, photo_faces: PhotoFaces | None, path: Path, folder: Path, staging: Path,
+                   old_files: set[str], token: str) -> Path:
 
     faces: dict[str, dict[str, str]] = {}
 
@@ -173,35 +190,52 @@ def _write_project(
         (staging / name).write_bytes(data)
         return name
 
-    save_png(mask_image(document.mask), staging / "mask.png")
-    if document.ghost is not None:
-        save_png(document.ghost, staging / "ghost.png")
-    photo_face = None
-    if document.photo_face is not None and document.photo_face.photo is not None:
-        photo = document.photo_face.photo
-        save_image(photo.pixels, staging / "photo.png", icc_profile=photo.icc_profile)
-        photo_face = {"face": keep(document.photo_face), "photo": "photo.png", "name": photo.name,
-                      "matrix": photo.matrix.tolist(), "aligned_size": photo.aligned_size}
+    def keep_photo_face(face: Face | None) -> dict | None:  # the photo is written once for all its faces
+        if face is None or face.photo is None:
+            return None
+        photo = face.photo
+        if not (staging / "photo.png").exists():
+            save_image(photo.pixels, staging / "photo.png", icc_profile=photo.icc_profile)
+        return {"face": keep(face), "photo": "photo.png", "name": photo.name, "matrix": photo.matrix.tolist(),
+                "aligned_size": photo.aligned_size}
+
+    def document_content(document: Document, prefix: str) -> dict[str, Any]:
+        save_png(mask_image(document.mask), staging / f"{prefix}mask.png")
+        if document.ghost is not None:
+            save_png(document.ghost, staging / f"{prefix}ghost.png")
+        return {
+            "mask": f"{prefix}mask.png",
+            "ghost": f"{prefix}ghost.png" if document.ghost is not None else None,
+            "base": keep(document.base),
+            "part_styles": {CLASS_NAMES[part]: {"face": keep(style.face), "strength": style.strength,
+                                                **({} if style.saved is None else {"style": keep_style(style.saved)})}
+                            for part, style in sorted(document.part_styles.items())},
+            "random_parts": {CLASS_NAMES[part]: {"seed": style.seed, "strength": style.strength}
+                             for part, style in sorted(document.random_parts.items())},
+            "shape_source": keep(document.shape_source) if document.shape_source is not None else None,
+            "shape_alphas": {CLASS_NAMES[part]: alpha for part, alpha in sorted(document.shape_alphas.items())},
+            "render_options": {"global_edit": document.render_options.global_edit,
+                               "paste_region": document.render_options.paste_region},
+            "result_view": document.result_view,
+        }
+
     content: dict[str, Any] = {
         "format": PROJECT_FORMAT,
-        "version": PROJECT_VERSION,
+        "version": 1 if photo_faces is None else PROJECT_VERSION,
         "files": folder.name,
-        "mask": "mask.png",
-        "ghost": "ghost.png" if document.ghost is not None else None,
-        "base": keep(document.base),
-        "part_styles": {CLASS_NAMES[part]: {"face": keep(style.face), "strength": style.strength,
-                                            **({} if style.saved is None else {"style": keep_style(style.saved)})}
-                        for part, style in sorted(document.part_styles.items())},
-        "random_parts": {CLASS_NAMES[part]: {"seed": style.seed, "strength": style.strength}
-                         for part, style in sorted(document.random_parts.items())},
-        "shape_source": keep(document.shape_source) if document.shape_source is not None else None,
-        "shape_alphas": {CLASS_NAMES[part]: alpha for part, alpha in sorted(document.shape_alphas.items())},
-        "photo_face": photo_face,
-        "render_options": {"global_edit": document.render_options.global_edit,
-                           "paste_region": document.render_options.paste_region},
-        "result_view": document.result_view,
-        "faces": faces,
+        **document_content(document, ""),
+        "photo_face": keep_photo_face(document.photo_face),
     }
+    if photo_faces is not None:
+        content["photo_faces"] = {"current": photo_faces.current, "faces": [
+            {"found": {"number": found.number, "box": [int(value) for value in found.box],
+                       "centre": [float(value) for value in found.centre], "side": float(found.side),
+                       "cut_by_frame": bool(found.cut_by_frame), "overlaps": [int(value) for value in found.overlaps]},
+             "photo_face": keep_photo_face(face) if index != photo_faces.current else content["photo_face"],
+             "document": (document_content(photo_faces.documents[index], f"face{index + 1}-")
+                          if index in photo_faces.documents and index != photo_faces.current else None)}
+            for index, (found, face) in enumerate(zip(photo_faces.found, photo_faces.faces))]}
+    content["faces"] = faces
     tmp = path.with_name(f".{path.name}.{token}.tmp")
     # Swap the new files in, then the JSON that names them (the commit: see recover_interrupted_save).
     old = folder.with_name(f".{folder.name}.old-{token}")
@@ -242,6 +276,13 @@ def load_project(path: str | Path) -> Document:
     """Read a project written by ``save_project``; a DataError says what is wrong.
 
     Slow for a project of a large photo (it decodes the photo): run it off the GUI thread."""
+    return load_project_faces(path)[0]
+
+
+def load_project_faces(path: str | Path) -> tuple[Document, PhotoFaces | None]:
+    """Read a project written by ``save_project``: its document and, for a group photo, every
+    face of the photo (``GroupPhoto.from_project`` takes them up). Off the GUI thread, as
+    ``load_project``."""
     path = Path(path)
     try:
         recover_interrupted_save(path)
@@ -255,7 +296,7 @@ def load_project(path: str | Path) -> Document:
         raise DataError(f"{path}: not a readable ca2sis project ({error})") from None
     if not isinstance(content, dict) or content.get("format") != PROJECT_FORMAT:
         raise DataError(f"{path}: not a ca2sis project file")
-    if content.get("version") != PROJECT_VERSION:
-        raise DataError(f"{path}: project version {content.get('version')!r:.40} is not supported (this is "
-                        "version 1)")
-    return read_document(path, content)
+    if content.get("version") not in READ_VERSIONS or isinstance(content.get("version"), bool):
+        raise DataError(f"{path}: project version {content.get('version')!r:.40} is not supported (this ca2sis "
+                        f"reads versions {', '.join(map(str, READ_VERSIONS))})")
+    return read_project(path, content)

@@ -7,6 +7,8 @@ project and what is wrong. ``project.load_project`` reads the JSON and hands it 
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ca2sis.model.errors import DataError, check_fraction
+from ca2sis.model.faces.group import FaceInPhoto
 from ca2sis.model.io.decode import decode_file
 from ca2sis.model.io.styles import SavedStyle, read_style
 from ca2sis.model.labels import NUM_CLASSES, part_index
@@ -23,9 +26,11 @@ from .document import CANVAS_SIZE, RESULT_VIEWS, Document, Face, PartStyle, Rand
 
 # Bounds on what a project file may say (a crafted one must not exhaust memory or time, or load
 # values that fail every render later). Ours stay far inside: a few KB, at most 22 faces (the
-# base, the shape source, the photo's face and one per part).
+# base, the shape source, the photo's face and one per part) for each face of a group photo.
 MAX_PROJECT_BYTES = 1 << 20
-MAX_FACES = 64
+MAX_FACES = 256
+MAX_PHOTO_FACES = 32  # the faces of a group photo a project keeps
+MAX_PHOTO_SIDE = 1 << 20  # a face's box and centre lie within this many pixels of the photo
 MAX_TEXT = 1024  # a face's or photo's name, a source
 MAX_SEED = 2**63 - 1
 MAX_ALIGNED_SIZE = 4096  # the crop side the face was parsed at (the parser's size: 512)
@@ -156,14 +161,27 @@ def _alignment(entry: dict, path: Path) -> tuple[np.ndarray, int]:
     return matrix, size
 
 
+@dataclass
+class PhotoFaces:
+    """Every face of a group photo that a project keeps: the finder's ``found`` faces (left to
+    right), each one's ``faces[i]`` (None: it cannot be edited alone), the ``documents`` of the
+    faces with edits other than the one being edited (``current``: the project's document)."""
+
+    found: list[FaceInPhoto]
+    faces: list[Face | None]
+    current: int
+    documents: dict[int, Document] = field(default_factory=dict)
+
+
 class ProjectReader:
     """Reads a project's faces as they are referred to: a face nothing refers to is never decoded,
-    and a PNG that several faces name is decoded once."""
+    and a PNG that several faces name is decoded once (the photo of a group's faces too)."""
 
     def __init__(self, path: Path, folder: Path, entries: dict):
         self.path, self.folder, self.entries = path, folder, entries
         self._arrays: dict[tuple[str, str], np.ndarray] = {}
         self._faces: dict[str, Face] = {}
+        self._photos: dict[str, tuple[np.ndarray, bytes | None]] = {}
 
     def png(self, name: Any, kind: str) -> np.ndarray:
         file = _inside(self.folder, name, kind, self.path)
@@ -190,50 +208,124 @@ class ProjectReader:
         cut = self.face(entry["face"])
         name = _text(entry.get("name", ""), "the photo's name", self.path)
         file = _inside(self.folder, entry["photo"], "photo", self.path)
-        profile: list[bytes | None] = [None]
+        if file.name not in self._photos:  # every face of a group photo names the same photo
+            profile: list[bytes | None] = [None]
 
-        def convert(image: Image.Image) -> np.ndarray:
-            profile[0] = image.info.get("icc_profile") or None
-            return np.array(image.convert("RGB"), dtype=np.uint8)
+            def convert(image: Image.Image) -> np.ndarray:
+                profile[0] = image.info.get("icc_profile") or None
+                return np.array(image.convert("RGB"), dtype=np.uint8)
 
-        pixels = decode_file(file, convert)
-        photo = SourcePhoto(pixels, matrix, aligned_size, name or file.name, profile[0])
+            self._photos[file.name] = (decode_file(file, convert), profile[0])
+        pixels, icc_profile = self._photos[file.name]
+        photo = SourcePhoto(pixels, matrix, aligned_size, name or file.name, icc_profile)
         return Face(cut.name, cut.image, cut.mask, cut.source, photo)
+
+    def photo_faces(self, entry: Any, current_face: Face | None) -> PhotoFaces | None:
+        """The faces of a group photo (None: the project is of one face). Their photo is decoded
+        once; ``current_face``, the project's photo face, is the one being edited."""
+        if entry is None:
+            return None
+        if not isinstance(entry, dict) or not isinstance(entry.get("faces"), list):
+            raise DataError(f"{self.path}: photo_faces must hold a list of faces")
+        entries = entry["faces"]
+        if not 1 <= len(entries) <= MAX_PHOTO_FACES:
+            raise DataError(f"{self.path}: photo_faces lists {len(entries)} faces; a project keeps "
+                            f"1..{MAX_PHOTO_FACES}")
+        current = entry["current"]
+        if not isinstance(current, int) or isinstance(current, bool) or not 0 <= current < len(entries):
+            raise DataError(f"{self.path}: photo_faces' current face {current!r:.40} is not one of its "
+                            f"{len(entries)} faces")
+        found = [_face_in_photo(face.get("found") if isinstance(face, dict) else None, len(entries), self.path)
+                 for face in entries]
+        faces = [None if face["photo_face"] is None or index == current else self.photo_face(face["photo_face"])
+                 for index, face in enumerate(entries)]
+        if current_face is None or current_face.photo is None:
+            raise DataError(f"{self.path}: photo_faces without the photo face being edited")
+        faces[current] = current_face
+        documents = {}
+        for index, face in enumerate(entries):
+            if face.get("document") is None or index == current:
+                continue
+            if faces[index] is None:
+                raise DataError(f"{self.path}: face {index + 1} of the photo has a document but no face")
+            documents[index] = document_of(self, _table(face["document"], f"face {index + 1}'s document",
+                                                        self.path, 16), faces[index])
+        return PhotoFaces(found, faces, current, documents)
+
+
+def _face_in_photo(entry: Any, count: int, path: Path) -> FaceInPhoto:
+    """A face the finder found, bounded: its number, box, centre and side within the photo's reach."""
+    problem = f"{path}: a face of photo_faces must hold its number, box, centre, side, cut_by_frame and overlaps"
+    if not isinstance(entry, dict):
+        raise DataError(problem)
+
+    def whole(value: Any, low: int, high: int) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise DataError(f"{problem} ({value!r:.40} is not a whole number in {low}..{high})")
+        return value
+
+    def number(value: Any, low: float, high: float) -> float:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(float(value)) \
+                or not low <= value <= high:
+            raise DataError(f"{problem} ({value!r:.40} is not a number in {low:g}..{high:g})")
+        return float(value)
+
+    box, centre, overlaps = entry["box"], entry["centre"], entry["overlaps"]
+    if not isinstance(box, list) or len(box) != 4 or not isinstance(centre, list) or len(centre) != 2 \
+            or not isinstance(overlaps, list) or len(overlaps) > count or not isinstance(entry["cut_by_frame"], bool):
+        raise DataError(problem)
+    return FaceInPhoto(whole(entry["number"], 1, count), tuple(whole(value, -MAX_PHOTO_SIDE, MAX_PHOTO_SIDE)
+                                                               for value in box),
+                       tuple(number(value, -MAX_PHOTO_SIDE, MAX_PHOTO_SIDE) for value in centre),
+                       number(entry["side"], 0, MAX_PHOTO_SIDE), entry["cut_by_frame"],
+                       tuple(whole(value, 1, count) for value in overlaps))
 
 
 def read_document(path: Path, content: dict) -> Document:
     """The document of the project file ``path`` whose JSON is ``content`` (format and version checked)."""
+    return read_project(path, content)[0]
+
+
+def read_project(path: Path, content: dict) -> tuple[Document, PhotoFaces | None]:
+    """The document of the project file ``path`` whose JSON is ``content`` (format and version
+    checked), and every face of its photo when it is a group photo's."""
     try:
         folder = project_folder(path, content["files"])
         reader = ProjectReader(path, folder, _table(content["faces"], "faces", path, MAX_FACES))
-        face = reader.face
-        mask = reader.png(content["mask"], "mask").copy()  # painted in place: never an array a face shares
-        ghost = reader.png(content["ghost"], "face") if content.get("ghost") else None
-        part_styles = {
-            _part(name, path): PartStyle(face(entry["face"]), _unit(entry["strength"], f"{name} strength", path),
-                                         _saved_style(folder, entry.get("style"), path))
-            for name, entry in _table(content["part_styles"], "part_styles", path, NUM_CLASSES).items()
-        }
-        random_parts = {
-            _part(name, path): RandomStyle(_seed(entry["seed"], f"{name} seed", path),
-                                           _unit(entry["strength"], f"{name} strength", path))
-            for name, entry in _table(content["random_parts"], "random_parts", path, NUM_CLASSES).items()
-        }
-        shape_alphas = {_part(name, path): _unit(alpha, f"{name} shape", path)
-                        for name, alpha in _table(content["shape_alphas"], "shape_alphas", path, NUM_CLASSES).items()}
-        shape_source = face(content["shape_source"]) if content.get("shape_source") is not None else None
-        photo_face = reader.photo_face(content.get("photo_face"))
-        base = face(content["base"])
-        if photo_face is not None and base.key == photo_face.key:
-            base = photo_face  # the same face, with its photo
-        return Document(mask=mask, base=base, ghost=ghost, part_styles=part_styles,
-                        random_parts=random_parts, shape_source=shape_source, shape_alphas=shape_alphas,
-                        photo_face=photo_face, **_render_view(content, photo_face, path))
+        document = document_of(reader, content, reader.photo_face(content.get("photo_face")))
+        return document, reader.photo_faces(content.get("photo_faces"), document.photo_face)
     except DataError:  # said already, with what is wrong
         raise
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as error:
         problem = f"{type(error).__name__}: {error}"[:200]
         raise DataError(f"{path}: the project file is incomplete or malformed ({problem})") from None
+
+
+def document_of(reader: ProjectReader, content: dict, photo_face: Face | None) -> Document:
+    """The document that ``content`` (the project's, or one face's of a group photo) describes,
+    of ``photo_face``, the face in its photo."""
+    path, folder, face = reader.path, reader.folder, reader.face
+    mask = reader.png(content["mask"], "mask").copy()  # painted in place: never an array a face shares
+    ghost = reader.png(content["ghost"], "face") if content.get("ghost") else None
+    part_styles = {
+        _part(name, path): PartStyle(face(entry["face"]), _unit(entry["strength"], f"{name} strength", path),
+                                     _saved_style(folder, entry.get("style"), path))
+        for name, entry in _table(content["part_styles"], "part_styles", path, NUM_CLASSES).items()
+    }
+    random_parts = {
+        _part(name, path): RandomStyle(_seed(entry["seed"], f"{name} seed", path),
+                                       _unit(entry["strength"], f"{name} strength", path))
+        for name, entry in _table(content["random_parts"], "random_parts", path, NUM_CLASSES).items()
+    }
+    shape_alphas = {_part(name, path): _unit(alpha, f"{name} shape", path)
+                    for name, alpha in _table(content["shape_alphas"], "shape_alphas", path, NUM_CLASSES).items()}
+    shape_source = face(content["shape_source"]) if content.get("shape_source") is not None else None
+    base = face(content["base"])
+    if photo_face is not None and base.key == photo_face.key:
+        base = photo_face  # the same face, with its photo
+    return Document(mask=mask, base=base, ghost=ghost, part_styles=part_styles,
+                    random_parts=random_parts, shape_source=shape_source, shape_alphas=shape_alphas,
+                    photo_face=photo_face, **_render_view(content, photo_face, path))
 
 
 def _render_view(content: dict, photo_face: Face | None, path: Path) -> dict[str, Any]:
