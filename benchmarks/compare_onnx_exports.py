@@ -19,7 +19,8 @@ import numpy as np
 
 from ca2sis.model.devices import instruction_set, physical_cores
 from ca2sis.model.inference.bench import HAIR, synthetic_face, synthetic_face_mask
-from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.inference.edits import Edit, Reference
+from ca2sis.model.inference.engine import Engine
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

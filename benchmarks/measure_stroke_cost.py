@@ -24,7 +24,8 @@ from ca2sis.app.qt.panels import StylePanel  # noqa: E402
 from ca2sis.app.qt.window import StudioWindow  # noqa: E402
 from ca2sis.app.state.document import Studio  # noqa: E402
 from ca2sis.app.state.gallery import gallery_entries  # noqa: E402
-from ca2sis.model.inference.engine import Engine, default_weights  # noqa: E402
+from ca2sis.model.inference.engine import Engine  # noqa: E402
+from ca2sis.model.io.weights import default_weights  # noqa: E402
 
 
 def time_moves(studio: Studio, moves: int, app: QApplication) -> float:

@@ -28,7 +28,8 @@ from ca2sis.app.state.document import Studio
 from ca2sis.app.state.gallery import read_photo
 from ca2sis.app.state.photo_edit import paste_plan
 from ca2sis.model.faces.reader import FaceReader
-from ca2sis.model.inference.engine import Engine, default_weights
+from ca2sis.model.inference.engine import Engine
+from ca2sis.model.io.weights import default_weights
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.pipeline import PhotoPipeline
 from ca2sis.model.photo.source import save_image

@@ -32,7 +32,8 @@ from .config import CA2SISConfig, get_config
 from .errors import CA2SISError, DataError, WeightsError
 
 if TYPE_CHECKING:
-    from .inference.engine import Edit, Engine, Reference, Result
+    from .inference.edits import Edit, Reference, Result
+    from .inference.engine import Engine
     from .io.styles import SavedStyle, read_style
     from .io.weights import read_weights_folder, save_weights_folder
     from .networks.composite import CA2SIS
@@ -42,10 +43,10 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "CA2SIS": ".networks.composite",
-    "Edit": ".inference.engine",
+    "Edit": ".inference.edits",
     "Engine": ".inference.engine",
-    "Reference": ".inference.engine",
-    "Result": ".inference.engine",
+    "Reference": ".inference.edits",
+    "Result": ".inference.edits",
     "read_weights_folder": ".io.weights",
     "save_weights_folder": ".io.weights",
     "PhotoPipeline": ".photo.pipeline",

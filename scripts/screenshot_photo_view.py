@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QApplication
 
 from ca2sis.app.qt.window import StudioWindow
 from ca2sis.app.state.gallery import gallery_entries
-from ca2sis.model.inference.engine import Engine, default_weights
+from ca2sis.model.inference.engine import Engine
+from ca2sis.model.io.weights import default_weights
 from ca2sis.model.labels import CLASS_NAMES
 
 

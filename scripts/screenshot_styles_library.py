@@ -22,8 +22,9 @@ from PySide6.QtWidgets import QApplication, QScrollArea
 from ca2sis.app.qt.window import StudioWindow
 from ca2sis.app.state.gallery import gallery_entries
 from ca2sis.app.state.styles import use_saved_style
-from ca2sis.model.inference.engine import Engine, default_weights
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.styles import read_style, save_style
+from ca2sis.model.io.weights import default_weights
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.styles import part_style
 

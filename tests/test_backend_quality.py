@@ -124,7 +124,8 @@ def test_a_stale_or_broken_int8_graph_is_never_picked(int8_weights, tmp_path):
 
 
 def test_a_preview_renders_with_the_cheaper_g_and_says_which(int8_weights, tmp_path, face_data):
-    from ca2sis.model.inference.engine import Edit, Engine, Reference
+    from ca2sis.model.inference.edits import Edit, Reference
+    from ca2sis.model.inference.engine import Engine
 
     engine = Engine(backend=backend(with_check(int8_weights, tmp_path, False), flags=VNNI))
     faces = face_files(face_data, limit=1)

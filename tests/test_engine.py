@@ -11,7 +11,8 @@ from PIL import Image
 from ca2sis.model.config import get_config
 from ca2sis.model.errors import DataError, WeightsError
 from ca2sis.model.inference.bench import synthetic_face, synthetic_face_mask
-from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.inference.edits import Edit, Reference
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.inference.onnx_export import check_parity
 from ca2sis.model.inference.shapes import composite_mask
 from ca2sis.model.inference.visualise import attention_overlay

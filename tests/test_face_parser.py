@@ -135,7 +135,8 @@ def test_parse_command_writes_a_mask_every_tool_reads(held_out_faces, tmp_path, 
 
 
 def test_the_engine_parses_a_reference_photo_once(tiny_weights, held_out_faces):
-    from ca2sis.model.inference.engine import Edit, Engine, Reference
+    from ca2sis.model.inference.edits import Edit, Reference
+    from ca2sis.model.inference.engine import Engine
 
     engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
     assert engine.face_reader is not None  # the bundled parser is found

@@ -42,7 +42,8 @@ from ca2sis.model.cli import parse as cli_parse
 from ca2sis.model.config import get_config
 from ca2sis.model.errors import CA2SISError
 from ca2sis.model.faces.parser import FaceParser, FaceParserConfig, FaceParserModel
-from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.inference.edits import Edit, Reference
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import CLASS_NAMES, COLORS
 from ca2sis.model.training.data import open_dataset
 from ca2sis.model.training.data_check import check_training_files

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from ca2sis.model.config import CA2SISConfig, get_config
-from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.inference.edits import Edit, Reference
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.networks.composite import CA2SIS
 

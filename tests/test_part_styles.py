@@ -16,7 +16,8 @@ from safetensors.numpy import save as save_tensors
 from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.config import get_config
 from ca2sis.model.errors import DataError
-from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.inference.edits import Edit, Reference
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.styles import read_style, save_style
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.paste import PhotoTarget

@@ -20,7 +20,8 @@ from ca2sis.model.cli import edit as cli_edit
 from ca2sis.model.cli import export as onnx_export
 from ca2sis.model.cli import parse as cli_parse
 from ca2sis.model.errors import DataError, WeightsError
-from ca2sis.model.inference.engine import Edit, Engine, Reference
+from ca2sis.model.inference.edits import Edit, Reference
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.images import MIN_INPUT_SIZE, as_image, save_pngs
 from ca2sis.model.io.weights import atomic_save_file
 from ca2sis.model.labels import CLASS_NAMES

@@ -171,7 +171,7 @@ def test_new_gives_an_editable_face_and_variations_are_picked_from_a_row(qtbot, 
     from PySide6.QtGui import QFontMetrics
 
     assert QFontMetrics(row.thumb.font()).horizontalAdvance(f"#{seed}") <= row.thumb.width()  # not cut off
-    shortcuts = dict((what, keys) for keys, what in window.shortcuts())
+    shortcuts = dict((what, keys) for keys, what in window.menus.shortcuts())
     assert "Polygon (P)" in shortcuts and any("Shift" in keys for keys in shortcuts.values())
 
 

@@ -83,9 +83,9 @@ def test_a_mouse_stroke_paints_under_the_brush_and_undo_redo_restore_it(qtbot, w
     scale = 1 / canvas.transform().m11()  # one view pixel in mask pixels: the pointer's rounding
     assert changed[:, 0].min() >= 400 - 6 - 2 * scale and changed[:, 0].max() <= 400 + 6 + 2 * scale
     assert len(window.studio.history) == 1  # the whole stroke is one step
-    window.undo_action.trigger()
+    window.menus.undo_action.trigger()
     assert np.array_equal(window.studio.document.mask, before)
-    window.redo_action.trigger()
+    window.menus.redo_action.trigger()
     assert np.array_equal(window.studio.document.mask, after)
     wait_current(qtbot, window)
     assert np.array_equal(window.result.image, expected_image(window))
@@ -107,7 +107,7 @@ def test_dropping_a_face_on_a_part_changes_its_style_and_the_output(qtbot, windo
     for value in (80, 60, 40):
         slider.setValue(value)
     assert window.studio.strength(HAIR) == pytest.approx(0.4)
-    window.undo_action.trigger()
+    window.menus.undo_action.trigger()
     assert window.studio.strength(HAIR) == 1.0
     # Dropped on the result, a face styles every part.
     window.result_view.face_dropped(gallery_mime("face-03"))
@@ -120,27 +120,27 @@ def test_dropping_a_face_on_a_part_changes_its_style_and_the_output(qtbot, windo
 
 def test_undo_and_redo_show_the_studios_one_history_and_each_drag_is_one_step(qtbot, window):
     history = window.studio.history
-    assert not window.undo_action.isEnabled() and not window.redo_action.isEnabled()
+    assert not window.menus.undo_action.isEnabled() and not window.menus.redo_action.isEnabled()
     window.style_panel.rows[HAIR].face_dropped(gallery_mime("face-02"))
     qtbot.waitUntil(lambda: HAIR in window.studio.document.part_styles)  # the face may be read in the background
-    assert window.undo_action.isEnabled() and window.undo_action.text() == "&Undo Hair style from face-02"
+    assert window.menus.undo_action.isEnabled() and window.menus.undo_action.text() == "&Undo Hair style from face-02"
     slider = window.style_panel.rows[HAIR].slider
     for values in ((80, 60), (30,)):  # two drags of the strength slider
         slider.setSliderDown(True)
         for value in values:
             slider.setValue(value)
         slider.setSliderDown(False)
-    assert len(history) == 3 and window.undo_action.text() == "&Undo Hair strength"
-    assert window.undo_action.iconText() == "Undo"  # the tool bar's button keeps its width
-    assert "Undo" in {what for _keys, what in window.shortcuts()}  # Help lists the key, not the step
-    window.undo_action.trigger()
+    assert len(history) == 3 and window.menus.undo_action.text() == "&Undo Hair strength"
+    assert window.menus.undo_action.iconText() == "Undo"  # the tool bar's button keeps its width
+    assert "Undo" in {what for _keys, what in window.menus.shortcuts()}  # Help lists the key, not the step
+    window.menus.undo_action.trigger()
     assert window.studio.strength(HAIR) == pytest.approx(0.6) and slider.value() == 60
-    assert window.redo_action.isEnabled() and window.redo_action.text() == "&Redo Hair strength"
+    assert window.menus.redo_action.isEnabled() and window.menus.redo_action.text() == "&Redo Hair strength"
     history.undo()  # the state's own undo: the menu follows it
-    assert window.studio.strength(HAIR) == 1.0 and window.undo_action.text() == "&Undo Hair style from face-02"
+    assert window.studio.strength(HAIR) == 1.0 and window.menus.undo_action.text() == "&Undo Hair style from face-02"
     history.undo()
-    assert not window.undo_action.isEnabled() and HAIR not in window.studio.document.part_styles
-    window.redo_action.trigger()
+    assert not window.menus.undo_action.isEnabled() and HAIR not in window.studio.document.part_styles
+    window.menus.redo_action.trigger()
     assert window.studio.document.part_styles[HAIR].face.name == "face-02"
     wait_current(qtbot, window)
     assert np.array_equal(window.result.image, expected_image(window))
@@ -244,7 +244,7 @@ def test_a_reopened_photo_project_shows_the_view_and_renders_with_the_options_it
     assert window.result_view.view_key == "compare" and window.result_view.view.currentText() == "Before | after"
     assert window.photos.global_edit_action.isChecked() and not window.photos.paste_edited_action.isChecked()
     assert np.array_equal(window.result_view.composite, saved)  # rendered as it was saved
-    window.undo_action.trigger()  # undoing the opened project puts the options back with the face
+    window.menus.undo_action.trigger()  # undoing the opened project puts the options back with the face
     assert not window.photos.global_edit_action.isChecked()
 
 
@@ -303,7 +303,7 @@ def test_bad_files_give_a_message_and_leave_the_work_untouched(qtbot, window, tm
 
 
 def test_the_brush_size_slider_reaches_the_largest_brush(window):
-    slider = window.size_slider
+    slider = window.menus.size_slider
     slider.setValue(slider.maximum())
     assert window.studio.brush_size == slider.maximum() == MAX_BRUSH_SIZE
     window.studio.set_brush_size(1000)  # "]" past the end: the studio stops where the slider does

@@ -42,6 +42,7 @@ from ca2sis.model.errors import CA2SISError
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.images import as_mask
 from ca2sis.model.labels import NUM_CLASSES
+from ca2sis.model.photo.paste import PhotoTarget
 from ca2sis.model.photo.pipeline import PhotoPipeline
 from ca2sis.model.photo.source import SourcePhoto
 
@@ -50,7 +51,6 @@ from ..state.document import CANVAS_SIZE, Document, Face, Studio
 from ..state.events import Change, ChangeKind
 from ..state.gallery import Gallery, read_photo
 from ..state.onnx_upgrade import export_and_load, needs_export
-from ..state.photo_edit import PhotoTarget
 from ..state.project import load_project_faces, project_file, save_project
 from ..state.project_reader import PhotoFaces
 from ..state.rendering import RenderedView, RenderRequest, photo_target, render

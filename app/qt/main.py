@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ca2sis.model.cli.common import EXIT_INPUT, EXIT_NO_DISPLAY, EXIT_OK, EXIT_WEIGHTS, ArgumentParser, check_outputs
 from ca2sis.model.errors import CA2SISError, DataError
-from ca2sis.model.inference.engine import BACKENDS, Engine
+from ca2sis.model.inference.cached_networks import BACKENDS
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.atomic import atomic_write_all
 from ca2sis.model.io.weights import default_weights, ensure_weights
 

@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QProgressDialog, QStatusBar, QWidget
 
-from ca2sis.model.inference.engine import Result
+from ca2sis.model.inference.edits import Result
 from ca2sis.model.io.images import mask_image, save_png
 from ca2sis.model.photo.pipeline import PhotoPipeline
 from ca2sis.model.photo.source import save_image

@@ -6,21 +6,18 @@ change asks the render worker for a new face, built from the studio's state
 (``state.rendering``). The worker runs the engine on its own thread and keeps only
 the newest request, so painting never waits for the network. The workflows (photos,
 projects, exports, the background ONNX export) are controllers in ``controllers.py``, each
-handed the studio, the background runner and the few widgets it uses; the window builds the
-menus on them, draws variations and asks before quitting with unsaved changes.
+handed the studio, the background runner and the few widgets it uses; the menus built on them
+are ``menus.py``'s. The window lays the panels out, draws variations and asks before quitting
+with unsaved changes.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -30,45 +27,31 @@ from PySide6.QtWidgets import (
     QSlider,
     QSplitter,
     QTabWidget,
-    QTextBrowser,
-    QVBoxLayout,
     QWidget,
 )
 
-from ca2sis.model.inference.engine import Engine, Result
+from ca2sis.model.inference.edits import Result
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import DISPLAY_NAMES
 
-from ..state.display import elided
 from ..state.document import Face, Studio, variation_edit
 from ..state.events import Change, ChangeKind
-from ..state.folders import FILE_KINDS, RecentFolders, photo_file, result_file
+from ..state.folders import FILE_KINDS, RecentFolders, photo_file
 from ..state.gallery import Gallery, GalleryEntry
 from ..state.preview import PreviewPolicy
 from ..state.project import PROJECT_SUFFIX
 from ..state.rendering import RenderedView, render_request
-from ..state.tools import MAX_BRUSH_SIZE
 from .canvas import MaskCanvas
 from .controllers import OnnxExportController, PhotoController, ProjectController
 from .face_strips import GalleryPanel, VariationStrip
-from .panels import CLASS_SHORTCUTS, ClassPalette, ShapePanel, StylePanel
+from .menus import StudioMenus
+from .panels import ClassPalette, ShapePanel, StylePanel
 from .result_view import ResultView
 from .saving import ExportController, QuitAfterWrites
 from .styles_library import StyleFiles
 from .worker import BackgroundTask, RenderWorker
 
 PHOTO_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.tif *.tiff)"
-
-# What the canvas does with the mouse and keys that are not menu actions.
-CANVAS_SHORTCUTS = (
-    ("Left drag", "paint with the brush or eraser"),
-    ("Shift + left drag", "a straight line from where the drag began"),
-    ("Right click", "pick the class under the pointer"),
-    ("Polygon: clicks, then double-click or Enter", "fill the polygon (Escape drops it)"),
-    ("Wheel", "zoom around the pointer"),
-    ("Middle drag, or Space + drag", "pan"),
-    ("[ and ]", "brush smaller / larger"),
-    ("0 – 9, Alt+0 – Alt+8", "choose a class (see the palette)"),
-)
 
 
 class StudioWindow(QMainWindow):
@@ -151,7 +134,7 @@ class StudioWindow(QMainWindow):
                                      self.variations, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(gallery_dock, variations_dock, Qt.Orientation.Horizontal)
 
-        self._build_actions()
+        self.menus = StudioMenus(self)
         self._build_status_bar()
         self.canvas.hovered.connect(self._show_hover)
         self.canvas.left.connect(lambda: self.hover_label.setText(""))
@@ -175,134 +158,6 @@ class StudioWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot: Callable, shortcut: str | QKeySequence | None = None,
-                tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setStatusTip(tip or text.replace("&", "").rstrip("…"))
-        action.triggered.connect(lambda _checked=False: slot())
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        self._build_file_menu()
-        self._build_edit_menu()
-        self._build_view_menu()
-        self._build_tool_bar()
-        self._build_help_menu()
-
-    def _build_file_menu(self) -> None:
-        files = self.menuBar().addMenu("&File")
-        files.addAction(self._action("&New face…", self.projects.ask_new_face, QKeySequence.StandardKey.New,
-                                     "Start a face that never existed from a template mask, in a chosen style"))
-        files.addAction(self._action("&Open photo…",
-                                     lambda: self._ask("Open a photo", "photo", self.projects.open_photo),
-                                     QKeySequence.StandardKey.Open,
-                                     "Open any portrait: it is aligned and parsed into mask, ghost and styles"))
-        files.addAction(self._action("Open &mask…", lambda: self._ask("Open a mask", "mask", self.projects.open_mask),
-                                     "Ctrl+M"))
-        files.addAction(self._action("Open pro&ject…",
-                                     lambda: self._ask("Open a project", "project", self.projects.open_project),
-                                     "Ctrl+Shift+O"))
-        files.addSeparator()
-        files.addAction(self._action("&Save project…", lambda: self._ask(
-            "Save the project", "project", self.projects.save_project, "portrait" + PROJECT_SUFFIX),
-            QKeySequence.StandardKey.Save))
-        files.addAction(self._action("Save &result…", lambda: self._ask(
-            "Save the result", "result", self.exports.save_result, str(result_file(self.studio.document, self.recent))),
-            "Ctrl+E",
-            "Save the photo with the edited face pasted back (or the generated face when it has no photo)"))
-        files.addAction(self._action("Save generated &face PNG…", lambda: self._ask(
-            "Save the generated face", "png", self.exports.save_face, "face.png"), "Ctrl+Shift+E"))
-        files.addAction(self._action("Save mas&k PNG…", lambda: self._ask(
-            "Save the mask", "png", self.exports.save_mask, "mask.png"), "Ctrl+Shift+S"))
-        files.addSeparator()
-        files.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-
-    def _build_edit_menu(self) -> None:
-        edit = self.menuBar().addMenu("&Edit")
-        history = self.studio.history
-        self.undo_action = self._action("&Undo", history.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action("&Redo", history.redo, QKeySequence.StandardKey.Redo)
-        self.redo_action.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Y")])
-        edit.addAction(self.undo_action)
-        edit.addAction(self.redo_action)
-        self.studio.subscribe(lambda _change: self._show_history(), "history")
-        self._show_history()
-
-    def _show_history(self) -> None:
-        """Undo and Redo as the studio's history has them: enabled when there is a step, named after it."""
-        history = self.studio.history
-        for action, verb, possible, text in ((self.undo_action, "Undo", history.can_undo, history.undo_text),
-                                             (self.redo_action, "Redo", history.can_redo, history.redo_text)):
-            action.setEnabled(possible)
-            action.setText(f"&{verb} {elided(text)}" if possible else f"&{verb}")
-            action.setIconText(verb)  # the tool bar's button keeps its width: the step is in its tip and the menu
-            action.setToolTip(f"{verb} {text}" if possible else verb)
-            action.setStatusTip(f"{verb} {text}" if possible else f"Nothing to {verb.lower()}")
-
-    def _build_view_menu(self) -> None:
-        view = self.menuBar().addMenu("&View")
-        self.ghost_action = QAction("Show &ghost of the face", self, checkable=True, checked=True)
-        self.ghost_action.setShortcut(QKeySequence("G"))
-        self.ghost_action.toggled.connect(self.studio.set_show_ghost)
-        view.addAction(self.ghost_action)
-        view.addAction(self._action("&Fit mask in view", self.canvas.fit, "Ctrl+0"))
-        view.addAction(self._action("Zoom &in", lambda: self.canvas.zoom(1.25), QKeySequence.StandardKey.ZoomIn))
-        view.addAction(self._action("Zoom &out", lambda: self.canvas.zoom(0.8), QKeySequence.StandardKey.ZoomOut))
-        view.addSeparator()
-        view.addAction(self._action("&Before | after in the photo", self.toggle_compare, "Ctrl+B",
-                                    "Compare the photo as it was with the edited one (a face opened from a photo)"))
-        view.addAction(self.photos.paste_edited_action)
-        view.addAction(self.photos.global_edit_action)
-
-    def _build_tool_bar(self) -> None:
-        tools = self.addToolBar("Tools")
-        tools.setObjectName("tools")
-        group = QActionGroup(self)
-        self.tool_actions: dict[str, QAction] = {}
-        for tool, text, key, tip in (
-            ("brush", "Brush", "B", "Paint the current class"),
-            ("eraser", "Eraser", "E", "Paint background"),
-            ("fill", "Fill", "F", "Fill a connected region with the current class"),
-            ("picker", "Picker", "I", "Take the class under the pointer, then back to the brush (right click too)"),
-            ("polygon", "Polygon", "P", "Click corners, then double-click (or Enter) to fill the polygon"),
-        ):
-            action = QAction(f"{text} ({key})", self, checkable=True)
-            action.setShortcut(QKeySequence(key))
-            action.setStatusTip(tip)
-            action.triggered.connect(lambda _checked=False, tool=tool: self.studio.set_tool(tool))
-            group.addAction(action)
-            tools.addAction(action)
-            self.tool_actions[tool] = action
-        self.tool_actions["brush"].setChecked(True)
-        tools.addSeparator()
-        tools.addWidget(QLabel(" Brush size "))
-        self.size_slider = QSlider(Qt.Orientation.Horizontal)
-        self.size_slider.setRange(1, MAX_BRUSH_SIZE)
-        self.size_slider.setFixedWidth(140)
-        self.size_slider.setValue(self.studio.brush_size)
-        self.size_slider.setToolTip("Brush radius in mask pixels ([ and ] change it)")
-        self.size_slider.valueChanged.connect(self.studio.set_brush_size)
-        tools.addWidget(self.size_slider)
-        self.size_label = QLabel()
-        tools.addWidget(self.size_label)
-        tools.addSeparator()
-        tools.addAction(self.undo_action)
-        tools.addAction(self.redo_action)
-        tools.addAction(self.ghost_action)
-        QShortcut(QKeySequence("["), self, lambda: self.studio.set_brush_size(self.studio.brush_size - 2))
-        QShortcut(QKeySequence("]"), self, lambda: self.studio.set_brush_size(self.studio.brush_size + 2))
-        for part, key in enumerate(CLASS_SHORTCUTS):
-            QShortcut(QKeySequence(key), self, lambda part=part: self.studio.set_brush_class(part))
-
-    def _build_help_menu(self) -> None:
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&Keyboard and mouse shortcuts", self.show_shortcuts,
-                                         QKeySequence.StandardKey.HelpContents))
-        help_menu.addAction(self._action("&About ca2sis", self._about))
-
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.hover_label = QLabel()
@@ -313,23 +168,11 @@ class StudioWindow(QMainWindow):
         self.device_label.setToolTip("Where and how the networks run")
         for label in (self.hover_label, self.timing_label, self.device_label):
             bar.addPermanentWidget(label)
-        self._refresh_settings()
 
     # ---- state changes -----------------------------------------------------------------
     def _on_change(self, change: Change) -> None:
         if change.kind is ChangeKind.DOCUMENT and change.names != {"result_view"}:  # a view switch renders nothing
             self.request_render()
-        self._refresh_settings()
-
-    def _refresh_settings(self) -> None:
-        studio = self.studio
-        self.tool_actions[studio.tool].setChecked(True)
-        if self.size_slider.value() != studio.brush_size:
-            self.size_slider.blockSignals(True)
-            self.size_slider.setValue(studio.brush_size)
-            self.size_slider.blockSignals(False)
-        self.size_label.setText(f" {studio.brush_size} px  ·  {DISPLAY_NAMES[studio.brush_class]} ")
-        self.ghost_action.setEnabled(studio.document.ghost is not None)
 
     def _show_hover(self, x: int, y: int, part: int) -> None:
         self.hover_label.setText(f"{x}, {y}: {DISPLAY_NAMES[part]}")
@@ -414,7 +257,7 @@ class StudioWindow(QMainWindow):
         if path:
             self.photos.open_reference(path, apply)
 
-    def _ask(self, title: str, kind: str, then: Callable[[str], object], default: str = "") -> None:
+    def ask_file(self, title: str, kind: str, then: Callable[[str], object], default: str = "") -> None:
         """A file dialog for ``kind`` ("photo", "mask", "project", "png", "result"); ``then(path)`` if one is chosen."""
         path = self.choose_path(title, kind, default)
         if path:
@@ -436,15 +279,6 @@ class StudioWindow(QMainWindow):
             self.settings.setValue("folders/result_photo", self.recent.result_photo)
         return path
 
-    def _about(self) -> None:
-        QMessageBox.about(
-            self, "About ca2sis",
-            "<b>ca2sis</b>: semantic face editing with CA2-SIS (Fontanini et al., IEEE Access 2024).<br><br>"
-            f"Networks: {self.engine.config.name}, {self.engine.image_size}x{self.engine.image_size}, "
-            f"on {self.engine.description}.<br><br>The bundled weights and demo faces come from CelebAMask-HQ: "
-            "non-commercial research and education only.",
-        )
-
     def show_error(self, title: str, message: str, box: bool = True) -> None:
         """Tell the user without stopping anything: a window-modal box (with ``box``), the work untouched."""
         self.last_error = f"{title}: {message}"
@@ -455,35 +289,6 @@ class StudioWindow(QMainWindow):
             self._error_box.close()
         self._error_box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         self._error_box.open()
-
-    # ---- help --------------------------------------------------------------------------
-    def shortcuts(self) -> list[tuple[str, str]]:
-        """(keys, what they do) for every menu and tool action with a shortcut, then the canvas's."""
-        rows = []
-        for action in self.findChildren(QAction):
-            keys = action.shortcuts()
-            named = action.iconText() if action in (self.undo_action, self.redo_action) else action.text()
-            text = named.replace("&", "").rstrip("…")  # Undo, not "Undo Paint Hair": the key, not the step
-            if keys and text:
-                shown = ", ".join(key.toString(QKeySequence.SequenceFormat.NativeText) for key in keys)
-                rows.append((shown, text))
-        return sorted(set(rows), key=lambda row: row[1].lower()) + list(CANVAS_SHORTCUTS)
-
-    def show_shortcuts(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Keyboard and mouse shortcuts")
-        layout = QVBoxLayout(dialog)
-        view = QTextBrowser()
-        rows = "".join(f"<tr><td><b>{html.escape(keys)}</b></td><td>{html.escape(what)}</td></tr>"
-                       for keys, what in self.shortcuts())
-        view.setHtml(f"<table cellspacing=4>{rows}</table>")
-        layout.addWidget(view)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(dialog.reject)
-        layout.addWidget(buttons)
-        dialog.resize(520, 560)
-        dialog.open()
-        self.shortcuts_dialog = dialog
 
     # ---- quitting ----------------------------------------------------------------------
     def may_close(self) -> bool:

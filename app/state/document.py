@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ca2sis.model.errors import DataError, check_fraction
-from ca2sis.model.inference.engine import Edit, Reference
+from ca2sis.model.inference.edits import Edit, Reference
 from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
 from ca2sis.model.io.styles import SavedStyle
-from ca2sis.model.labels import CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES, part_index
-from ca2sis.model.photo.paste import PASTE_REGIONS
+from ca2sis.model.labels import DISPLAY_NAMES, NUM_CLASSES, part_index
+from ca2sis.model.photo.paste import PASTE_REGIONS, PhotoTarget
 from ca2sis.model.photo.source import SourcePhoto
 
 from .events import ChangeCallback, ChangeChannel, ChangeKind
@@ -127,8 +127,7 @@ class RenderOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.global_edit, bool):
             raise DataError(f"global_edit must be true or false, not {self.global_edit!r:.40}")
-        if self.paste_region not in PASTE_REGIONS:
-            raise DataError(f"the paste region must be one of {PASTE_REGIONS}, not {self.paste_region!r:.40}")
+        PhotoTarget.check_region(self.paste_region)
 
 
 @dataclass
@@ -431,7 +430,7 @@ def variation_edit(edit: Edit, parts: list[int], seed: int) -> Edit:
 
 
 __all__ = [
-    "CANVAS_SIZE", "CLASS_NAMES", "DOCUMENT_FIELDS", "Document", "Face",
+    "CANVAS_SIZE", "DOCUMENT_FIELDS", "Document", "Face",
     "PartStyle", "RESULT_VIEWS", "RandomStyle", "RenderOptions", "Studio",
     "VIEW_SETTINGS", "face_name", "opening_view", "part_name", "variation_edit",
 ]

@@ -20,13 +20,14 @@ import numpy as np
 from ca2sis.model.errors import DataError
 from ca2sis.model.faces.group import FaceInPhoto, faces_in_photo, keep_to_territory
 from ca2sis.model.faces.reader import FaceReader
-from ca2sis.model.inference.engine import Edit
+from ca2sis.model.inference.edits import Edit
+from ca2sis.model.photo.paste import PhotoTarget
 from ca2sis.model.photo.pipeline import PhotoPipeline
 from ca2sis.model.photo.source import SourcePhoto, read_photo_faces
 
 from .document import Document, Face, Studio
 from .history import History
-from .photo_edit import PhotoTarget, paste_plan
+from .photo_edit import paste_plan
 from .project_reader import PhotoFaces
 
 

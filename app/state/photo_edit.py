@@ -12,7 +12,7 @@ from ca2sis.model.photo.paste import PASTE_REGIONS, PhotoTarget
 
 from .document import Document
 
-__all__ = ["PASTE_REGIONS", "PhotoTarget", "paste_plan"]
+__all__ = ["paste_plan"]
 
 
 def paste_plan(document: Document, region: str = PASTE_REGIONS[0]) -> PhotoTarget | None:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ca2sis.model.inference.engine import Edit
+from ca2sis.model.inference.edits import Edit
+from ca2sis.model.photo.paste import PhotoTarget
 from ca2sis.model.photo.pipeline import PhotoPipeline, Rendered
 
 from .document import Studio
-from .photo_edit import PhotoTarget, paste_plan
+from .photo_edit import paste_plan
 
 
 @dataclass

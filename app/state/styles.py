@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ca2sis.model.errors import CA2SISError, DataError
-from ca2sis.model.inference.engine import Engine, Reference
+from ca2sis.model.inference.edits import Reference
+from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.styles import STYLE_SUFFIX, SavedStyle, read_style, save_style
 from ca2sis.model.photo.styles import part_style
 

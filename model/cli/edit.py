@@ -28,7 +28,8 @@ from pathlib import Path
 
 from ..devices import resolve_device
 from ..errors import DataError, check_fraction
-from ..inference.engine import Edit, Engine, Reference
+from ..inference.edits import Edit, Reference
+from ..inference.engine import Engine
 from ..inference.visualise import attention_overlay
 from ..io.images import photo_format, save_images, save_pngs
 from ..io.styles import STYLE_SUFFIX, SavedStyle, is_style_path, read_style, save_styles

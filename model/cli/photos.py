@@ -25,7 +25,8 @@ import numpy as np
 
 from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, describe_error
-from ..inference.engine import Edit, Engine, Reference
+from ..inference.edits import Edit, Reference
+from ..inference.engine import Engine
 from ..io.images import photo_format, save_images
 from ..io.weights import default_weights, ensure_weights
 from ..photo.paste import PhotoTarget

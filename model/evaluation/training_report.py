@@ -31,8 +31,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
 from ..errors import CA2SISError  # noqa: E402
-from ..inference.engine import Engine, ensure_weights  # noqa: E402
+from ..inference.engine import Engine  # noqa: E402
 from ..io.atomic import atomic_write  # noqa: E402
+from ..io.weights import ensure_weights  # noqa: E402
 from ..labels import CLASS_NAMES, DISPLAY_NAMES, colorize, part_index  # noqa: E402
 from ..training.data import open_dataset, read_id_list  # noqa: E402
 from ..training.log_keys import LOGGED_SCALARS, PROGRESS_KEYS, RENAMED_KEYS  # noqa: E402

@@ -36,7 +36,8 @@ from ..errors import CA2SISError, DataError
 from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
 from .backends import build_graphs
-from .engine import Edit, Engine, Reference
+from .edits import Edit, Reference
+from .engine import Engine
 from .onnx_export import export_onnx
 
 HAIR = part_index("hair")

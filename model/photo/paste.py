@@ -196,8 +196,15 @@ class PhotoTarget:
     style_from_photo: bool = True
 
     def __post_init__(self) -> None:
-        if self.region not in PASTE_REGIONS:
-            raise DataError(f"the paste region must be one of {', '.join(PASTE_REGIONS)}, not {self.region!r}")
+        self.check_region(self.region)
+
+    @staticmethod
+    def check_region(region: object) -> str:
+        """``region`` when it is one of ``PASTE_REGIONS``; else a DataError naming them (the one
+        check of a paste region: paste_edit and the studio's saved options use it too)."""
+        if not isinstance(region, str) or region not in PASTE_REGIONS:
+            raise DataError(f"the paste region must be one of {', '.join(PASTE_REGIONS)}, not {region!r:.40}")
+        return region
 
 
 def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarray, face: np.ndarray,
@@ -218,8 +225,7 @@ def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarr
     style_from_photo: False when the edit's style face is another face: every part is then
         restyled and no light is taken from the photo.
     """
-    if region not in PASTE_REGIONS:
-        raise DataError(f"region must be one of {PASTE_REGIONS}, not {region!r}")
+    PhotoTarget.check_region(region)
     side = photo_mask.shape[0]
     edited = at_size(edited_mask, side)
     others = frozenset() if style_from_photo else frozenset(range(1, NUM_CLASSES))

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..inference.engine import Edit, Engine, Result
+from ..inference.edits import Edit, Result
+from ..inference.engine import Engine
 from ..io.images import MaskInput, as_mask
 from ..io.styles import SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_index
@@ -35,7 +36,7 @@ from .colour import (
     white_point,
 )
 from .finish import Finish, finish_image
-from .paste import PASTE_REGIONS, PhotoTarget, paste_edit
+from .paste import PhotoTarget, paste_edit
 from .source import SourcePhoto
 from .styles import reference_part_colour
 
@@ -178,4 +179,4 @@ class PhotoPipeline:
         return paste_edit(source, photo.mask, mask, raw, finish, photo.region, photo.style_from_photo)
 
 
-__all__ = ["FINISH_MIN_AGREEMENT", "PASTE_REGIONS", "PhotoPipeline", "PhotoTarget", "Rendered"]
+__all__ = ["FINISH_MIN_AGREEMENT", "PhotoPipeline", "Rendered"]

@@ -252,4 +252,4 @@ def is_style_only(finish: Finish, original_mask: np.ndarray, edited_mask: np.nda
     return bool(np.array_equal(original_mask, at_size(edited_mask, original_mask.shape[0])))
 
 
-__all__ = ["is_style_only", "part_transforms", "part_weights", "photo_parse", "recolour_photo"]
+__all__ = ["is_style_only", "part_transforms", "part_weights", "recolour_photo"]

@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
-from ..inference.engine import Engine, Reference
+from ..inference.edits import Reference
+from ..inference.engine import Engine
 from ..io.images import describe
 from ..io.styles import THUMBNAIL_SIZE, SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_indices

@@ -39,6 +39,9 @@ PatchMatch-based texture optimisation, made cheap enough for the studio's releas
    the guide's.
 
 Everything is integer shifts of the exemplar's own pixels: no resampling blurs the detail.
+
+This module runs steps 1-3 and 5; the features, flow, patches and nearest matches they use are
+``texture_match.py``'s, the copy of step 4 is ``texture_copy.py``'s.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from .texture_copy import copy_detail
+from .texture_match import best_matches, cell_neighbours, features, flow, flow_tensor, lab, patch_labels, usage
 
 # The low/high split: a Gaussian of this many generated pixels (the finishing's split: a
 # 128 px generator resolves detail of about two of its pixels; finer than that is copied).
@@ -119,76 +125,6 @@ def _box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
     height, width = region.shape
     return (slice(max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin)),
             slice(max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)))
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-
-
-def _features(lab: np.ndarray, mean: np.ndarray, scale: np.ndarray, window: int) -> np.ndarray:
-    """(h, w, D): at each lattice pixel the CIELAB deviations from ``mean`` (over ``scale``):
-    lightness at every pixel of a (2 window + 1)^2 window (it holds the shading and the
-    strands' flow as far as the generator resolves them), colour at every other pixel."""
-    deviation = (lab - mean) / scale
-    padded = np.pad(deviation, ((window, window), (window, window), (0, 0)), mode="edge")
-    height, width = lab.shape[:2]
-    taps = [padded[window + dy:window + dy + height, window + dx:window + dx + width, :1]
-            for dy in range(-window, window + 1) for dx in range(-window, window + 1)]
-    taps += [padded[window + dy:window + dy + height, window + dx:window + dx + width, 1:]
-             for dy in range(-window, window + 1, 2) for dx in range(-window, window + 1, 2)]
-    return np.ascontiguousarray(np.concatenate(taps, axis=2), dtype=np.float32)
-
-
-def _flow_tensor(grey: np.ndarray, weight: np.ndarray, factor: int) -> np.ndarray:
-    """(h, w, 3) the structure tensor's entries (gx^2, gx gy, gy^2) of ``grey`` weighted by
-    ``weight``, summed over each lattice pixel, with the weight as a fourth channel."""
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
-    products = np.stack([gx * gx, gx * gy, gy * gy, np.ones_like(gx)], axis=2) * weight[..., None]
-    size = (max(1, grey.shape[1] // factor), max(1, grey.shape[0] // factor))
-    return cv2.resize(products, size, interpolation=cv2.INTER_AREA) if factor > 1 else products
-
-
-def _flow(tensor: np.ndarray, sigma: float) -> np.ndarray:
-    """(h, w, 2) the orientation of a summed structure tensor (``_flow_tensor``) smoothed by
-    ``sigma`` lattice pixels, as (cos 2t, sin 2t) times its coherence (0: no direction)."""
-    blurred = cv2.GaussianBlur(tensor, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    xx, xy, yy = (blurred[..., k] for k in range(3))
-    return np.stack([xx - yy, 2 * xy], axis=-1) / np.maximum(xx + yy, 1e-6)[..., None]
-
-
-def _patch_labels(rows: int, cols: int, size: float, rng: np.random.Generator,
-                  flow: np.ndarray | None = None, stretch: float = 0.0) -> np.ndarray:
-    """(rows, cols) int: a seeded random partition of the cell grid into patches of about
-    ``size`` cells a side (Voronoi cells of a jittered grid). ``flow`` (rows, cols, 2): the
-    texture's orientation per cell (``_flow``); distances across it count ``1 + stretch``
-    times (times its coherence), so patches run along strands, which then break less often."""
-    size = max(1.0, size)
-    tiles_y, tiles_x = int(np.ceil(rows / size)) + 4, int(np.ceil(cols / size)) + 4
-    seeds = (np.stack(np.meshgrid(np.arange(tiles_y), np.arange(tiles_x), indexing="ij"), axis=-1)
-             + rng.random((tiles_y, tiles_x, 2)) - 2.0) * size
-    cell_y, cell_x = np.meshgrid(np.arange(rows) + 0.5, np.arange(cols) + 0.5, indexing="ij")
-    tile_y, tile_x = (cell_y / size).astype(int) + 2, (cell_x / size).astype(int) + 2
-    if flow is not None and stretch > 0:
-        # The gradient's direction (across the strands) and how sure it is.
-        angle = 0.5 * np.arctan2(flow[..., 1], flow[..., 0])
-        across = np.stack([np.sin(angle), np.cos(angle)], axis=-1)  # (y, x)
-        weight = stretch * np.linalg.norm(flow, axis=-1)
-    best = np.full((rows, cols), np.inf)
-    labels = np.zeros((rows, cols), np.int64)
-    reach = (-2, -1, 0, 1, 2) if flow is not None and stretch > 0 else (-1, 0, 1)
-    for dy in reach:
-        for dx in reach:
-            ty, tx = np.clip(tile_y + dy, 0, tiles_y - 1), np.clip(tile_x + dx, 0, tiles_x - 1)
-            seed = seeds[ty, tx]
-            offset_y, offset_x = seed[..., 0] - cell_y, seed[..., 1] - cell_x
-            distance = offset_y ** 2 + offset_x ** 2
-            if flow is not None and stretch > 0:
-                distance += weight * (offset_y * across[..., 0] + offset_x * across[..., 1]) ** 2
-            closer = distance < best
-            best[closer] = distance[closer]
-            labels[closer] = (ty * tiles_x + tx)[closer]
-    return labels
 
 
 def synthesize(guide: np.ndarray, region: np.ndarray, exemplar: np.ndarray, exemplar_region: np.ndarray,
@@ -274,7 +210,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
         seen_exemplar = np.where(ex_inside[..., None], ex_pixels, ex_low)
     else:
         seen_guide, seen_exemplar = guide_low, ex_low
-    guide_lab, ex_lab = _lab(lattice(seen_guide)), _lab(lattice(seen_exemplar))
+    guide_lab, ex_lab = lab(lattice(seen_guide)), lab(lattice(seen_exemplar))
     guide_part = lattice(inside.astype(np.float32)) > 0.5
     ex_part = lattice(ex_inside.astype(np.float32)) > 0.5
     if not ex_part.any():
@@ -283,8 +219,8 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     guide_mean = guide_lab[guide_part].mean(axis=0) if guide_part.any() else ex_mean
     weights = np.array([config.lightness_weight, config.chroma_weight, config.chroma_weight], np.float32)
     scale = np.maximum(ex_lab[ex_part].std(axis=0), 1.0) / weights
-    guide_features = _features(guide_lab, guide_mean, scale, config.window)
-    ex_features = _features(ex_lab, ex_mean, scale, config.window)
+    guide_features = features(guide_lab, guide_mean, scale, config.window)
+    ex_features = features(ex_lab, ex_mean, scale, config.window)
     dims = guide_features.shape[2]
 
     # Exemplar places: lattice pixels whose cell-sized copy (and its blend) lies in the part.
@@ -310,13 +246,13 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     grey = ex_high.mean(axis=2)
     # The flow of the exemplar's texture (strands' orientation) at each place, and carried past
     # its part over the whole exemplar (the flow a grown part continues).
-    ex_tensor = _flow_tensor(grey, usable.astype(np.float32), factor)
-    ex_flow = _flow(ex_tensor, COARSE_SIGMA)
+    ex_tensor = flow_tensor(grey, usable.astype(np.float32), factor)
+    ex_flow = flow(ex_tensor, COARSE_SIGMA)
     frame = np.zeros((max(1, exemplar.shape[0] // factor), max(1, exemplar.shape[1] // factor), 4), np.float32)
     top, left = ex_box[0].start // factor, ex_box[1].start // factor
     fit = ex_tensor[:frame.shape[0] - top, :frame.shape[1] - left]
     frame[top:top + fit.shape[0], left:left + fit.shape[1]] = fit
-    carried_flow = _flow(frame, config.flow_reach)
+    carried_flow = flow(frame, config.flow_reach)
     flow_scale = np.sqrt(config.flow_weight * dims)
     place_vectors = np.concatenate([place_vectors, flow_scale * ex_flow.reshape(-1, 2)[places]], axis=1)
     taps = np.arange(0, cell, 2)
@@ -345,7 +281,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     count = len(cells)
     # The wanted flow: the guide's own where it shows one, else the exemplar's carried there.
     guide_grey = (seen_guide - guide_low).mean(axis=2)
-    guide_flow = _flow(_flow_tensor(guide_grey, inside.astype(np.float32), factor), COARSE_SIGMA)
+    guide_flow = flow(flow_tensor(guide_grey, inside.astype(np.float32), factor), COARSE_SIGMA)
     wanted = guide_flow[anchor[:, 0], anchor[:, 1]]
     frame_y = np.clip((cell_position[:, 0] * exemplar.shape[0] / factor).astype(int), 0, carried_flow.shape[0] - 1)
     frame_x = np.clip((cell_position[:, 1] * exemplar.shape[1] / factor).astype(int), 0, carried_flow.shape[1] - 1)
@@ -365,9 +301,9 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     fitting = np.sqrt(exemplar_cells / (4.0 * max(1.0, count / max(exemplar_cells, 1.0))))
     cell_flow = np.zeros((rows, cols, 2), np.float32)
     cell_flow[cell_row, cell_col] = wanted
-    patch = _patch_labels(rows, cols, float(np.clip(fitting, 2.0, config.patch)), rng, cell_flow,
+    patch = patch_labels(rows, cols, float(np.clip(fitting, 2.0, config.patch)), rng, cell_flow,
                           config.patch_stretch).ravel()
-    neighbours, same_patch = _neighbours(cells, rows, cols, patch)
+    neighbours, same_patch = cell_neighbours(cells, rows, cols, patch)
     even_share = max(count / len(places), 1e-6) * cell_lattice ** 2
 
     def place_via(which: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -406,7 +342,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     parent = np.where(parent >= 0, parent, np.arange(count))
     searched = np.flatnonzero(parent == np.arange(count))
     best_places = np.empty((count, min(config.best, len(coarse))), np.int64)
-    best_places[searched] = coarse[_best_matches(cell_vectors[searched], place_vectors[coarse], config.best)]
+    best_places[searched] = coarse[best_matches(cell_vectors[searched], place_vectors[coarse], config.best)]
     others = np.flatnonzero(parent != np.arange(count))
     if len(others):
         found = best_places[parent[others]]
@@ -444,7 +380,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
             still = np.zeros(count, bool)
         else:
             still = ~moving[member]
-        used = _usage(places[np.where(still, chosen, 0)][still], lattice_shape, cell_lattice)
+        used = usage(places[np.where(still, chosen, 0)][still], lattice_shape, cell_lattice)
         crowd = used[places[np.maximum(carried_start, 0)]] * (carried_start >= 0) / even_share
         cost = start_cost + config.usage * crowd
         # A patch's edge continues its settled neighbours' texture where it can (a stripe in phase).
@@ -467,7 +403,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
             if len(which) == 0:
                 continue
             # Usage of each exemplar place by all cells, spread over a cell's footprint.
-            used = _usage(places[chosen], lattice_shape, cell_lattice)
+            used = usage(places[chosen], lattice_shape, cell_lattice)
             # The neighbours' offsets carried to this cell (a coherent copy).
             around = neighbours[which]
             present = around >= 0
@@ -494,109 +430,6 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     shift[cell_row, cell_col] = (np.stack([place_y[chosen], place_x[chosen]], 1) - anchor) * factor
     has = np.zeros((rows, cols), bool)
     has[cell_row, cell_col] = True
-    image = _copy_detail(shift, has, cell, ex_high, usable, inside.shape) * inside[..., None]
+    image = copy_detail(shift, has, cell, ex_high, usable, inside.shape) * inside[..., None]
     # The copies' own low frequencies (a blend is not exactly zero-mean) are the guide's to give.
     return image - masked_low_pass(image, inside, sigma) * inside[..., None]
-
-
-def _usage(used_places: np.ndarray, lattice_shape: tuple[int, int], cell_lattice: int) -> np.ndarray:
-    """(h * w,) how many of ``used_places`` (flat lattice indices) copy within a cell of each place."""
-    counts = np.bincount(used_places, minlength=lattice_shape[0] * lattice_shape[1])
-    return cv2.boxFilter(counts.reshape(lattice_shape).astype(np.float32), -1,
-                         (2 * cell_lattice - 1, 2 * cell_lattice - 1), normalize=False,
-                         borderType=cv2.BORDER_CONSTANT).ravel()
-
-
-def _best_matches(queries: np.ndarray, keys: np.ndarray, count: int) -> np.ndarray:
-    """(n, count) indices of the nearest ``keys`` to each query (squared distance), in blocks
-    that bound the memory of the distance matrix."""
-    count = min(count, len(keys))
-    result = np.empty((len(queries), count), np.int64)
-    key_norms = (keys ** 2).sum(1)
-    block = max(1, 2_000_000 // len(keys))
-    for start in range(0, len(queries), block):
-        part = queries[start:start + block]
-        distance = key_norms[None, :] - 2.0 * part @ keys.T  # the query's own norm ranks nothing
-        if count < len(keys):
-            result[start:start + block] = np.argpartition(distance, count - 1, axis=1)[:, :count]
-        else:
-            result[start:start + block] = np.arange(len(keys))
-    return result
-
-
-def _neighbours(cells: np.ndarray, rows: int, cols: int, patch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 4) the index among ``cells`` (flat indices of a rows x cols grid) of each cell's
-    4-neighbours, -1 where none, and (n, 4) whether each is in the cell's patch (``patch``: a
-    label per grid cell)."""
-    index_of = np.full(rows * cols, -1, np.int64)
-    index_of[cells] = np.arange(len(cells))
-    cell_row, cell_col = np.divmod(cells, cols)
-    result = np.full((len(cells), 4), -1, np.int64)
-    same = np.zeros((len(cells), 4), bool)
-    for k, (dy, dx) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
-        row, col = cell_row + dy, cell_col + dx
-        on_grid = (row >= 0) & (row < rows) & (col >= 0) & (col < cols)
-        flat = np.where(on_grid, row * cols + col, 0)
-        result[:, k] = np.where(on_grid, index_of[flat], -1)
-        same[:, k] = on_grid & (patch[flat] == patch[cells])
-    return result, same
-
-
-def _copy_detail(shift: np.ndarray, has: np.ndarray, cell: int, high: np.ndarray, usable: np.ndarray,
-                 shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, 3) the exemplar's ``high`` copied along the shifts of the four cells around each
-    pixel (bilinear weights, smoothstep), merged where two cells share a shift and blended
-    variance-preserving where they do not; a copy from outside ``usable`` counts nothing.
-
-    The pixels between four cell centres form a block of cell x cell pixels (the cell grid
-    moved by half a cell), whose four copies are four blocks of the exemplar: everything is
-    done per block, vectorised over the blocks."""
-    rows, cols = has.shape
-    half = cell // 2
-    # Blocks: (rows + 1) x (cols + 1); block (r, c) covers pixels from ((r - 1) cell + half,
-    # (c - 1) cell + half) and lies between the centres of cells (r - 1, c - 1) .. (r, c).
-    block_row, block_col = np.meshgrid(np.arange(rows + 1), np.arange(cols + 1), indexing="ij")
-    corners = ((-1, -1), (-1, 0), (0, -1), (0, 0))
-    keys, shifts, present = [], [], []
-    for dy, dx in corners:
-        r, c = block_row + dy, block_col + dx
-        on_grid = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-        r, c = np.clip(r, 0, rows - 1), np.clip(c, 0, cols - 1)
-        here = on_grid & has[r, c]
-        present.append(here)
-        shifts.append(np.where(here[..., None], shift[r, c], 0))
-        keys.append(np.where(here, shift[r, c, 0] * 1_000_003 + shift[r, c, 1], -1 - len(keys)))
-    present = np.stack(present, axis=-1).reshape(-1, 4)
-    live = np.flatnonzero(present.any(axis=1))
-    keys = np.stack(keys, axis=-1).reshape(-1, 4)[live]
-    shifts = np.stack(shifts, axis=-2).reshape(-1, 4, 2)[live]
-    origin_y = ((block_row.ravel()[live] - 1) * cell + half)[:, None] + shifts[..., 0]
-    origin_x = ((block_col.ravel()[live] - 1) * cell + half)[:, None] + shifts[..., 1]
-    # The exemplar's blocks, from a padded copy (a block reaching past it is not usable there).
-    pad = cell
-    padded_high = np.pad(high, ((pad, pad + cell), (pad, pad + cell), (0, 0)))
-    padded_usable = np.pad(usable, ((pad, pad + cell), (pad, pad + cell))).astype(np.float32)
-    origin_y = np.clip(origin_y + pad, 0, padded_usable.shape[0] - cell)
-    origin_x = np.clip(origin_x + pad, 0, padded_usable.shape[1] - cell)
-    windows = np.lib.stride_tricks.sliding_window_view(padded_high, (cell, cell), axis=(0, 1))
-    usable_windows = np.lib.stride_tricks.sliding_window_view(padded_usable, (cell, cell))
-    blocks = windows[origin_y, origin_x]  # (n, 4, 3, cell, cell)
-    weights = usable_windows[origin_y, origin_x] * present[live][..., None, None]  # (n, 4, cell, cell)
-    # Bilinear smoothstep weights of the four corners over a block (the same for every block).
-    t = (np.arange(cell) + 0.5) / cell
-    t = t * t * (3 - 2 * t)
-    ramp = np.stack([1 - t, t])
-    template = np.stack([np.outer(ramp[a], ramp[b]) for a, b in ((0, 0), (0, 1), (1, 0), (1, 1))]).astype(np.float32)
-    weights = weights * template[None]
-    # Corners that share a shift copy the same pixels: their weights add, on the first of them.
-    same = keys[:, :, None] == keys[:, None, :]
-    first = ~(same & np.tril(np.ones((4, 4), bool), -1)).any(-1)
-    merge = (same & first[:, :, None]).astype(np.float32)
-    merged = np.einsum("nkj,njyx->nkyx", merge, weights)
-    merged /= np.maximum(np.sqrt((merged ** 2).sum(axis=1, keepdims=True)), 1e-6)
-    detail = np.einsum("nkyx,nkcyx->nyxc", merged, blocks)
-    canvas = np.zeros(((rows + 1) * cell, (cols + 1) * cell, 3), np.float32)
-    canvas = canvas.reshape(rows + 1, cell, cols + 1, cell, 3)
-    canvas[block_row.ravel()[live], :, block_col.ravel()[live]] = detail
-    canvas = canvas.reshape((rows + 1) * cell, (cols + 1) * cell, 3)
-    return canvas[half:half + shape[0], half:half + shape[1]]
