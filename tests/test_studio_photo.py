@@ -134,9 +134,14 @@ def test_first_start_without_a_whole_onnx_export_renders_then_switches_backend(q
     kept = {path.name: path.stat().st_ino for path in folder.glob("*.onnx")}  # a file written again is a new one
     engine = Engine.from_pretrained(folder, device="cpu", backend="auto")
     assert engine.description.startswith("torch")
-    window = open_window(qtbot, engine, export_onnx=True)  # renders at once, on PyTorch
-    assert window.result is not None
-    assert "exporting ONNX" in window.device_label.text() or engine.description.startswith("onnx")
+    entries = gallery_entries()
+    window = StudioWindow(engine, entries[0].load(), entries, export_onnx=True)
+    # The export's end is handled on the GUI thread's event loop, which has not run yet.
+    assert window.onnx_export.exporting and engine.description.startswith("torch")
+    assert window.device_label.text() == f"{engine.description} · exporting ONNX for speed…"
+    qtbot.addWidget(window, before_close_func=lambda widget: widget.studio.history.set_clean())
+    window.show()
+    wait_current(qtbot, window)  # renders at once, on PyTorch or on the export once it is ready
     qtbot.waitUntil(lambda: not window.onnx_export.exporting, timeout=300_000)
     assert engine.description.startswith("onnx") and window.device_label.text() == engine.description
     assert Engine.onnx_export_current(folder)

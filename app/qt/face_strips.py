@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ca2sis.model.labels import DISPLAY_NAMES, NUM_CLASSES
+from ca2sis.model.labels import BACKGROUND, CLASS_NAMES, DISPLAY_NAMES, NUM_CLASSES
 
 from ..state.display import elided
 from ..state.document import Studio
@@ -37,6 +37,7 @@ from .images import to_pixmap
 from .panels import GALLERY_MIME, OPEN_REFERENCE, AskReference, swatch
 
 VARIATION = 96  # the side of a variation's picture
+HAIR = CLASS_NAMES.index("hair")  # the part the variations strip offers first
 
 
 # ---- gallery -----------------------------------------------------------------------------
@@ -130,10 +131,12 @@ class VariationStrip(QWidget):
         self.parts_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.parts_menu = QMenu(self.parts_button)
         self.part_actions = []
-        for part in range(1, NUM_CLASSES):
+        for part in range(NUM_CLASSES):
+            if part == BACKGROUND:
+                continue
             action = self.parts_menu.addAction(QIcon(swatch(part)), DISPLAY_NAMES[part])
             action.setCheckable(True)
-            action.setChecked(part == 13)  # hair: the part people vary first
+            action.setChecked(part == HAIR)  # the part people vary first
             action.toggled.connect(lambda _checked: self._show_parts())
             self.part_actions.append((part, action))
         self.parts_button.setMenu(self.parts_menu)

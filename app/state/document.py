@@ -28,7 +28,7 @@ from ca2sis.model.errors import DataError, check_fraction
 from ca2sis.model.inference.edits import Edit, Reference
 from ca2sis.model.io.images import ImageInput, MaskInput, as_image, as_mask
 from ca2sis.model.io.styles import SavedStyle
-from ca2sis.model.labels import DISPLAY_NAMES, NUM_CLASSES, part_index
+from ca2sis.model.labels import BACKGROUND, DISPLAY_NAMES, NUM_CLASSES, part_index
 from ca2sis.model.photo.paste import PASTE_REGIONS, PhotoTarget
 from ca2sis.model.photo.source import SourcePhoto
 
@@ -156,7 +156,7 @@ class Document:
     def restyled_parts(self) -> set[int]:
         """The parts whose style is not the photo's own (every part when the base is another face)."""
         if self.photo_face is None or self.base.key != self.photo_face.key:
-            return set(range(1, NUM_CLASSES))  # the background is left to the photo
+            return set(range(NUM_CLASSES)) - {BACKGROUND}  # the background is left to the photo
         return set(self.part_styles) | set(self.random_parts)
 
 

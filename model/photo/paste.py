@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import DataError
-from ..labels import NUM_CLASSES
+from ..labels import BACKGROUND, NUM_CLASSES
 from .colour import LabTransform, from_lab, match_colours, to_lab
 from .finish import Finish
 from .recolour import is_style_only, recolour_photo
@@ -228,7 +228,7 @@ def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarr
     PhotoTarget.check_region(region)
     side = photo_mask.shape[0]
     edited = at_size(edited_mask, side)
-    others = frozenset() if style_from_photo else frozenset(range(1, NUM_CLASSES))
+    others = frozenset() if style_from_photo else frozenset(range(NUM_CLASSES)) - {BACKGROUND}
     if finish is None:
         return paste_back(photo, face, face_region(photo_mask, edited), anchor_pixels(photo_mask, edited, others))
     finish = photo_finish(finish, photo_mask, edited)

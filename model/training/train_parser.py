@@ -31,7 +31,7 @@ from ..errors import CA2SISError
 from ..faces.parser import FaceParser, FaceParserConfig, FaceParserModel, flip_logits
 from ..faces.segmentation import confusion_matrix, scores
 from ..io.pixels import one_hot, to_network_tensor
-from ..labels import FLIP_PERMUTATION, NUM_CLASSES
+from ..labels import CLASS_NAMES, FLIP_PERMUTATION, NUM_CLASSES
 from .data import open_dataset, read_id_list
 
 
@@ -55,7 +55,7 @@ class ParserTrainConfig:
 
 # Classes in at most a quarter of the faces (eyeglasses, hat, earring, necklace): with
 # uniform sampling most batches have none, and the parser learns to never predict them.
-RARE_CLASSES = (3, 14, 15, 16)
+RARE_CLASSES = tuple(CLASS_NAMES.index(name) for name in ("eye_g", "hat", "ear_r", "neck_l"))
 
 
 def load_faces(data: str, size: int, ids: list[str] | None, exclude: list[str] | None) -> tuple[torch.Tensor, ...]:
