@@ -48,7 +48,7 @@ class SavedStyle:
 
     parts: the class indices it holds, one row of ``codes``, ``colour_means`` and
     ``colour_spreads`` each; a part whose colour could not be measured (too few pixels) has
-    ``coloured`` False. ``white_point``: the reference photo's white (linear RGB summing to 3),
+    ``coloured`` False. ``white_point``: the reference photo's white (linear RGB, ``colour.white_point``),
     None when its photo showed none. ``weights_digest``/``weights_name``: the weights that made
     the codes (``weights_folder_digest``) and their folder's name, for messages."""
 

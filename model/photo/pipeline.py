@@ -28,12 +28,10 @@ from .colour import (
     SKIN,
     SKIN_TONE_PARTS,
     PartColour,
-    adapted,
     colour_target,
     part_colour,
     real_skin,
     skin_tone_target,
-    white_point,
 )
 from .finish import Finish, finish_image
 from .paste import PhotoTarget, paste_edit
@@ -102,7 +100,6 @@ class PhotoPipeline:
         count = engine.config.num_classes
         colours = {}
         notes: list[str] = []
-        own_white = white_point(style_image, style_mask) if edit.match_colour and edit.part_styles else None
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
@@ -113,11 +110,9 @@ class PhotoPipeline:
                     if not (mask == index).any() and (mask == partner).any():
                         notes.append(f"the reference shows no {CLASS_NAMES[index]}: its {CLASS_NAMES[partner]} "
                                      "serves both")
-                target, reference_white = reference_part_colour(engine, reference, index)
+                target, _ = reference_part_colour(engine, reference, index)
                 if target is None or alpha <= 0:
                     continue
-                # The reference person's colour, not its photo's light: seen under this photo's white.
-                target = adapted(target, reference_white, own_white)
                 own = part_colour(style_image, style_mask, index)
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
