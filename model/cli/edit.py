@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from ..photo.paste import PhotoTarget
 from ..photo.pipeline import PhotoPipeline
 from ..photo.styles import part_style
 from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli
-from .photos import add_photo_arguments, edit_folder, is_folder, run_faces
+from .photos import add_photo_arguments, edit_folder, is_folder, photo_reader, run_faces
 
 # A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
 # "@-1" is reported as a strength outside 0..1, not as part of a file name.
@@ -261,12 +262,15 @@ def check_request(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> dict:
     if args.paste_back is not None and args.face is not None:  # faces chosen by number (or all of them)
         return run_faces(args, edit_from_args)
-    photo_face = photo = None
+    photo_face = photo = reader = None
+    started = time.perf_counter()
     if args.paste_back is not None:
         from ..faces.reader import FaceReader
         from ..photo.source import read_photo
 
-        photo_face, photo = read_photo(FaceReader(), args.paste_back, args.whole_picture)
+        reader = FaceReader()
+        photo_face, photo = read_photo(reader, args.paste_back, args.whole_picture)
+    read_seconds = time.perf_counter() - started
     mask = args.mask if args.mask is not None else photo_face.mask
     style = Reference(args.style, args.style_mask) if args.style is not None else Reference(
         photo_face.image, photo_face.mask)
@@ -286,15 +290,22 @@ def run(args: argparse.Namespace) -> dict:
     photo_input = [args.paste_back] if args.paste_back is not None else []
     check_outputs(outputs, [*(file for file in _input_files(edit) if isinstance(file, (str, Path))), *photo_input,
                             weights])
+    started = time.perf_counter()
     engine = Engine.from_pretrained(weights, device=args.device, backend=args.backend)
+    load_seconds = time.perf_counter() - started
+    if reader is not None:
+        photo_reader(engine, reader)  # the references are parsed with the photo's reader: loaded once
     if args.style_mask is not None and not has_face_parts(engine.load_mask(args.style_mask)):
         print(f"warning: --style-mask {args.style_mask} has no face parts (no skin, eyes, brows, nose or "
               "mouth): the face generated with its styles will not look like a face", file=sys.stderr)
     target = None if photo is None else PhotoTarget(photo, photo_face.mask, args.paste_region,
                                                     style_from_photo=args.style is None)
+    started = time.perf_counter()
     result = PhotoPipeline(engine).render(edit, target, full_photo=True)
+    render_seconds = time.perf_counter() - started
     for note in result.finish.notes if result.finish is not None else ():
         print(f"note: {note}", file=sys.stderr)
+    started = time.perf_counter()
     # All files or none: the images are made first, and nothing is written when any of them fails.
     pngs = [(attention_overlay(result.image, result.attention, part), path) for part, path in attention_outputs]
     if photo is not None:
@@ -312,6 +323,9 @@ def run(args: argparse.Namespace) -> dict:
         "backend": engine.description,
         "weights": str(weights),
         "milliseconds": {k: round(v, 1) for k, v in result.milliseconds.items()},
+        # Where a run's time goes besides the engine's render (docs/speed.md: "A photo edit's wait").
+        "seconds": {"read_photo": round(read_seconds, 3), "load_networks": round(load_seconds, 3),
+                    "render": round(render_seconds, 3), "write": round(time.perf_counter() - started, 3)},
         "attention": [str(path) for _, path in attention_outputs],
     }
     if photo is not None:
