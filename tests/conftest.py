@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -21,6 +22,39 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the studio's tests need
 def face_data() -> Path:
     """The committed face fixture: images/ + masks/, 256 x 256."""
     return FACE_DATA
+
+
+@pytest.fixture
+def face_files(face_data, tmp_path) -> tuple[Path, Path]:
+    """A copy of one fixture face and its mask, at 64 px (what the tiny weights work at)."""
+    from PIL import Image
+
+    name = sorted(p.stem for p in (face_data / "images").glob("*.jpg"))[0]
+    face, mask = tmp_path / "face.png", tmp_path / "mask.png"
+    Image.open(face_data / "images" / f"{name}.jpg").resize((64, 64)).save(face)
+    Image.open(face_data / "masks" / f"{name}.png").resize((64, 64), Image.Resampling.NEAREST).save(mask)
+    return face, mask
+
+
+def edit_on_torch(*args: str, weights: Path) -> int:
+    """``ca2sis-edit`` with ``args`` on ``weights``, PyTorch on the CPU: its exit code."""
+    from ca2sis.model.cli import edit as cli_edit
+
+    return cli_edit.main([*args, "--weights", str(weights), "--device", "cpu", "--backend", "torch"])
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def folder_digests(folder: Path) -> dict[str, str]:
+    """Each file under ``folder`` (relative path) → its digest: what a test checks is left alone."""
+    return {str(p.relative_to(folder)): file_digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def folder_listing(folder: Path) -> list[str]:
+    """Everything under ``folder``, files and folders, as sorted relative paths (stray files show)."""
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
 
 
 @pytest.fixture

@@ -4,11 +4,15 @@ memory), and a config that does not exist is bad input."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from ca2sis.model.cli import bench as cli_bench
 from ca2sis.model.errors import DataError
 from ca2sis.model.inference import bench as inference_bench
+
+from conftest import folder_digests
 
 
 @pytest.fixture
@@ -50,3 +54,17 @@ def test_an_unknown_config_is_bad_input_before_the_run(monkeypatch, capsys):
     monkeypatch.setattr(cli_bench, "run_benchmark", lambda *_, **__: pytest.fail("the benchmark started"))
     assert cli_bench.main(["--config", "no-such-preset"]) == 2
     assert capsys.readouterr().err.startswith("error: --config no-such-preset: ")
+
+
+def test_a_json_report_onto_the_weights_is_refused_before_the_run(tiny_weights, tmp_path, monkeypatch, capsys):
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    before = folder_digests(weights)
+    monkeypatch.setattr(cli_bench, "run_benchmark", lambda *_, **__: pytest.fail("the run started"))
+    assert cli_bench.main(["--weights", str(weights), "--json", str(weights / "config.json")]) == 2
+    assert "is one of the inputs" in capsys.readouterr().err and folder_digests(weights) == before
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    assert cli_bench.main(["--weights", str(weights), "--json", str(blocker / "b.json")]) == 2
+    assert cli_bench.main(["--weights", str(tmp_path / "nonexistent")]) == 3
+    assert "no ca2sis weights" in capsys.readouterr().err

@@ -24,6 +24,8 @@ from ca2sis.model.cli.common import run_cli
 from ca2sis.model.errors import DataError
 from ca2sis.model.inference.engine import Engine
 
+from conftest import edit_on_torch, file_digest, folder_listing
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Each console script with an option it does not have, as a user would mistype it.
@@ -146,3 +148,41 @@ def test_a_bug_in_a_console_script_exits_1_with_a_traceback(tiny_weights, face_d
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr and "operands could not be broadcast" in done.stderr
     assert not done.stderr.startswith("error:") and not (tmp_path / "o.png").exists()
+
+
+def test_an_output_that_is_an_input_or_another_output_is_refused(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    before = {path: file_digest(path) for path in (face, mask)}
+    base = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask)]
+    out = tmp_path / "o.png"
+    cases = [
+        ([*base, "--out", str(face)], "is one of the inputs"),
+        ([*base, "--out", str(tmp_path / "." / "mask.png")], "is one of the inputs"),
+        ([*base, "--out", str(tmp_path / "tiny" / ".." / "face.png")], "is one of the inputs"),
+        ([*base, "--attention", f"hair={out}", "--out", str(out)], "--out writes the same file"),
+        ([*base, "--out", str(tiny_weights / "config.json")], "is one of the inputs"),
+    ]
+    for args, message in cases:
+        assert edit_on_torch(*args, weights=tiny_weights) == 2, args
+        assert message in capsys.readouterr().err
+    link = tmp_path / "link.png"
+    link.symlink_to(face)
+    assert edit_on_torch(*base, "--out", str(link), weights=tiny_weights) == 2
+    assert cli_parse.main([str(face), "--no-align", "--out", str(face)]) == 2
+    assert "is one of the inputs" in capsys.readouterr().err
+    assert cli_parse.main([str(face), "--no-align", "--out", str(out), "--aligned-out", str(out)]) == 2
+    assert "--out writes the same file" in capsys.readouterr().err
+    assert {path: file_digest(path) for path in (face, mask)} == before
+    assert not out.exists()
+
+
+def test_out_onto_a_folder_is_refused_and_leaves_no_stray_file(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    folder = tmp_path / "results"
+    folder.mkdir()
+    listing = folder_listing(tmp_path)
+    assert edit_on_torch("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(folder),
+                         weights=tiny_weights) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert cli_parse.main([str(face), "--no-align", "--out", str(folder)]) == 2
+    assert folder_listing(tmp_path) == listing

@@ -19,6 +19,8 @@ from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.pipeline import PhotoPipeline
 
+from conftest import edit_on_torch
+
 
 @pytest.fixture
 def two_faces(face_data):
@@ -173,3 +175,52 @@ def test_a_style_face_without_its_mask_is_parsed_automatically(tiny_weights, two
     engine = Engine.from_pretrained(tiny_weights, device="cpu")
     edit = Edit(mask=mask, style=Reference(face), part_styles={HAIR: (Reference(other), 1.0)})
     assert np.array_equal(np.asarray(Image.open(out)), PhotoPipeline(engine).render(edit, full_photo=True).image)
+
+
+def test_a_failing_attention_path_writes_no_out(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    out = tmp_path / "out" / "o.png"
+    code = edit_on_torch("--mask", str(mask), "--style", str(face), "--style-mask", str(mask),
+                         "--attention", f"hair={face}/attention.png", "--out", str(out), weights=tiny_weights)
+    assert code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    assert not out.exists() and not out.parent.exists()
+
+
+def test_a_strength_outside_0_to_1_is_reported_as_a_strength(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    base = ["--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(tmp_path / "o.png")]
+    for option, value in [("--part", f"hair={face}:{mask}@-1"), ("--part", f"hair={face}:{mask}@1e3"),
+                          ("--shape", f"nose={mask}:-0.5"), ("--random-part", "hair:3:-0.5")]:
+        assert edit_on_torch(*base, option, value, weights=tiny_weights) == 2
+        assert "is outside 0..1" in capsys.readouterr().err, value
+
+
+def test_a_style_mask_without_face_parts_is_warned_about(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    hair_only = tmp_path / "hair_only.png"
+    Image.fromarray(np.where(np.asarray(Image.open(mask)) > 0, HAIR, 0).astype(np.uint8)).save(hair_only)
+    out = tmp_path / "o.png"
+    assert edit_on_torch("--mask", str(mask), "--style", str(face), "--style-mask", str(hair_only), "--out", str(out),
+                         weights=tiny_weights) == 0
+    assert "has no face parts" in capsys.readouterr().err
+    assert edit_on_torch("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out", str(out),
+                         weights=tiny_weights) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_failed_paste_back_writes_no_file_and_names_the_one_it_could_not(
+        tiny_weights, face_data, tmp_path, monkeypatch, capsys):
+    photo = sorted((face_data / "images").glob("*.jpg"))[0]
+    out, face_out = tmp_path / "edited.jpg", tmp_path / "face.png"
+
+    def disk_full(image, file, filename):  # noqa: ARG001
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(Image.SAVE, "JPEG", disk_full)
+    code = cli_edit.main(["--paste-back", str(photo), "--whole-picture", "--random-part", "hair:1", "--out", str(out),
+                          "--face-out", str(face_out), "--weights", str(tiny_weights), "--device", "cpu",
+                          "--backend", "torch"])
+    error = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in error and str(out) in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -4,6 +4,7 @@ following the advice fails again."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -54,3 +55,16 @@ def test_a_square_the_whole_picture_can_serve_still_gets_the_advice(tmp_path, ca
     photo = _plain_square(tmp_path, 96)
     assert cli_parse.main([str(photo), "--out", str(tmp_path / "m.png")]) == 2
     assert ADVICE in capsys.readouterr().err
+
+
+def test_tiny_photos_are_refused_without_reaching_dlib(tmp_path, capsys):
+    from ca2sis.model.faces.align import FaceAligner, NoFaceFound
+
+    photo = tmp_path / "tiny.png"
+    Image.new("RGB", (8, 8), (128, 100, 90)).save(photo)
+    assert cli_parse.main([str(photo), "--out", str(tmp_path / "mask.png")]) == 2
+    assert "too small to find a face" in capsys.readouterr().err
+    aligner = FaceAligner()
+    for height, width in [(3, 3), (200, 1), (2, 400), (40, 40_000)]:  # dlib would fail, then abort the process
+        with pytest.raises(NoFaceFound, match="too small|no face found"):
+            aligner.landmarks(np.full((height, width, 3), 128, np.uint8))

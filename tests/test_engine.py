@@ -20,7 +20,7 @@ from ca2sis.model.labels import COLORS, part_index
 from ca2sis.model.networks.composite import CA2SIS
 from ca2sis.model.photo.pipeline import PhotoPipeline
 
-from conftest import export_with_new_generator, styled_random_model
+from conftest import edit_on_torch, export_with_new_generator, styled_random_model
 
 HAIR, NOSE, SKIN = part_index("hair"), part_index("nose"), part_index("skin")
 
@@ -375,3 +375,15 @@ def test_a_reference_with_one_eye_closed_lends_its_open_eye_to_both(engine, face
     with pytest.raises(DataError, match="no l_eye"):  # neither eye: nothing to take, said so
         engine.edit_codes(Edit(mask_a, Reference(face_a, mask_a), part_styles={"l_eye": (Reference(face_b, no_eyes),
                                                                                           1.0)}))
+
+
+def test_any_whole_number_is_a_seed_negative_ones_included(tiny_weights, face_files, tmp_path):
+    face, mask = face_files
+    engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")
+    assert np.array_equal(engine.random_codes(-1), engine.random_codes(2**63 - 1))  # -1 % 2**63
+    assert not np.array_equal(engine.random_codes(-1), engine.random_codes(-2))
+    assert np.isfinite(engine.random_codes(-(10**30))).all()
+    out = tmp_path / "o.png"
+    assert edit_on_torch("--mask", str(mask), "--style", str(face), "--style-mask", str(mask),
+                         "--random-part", "hair:-1", "--out", str(out), weights=tiny_weights) == 0
+    assert out.exists()

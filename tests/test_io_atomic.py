@@ -19,8 +19,16 @@ from safetensors import SafetensorError
 from ca2sis.model.cli.common import run_cli
 from ca2sis.model.errors import DataError, describe_error
 from ca2sis.model.io import weights as weights_io
-from ca2sis.model.io.atomic import STALE_SECONDS, atomic_write, temporary_name, write_text_atomic
+from ca2sis.model.io.atomic import (
+    STALE_SECONDS,
+    atomic_write,
+    remove_stale_temporaries,
+    temporary_name,
+    write_text_atomic,
+)
 from ca2sis.model.io.images import check_output_paths, save_pngs
+
+from conftest import folder_listing
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
 
@@ -135,3 +143,23 @@ def test_a_full_disk_under_any_writer_names_the_output_not_the_staging_file(tmp_
     message = describe_error(failed.value)
     assert message == f"No space left on device: {out} (the disk is full: free some space, or write elsewhere)"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_several_pngs_are_written_all_or_none(tmp_path):
+    image = np.zeros((8, 8, 3), np.uint8)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(OSError):
+        save_pngs([(image, tmp_path / "first.png"), (image, blocker / "second.png")])
+    assert folder_listing(tmp_path) == ["blocker"]  # neither output nor any temporary
+
+
+def test_temporaries_of_a_killed_export_are_removed(tmp_path):
+    stale, fresh, mine = (tmp_path / ".mask_embedder.onnx.0123456789ab.tmp", tmp_path / ".g.onnx.ba9876543210.tmp",
+                          tmp_path / "notes.tmp")
+    for path in (stale, fresh, mine):
+        path.write_bytes(b"x")
+    os.utime(stale, (time.time() - STALE_SECONDS - 60,) * 2)
+    os.utime(mine, (time.time() - STALE_SECONDS - 60,) * 2)
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert fresh.exists() and mine.exists()

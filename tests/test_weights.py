@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
+import shutil
+import stat
+import time
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
+from ca2sis.app.qt.main import main as studio_main
+from ca2sis.model.cli import export as cli_export
 from ca2sis.model.config import get_config
 from ca2sis.model.errors import WeightsError
+from ca2sis.model.inference.engine import Engine
+from ca2sis.model.io.weights import atomic_save_file
 from ca2sis.model.networks.composite import CA2SIS
 
-from conftest import random_mask
+from conftest import edit_on_torch, folder_listing, random_mask
 
 
 @pytest.fixture
@@ -109,3 +119,67 @@ def test_a_safetensors_file_whose_header_length_starts_with_0x80_is_not_taken_fo
             break
     assert path.read_bytes()[0] == 0x80
     assert torch.equal(read_tensors(path)["w"], torch.zeros(2))
+
+
+@pytest.mark.parametrize("field, value", [("image_size", "abc"), ("generator_channels", [32, "x", 16, 8]),
+                                          ("grouped_style_encoder", "yes"), ("style_dim", 0)])
+def test_a_config_field_of_the_wrong_type_is_a_weights_error(tiny_weights, face_files, tmp_path, capsys,
+                                                                   field, value):
+    face, mask = face_files
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    config = json.loads((weights / "config.json").read_text())
+    config[field] = value
+    (weights / "config.json").write_text(json.dumps(config))
+    with pytest.raises(WeightsError, match=field):
+        Engine.from_pretrained(weights, device="cpu", backend="torch")
+    assert edit_on_torch("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out",
+                         str(tmp_path / "o.png"), weights=weights) == 3
+    assert field in capsys.readouterr().err
+    assert cli_export.main([str(weights)]) == 3
+    assert field in capsys.readouterr().err
+    assert studio_main(["--weights", str(weights), "--device", "cpu"]) == 3
+    assert field in capsys.readouterr().err
+
+
+def test_weights_with_nan_are_refused_naming_the_file_and_tensor(tiny_weights, face_files, tmp_path, capsys):
+    face, mask = face_files
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights, ignore=shutil.ignore_patterns("*.onnx"))
+    tensors = load_file(str(weights / "generator.safetensors"))
+    name = sorted(key for key, tensor in tensors.items() if tensor.is_floating_point())[0]
+    tensors[name][..., 0] = float("nan")
+    save_file(tensors, str(weights / "generator.safetensors"))
+    with pytest.raises(WeightsError, match=f"generator.safetensors: tensor {name} holds"):
+        Engine.from_pretrained(weights, device="cpu")
+    assert edit_on_torch("--mask", str(mask), "--style", str(face), "--style-mask", str(mask), "--out",
+                         str(tmp_path / "o.png"), weights=weights) == 3
+    assert name in capsys.readouterr().err and not (tmp_path / "o.png").exists()
+
+
+def test_a_config_with_huge_sizes_is_refused_before_building(tiny_weights, tmp_path):
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    config = json.loads((weights / "config.json").read_text())
+    config["mapping_hidden"] = 200_000
+    (weights / "config.json").write_text(json.dumps(config))
+    started = time.perf_counter()
+    with pytest.raises(WeightsError, match="mapping_hidden=200000: sizes and counts must be at most"):
+        CA2SIS.from_pretrained(weights)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_weights_written_onto_a_folder_leave_no_temporary(tmp_path):
+    (tmp_path / "generator.safetensors").mkdir()
+    with pytest.raises(OSError):
+        atomic_save_file({"w": torch.zeros(2)}, tmp_path / "generator.safetensors")
+    assert folder_listing(tmp_path) == ["generator.safetensors"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_exported_weights_get_the_permissions_of_any_new_file_of_the_user(tmp_path):
+    # safetensors alone creates 0600 files: a weights folder others cannot read.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    atomic_save_file({"w": torch.zeros(2)}, tmp_path / "generator.safetensors")
+    assert stat.S_IMODE((tmp_path / "generator.safetensors").stat().st_mode) == 0o666 & ~umask
