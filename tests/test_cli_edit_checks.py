@@ -92,3 +92,23 @@ def test_a_misspelt_part_is_refused_at_once_for_a_folder_and_for_saving_a_style(
     assert cli_edit.main(["--style", str(reference), "--save-style", f"hiar={tmp_path / 'h.ca2style'}",
                           "--weights", str(tiny_weights)]) == 2
     assert "hiar" in capsys.readouterr().err
+
+
+def test_a_request_that_cannot_run_is_refused_before_torch_is_imported(tmp_path):
+    # As a command the user waits for Python's start and the imports before the check: torch
+    # and the networks' modules (1-2 s more on our CPUs) are imported only for a good request.
+    import subprocess
+    import sys
+
+    photo = tmp_path / "portrait.png"
+    Image.fromarray(photo_with_face()[0]).save(photo)
+    for options, named in ((["--part", f"hiar={FACES / 'face-05.jpg'}"], "hiar"),
+                           (["--part", f"hair={tmp_path / 'missing.jpg'}"], "missing.jpg"),
+                           (["--part", f"hair={FACES / 'face-05.jpg'}", "--face", "all", "--mask", str(photo)],
+                            "--mask")):
+        arguments = ["--paste-back", str(photo), *options, "--out", str(tmp_path / "o.png")]
+        code = ("import sys\nfrom ca2sis.model.cli import edit\ncode = edit.main(sys.argv[1:])\n"
+                "print('torch imported' if 'torch' in sys.modules else 'no torch')\nsys.exit(code)")
+        result = subprocess.run([sys.executable, "-c", code, *arguments], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and named in result.stderr, result.stderr
+        assert result.stdout.strip() == "no torch"

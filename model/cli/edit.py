@@ -27,20 +27,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..devices import resolve_device
+# Only what parsing and checking a request needs is imported here: torch and the networks
+# (1-2 s of imports) load after the request is known to be good, so a typo is refused at once.
 from ..errors import DataError, check_fraction
 from ..inference.edits import Edit, Reference
-from ..inference.engine import Engine
-from ..inference.visualise import attention_overlay
 from ..io.images import photo_format, save_images, save_pngs
 from ..io.styles import STYLE_SUFFIX, SavedStyle, is_style_path, read_style, save_styles
-from ..io.weights import default_weights, ensure_weights
 from ..labels import CLASS_NAMES, has_face_parts, part_index, part_indices
-from ..photo.paste import PhotoTarget
-from ..photo.pipeline import PhotoPipeline
-from ..photo.styles import part_style
 from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli
-from .photos import add_photo_arguments, edit_folder, is_folder, photo_reader, run_faces
+from .photos import add_photo_arguments, check_face_option, edit_folder, is_folder, photo_reader, run_faces
 
 # A trailing @NUMBER is a strength; signs, exponents, inf and nan are matched too so that
 # "@-1" is reported as a strength outside 0..1, not as part of a file name.
@@ -226,6 +221,8 @@ def check_request(args: argparse.Namespace) -> None:
     every input file exists and can be read, style files whole, and the outputs. A typo is
     reported at once instead of after the networks and the face reader have loaded (3.6-6 s)."""
     folder = args.paste_back is not None and is_folder(args.paste_back)
+    if args.paste_back is not None:
+        check_face_option(args, several=folder or args.face == "all")
     styles_written = {Path(path) for _, path in (parse_save_style(text) for text in args.save_style)}
     files: list[tuple[str, str | Path | None]] = [("--mask", args.mask), ("--style", args.style),
                                                    ("--style-mask", args.style_mask)]
@@ -256,12 +253,20 @@ def check_request(args: argparse.Namespace) -> None:
     outputs = [("--out", args.out), *((f"--attention {CLASS_NAMES[part]}", path) for part, path in attention)]
     if args.face_out is not None:
         outputs.append(("--face-out", args.face_out))
-    check_outputs(outputs, [file for _, file in files if file is not None] + [args.weights or default_weights()])
+    # The bundled weights' folder is checked with the rest by ``run`` (naming it imports torch).
+    check_outputs(outputs, [file for _, file in files if file is not None] + [args.weights])
 
 
 def run(args: argparse.Namespace) -> dict:
     if args.paste_back is not None and args.face is not None:  # faces chosen by number (or all of them)
         return run_faces(args, edit_from_args)
+    from ..devices import resolve_device
+    from ..inference.engine import Engine
+    from ..inference.visualise import attention_overlay
+    from ..io.weights import default_weights, ensure_weights
+    from ..photo.paste import PhotoTarget
+    from ..photo.pipeline import PhotoPipeline
+
     photo_face = photo = reader = None
     started = time.perf_counter()
     if args.paste_back is not None:
@@ -379,6 +384,11 @@ def parse_save_style(text: str) -> tuple[str, Path]:
 
 def save_part_styles(args: argparse.Namespace) -> list[dict]:
     """Write the style of each --save-style part of the --style face: all files or none."""
+    from ..devices import resolve_device
+    from ..inference.engine import Engine
+    from ..io.weights import default_weights, ensure_weights
+    from ..photo.styles import part_style
+
     requests = [parse_save_style(text) for text in args.save_style]
     resolve_device(args.device)
     weights = ensure_weights(args.weights or default_weights())

@@ -20,19 +20,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..devices import resolve_device
 from ..errors import CA2SISError, DataError, describe_error
 from ..inference.edits import Edit, Reference
-from ..inference.engine import Engine
 from ..io.images import photo_format, save_images
-from ..io.weights import default_weights, ensure_weights
-from ..photo.paste import PhotoTarget
-from ..photo.pipeline import PhotoPipeline, Rendered
-from ..photo.source import SourcePhoto, read_photo, read_photo_faces
 from .common import EXIT_INPUT, EXIT_OK, EXIT_SOME_FAILED, check_outputs
+
+if TYPE_CHECKING:  # imported where they are used: torch loads only once a request has been checked
+    from ..inference.engine import Engine
+    from ..photo.pipeline import PhotoPipeline, Rendered
+    from ..photo.source import SourcePhoto
 
 # The photos of a folder that are edited (by name; hidden files are left alone).
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -87,6 +87,7 @@ def edit_photo(pipeline: PhotoPipeline, reader, args: argparse.Namespace, photo:
                edit_from_args: EditFromArgs) -> EditedPhoto:
     """``photo`` with the faces ``args.face`` names edited as the options say, one after the other."""
     from ..faces.group import chosen_faces, faces_in_photo, keep_to_territory, skipped_faces
+    from ..photo.source import SourcePhoto, read_photo, read_photo_faces
 
     if args.whole_picture:  # the picture is the face: one face, nothing else in it
         parsed, source = read_photo(reader, photo, whole_picture=True)
@@ -107,6 +108,8 @@ def edit_photo(pipeline: PhotoPipeline, reader, args: argparse.Namespace, photo:
 
 def _render(pipeline: PhotoPipeline, args: argparse.Namespace, edit_from_args: EditFromArgs, parsed,
             source: SourcePhoto) -> Rendered:
+    from ..photo.paste import PhotoTarget
+
     mask = args.mask if args.mask is not None else parsed.mask
     style = Reference(args.style, args.style_mask) if args.style is not None else Reference(parsed.image, parsed.mask)
     target = PhotoTarget(source, parsed.mask, args.paste_region, style_from_photo=args.style is None)
@@ -116,7 +119,7 @@ def _render(pipeline: PhotoPipeline, args: argparse.Namespace, edit_from_args: E
     return rendered
 
 
-def _check_face_option(args: argparse.Namespace, several: bool) -> None:
+def check_face_option(args: argparse.Namespace, several: bool) -> None:
     """Options that name one face's files cannot go with several faces or photos."""
     if args.face is not None and args.face != "all":
         from ..faces.group import parse_face_number
@@ -132,10 +135,14 @@ def _check_face_option(args: argparse.Namespace, several: bool) -> None:
 
 def run_faces(args: argparse.Namespace, edit_from_args: EditFromArgs) -> dict:
     """``ca2sis-edit --paste-back PHOTO --face N|all``: the summary ``ca2sis-edit`` prints."""
+    from ..devices import resolve_device
+    from ..inference.engine import Engine
     from ..inference.visualise import attention_overlay
+    from ..io.weights import default_weights, ensure_weights
     from ..labels import CLASS_NAMES, part_index
+    from ..photo.pipeline import PhotoPipeline
 
-    _check_face_option(args, several=args.face == "all")
+    check_face_option(args, several=args.face == "all")
     attention_outputs = [(part_index(part), Path(path)) for part, _, path in
                          (text.partition("=") for text in args.attention)]
     resolve_device(args.device)
@@ -178,9 +185,14 @@ def edit_folder(args: argparse.Namespace, edit_from_args: EditFromArgs,
     """``ca2sis-edit --paste-back DIR --out OUTDIR``: the same edit for every photo of DIR."""
     from tqdm import tqdm
 
+    from ..devices import resolve_device
+    from ..inference.engine import Engine
+    from ..io.weights import default_weights, ensure_weights
+    from ..photo.pipeline import PhotoPipeline
+
 
     folder, out_folder = Path(args.paste_back), Path(args.out)
-    _check_face_option(args, several=True)
+    check_face_option(args, several=True)
     if out_folder.exists() and not out_folder.is_dir():
         raise DataError(f"--out {out_folder}: with a folder of photos, --out is the folder the results go to")
     if out_folder.resolve() == folder.resolve():
