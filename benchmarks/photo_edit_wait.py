@@ -83,7 +83,7 @@ def main() -> None:
     load_after = os.getloadavg()
     print(f"{photo.name} with the hair of {reference.name}, {args.runs} runs, {os.cpu_count()} CPUs, load average "
           f"{load_before[0]:.1f} before, {load_after[0]:.1f} after; medians in seconds (min)")
-    keys = [("process", "whole command"), ("import", "start-up imports"), ("read_photo", "read the photo"),
+    keys = [("process", "whole command"), ("import", "the command's imports"), ("read_photo", "read the photo"),
             ("load_networks", "load the networks"), ("render", "render"), ("styles", "  styles (ms)"),
             ("generator", "  generator (ms)"), ("finish", "  finishing (ms)"), ("write", "write")]
     print(f"{'':24}" + "".join(f"{mode:>18}" for mode in modes))
