@@ -159,3 +159,17 @@ def test_the_white_of_a_face_photo_is_the_colour_of_its_light():
     closed = classes.copy()
     closed[np.isin(closed, (L_EYE, R_EYE))] = SKIN  # eyes closed, mouth shut: no white to tell by
     assert white_point(neutral, closed) is None
+
+
+def test_the_skin_between_the_brows_hairs_takes_a_skin_edit_and_the_hairs_do_not():
+    classes = photo_classes()
+    pixels = painted(classes)
+    brow = classes == L_BROW
+    hairs = brow.copy()
+    hairs[:, ::3] = False  # every third column of the brow is skin showing between its hairs
+    pixels[brow & ~hairs] = COLOURS[SKIN]
+    before, after = recoloured(classes, SKIN, (45.0, 20.0, 28.0), pixels)  # a fair skin given a dark one
+    change = np.abs(after.astype(int) - before.astype(int)).mean(axis=-1)
+    skin = cv2.erode((classes == SKIN).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert change[brow & ~hairs].mean() > 0.7 * change[skin].mean()  # no light band where the brows are
+    assert change[hairs].mean() < 0.2 * change[skin].mean()  # the hairs keep their colour

@@ -51,6 +51,9 @@ TONE_LIGHTNESS_STEP = 45.0
 # this many pixels.
 MATTED_PARTS = frozenset({CLASS_NAMES.index("hair"), CLASS_NAMES.index("hat")})
 MIN_MATTE_EDGE = 64
+# The brows' pixels that look like the skin (within this many of its spreads) take a skin edit.
+SKIN_THROUGH = tuple(CLASS_NAMES.index(name) for name in ("l_brow", "r_brow"))
+SKIN_THROUGH_SPREADS = 2.0
 FACE_EDGE_BAND = 0.3  # the band against the face's other parts (a fringe on the forehead), a share of the background's
 # The matte's estimate of the part's own colour at its edge is held within this many of the
 # part's spreads: where it took in the background (a light wall by dark hair), recolouring it
@@ -167,10 +170,27 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
             if lightness is None:
                 lightness = to_lab(parse.pixels)[..., 0]
             weight = weight * iris_weight(lightness[box], region | (weight > 0.05))
+        if part == SKIN:
+            weight = np.maximum(weight, _skin_through(pixels, classes, parts[SKIN], restyled))
         weights[part] = tuple(None if plane is None else _placed(plane, box, parse.classes.shape)
                               for plane in (weight.astype(np.float32), zone, foreground))
     _weights_cache.put(key, weights)
     return weights
+
+
+def _skin_through(pixels: np.ndarray, classes: np.ndarray, skin: LabTransform, restyled: frozenset[int]
+                  ) -> np.ndarray:
+    """How much each pixel of the brows (when they keep their own style) is the skin showing
+    between their hairs (float32): the brow class takes in the skin around and between the
+    hairs, and left as it was it stood as a light band over a skin made darker."""
+    brows = np.isin(classes, [part for part in SKIN_THROUGH if part not in restyled])
+    if not brows.any() or skin.spread is None:
+        return np.zeros(classes.shape, np.float32)
+    lab = to_lab(pixels[brows][None])[0]
+    distance = ((lab - skin.source) / (SKIN_THROUGH_SPREADS * np.maximum(skin.spread, 2.0))) ** 2
+    through = np.zeros(classes.shape, np.float32)
+    through[brows] = np.exp(-0.5 * distance.sum(axis=-1))
+    return through
 
 
 def _placed(plane: np.ndarray, box: tuple[slice, slice], shape: tuple[int, int]) -> np.ndarray:
