@@ -294,7 +294,7 @@ class StudioWindow(QMainWindow):
     def may_close(self) -> bool:
         """True when the window may close: nothing unsaved, or the user saved or discarded it. Saving
         starts the project's write (the window then closes once it is written)."""
-        if not self.photos.groups.may_quit(self):  # a group photo's other faces: only Save result keeps them
+        if not self.photos.groups.may_quit(self):  # a group photo's other faces' edits nothing has kept yet
             return False
         if self.studio.history.is_clean():
             return True
