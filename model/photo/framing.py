@@ -161,6 +161,11 @@ def background_checked(pixels: np.ndarray, classes: np.ndarray) -> np.ndarray:
 _parse_cache = LRUCache(8)  # the studio renders a photo's edit again and again: its framing is found once
 
 
+def clear_cache() -> None:
+    """Forget the photos' classes found so far (they are found again when asked for)."""
+    _parse_cache.clear()
+
+
 def photo_parse(photo: SourcePhoto, mask: np.ndarray, side: int) -> PhotoParse:
     """The classes of every pixel of ``photo`` (at the working scale that gives its face about
     ``side`` pixels), from its face's parsed ``mask`` (aligned, any side S)."""

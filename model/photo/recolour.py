@@ -108,6 +108,11 @@ def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generate
 _weights_cache = LRUCache(16)  # the studio renders one photo's edit again and again: its mattes are found once
 
 
+def clear_cache() -> None:
+    """Forget the mattes and weights found so far (they are found again when asked for)."""
+    _weights_cache.clear()
+
+
 def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled: frozenset[int], side: int
                  ) -> dict[int, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
     """How much each working pixel is each restyled part (float32 (h, w)); where the part
