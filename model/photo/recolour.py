@@ -7,8 +7,8 @@ its light and grain) and recoloured. Each restyled part gets a colour change
 applied wherever the part is in the photo at its own framing (``framing.photo_parse``: past
 the aligned crop too, so no box or seam can appear), by how much each pixel is the part:
 its alpha matte against the background (``matte.py``: the background between strands keeps
-its colour, no rim, no haze) and a soft class edge against the face's other parts (a skin
-edit leaves the eyes, brows and lips). Every pixel no part reaches keeps its bytes.
+its colour) and a soft class edge against the face's other parts (a skin edit leaves the
+eyes, the brows' hairs and the lips). Every pixel no part reaches keeps its bytes.
 """
 
 from __future__ import annotations
