@@ -7,8 +7,12 @@ an edit that only restyles parts.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
+from PIL import Image
 
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.colour import (
@@ -173,3 +177,47 @@ def test_the_skin_between_the_brows_hairs_takes_a_skin_edit_and_the_hairs_do_not
     skin = cv2.erode((classes == SKIN).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert change[brow & ~hairs].mean() > 0.7 * change[skin].mean()  # no light band where the brows are
     assert change[hairs].mean() < 0.2 * change[skin].mean()  # the hairs keep their colour
+
+
+def framed_case(name: str) -> tuple[SourcePhoto, np.ndarray, np.ndarray]:
+    """A framed photo of the test fixtures (a validation face cropped as people crop), its true
+    classes at the photo's framing, and its face's classes in the aligned crop."""
+    folder = Path(__file__).parent / "fixtures" / "framed"
+    record = next(photo for photo in json.loads((folder / "photos.json").read_text())["photos"]
+                  if photo["name"] == name)
+    pixels = np.array(Image.open(folder / f"{name}.jpg").convert("RGB"))
+    classes = np.array(Image.open(folder / f"{name}.png"))
+    to_aligned = cv2.invertAffineTransform(np.array(record["face_to_photo"], np.float64))
+    photo = SourcePhoto(pixels, to_aligned, 512)
+    aligned = cv2.warpAffine(classes, to_aligned, (512, 512), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    return photo, classes, aligned
+
+
+def test_a_fringe_cut_by_the_frame_is_recoloured_up_to_the_frame():
+    photo, classes, mask = framed_case("tight-dark-fringe-small")  # dark hair, a fringe at the top of the frame
+    finish = Finish(mask, mask, frozenset({HAIR}), colours={HAIR: ColourTarget(np.array([72.0, 8.0, 28.0], np.float32),
+                                                                               np.ones(3, np.float32))})
+    after = recolour_photo(photo, mask, finish, None, 512)
+    before_l, after_l = to_lab(photo.pixels)[..., 0], to_lab(after)[..., 0]
+    hair = cv2.erode((classes == HAIR).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    moved = (after_l - before_l)[hair]
+    assert (moved < 0.5 * (72.0 - before_l[hair].mean())).mean() < 0.1  # under a tenth of the hair left behind
+    top = hair.copy()
+    top[12:] = False
+    assert top.sum() > 50 and after_l[top].mean() > 55  # the hair at the frame's edge too: no box
+    far = cv2.dilate((classes == HAIR).astype(np.uint8), np.ones((61, 61), np.uint8)) == 0
+    assert np.array_equal(after[far], photo.pixels[far])  # away from the hair: the photo's own bytes
+
+
+def test_light_hair_on_a_dark_background_given_dark_hair_leaves_the_background_dark():
+    photo, classes, mask = framed_case("dark-bg-blonde-small")
+    finish = Finish(mask, mask, frozenset({HAIR}), colours={HAIR: ColourTarget(np.array([22.0, 6.0, 10.0], np.float32),
+                                                                               np.ones(3, np.float32))})
+    after = recolour_photo(photo, mask, finish, None, 512)
+    change = np.abs(after.astype(int) - photo.pixels.astype(int)).mean(axis=-1)
+    hair = (classes == HAIR).astype(np.uint8)
+    outside = cv2.distanceTransform(1 - hair, cv2.DIST_L2, 3)
+    band = (classes == 0) & (outside > 3) & (outside <= 12)  # the background next to the hair
+    assert band.sum() > 200 and change[band].mean() < 5  # no haze, no rim
+    inner = cv2.erode(hair, np.ones((5, 5), np.uint8)) > 0
+    assert change[inner].mean() > 40  # the hair took the new colour
