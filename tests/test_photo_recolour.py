@@ -26,6 +26,7 @@ from ca2sis.model.photo.colour import (
 )
 from ca2sis.model.photo.finish import Finish
 from ca2sis.model.photo.framing import photo_parse
+from ca2sis.model.photo.paste import paste_edit
 from ca2sis.model.photo.recolour import recolour_photo
 from ca2sis.model.photo.source import SourcePhoto
 
@@ -221,3 +222,21 @@ def test_light_hair_on_a_dark_background_given_dark_hair_leaves_the_background_d
     assert band.sum() > 200 and change[band].mean() < 5  # no haze, no rim
     inner = cv2.erode(hair, np.ones((5, 5), np.uint8)) > 0
     assert change[inner].mean() > 40  # the hair took the new colour
+
+
+def test_a_restyle_with_a_reshape_recolours_the_hair_and_leaves_only_the_nose_to_the_network():
+    classes = photo_classes()
+    pixels = painted(classes)
+    photo = source_photo(pixels)
+    mask = aligned_mask(photo, classes)
+    target = {HAIR: ColourTarget(np.array([75.0, 8.0, 30.0], np.float32), np.ones(3, np.float32))}
+    moved = mask.copy()
+    moved[moved == NOSE] = CLASS_NAMES.index("skin")
+    moved[np.roll(mask == NOSE, 6, axis=0)] = NOSE  # the nose six pixels lower
+    grey = np.full((64, 64, 3), 128, np.uint8)  # the network's face: nothing of it may land on the hair
+    both = paste_edit(photo, mask, mask, grey, Finish(mask, mask, frozenset({HAIR}), {NOSE: moved}, target))
+    style_only = paste_edit(photo, mask, mask, grey, Finish(mask, mask, frozenset({HAIR}), colours=target))
+    hair = cv2.erode((classes == HAIR).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    near_nose = cv2.dilate((classes == NOSE).astype(np.uint8), np.ones((61, 61), np.uint8)) > 0
+    assert np.array_equal(both[hair & ~near_nose], style_only[hair & ~near_nose])  # recoloured, not generated
+    assert not np.array_equal(both[near_nose], pixels[near_nose])  # the nose's new shape is pasted

@@ -27,7 +27,7 @@ from ..errors import DataError
 from ..labels import BACKGROUND, NUM_CLASSES
 from .colour import LabTransform, from_lab, match_colours, to_lab
 from .finish import Finish
-from .recolour import is_style_only, recolour_photo
+from .recolour import recolour_photo, recoloured_parts
 from .regions import anchor_pixels, at_size, blend_weight, face_region, strided
 from .source import SourcePhoto, working_side
 
@@ -233,9 +233,17 @@ def paste_edit(photo: SourcePhoto, photo_mask: np.ndarray, edited_mask: np.ndarr
         return paste_back(photo, face, face_region(photo_mask, edited), anchor_pixels(photo_mask, edited, others))
     finish = photo_finish(finish, photo_mask, edited)
     finish = replace(finish, restyled=finish.restyled | others)
-    if region == "edited" and style_from_photo and is_style_only(finish, photo_mask, edited):
-        # Nothing to invent: the photo's own pixels, each restyled part recoloured wherever it is.
-        return recolour_photo(photo, photo_mask, finish, face, working_side(photo, side))
+    if region == "edited" and style_from_photo and finish.confine:
+        kept = recoloured_parts(finish, photo_mask, edited)
+        if kept:
+            # Parts that only change colour invent no pixel: the photo's own pixels, recoloured
+            # wherever the part is. Only what changes shape is left to the generated face.
+            pixels = recolour_photo(photo, photo_mask, replace(finish, restyled=kept), face, working_side(photo, side))
+            finish = replace(finish, restyled=finish.restyled - kept,
+                             colours={part: colour for part, colour in finish.colours.items() if part not in kept})
+            if not finish.restyled and not finish.reshaped and np.array_equal(photo_mask, edited):
+                return pixels
+            photo = photo.with_pixels(pixels)
     if region == "edited" and finish.confine:  # changed pixels taken whole, faded just past them
         return paste_back(photo, face, finish.region(side), finish.anchor(side), finish.feather, finish,
                           finish.blend(side, fade_border=not finish.recolours))

@@ -269,12 +269,12 @@ def _to_photo(plane: np.ndarray, scale: float, box: tuple[int, int, int, int]) -
     return cv2.remap(plane.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def is_style_only(finish: Finish, original_mask: np.ndarray, edited_mask: np.ndarray) -> bool:
-    """Whether an edit only restyles parts (no shape changed, nothing painted): then no pixel
-    is invented and the photo is recoloured (``recolour_photo``)."""
-    if not finish.restyled or finish.reshaped or not finish.confine:
-        return False
-    return bool(np.array_equal(original_mask, at_size(edited_mask, original_mask.shape[0])))
+def recoloured_parts(finish: Finish, original_mask: np.ndarray, edited_mask: np.ndarray) -> frozenset[int]:
+    """The restyled parts that keep their shape (not reshaped, the same pixels before and after):
+    they invent no pixel, and the photo is recoloured for them (``recolour_photo``)."""
+    edited = at_size(edited_mask, original_mask.shape[0])
+    return frozenset(part for part in finish.restyled if part not in finish.reshaped
+                     and np.array_equal(original_mask == part, edited == part))
 
 
-__all__ = ["is_style_only", "part_transforms", "part_weights", "recolour_photo"]
+__all__ = ["part_transforms", "part_weights", "recolour_photo", "recoloured_parts"]
