@@ -201,8 +201,9 @@ class LabTransform:
 # saved style records it (``io/styles.py``). Rendering a reference's colour under the edited
 # photo's white (von Kries gains) was tried and measured: on the framed test photos it left more
 # of the colour gap than taking the reference's colour as it is (skin 0.56 against 0.18 of the
-# gap, lips 0.81 against 0.30, medians): at the networks' 128 px the whites are a few pixels in
-# the shade of the lids, too few to tell the light by.
+# gap, lips 0.81 against 0.30, medians; benchmarks/photo_edits.py on commit ec1ad63 and on the
+# code since f23ff32): at the networks' 128 px the whites are a few pixels in the shade of the
+# lids, too few to tell the light by.
 MOUTH = CLASS_NAMES.index("mouth")
 TEETH_MIN_LIGHTNESS = 55.0  # the mouth's pixels at least this light are teeth (the rest: tongue, shade)
 WHITE_MAX_CHROMA = 25.0  # whites this colourful are no white (a red eye, lipstick on a tooth)

@@ -49,27 +49,10 @@ class PhotoParse:
         """The aligned crop's side in working pixels."""
         return self.side / float(np.sqrt(abs(np.linalg.det(self.to_aligned[:, :2]))))
 
-    def aligned(self, image: np.ndarray, side: int | None = None, interpolation: int = cv2.INTER_LINEAR
-                ) -> np.ndarray:
-        """A working-scale image (h, w[, c]) seen in the aligned crop at ``side``."""
-        side = side or self.side
-        matrix = self.to_aligned * (side / self.side)
-        return cv2.warpAffine(image, matrix, (side, side), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
-
-    def from_aligned(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR, border: float = 0.0
-                     ) -> np.ndarray:
-        """An aligned image (any side) at the working scale of the photo."""
-        matrix = self.to_aligned * (image.shape[0] / self.side)
-        height, width = self.classes.shape
-        return cv2.warpAffine(image, matrix, (width, height), flags=interpolation | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=border)
-
 
 def working_scale(photo: SourcePhoto, side: int) -> float:
     """The factor that gives the photo's face (its aligned crop) about ``side`` pixels, at most 1."""
-    per_photo_pixel = float(np.sqrt(abs(np.linalg.det(photo.matrix[:, :2]))))  # aligned pixels per photo pixel
-    native = photo.aligned_size / max(per_photo_pixel, 1e-6)  # the crop's side in photo pixels
-    return min(1.0, side / native)
+    return min(1.0, side / photo.face_side)
 
 
 def flood_classes(pixels: np.ndarray, classes: np.ndarray, known: np.ndarray) -> np.ndarray:

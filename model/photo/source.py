@@ -45,6 +45,12 @@ class SourcePhoto:
         """(width, height)."""
         return self.pixels.shape[1], self.pixels.shape[0]
 
+    @property
+    def face_side(self) -> float:
+        """The aligned crop's side in photo pixels (the face's own resolution in the photo)."""
+        scale = float(np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))  # aligned pixels per photo pixel
+        return self.aligned_size / max(scale, 1e-6)
+
     def aligned(self, side: int | None = None) -> np.ndarray:
         """The aligned crop of the photo at ``side`` (default: ``aligned_size``)."""
         side = side or self.aligned_size
@@ -133,9 +139,7 @@ def icc_profile(photo: ImageInput) -> bytes | None:
 def working_side(photo: SourcePhoto, side: int) -> int:
     """The side of the aligned crop an edit is finished at: the face's own resolution in the
     photo (so its detail is kept as it is), at least ``side`` and at most ``MAX_WORK_SIDE``."""
-    scale = float(np.sqrt(abs(np.linalg.det(photo.matrix[:, :2]))))  # aligned pixels per photo pixel
-    native = photo.aligned_size / max(scale, 1e-6)
-    return int(min(max(side, round(native)), max(side, MAX_WORK_SIDE)))
+    return int(min(max(side, round(photo.face_side)), max(side, MAX_WORK_SIDE)))
 
 
 
