@@ -166,16 +166,13 @@ def test_the_studio_keeps_each_faces_edits_and_undo_and_saves_them_all(tiny_weig
     assert only_left[:, :240].any() and not only_left[:, 272:].any()
 
 
-@pytest.mark.slow
-def test_the_studio_numbers_the_faces_a_click_switches_and_save_writes_every_face(qtbot, tiny_weights, tmp_path):
-    from PySide6.QtCore import QPoint, Qt
-
+def studio_with_two_faces(qtbot, tiny_weights, tmp_path):
+    """The studio with the two-face photo opened, its first render done: the window, the photo's
+    pixels and a check that the window has settled (rendered, nothing running)."""
     from ca2sis.app.qt.window import StudioWindow
     from ca2sis.app.state.gallery import gallery_entries
     from ca2sis.model.inference.engine import Engine
-    from ca2sis.model.labels import CLASS_NAMES
 
-    hair = CLASS_NAMES.index("hair")
     pixels, path = two_face_photo(tmp_path)
     entries = gallery_entries()
     window = StudioWindow(Engine.from_pretrained(tiny_weights, backend="torch"), entries[0].load(), entries)
@@ -187,6 +184,17 @@ def test_the_studio_numbers_the_faces_a_click_switches_and_save_writes_every_fac
 
     window.projects.open_photo(path)
     qtbot.waitUntil(lambda: window.photos.groups.active() is not None and settled(), timeout=90_000)
+    return window, pixels, settled
+
+
+@pytest.mark.slow
+def test_the_studio_numbers_the_faces_a_click_switches_and_save_writes_every_face(qtbot, tiny_weights, tmp_path):
+    from PySide6.QtCore import QPoint, Qt
+
+    from ca2sis.model.labels import CLASS_NAMES
+
+    hair = CLASS_NAMES.index("hair")
+    window, pixels, settled = studio_with_two_faces(qtbot, tiny_weights, tmp_path)
     group, view = window.photos.groups.active(), window.result_view
     assert group.numbers == [1, 2] and window.studio.document.photo_face is group.faces[1]  # the larger one
     assert view.view_key == "compare"

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_several_faces import two_face_photo
+from test_several_faces import studio_with_two_faces
 
 
 @pytest.mark.slow
 def test_a_group_photo_project_reopens_in_the_studio_with_both_faces_edits(qtbot, tiny_weights, tmp_path):
-    from ca2sis.app.qt.window import StudioWindow
     from ca2sis.app.state.gallery import gallery_entries
-    from ca2sis.model.inference.engine import Engine
     from ca2sis.model.labels import CLASS_NAMES
 
     hair = CLASS_NAMES.index("hair")
-    pixels, path = two_face_photo(tmp_path)
+    window, pixels, settled = studio_with_two_faces(qtbot, tiny_weights, tmp_path)
     entries = gallery_entries()
-    window = StudioWindow(Engine.from_pretrained(tiny_weights, backend="torch"), entries[0].load(), entries)
-    qtbot.addWidget(window, before_close_func=lambda widget: widget.studio.history.set_clean())
-    window.show()
-
-    def settled() -> bool:
-        return window.result is not None and window.is_current() and not window.tasks.running
-
-    window.projects.open_photo(path)
-    qtbot.waitUntil(lambda: window.photos.groups.active() is not None and settled(), timeout=90_000)
     groups = window.photos.groups
     window.studio.set_random_styles({hair: 5})  # face 2 (the one opened first): new hair
     groups.select(0)
