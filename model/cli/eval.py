@@ -5,6 +5,8 @@ face parser's own scores.
                 [--markdown OUT.md] [--seed 0] [--device auto|cpu|cuda] [--backend auto|torch|onnx]
                 [--compare-size PX] [--parser-weights DIR] [--no-identity] [--metrics psnr,ssim,...]
     ca2sis-eval parser --data DIR [--list IDS.txt] [--parser-weights DIR] [--json OUT.json]
+    ca2sis-eval photo-edits --data DIR [--set benchmarks/framed-photos] [--parts hair skin lips eyes]
+                [--keep-images DIR] [--out OUT.json] [--sheets DIR --sheet-label after] [--jobs 1]
 
 DIR holds images/ + masks/ (or the official CelebAMask-HQ layout). Prints a markdown table
 (PSNR, SSIM, SWD, SWD-Sh, mIoU, pixel accuracy, FRS, style leakage, ms per image; see
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
 from ..devices import resolve_device
+from ..evaluation.framed_set import PARTS, SET_FOLDER
 from ..evaluation.metrics import METRIC_REGISTRY, metric_names
 from ..evaluation.pipeline import evaluate
 from ..evaluation.report import markdown_table
@@ -31,7 +35,7 @@ from ..inference.engine import Engine
 from ..io.atomic import write_text_atomic
 from ..io.weights import default_weights, ensure_weights
 from ..training.data import read_id_list
-from .common import EXIT_OK, ArgumentParser, check_outputs, run_cli, whole_number
+from .common import EXIT_CHECK_FAILED, EXIT_OK, ArgumentParser, check_outputs, run_cli, whole_number
 
 MAX_COMPARE_SIZE = 4096  # a side beyond it needs gigabytes per face batch (as ca2sis-parse's --size)
 _positive, _seed, _compare_size = whole_number(1), whole_number(0), whole_number(16, MAX_COMPARE_SIZE)
@@ -49,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ca2sis-eval",
         description="Evaluate CA2-SIS weights on a labelled face folder: PSNR, SSIM, SWD, SWD-Sh, parser mIoU and "
         "accuracy, identity similarity (FRS), style leakage and speed. 'ca2sis-eval parser --help': the face "
-        "parser's own scores.",
+        "parser's own scores; 'ca2sis-eval photo-edits --help': part swaps on framed photos a user would throw away.",
         epilog="Exit codes: 0 done, 2 bad arguments or data, 3 weights missing or unusable, 1 unexpected.",
     )
     parser.add_argument("--data", required=True, type=Path,
@@ -129,10 +133,65 @@ def parser_command(argv: list[str]) -> int:
     return run_cli(score)
 
 
+def photo_edits_command(argv: list[str]) -> int:
+    """``ca2sis-eval photo-edits``: part swaps on the framed photos a user would throw away
+    (``evaluation/photo_edits.py``, which says what is measured and the limits)."""
+    parser = ArgumentParser(
+        prog="ca2sis-eval photo-edits",
+        description="Run ca2sis-edit --paste-back on the framed test photos (part swaps of hair, skin, lips, eyes) "
+        "and count the results a user would throw away: a halo or spill round the part, pixels left untouched, "
+        "colour left short of the reference's under the photo's light, a grey skin, a refused edit.")
+    parser.add_argument("--data", type=Path, required=True, help="celebamask-mini: images/*.jpg and masks/*.png")
+    parser.add_argument("--set", type=Path, default=SET_FOLDER,
+                        help="the framed photos and photos.json (default: %(default)s, from the repository root)")
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=PARTS)
+    parser.add_argument("--count", type=_positive, help="at most this many edits per part (default: all)")
+    parser.add_argument("--out", type=Path, metavar="OUT.json", help="write the rows and the summary here")
+    parser.add_argument("--keep-images", type=Path, metavar="DIR",
+                        help="keep the edited photos and results.json here (for --measure-only and --sheets)")
+    parser.add_argument("--edit-command", default="ca2sis-edit", help="how to run ca2sis-edit (split like a shell)")
+    parser.add_argument("--jobs", type=_positive, default=1, help="edits run at once (default 1)")
+    parser.add_argument("--code", default="", help="which code the edits ran (recorded in the JSON), e.g. a commit")
+    parser.add_argument("--check-targets", action="store_true",
+                        help="only check that each photo's own face, graded as recorded, gives the photo's colours")
+    parser.add_argument("--measure-only", action="store_true",
+                        help="measure again the results kept in --keep-images, without running ca2sis-edit")
+    parser.add_argument("--sheets", type=Path, metavar="DIR", help="also write contact sheets of the swaps here")
+    parser.add_argument("--sheet-label", default="after", help="the sheets' suffix: PART-LABEL.jpg (default after)")
+    args = parser.parse_args(argv)
+    if args.measure_only and not args.keep_images:
+        parser.error("--measure-only needs --keep-images (the folder of an earlier run)")
+    if args.sheets and not args.keep_images:
+        parser.error("--sheets needs --keep-images (the edited photos the sheets show)")
+
+    def measure() -> int:
+        from ..evaluation.framed_set import Library
+        from ..evaluation.photo_edit_sheets import write_sheets
+        from ..evaluation.photo_edits import check_targets, run_photo_edits, table
+
+        library = Library(args.data, args.set)
+        if args.check_targets:
+            return EXIT_OK if check_targets(library) == 0 else EXIT_CHECK_FAILED
+        command_line = " ".join(["ca2sis-eval", "photo-edits", *map(shlex.quote, argv)])
+        report = run_photo_edits(library, args.parts, args.count, args.keep_images, args.edit_command, args.jobs,
+                                 args.code, args.measure_only, command_line)
+        print(table(report["summary"]))
+        if args.out is not None:
+            write_text_atomic(args.out, json.dumps(report, indent=1) + "\n")
+        if args.sheets is not None:
+            for path in write_sheets(library, report["edits"], args.keep_images, args.sheets, args.sheet_label):
+                print(f"{path}: written")
+        return EXIT_OK
+
+    return run_cli(measure)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "parser":
         return parser_command(argv[1:])
+    if argv and argv[0] == "photo-edits":
+        return photo_edits_command(argv[1:])
     args = build_parser().parse_args(argv)
     return run_cli(lambda: _evaluate(args))
 
