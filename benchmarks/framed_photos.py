@@ -15,10 +15,9 @@ training face) put through, in this order:
    width x height frame; pixels past the face's own crop are its mirror image (the hair and
    the clothes continue, no black wedges). The true mask goes through the same map
    (nearest neighbour), so hair past the aligned crop is labelled hair;
-3. a grade (optional), in linear light: exposure, white-balance gains, saturation about the
-   Rec. 709 luminance and a radial vignette; then a tone curve ``x ** gamma`` on the sRGB
-   values. ``grade_colours`` applies it to any colours: the measure uses it to render a
-   reference person's un-graded colour under a photo's light.
+3. a grade (optional): ``ca2sis.model.evaluation.framed_set.grade_colours``, which the
+   measure (``ca2sis-eval photo-edits``) also uses to render a reference person's un-graded
+   colour under a photo's light.
 
 Written: ``NAME.jpg`` (JPEG quality 92), ``NAME.png`` (the true class mask, 8-bit index
 PNG, 0..18 in the CelebAMask-HQ order) and ``photos.json`` (per photo: the face, the kind,
@@ -37,29 +36,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ca2sis.model.evaluation.framed_set import Grade, grade_colours, validation_faces, vignette_gain
+
 REPO = Path(__file__).resolve().parents[1]
-VALIDATION_LIST = REPO / "assets" / "splits" / "celebamask-mini-val.txt"
 DEFAULT_OUT = REPO / "benchmarks" / "framed-photos"
 FACE_SIDE = 512  # the data set's aligned faces
 BACKGROUND = 0  # the CelebAMask-HQ class of everything that is not the person
 JPEG_QUALITY = 92
 MATTE_BAND = 20  # px (at 512) each side of the true background's edge left to the matting (masks are coarse)
 MIRROR_TOP, MIRROR_SIDES, MIRROR_BOTTOM = 6, 64, 110  # face px the frame may reach past the face's crop
-
-
-@dataclass(frozen=True)
-class Grade:
-    """A photo's light and colour grading (identity by default); see ``grade_colours``."""
-
-    exposure: float = 1.0  # linear gain
-    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)  # linear R, G, B gains
-    saturation: float = 1.0  # 1 keeps, 0 grey (about the Rec. 709 luminance, in linear light)
-    vignette: float = 0.0  # linear gain falls to 1 - vignette at the frame's corners
-    gamma: float = 1.0  # tone curve on sRGB values: x ** gamma (> 1 darkens the mid-tones)
-
-    @property
-    def is_identity(self) -> bool:
-        return self == Grade()
 
 
 @dataclass(frozen=True)
@@ -151,40 +136,6 @@ FIXTURES: tuple[PhotoSpec, ...] = (
 )
 
 
-# ---------------------------------------------------------------- colour
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
-
-
-def vignette_gain(grade: Grade, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) linear gain of the grade's vignette: 1 at the centre, 1 - vignette at the corners."""
-    width, height = size
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    radius = np.hypot((xs - (width - 1) / 2) / (width / 2), (ys - (height - 1) / 2) / (height / 2)) / np.sqrt(2)
-    return 1.0 - grade.vignette * radius ** 2
-
-
-def grade_colours(rgb: np.ndarray, grade: Grade | dict, vignette: np.ndarray | float = 1.0) -> np.ndarray:
-    """sRGB colours (uint8 or 0..1 floats, any leading shape, last axis RGB) under ``grade``, as
-    0..1 floats. ``vignette``: the vignette's gain at each colour's place (``vignette_gain``)."""
-    if isinstance(grade, dict):
-        grade = Grade(**{**grade, "white_balance": tuple(grade.get("white_balance", (1.0, 1.0, 1.0)))})
-    x = np.asarray(rgb, np.float64)
-    x = x / 255.0 if np.asarray(rgb).dtype == np.uint8 else x
-    linear = srgb_to_linear(x) * grade.exposure * np.asarray(grade.white_balance)
-    luminance = linear @ np.array([0.2126, 0.7152, 0.0722])
-    linear = luminance[..., None] + grade.saturation * (linear - luminance[..., None])
-    linear = linear * np.asarray(vignette, np.float64)[..., None] if np.ndim(vignette) else linear * vignette
-    return linear_to_srgb(linear) ** grade.gamma
-
-
 # ---------------------------------------------------------------- backgrounds
 
 
@@ -269,11 +220,6 @@ def make_photo(spec: PhotoSpec, face: np.ndarray, mask: np.ndarray) -> tuple[np.
     return np.clip(photo + 0.5, 0, 255).astype(np.uint8), true_mask
 
 
-def validation_faces() -> list[str]:
-    lines = VALIDATION_LIST.read_text().splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-
-
 def describe(spec: PhotoSpec, face_id: str) -> dict:
     record = asdict(spec)
     record["face_id"] = face_id
@@ -301,14 +247,6 @@ def build(data: Path, out: Path, specs: tuple[PhotoSpec, ...], quality: int = JP
         "grade": "linear light: rgb * exposure * white_balance; saturation about Rec. 709 luminance; "
                  "* vignette gain (1 - vignette * r^2, r = 1 at the corners); sRGB ** gamma",
         "photos": records}, indent=1) + "\n")
-    return records
-
-
-def load_set(folder: Path = DEFAULT_OUT) -> list[dict]:
-    """The records of ``photos.json``, each with ``photo`` and ``mask`` paths added."""
-    records = json.loads((folder / "photos.json").read_text())["photos"]
-    for record in records:
-        record["photo"], record["mask"] = folder / f"{record['name']}.jpg", folder / f"{record['name']}.png"
     return records
 
 
