@@ -4,6 +4,7 @@ memory), and a config that does not exist is bad input."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -12,7 +13,7 @@ from ca2sis.model.cli import bench as cli_bench
 from ca2sis.model.errors import DataError
 from ca2sis.model.inference import bench as inference_bench
 
-from conftest import folder_digests
+from conftest import FACE_DATA, folder_digests
 
 
 @pytest.fixture
@@ -68,3 +69,27 @@ def test_a_json_report_onto_the_weights_is_refused_before_the_run(tiny_weights, 
     assert cli_bench.main(["--weights", str(weights), "--json", str(blocker / "b.json")]) == 2
     assert cli_bench.main(["--weights", str(tmp_path / "nonexistent")]) == 3
     assert "no ca2sis weights" in capsys.readouterr().err
+
+
+def test_quality_scores_each_onnx_variant_against_pytorch_and_exits_1_when_one_fails(tiny_export_run, tmp_path,
+                                                                                      capsys):
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_export_run[0], weights)  # exported with its int8 G
+    out = tmp_path / "quality.json"
+    code = cli_bench.main(["quality", str(weights), "--data", str(FACE_DATA), "--limit", "2", "--runs", "1",
+                           "--warmup", "0", "--json", str(out)])
+    report = json.loads(out.read_text())
+    fp32, int8 = report["quality"]["onnx fp32"], report["quality"]["onnx int8"]
+    assert fp32["passes"] and abs(fp32["psnr_drop_db"]) <= 0.01  # the fp32 graph is PyTorch's function
+    # The random tiny G quantised draws about 38 dB from fp32 here (the engine would not run it).
+    agreement = min(int8["reconstruction_vs_reference_mean_db"], int8["part_edit_vs_reference_mean_db"])
+    assert int8["passes"] == (agreement >= 40 and int8["psnr_drop_db"] <= 0.5)
+    assert code == (0 if int8["passes"] else 1)
+    assert set(report["timing"]) == {"reference", "onnx fp32", "onnx int8"}
+    assert "| onnx int8 |" in capsys.readouterr().out
+
+
+def test_quality_without_faces_is_bad_input(tiny_weights, tmp_path, capsys):
+    code = cli_bench.main(["quality", str(tiny_weights), "--data", str(tmp_path)])
+    assert code == 2
+    assert "holds no face with a mask" in capsys.readouterr().err

@@ -35,10 +35,11 @@ from ..devices import instruction_set, physical_cores, resolve_device
 from ..errors import CA2SISError, DataError
 from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
-from .backends import build_graphs
+from .backends import INT8_GENERATOR_FILE, OnnxBackend, TorchBackend, build_graphs
 from .edits import Edit, Reference
 from .engine import Engine
 from .onnx_export import export_onnx
+from .quality import MAX_PSNR_DROP_DB, MIN_AGREEMENT_DB, FaceArrays, FaceFiles, compare_to_reference
 
 HAIR = part_index("hair")
 OPERATIONS = ("full generation", "part edit")
@@ -301,3 +302,68 @@ def format_table(results: list[dict[str, object]], config: str, size: int, gflop
             cells.append(f"{median:.1f} / {fastest:.1f} ({gflop[op] * 1000 / median:.0f} GFLOP/s)")
         lines.append(f"| {row['variant']} | {row['engine']} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
+
+
+def quality_variants(folder: Path, config: CA2SISConfig, threads: int) -> dict[str, Engine]:
+    """The ONNX variants of ``folder`` that load (fp32 G; int8 G when exported), by name."""
+    precisions = ["fp32", "int8"] if (folder / INT8_GENERATOR_FILE).exists() else ["fp32"]
+    return {f"onnx {precision}": Engine(backend=OnnxBackend(folder, config, "cpu", threads, precision=precision))
+            for precision in precisions}
+
+
+def validate_variants(weights: Path, faces: list[FaceFiles], runs: int, warmup: int,
+                      threads: int | None = None) -> dict:
+    """``ca2sis-bench quality``: every ONNX variant of ``weights`` against PyTorch fp32 on
+    ``faces`` (``quality.compare_to_reference``: the rule the int8 G is checked by at export)
+    and, ``runs`` > 0, the two operations of every variant timed side by side."""
+    check_threads(threads)
+    threads = threads or physical_cores()  # the same for all (PyTorch would follow OMP_NUM_THREADS, ORT not)
+    reference = Engine(backend=TorchBackend(CA2SIS.from_pretrained(weights), device="cpu", threads=threads))
+    engines = quality_variants(weights, reference.config, threads)
+    arrays = FaceArrays.load(reference, faces)
+    quality = compare_to_reference(reference, engines, arrays)
+    quality["reference"]["faces"] = len(arrays.names)
+    timing: dict[str, dict] = {}
+    if runs > 0:
+        all_times = measure_interleaved([reference, *engines.values()], runs, warmup)
+        for name, times in zip(["reference", *engines], all_times):
+            timing[name] = {operation: {"median_ms": round(statistics.median(values), 2),
+                                        "min_ms": round(min(values), 2)} for operation, values in times.items()}
+    return {
+        "weights": str(weights), "config": reference.config.name, "image_size": reference.image_size,
+        "faces": arrays.names, "threads": threads, "runs": runs, "warmup": warmup,
+        "engine_default": Engine.from_pretrained(weights, device="cpu", threads=threads).description,
+        "machine": machine_description(), "quality": quality, "timing": timing,
+    }
+
+
+def quality_table(report: dict) -> str:
+    """``validate_variants``'s report as a markdown table, one row per variant."""
+    quality, timing = report["quality"], report["timing"]
+    lines = [
+        f"{report['weights']} ({report['config']}, {report['image_size']} px) on {quality['reference']['faces']} "
+        f"faces; CPU {report['machine']['instruction_set']}, {report['machine']['physical_cores']} physical cores; "
+        f"engine default here: **{report['engine_default']}**",
+        "",
+        f"| variant | recon. PSNR vs real | drop vs torch fp32 (≤ {MAX_PSNR_DROP_DB}) | "
+        f"vs torch fp32: recon. mean / min | part edit mean / min (≥ {MIN_AGREEMENT_DB:.0f} mean) | passes | "
+        f"full generation ms (median / min) | part edit ms (median / min) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, row in quality.items():
+        times = timing.get(name, {})
+        cells = [f"{times[op]['median_ms']:.1f} / {times[op]['min_ms']:.1f}" if op in times else ""
+                 for op in OPERATIONS]
+        if name == "reference":
+            lines.append(f"| torch fp32 (reference) | {row['reconstruction_psnr_db']:.2f} dB | | | | | "
+                         f"{cells[0]} | {cells[1]} |")
+            continue
+        lines.append(
+            f"| {name} | {row['reconstruction_psnr_db']:.2f} dB | {row['psnr_drop_db']:.3f} dB | "
+            f"{row['reconstruction_vs_reference_mean_db']:.1f} / {row['reconstruction_vs_reference_min_db']:.1f} dB | "
+            f"{row['part_edit_vs_reference_mean_db']:.1f} / {row['part_edit_vs_reference_min_db']:.1f} dB | "
+            f"{'yes' if row['passes'] else 'no'} | {cells[0]} | {cells[1]} |"
+        )
+    lines += ["", f"{report['runs']} interleaved runs after {report['warmup']} warm-up runs each, "
+              f"{report['threads']} threads per variant. PSNR against PyTorch fp32: inf where the images are equal."]
+    return "\n".join(lines) + "\n"
