@@ -7,6 +7,7 @@ face parser's own scores.
     ca2sis-eval parser --data DIR [--list IDS.txt] [--parser-weights DIR] [--json OUT.json]
     ca2sis-eval photo-edits --data DIR [--set benchmarks/framed-photos] [--parts hair skin lips eyes]
                 [--keep-images DIR] [--out OUT.json] [--sheets DIR --sheet-label after] [--jobs 1]
+    ca2sis-eval invented-pixels --data DIR --list IDS.txt [--count 8] [--json OUT.json] [--sheets DIR]
 
 DIR holds images/ + masks/ (or the official CelebAMask-HQ layout). Prints a markdown table
 (PSNR, SSIM, SWD, SWD-Sh, mIoU, pixel accuracy, FRS, style leakage, ms per image; see
@@ -186,8 +187,44 @@ def photo_edits_command(argv: list[str]) -> int:
     return run_cli(measure)
 
 
+def invented_pixels_command(argv: list[str]) -> int:
+    """``ca2sis-eval invented-pixels``: how well the pixels a photo edit invents belong in it
+    (``evaluation/invented_pixels.py``: the figures, their targets and the edits made)."""
+    from ..evaluation.invented_pixels import SECTIONS
+
+    parser = ArgumentParser(
+        prog="ca2sis-eval invented-pixels",
+        description="Run ca2sis-edit --paste-back on held-out faces where the network must invent pixels (hair "
+        "made fuller and shorter) and score the results: the asked shape (parsed IoU), the new hair's colour and "
+        "fine detail against the photo's hair, the vacated background against the background next to it.")
+    parser.add_argument("--data", required=True, type=Path, help="folder with images/ID.jpg + masks/ID.png")
+    parser.add_argument("--list", required=True, type=Path, metavar="IDS.txt", help="the held-out face ids")
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
+    parser.add_argument("--count", type=_positive, default=8, help="edits each way (default: %(default)s)")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the report here")
+    parser.add_argument("--sheets", type=Path, metavar="DIR", help="write each section's contact sheet here")
+    parser.add_argument("--code", default="", help="which code the edits ran (recorded in the JSON), e.g. a commit")
+    args = parser.parse_args(argv)
+
+    def measure() -> int:
+        from ..evaluation.invented_pixels import invented_pixels
+
+        check_outputs([("--json", args.json)], [args.list, args.data])
+        command_line = " ".join(["ca2sis-eval", "invented-pixels", *map(shlex.quote, argv)])
+        report = invented_pixels(args.data, read_id_list(args.list), args.sections, args.count, args.sheets,
+                                 command=command_line, code=args.code)
+        if args.json is not None:
+            write_text_atomic(args.json, json.dumps(report, indent=1) + "\n")
+        print(json.dumps({name: report[name]["medians"] for name in args.sections}, indent=1))
+        return EXIT_OK
+
+    return run_cli(measure)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "invented-pixels":
+        return invented_pixels_command(argv[1:])
     if argv and argv[0] == "parser":
         return parser_command(argv[1:])
     if argv and argv[0] == "photo-edits":

@@ -250,14 +250,16 @@ def labelled_faces(data: Path, ids: list[str]) -> list[Face]:
 
 
 def invented_pixels(data: Path, ids: list[str], sections: list[str], count: int = 8, sheet_folder: Path | None = None,
-                    progress: bool = True) -> dict:
-    """The report of the chosen ``sections`` on the faces ``ids`` of ``data`` (see the module's docstring)."""
+                    progress: bool = True, command: str = "", code: str = "") -> dict:
+    """The report of the chosen ``sections`` on the faces ``ids`` of ``data`` (see the module's
+    docstring); ``command`` and ``code`` (e.g. a commit) are recorded in it. Each section's
+    contact sheet goes to ``sheet_folder``/SECTION.jpg."""
     unknown = [name for name in sections if name not in SECTIONS]
     if unknown:
         raise DataError(f"unknown section(s) {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
     faces = labelled_faces(data, ids)
     reader = FaceReader()
-    report: dict = {"data": str(data), "faces": len(faces), "count": count}
+    report: dict = {"command": command, "code": code, "data": str(data), "faces": len(faces), "count": count}
     for name in sections:
         sheet = None if sheet_folder is None else sheet_folder / f"{name}.jpg"
         report[name] = SECTIONS[name](faces, reader, count, sheet, progress)
