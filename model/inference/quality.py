@@ -1,6 +1,6 @@
 """Whether a faster backend still draws the same faces: its images against PyTorch fp32's.
 
-One rule for every check of a backend variant (the int8 G at export, ``benchmarks/validate_backends.py``,
+One rule for every check of a backend variant (the int8 G at export, ``ca2sis-bench quality``,
 the tests): on real faces (an ``images/`` + ``masks/`` folder, or the gallery layout ``NAME.jpg`` +
 ``NAME.png``) each variant
 
