@@ -170,6 +170,8 @@ def photo_edits_command(argv: list[str]) -> int:
         from ..evaluation.photo_edit_sheets import write_sheets
         from ..evaluation.photo_edits import check_targets, run_photo_edits, table
 
+        # No report lands on a photo or mask of the set or the data.
+        check_outputs([("--out", args.out)], [args.data, args.data / "images", args.data / "masks", args.set])
         library = Library(args.data, args.set)
         if args.check_targets:
             return EXIT_OK if check_targets(library) == 0 else EXIT_CHECK_FAILED
