@@ -79,3 +79,13 @@ def test_measuring_again_needs_the_folder_of_an_earlier_run(tmp_path, capsys):
                           "--keep-images", str(tmp_path / "nothing-here")])
     assert code == 2
     assert "no results of an earlier run" in capsys.readouterr().err
+
+
+def test_a_report_onto_a_photo_of_the_set_is_refused_before_anything_runs(tmp_path, capsys):
+    data, folder = small_set(tmp_path)
+    before = (folder / "tight-dark-long.png").read_bytes()
+    code = cli_eval.main(["photo-edits", "--data", str(data), "--set", str(folder), "--parts", "hair", "--count", "1",
+                          "--out", str(folder / "tight-dark-long.png"), "--edit-command", "false"])
+    assert code == 2
+    assert "--out" in capsys.readouterr().err
+    assert (folder / "tight-dark-long.png").read_bytes() == before
