@@ -223,12 +223,46 @@ def invented_pixels_command(argv: list[str]) -> int:
     return run_cli(measure)
 
 
+def painted_faces_command(argv: list[str]) -> int:
+    """``ca2sis-eval painted-faces``: faces painted from the New-face template in each gallery
+    style (``evaluation/painted_faces.py``: the figures and their targets)."""
+    parser = ArgumentParser(
+        prog="ca2sis-eval painted-faces",
+        description="Paint six faces from the studio's New-face template (one stroke each) in the gallery's styles "
+        "and score them: output side, per-part colour distance and fine detail against the style face, and how well "
+        "the parsed face follows the painted mask.")
+    parser.add_argument("--gallery", type=Path, help="faces NAME.jpg + NAME.png (default: the bundled gallery)")
+    parser.add_argument("--weights", type=Path, help="weights folder (default: the bundled lite weights)")
+    parser.add_argument("--parser-weights", type=Path, help="face parser folder (default: the bundled one)")
+    parser.add_argument("--global", dest="global_edit", action="store_true",
+                        help="the network's raw output (what a painted face was before model/photo/painted.py)")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the report here")
+    parser.add_argument("--sheet", type=Path, metavar="OUT.jpg", help="write the contact sheet here")
+    args = parser.parse_args(argv)
+
+    def measure() -> int:
+        from ..evaluation.painted_faces import painted_faces
+
+        weights = ensure_weights(args.weights or default_weights())
+        check_outputs([("--json", args.json), ("--sheet", args.sheet)], [weights, args.gallery, args.parser_weights])
+        command_line = " ".join(["ca2sis-eval", "painted-faces", *map(shlex.quote, argv)])
+        report = painted_faces(weights, args.parser_weights, args.gallery, args.global_edit, args.sheet, command_line)
+        if args.json is not None:
+            write_text_atomic(args.json, json.dumps(report, indent=1) + "\n")
+        print(json.dumps(report["summary"], indent=1))
+        return EXIT_OK
+
+    return run_cli(measure)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "invented-pixels":
         return invented_pixels_command(argv[1:])
     if argv and argv[0] == "parser":
         return parser_command(argv[1:])
+    if argv and argv[0] == "painted-faces":
+        return painted_faces_command(argv[1:])
     if argv and argv[0] == "photo-edits":
         return photo_edits_command(argv[1:])
     args = build_parser().parse_args(argv)

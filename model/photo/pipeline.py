@@ -34,6 +34,7 @@ from .colour import (
     skin_tone_target,
 )
 from .finish import Finish, finish_image
+from .painted import paint_face, style_picture
 from .paste import PhotoTarget, paste_edit
 from .source import SourcePhoto
 from .styles import reference_part_colour
@@ -140,6 +141,7 @@ class PhotoPipeline:
         result = self.engine.render(edit, preview=preview)
         start = time.perf_counter()
         finish = None
+        agrees = False
         image = result.image
         # The edited mask at the photo mask's own side (a photo's edit is as sharp as its parse).
         mask = as_mask(edit.mask, photo.mask.shape[0] if photo is not None else self.engine.image_size,
@@ -151,6 +153,12 @@ class PhotoPipeline:
                 base = self.engine.load_reference(edit.style)[0]
                 anchor = finish.anchor(base.shape[0]) if edit.confine else None
                 image = finish_image(result.image, base, finish, anchor)
+        # A painted face (nothing of the style face's pixels to keep): made at the style face's
+        # side with its colour and texture; a preview keeps the network's output (live frames).
+        if photo is None and edit.finishing and not preview and not agrees:
+            style_image, style_mask = style_picture(edit.style, self.engine.load_reference(edit.style)[1])
+            image = paint_face(result.image, as_mask(edit.mask, style_image.shape[0], self.engine.config.num_classes),
+                               style_image, style_mask)
         pasted = None
         if photo is not None:
             source = photo.photo if full_photo else photo.photo.preview

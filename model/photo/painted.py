@@ -1,0 +1,358 @@
+"""A painted face at the style face's resolution: the network's layout and shading, the
+style face's colour and texture.
+
+A face painted from a template (File > New, ``ca2sis-edit --mask OTHER --style FACE``) shares
+too few pixels with any face to keep that face's pixels (``FINISH_MIN_AGREEMENT``): every
+pixel is invented. The network invents them at its own 128 px; ``paint_face`` makes them at
+the style face's side, surface by surface of the edited mask:
+
+- low frequencies (layout, shading) are the network's output upsampled, low-passed over the
+  part's interior only, so a pixel on the part's edge takes the part's colour, not the
+  network's blend with its neighbour (no halo between hair and background: that edge is the
+  mask's, crisp);
+- colour: that low-pass is moved, in CIELAB, to the mean and spread of the same part of the
+  style face (of its low-pass: the texture below brings the rest of the spread);
+- fine texture (strands, pores, grain) is the style face's same part at full resolution: where
+  the style face has that part at the same place (both are aligned faces) its own detail is
+  kept there, elsewhere it is synthesised from that part (``texture.synthesize``, guided by the
+  network's shading), the two joined variance-preserving over a band.
+
+The skin, nose, ears and neck are one surface (one skin with the network's shading, no edge
+round the nose, each part with its own colour); the small features on it (eyes, brows, lips,
+mouth, glasses, jewellery) are the network's own drawing over that skin, with soft edges,
+brows and lips moved to the style part's mean colour. A part the style face lacks takes its
+pair partner's (a right eye from the left one), a nose or an ear the skin's, else the
+network's own colour. What depends on the style face alone is kept for the next render.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..inference.edits import Reference
+from ..io.images import as_image, as_mask
+from ..labels import CLASS_NAMES, NUM_CLASSES, pair_partner
+from .colour import from_lab, to_lab
+from .detail import despeckle
+from .regions import box_around, grow
+from .texture import DEFAULT_CONFIG, SynthesisConfig, split_sigma, synthesize
+
+_INDEX = {name: index for index, name in enumerate(CLASS_NAMES)}
+# Surfaces whose edges are the mask's, crisp: each is low-passed, coloured and textured alone.
+CRISP_SURFACES = tuple(_INDEX[name] for name in ("background", "hair", "hat", "cloth"))
+# One skin: its parts share the network's shading, each with its own colour, blended softly.
+SKIN_SURFACE = tuple(_INDEX[name] for name in ("skin", "nose", "l_ear", "r_ear", "neck"))
+SKIN = _INDEX["skin"]
+# Features whose colour stays the network's (already the style's): an eye's mean mixes its
+# white and iris, a mouth's its teeth and its dark; moved to another eye's or mouth's mean
+# they came out a pale blind eye, grey-blue teeth.
+KEEP_NETWORK_COLOUR = frozenset(_INDEX[name] for name in ("l_eye", "r_eye", "eye_g", "mouth"))
+# A part needs this share of the picture's pixels to lend its colour and texture.
+MIN_SOURCE_SHARE = 2e-4
+# Limits of the gain on a part's low-frequency spread (a flat network part is not blown up to
+# a contrasted style part's, nor a contrasted one flattened).
+GAIN_RANGE = (0.5, 2.0)
+PAINT_THREADS = 2  # surfaces painted at once (numpy and OpenCV release the GIL; our CPUs have 2 cores)
+STYLE_CACHE_SIZE = 4
+# A painted face is made at the style face's side up to this (a 12 MP photo given as the style
+# face would take seconds; an aligned face of this side shows every strand).
+MAX_PAINT_SIDE = 1024  # style faces whose own measurements are kept (the studio renders one style many times)
+
+
+@dataclass(frozen=True)
+class PaintConfig:
+    """How ``paint_face`` makes a painted face."""
+
+    # The low/high split of crisp surfaces: what a generator of this side resolves is the
+    # network's, finer is the style face's texture.
+    generated_side: int = 128
+    # The skin's split is finer: all the network draws of a face's shading is kept, only
+    # pores are the style's (a wrinkle or a nostril copied to another face would be a scar).
+    skin_generated_side: int = 256
+    # A part's edge band, in network pixels: its colour there is its interior's (the network
+    # blurs neighbouring parts into each other over about a pixel).
+    edge_band: float = 1.5
+    # Copied detail softly limited to this many robust spreads of the style part's (a
+    # backdrop's lettering, a wrinkle: a few strong edges are not stamped about).
+    detail_limit: float = 2.5
+    texture: bool = True  # False: colour only, with the network's own detail
+    seed: int = 0
+    synthesis: SynthesisConfig = DEFAULT_CONFIG
+
+
+DEFAULT_PAINT = PaintConfig()
+
+
+def mask_at(mask: np.ndarray, side: int) -> np.ndarray:
+    """A class mask at ``side``: nearest when it shrinks, smooth outlines when it grows (each
+    class's plane resized linearly, the strongest wins: no staircase of the small mask's pixels)."""
+    mask = np.asarray(mask, np.uint8)
+    if mask.shape[0] == side:
+        return mask
+    if mask.shape[0] > side:
+        return cv2.resize(mask, (side, side), interpolation=cv2.INTER_NEAREST)
+    classes = np.unique(mask)
+    planes = np.stack([cv2.resize((mask == part).astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
+                       for part in classes])
+    return classes[planes.argmax(axis=0)].astype(np.uint8)
+
+
+def source_part(part: int, style_mask: np.ndarray) -> int | None:
+    """The style face's part that lends ``part`` its colour and texture: the same part, else
+    its pair partner, else (a nose, an ear, a neck) the skin; None: the network's own."""
+    least = MIN_SOURCE_SHARE * style_mask.size
+    candidates = [part, pair_partner(part)] + ([SKIN] if part in SKIN_SURFACE else [])
+    for candidate in candidates:
+        if candidate is not None and np.count_nonzero(style_mask == candidate) >= least:
+            return candidate
+    return None
+
+
+def interior(region: np.ndarray, pixels: int) -> np.ndarray:
+    """The region less a band of ``pixels`` along its edge; the region itself when that
+    leaves too little of it."""
+    core = ~grow(~region, pixels)
+    return core if core.sum() >= max(16, 0.2 * region.sum()) else region
+
+
+def low_pass(image: np.ndarray, where: np.ndarray, sigma: float) -> np.ndarray:
+    """The Gaussian low-pass of ``image`` (float32 (H, W, C)) over the pixels of ``where``
+    only (normalised convolution), valid wherever the blur reaches; computed at a size
+    reduced to about 2 pixels per sigma (it is band-limited)."""
+    height, width = where.shape
+    factor = max(1, int(sigma / 2))
+    weight = where.astype(np.float32)[..., None]
+    stacked = np.concatenate([image * weight, weight], axis=2)
+    if factor > 1:
+        stacked = cv2.resize(stacked, (-(-width // factor), -(-height // factor)), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(stacked, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT)
+    if factor > 1:
+        blurred = cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
+    return blurred[..., :-1] / np.maximum(blurred[..., -1:], 1e-6)
+
+
+@dataclass(frozen=True)
+class _StylePart:
+    """One part of the style face, as the painting reads it."""
+
+    region: np.ndarray  # bool (S, S)
+    low_mean: np.ndarray  # CIELAB mean and spread of its low-pass over its interior
+    low_spread: np.ndarray
+    mean: np.ndarray  # CIELAB mean over its interior (as a person sees the part's colour)
+    high: np.ndarray | None  # float32 (S, S, 3): its detail finer than the split, limited
+
+
+class _StyleFace:
+    """The style face's own measurements, made once per style face, part and split."""
+
+    def __init__(self, image: np.ndarray, mask: np.ndarray, band: int, limit: float):
+        self.image, self.mask, self.band, self.limit = image, mask, band, limit
+        self.pixels = image.astype(np.float32)
+        self.lab = to_lab(image)
+        self._parts: dict[tuple, _StylePart] = {}
+
+    def part(self, parts: tuple[int, ...], sigma: float) -> _StylePart:
+        key = (parts, round(sigma, 3))
+        if key not in self._parts:
+            region = np.isin(self.mask, parts)
+            core = interior(region, self.band)
+            box = box_around(region, int(3 * sigma) + 2)
+            low = low_pass(self.pixels[box], core[box], sigma)
+            low_lab = to_lab(low)[core[box]]
+            high = np.zeros_like(self.pixels)
+            high[box] = self.pixels[box] - low
+            spread = np.maximum(1.4826 * np.median(np.abs(high[core]), axis=0) * self.limit, 1.0)
+            high[box] = spread * np.tanh(high[box] / spread) * region[box][..., None]
+            self._parts[key] = _StylePart(region, low_lab.mean(axis=0), low_lab.std(axis=0),
+                                          self.lab[core].mean(axis=0), high)
+        return self._parts[key]
+
+
+_STYLE_CACHE: OrderedDict[tuple, _StyleFace] = OrderedDict()
+
+
+def _style_face(image: np.ndarray, mask: np.ndarray, band: int, limit: float) -> _StyleFace:
+    digest = hashlib.blake2b(image.tobytes(), digest_size=16)
+    digest.update(mask.tobytes())
+    key = (digest.hexdigest(), image.shape, band, limit)
+    if key in _STYLE_CACHE:
+        _STYLE_CACHE.move_to_end(key)
+    else:
+        _STYLE_CACHE[key] = _StyleFace(image, mask, band, limit)
+        while len(_STYLE_CACHE) > STYLE_CACHE_SIZE:
+            _STYLE_CACHE.popitem(last=False)
+    return _STYLE_CACHE[key]
+
+
+class _Painter:
+    """One painted face: the network's drawing and the style face, shared by its surfaces."""
+
+    def __init__(self, raw: np.ndarray, mask: np.ndarray, style: _StyleFace, config: PaintConfig):
+        self.side = mask.shape[0]
+        self.mask, self.style, self.config = mask, style, config
+        self.network_side = raw.shape[0]
+        size = (self.side, self.side)
+        # The network's drawing, and for the crisp surfaces without its speckle (pixels of a
+        # wrong colour are no shading to keep; an eye is no speckle to remove).
+        self.drawing = cv2.resize(raw, size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        self.guide = cv2.resize(despeckle(raw), size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        self.band = style.band
+
+    def texture(self, seen: np.ndarray, region: np.ndarray, source: _StylePart, generated: int,
+                seed: int) -> np.ndarray:
+        """The style part's fine detail over ``region`` (float32 (S, S, 3)): its own where the
+        style face has that part at the same place, synthesised from it elsewhere (guided by
+        ``seen``: the coloured guide with the network's own strands), joined variance-preserving."""
+        sigma = split_sigma(self.side, generated)
+        copied = region & interior(source.region, self.band + 2)
+        new = region & ~copied
+        detail = source.high * copied[..., None]
+        if new.sum() < 16:
+            return detail
+        blend = 2 * self.band
+        zone = region & grow(new, blend)
+        synthesis = replace(self.config.synthesis, detail_limit=self.config.detail_limit)
+        box = box_around(zone, int(3 * sigma) + 2)
+        made = synthesize(seen, zone, self.style.image, source.region, generated, seed=seed, config=synthesis)
+        made_detail = np.zeros_like(made)
+        made_detail[box] = (made[box] - low_pass(seen[box], zone[box], sigma)) * zone[box][..., None]
+        # The synthesis fades in over ``blend`` pixels from the new region into the copied one.
+        distance = cv2.distanceTransform((~new).astype(np.uint8), cv2.DIST_L2, 3)
+        new_weight = np.clip(1.0 - distance / blend, 0.0, 1.0) * zone
+        copy_weight = copied * (1.0 - new_weight * (distance > 0))
+        norm = np.maximum(np.sqrt(new_weight ** 2 + copy_weight ** 2), 1e-6)[..., None]
+        return ((copy_weight[..., None] * detail + new_weight[..., None] * made_detail) / norm).astype(np.float32)
+
+    def crisp(self, part: int, result: np.ndarray) -> None:
+        """A crisp surface (background, hair, hat, cloth) painted into ``result``."""
+        region = self.mask == part
+        core = interior(region, self.band)
+        generated = self.config.generated_side
+        sigma = split_sigma(self.side, generated)
+        box = box_around(region, int(3 * sigma) + 2 * self.band + 8)
+        low = low_pass(self.guide[box], core[box], sigma)
+        source = source_part(part, self.style.mask)
+        if source is None:
+            result[box][region[box]] = np.where(core[box][region[box]][:, None], self.guide[box][region[box]],
+                                                low[region[box]])
+            return
+        style_part = self.style.part((source,), sigma)
+        low_lab = to_lab(low)
+        ours = low_lab[core[box]]
+        gain = np.clip(style_part.low_spread / np.maximum(ours.std(axis=0), 1e-3), *GAIN_RANGE)
+        coloured = from_lab((low_lab - ours.mean(axis=0)) * gain + style_part.low_mean)
+        made = coloured
+        if self.config.texture:
+            # Matched on the coloured guide with the network's own mid frequencies (its strands' flow).
+            seen = np.zeros_like(self.guide)
+            seen[box] = coloured + np.where(core[box][..., None], self.guide[box] - low, 0.0)
+            made = coloured + self.texture(seen, region, style_part, generated, self.config.seed + part)[box]
+        # The part's mean is the style part's (copied detail is zero-mean only roughly).
+        made_lab = to_lab(made)
+        made_lab += style_part.mean - made_lab[core[box]].mean(axis=0)
+        result[box][region[box]] = from_lab(made_lab)[region[box]]
+
+    def skin(self, result: np.ndarray) -> None:
+        """The skin surface and the features on it painted into ``result``."""
+        face = ~np.isin(self.mask, CRISP_SURFACES)
+        if not face.any():
+            return
+        skin_region = np.isin(self.mask, SKIN_SURFACE)
+        generated = self.config.skin_generated_side
+        sigma = split_sigma(self.side, generated)
+        soft = 2.0 * self.side / self.network_side  # a nose's colour fades into the cheek's over ~2 network pixels
+        box = box_around(face, int(3 * max(sigma, soft)) + 2 * self.band + 8)
+        mask, inside = self.mask[box], face[box]
+        skin_core = interior(skin_region, self.band)[box] if skin_region.any() else inside
+        # The skin's shading, carried under the features: all the network draws of it.
+        drawing = self.drawing[box]
+        low = low_pass(drawing, skin_core, sigma)
+        low_lab = to_lab(low)
+        moved, weights = np.zeros_like(low_lab), np.zeros(low_lab.shape[:2], np.float32)
+        for part in SKIN_SURFACE:
+            region = mask == part
+            source = source_part(part, self.style.mask)
+            if region.sum() < 16 or source is None:
+                continue
+            style_part = self.style.part((source,), sigma)
+            ours = low_lab[interior(region, self.band)]
+            gain = np.clip(style_part.low_spread / np.maximum(ours.std(axis=0), 1e-3), *GAIN_RANGE)
+            weight = cv2.GaussianBlur(region.astype(np.float32), (0, 0), soft) + 1e-4 * region
+            moved += weight[..., None] * ((low_lab - ours.mean(axis=0)) * gain + style_part.mean)
+            weights += weight
+        coloured_lab = np.where(weights[..., None] > 0, moved / np.maximum(weights[..., None], 1e-6), low_lab)
+        # Features: the network's drawing over its own skin, on the coloured skin, soft-edged.
+        features = inside & ~skin_region[box]
+        feature_weight = np.maximum(cv2.GaussianBlur(features.astype(np.float32), (0, 0), self.band / 2), features)
+        made_lab = coloured_lab + feature_weight[..., None] * (to_lab(drawing) - low_lab)
+        for part in np.unique(mask[features]):
+            region = mask == part
+            source = source_part(int(part), self.style.mask)
+            if source is None or region.sum() < 16 or part in KEEP_NETWORK_COLOUR:
+                continue
+            shift = self.style.part((source,), sigma).mean - made_lab[interior(region, self.band)].mean(axis=0)
+            weight = np.maximum(cv2.GaussianBlur(region.astype(np.float32), (0, 0), self.band / 2), region)
+            made_lab += weight[..., None] * shift
+        made = from_lab(made_lab)
+        style_skin = self.style.part(SKIN_SURFACE, sigma)
+        if self.config.texture and style_skin.region.any():
+            seen = np.zeros_like(self.guide)
+            seen[box] = from_lab(coloured_lab) + np.where(skin_core[..., None], drawing - low, 0.0)
+            detail = self.texture(seen, skin_region, style_skin, generated, self.config.seed + SKIN)[box]
+            made += (1.0 - feature_weight[..., None]) * detail
+        result[box][inside] = made[inside]
+
+
+def style_picture(style: Reference, parsed_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The style face at its own side (up to ``MAX_PAINT_SIDE``) and its mask at that side:
+    the one given with it, else ``parsed_mask`` (the engine's parse, at the networks' side)."""
+    image = style.image
+    if isinstance(image, np.ndarray):
+        side = image.shape[0]
+    elif isinstance(image, Image.Image):
+        side = image.height
+    else:
+        with Image.open(image) as opened:  # the header only: the face is decoded once, below
+            side = opened.height
+    side = min(side, MAX_PAINT_SIDE)
+    picture = as_image(image, side)
+    mask = as_mask(style.mask, side, NUM_CLASSES) if style.mask is not None else mask_at(parsed_mask, side)
+    return picture, mask
+
+
+def paint_face(raw: np.ndarray, edited_mask: np.ndarray, style_image: np.ndarray, style_mask: np.ndarray,
+               config: PaintConfig = DEFAULT_PAINT) -> np.ndarray:
+    """The painted face ``edited_mask`` at ``style_image``'s side: the network's output ``raw``
+    (uint8 (g, g, 3)) gives layout and shading, each part of the style face (``style_mask``,
+    any side) its colour and fine texture. Returns uint8 (S, S, 3), S = the style face's side
+    (never below the network's)."""
+    raw, style_image = np.asarray(raw), np.asarray(style_image)
+    if raw.ndim != 3 or raw.shape[2] != 3 or style_image.ndim != 3 or style_image.shape[2] != 3:
+        raise ValueError(f"raw and style_image must be (H, W, 3) RGB; got {raw.shape} and {style_image.shape}")
+    if style_image.shape[0] != style_image.shape[1]:
+        raise ValueError(f"the style face must be square; got {style_image.shape[:2]}")
+    side = max(style_image.shape[0], raw.shape[0])
+    if style_image.shape[0] != side:
+        style_image = cv2.resize(style_image, (side, side), interpolation=cv2.INTER_CUBIC)
+    band = max(1, round(config.edge_band * side / raw.shape[0]))
+    style = _style_face(np.ascontiguousarray(style_image, np.uint8), mask_at(style_mask, side), band,
+                        config.detail_limit)
+    painter = _Painter(raw, mask_at(edited_mask, side), style, config)
+    result = painter.guide.copy()
+    # The surfaces are independent (each writes its own pixels): two at a time, the slowest first.
+    surfaces = [part for part in CRISP_SURFACES if (painter.mask == part).any()]
+    surfaces.sort(key=lambda part: -np.count_nonzero(painter.mask == part))
+    with ThreadPoolExecutor(max_workers=PAINT_THREADS) as pool:
+        done = [pool.submit(painter.skin, result)] + [pool.submit(painter.crisp, part, result) for part in surfaces]
+        for future in done:
+            future.result()
+    return np.clip(result + 0.5, 0, 255).astype(np.uint8)
+
+__all__ = ["DEFAULT_PAINT", "PaintConfig", "mask_at", "paint_face", "source_part", "style_picture"]
