@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from ..config import CA2SISConfig, get_config
 from ..devices import instruction_set, physical_cores, resolve_device
-from ..errors import CA2SISError, DataError
+from ..errors import CA2SISError, DataError, WeightsError
 from ..labels import CLASS_NAMES, part_index
 from ..networks.composite import CA2SIS
 from .backends import INT8_GENERATOR_FILE, OnnxBackend, TorchBackend, build_graphs
@@ -317,6 +317,9 @@ def validate_variants(weights: Path, faces: list[FaceFiles], runs: int, warmup: 
     ``faces`` (``quality.compare_to_reference``: the rule the int8 G is checked by at export)
     and, ``runs`` > 0, the two operations of every variant timed side by side."""
     check_threads(threads)
+    if not Engine.onnx_export_current(weights):
+        raise WeightsError(f"{weights} has no current ONNX export to check: run `ca2sis-export {weights}` first "
+                           "(with --int8 for the int8 G)")
     threads = threads or physical_cores()  # the same for all (PyTorch would follow OMP_NUM_THREADS, ORT not)
     reference = Engine(backend=TorchBackend(CA2SIS.from_pretrained(weights), device="cpu", threads=threads))
     engines = quality_variants(weights, reference.config, threads)
