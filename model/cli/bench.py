@@ -103,6 +103,8 @@ def photo_command(argv: list[str]) -> int:
                         help="ca2sis-edit's backend (default: auto)")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="also write the figures as JSON here")
     args = parser.parse_args(argv)
+    if not args.runs and not args.command_runs:
+        parser.error("--runs 0 and --command-runs 0 leave nothing to time")
 
     def time_it() -> int:
         from ..evaluation.photo_timing import time_edit_command, time_photo_steps
