@@ -65,6 +65,7 @@ from .regions import (
     grow,
     strided,
 )
+from .reshape import RIM, reshape_part
 
 # How far (in spreads of the part) the generated shading of a recoloured part may stray from
 # the photo's own shading recoloured; further is softly limited.
@@ -96,6 +97,9 @@ class Finish:
     match_colour: bool = True
     margin: float = 0.03
     shape_strengths: Mapping[int, float] = field(default_factory=dict)
+    # part → (aligned picture, bool part mask): where a reshaped part's grown pixels take their
+    # texture (a reference's part for a part also restyled); absent: the base's own part.
+    exemplars: Mapping[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what the plan had to decide for the user (a closed eye's partner)
 
     @property
@@ -113,7 +117,7 @@ class Finish:
         if part not in self.reshaped:
             return edited == part
         alpha = float(self.shape_strengths.get(part, 1.0))
-        share = (1 - alpha) * (edited == part) + alpha * (at_size(self.reshaped[part], side) == part)
+        share = (1 - alpha) * (edited == part) + alpha * smooth_part(self.reshaped[part], part, side)
         return share >= 0.5
 
     def masks(self, side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,6 +146,8 @@ class Finish:
         original, edited = self.masks(side)
         band = max(1, round(0.006 * side))
         changed = grow(changed_pixels(original, edited, self.restyled, self.reshaped), band)
+        for part in self.remade_parts(side) if self.keep_detail else ():  # a vacated region's rim is re-made too
+            changed |= grow((original == part) | self.part_after(part, side), round(2 * RIM * side) + band)
         near = np.minimum(cv2.GaussianBlur(changed.astype(np.float32), (0, 0), band / 2.0) * 2, 1.0)
         return blend_weight(self.region(side), self.feather, fade_border) * near
 
@@ -185,6 +191,7 @@ class Finish:
             high_base = base - low_pass(base, generated)
             finished = resized + same_shape[..., None] * (low_generated + high_base - resized)
             finished = self._moved_parts(finished, base, same_shape)
+            finished = self._remade_parts(finished, base, generated)
         transforms: list[LabTransform] = []
         if self.match_colour and self.colours:
             finished, transforms = self._match_part_colours(finished, base, same_shape)
@@ -245,6 +252,50 @@ class Finish:
         own, made = to_lab(base[inner][None])[0], to_lab(finished[inner][None])[0]
         return LabTransform(part, own.mean(axis=0), gain_of(own.std(axis=0), made.std(axis=0)), made.mean(axis=0))
 
+    def moves(self, part: int, side: int) -> bool:
+        """Whether reshaped ``part`` is the base's own part warped (``_moved_parts``): a feature
+        of ``MOVABLE_PARTS`` that keeps its style and whose old and new regions overlap."""
+        original, _ = self.masks(side)
+        old, new = original == part, at_size(self.reshaped[part], side) == part
+        if part not in MOVABLE_PARTS or part in self.restyled or min(old.sum(), new.sum()) < MIN_PART_PIXELS:
+            return False
+        return (old & new).sum() >= MOVE_MIN_OVERLAP * (old | new).sum()
+
+    def remade_parts(self, side: int) -> list[int]:
+        """Reshaped parts re-made from the base's pixels (``reshape.py``): every one not moved."""
+        return [part for part in sorted(self.reshaped) if not self.moves(part, side)] if self.confine else []
+
+    def _remade_parts(self, finished: np.ndarray, base: np.ndarray, generated: int) -> np.ndarray:
+        """Each reshaped part that is not moved (``remade_parts``: hair made fuller or shorter)
+        re-made at the base's resolution (``reshape_part``): its kept pixels the base's own, its
+        grown ones the texture of its exemplar guided by the network, its vacated ones what lies
+        behind (background or skin continued). Around it, where nothing else changes, the
+        base's own pixels: no wash of generated colour."""
+        side = finished.shape[0]
+        parts = self.remade_parts(side)
+        if not parts:
+            return finished
+        original, edited = self.masks(side)
+        others = dict(self.reshaped)
+        for part in parts:
+            others.pop(part)
+        # Pixels another change reaches keep the finishing they had.
+        elsewhere = grow(changed_pixels(original, edited, self.restyled, others), max(1, round(self.margin * side)))
+        if not np.array_equal(original, edited):
+            elsewhere |= grow(original != edited, max(1, round(self.margin * side)))
+        result = finished.copy()
+        current = base.astype(np.float32)
+        for seed, part in enumerate(parts):
+            exemplar = self.exemplars.get(part)
+            if exemplar is not None:
+                exemplar = (np.asarray(exemplar[0]), np.asarray(exemplar[1], bool))
+            current, _ = reshape_part(finished, current, original, part, self.part_after(part, side), generated,
+                                      exemplar, seed=seed)
+            near = grow((original == part) | self.part_after(part, side), round(2 * RIM * side) + 2)
+            own = near & ~elsewhere  # the part's strays past its mask and the rim of what it vacated, too
+            result[own] = current[own]
+        return result
+
     def _moved_parts(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray) -> np.ndarray:
         """A reshaped feature (``MOVABLE_PARTS``) that keeps its style and is moved and stretched
         rather than new (old and new regions overlap by ``MOVE_MIN_OVERLAP``) is the base's
@@ -254,11 +305,9 @@ class Finish:
         original, _ = self.masks(side)
         band = max(1, round(0.01 * side))
         for part, target in self.reshaped.items():
+            if not self.moves(part, side):
+                continue
             old, new = original == part, at_size(target, side) == part
-            if part not in MOVABLE_PARTS or part in self.restyled or min(old.sum(), new.sum()) < MIN_PART_PIXELS:
-                continue
-            if (old & new).sum() < MOVE_MIN_OVERLAP * (old | new).sum():
-                continue
             move = part_move(old, new, float(self.shape_strengths.get(part, 1.0)))
             box = box_around(old | new, 6 * band)
             offset = np.array([box[1].start, box[0].start], np.float64)
@@ -335,6 +384,17 @@ class Finish:
         finished = finished.copy()
         finished[outer] = from_lab(result)
         return finished, [recoloured for *_, recoloured in plans]
+
+
+def smooth_part(mask: np.ndarray, part: int, side: int) -> np.ndarray:
+    """float32 (side, side): ``part`` of a mask of any side, 1 inside, 0 outside; brought up to
+    a larger side smoothly (a 128 px shape at 512 px has smooth edges, not steps of 4 px)."""
+    region = (np.asarray(mask) == part).astype(np.float32)
+    if region.shape[0] >= side:
+        return at_size(region.astype(np.uint8), side).astype(np.float32)
+    # Linear, then smoothed over about half a pixel of the mask: its steps are no shape.
+    larger = cv2.resize(region, (side, side), interpolation=cv2.INTER_LINEAR)
+    return cv2.GaussianBlur(larger, (0, 0), 0.5 * side / region.shape[0])
 
 
 def finish_image(face: np.ndarray, base: np.ndarray, finish: Finish, anchor: np.ndarray | None = None

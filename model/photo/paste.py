@@ -37,10 +37,10 @@ CROP_PAD = 0.15
 
 def photo_finish(finish: Finish, original_mask: np.ndarray, edited_mask: np.ndarray) -> Finish:
     """``finish`` (as the engine made it, at the networks' size) with the photo's mask and
-    the edited one at the photo's mask size, so regions are as sharp as the parser's mask."""
-    reshaped = {part: at_size(source, original_mask.shape[0]) for part, source in finish.reshaped.items()}
-    return replace(finish, original_mask=original_mask, edited_mask=at_size(edited_mask, original_mask.shape[0]),
-                   reshaped=reshaped)
+    the edited one at the photo's mask size, so regions are as sharp as the parser's mask. The
+    new shapes stay at their own size: a reshaped part is brought up smoothly where it is used
+    (``Finish.part_after``), not in steps of the networks' pixels."""
+    return replace(finish, original_mask=original_mask, edited_mask=at_size(edited_mask, original_mask.shape[0]))
 
 
 def _padded(array: np.ndarray, pad: int) -> np.ndarray:

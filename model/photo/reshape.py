@@ -1,0 +1,249 @@
+"""A part given a new shape in a photo (hair made fuller or shorter), at the photo's resolution.
+
+The network gives the new layout's shading at its own 128 px; every pixel it would paint is
+re-made from the photo itself (``reshape_part``):
+
+- **kept** (the part before and after): the photo's own pixels, untouched;
+- **grown** (the part after, not before): the part's texture copied from a real exemplar at
+  full resolution (``texture.synthesize``: the photo's own part, or ``Finish.exemplars``'s
+  picture for a part restyled from a reference), guided at low frequency by the network's
+  output. That guide is first given the source part's colour statistics (its CIELAB mean and
+  spread, the spread never more than the source's), then joined to the kept part without a
+  step (the difference along their border carried into the grown region as a membrane, the
+  gradient-domain join of Poisson cloning);
+- **vacated** (the part before, not after): each pixel becomes the class nearest to it in the
+  photo's mask (the background, the forehead's skin, ...), continued from that class's own
+  pixels (``inpaint.fill_vacated``: colour by a membrane, grain synthesised from it);
+- objects that are no face class (``non_face_objects``: the background enclosed by the face,
+  a hand on the forehead) keep their pixels and are never copied from.
+
+The part's new edge is soft over about a pixel (``EDGE_SIGMA``); nothing outside the part's
+old and new regions changes, but the rim of a vacated region (``RIM``), whose stray strands
+and shadow go with the part.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..labels import BACKGROUND, CLASS_NAMES, NUM_CLASSES
+from .colour import from_lab, to_lab
+from .edge import cached_part_matte
+from .inpaint import FillConfig, fill_vacated, membrane
+from .regions import MIN_PART_PIXELS, box_around, grow, interior
+from .texture import SynthesisConfig, masked_low_pass, split_sigma, synthesize
+
+RIM = 0.02  # share of the side: the background next to a vacated region re-made with it, fading out
+EDGE_SIGMA = 0.0015  # share of the side: the new part's edge is soft over about this (a pixel at 512 px)
+SPREAD_LIMITS = (0.5, 1.0)  # the guide's low-frequency spread scaled to the source's by at most these
+# Behind a part: a backdrop's grain needs no long coherent strands, so fewer sweeps of the search.
+FILL = FillConfig(blend=RIM, texture=SynthesisConfig(detail_limit=4.0, match_seen=False, sweeps=2, random=4))
+SKIN, NECK, NOSE = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose"))
+NECK_REACH = 0.04  # share of the side: how far past the neck a vacated pixel is neck
+FOREHEAD = 0.8  # the forehead's height over the brows-to-nose-tip height (a face's thirds, a little short)
+TEMPLE = 0.12  # the forehead reaches this share of the brows' span past each brow
+BROWS = tuple(CLASS_NAMES.index(name) for name in ("l_brow", "r_brow"))
+CLASS_BLEND = 0.012  # share of the side: two classes' fills cross-fade over this where they meet
+JOIN_REACH = 0.06  # share of the side: how far into grown pixels the kept part's own shading reaches
+# What a vacated pixel can become: what lies behind a part (the face's skin only within the face).
+BEHIND = tuple(CLASS_NAMES.index(name) for name in ("background", "neck", "cloth"))
+# The face's oval (no ears: above an ear lies hair or the background, not skin).
+FACE = tuple(CLASS_NAMES.index(name) for name in (
+    "skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip"))
+
+
+def non_face_objects(mask: np.ndarray) -> np.ndarray:
+    """bool: the photo's background pixels enclosed by the face (not joined to the picture's
+    border through the background): a hand or a microphone in front of the face, which the
+    parser leaves as background and which an edit must never paint over."""
+    background = (mask == BACKGROUND).astype(np.uint8)
+    count, labels = cv2.connectedComponents(background, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    enclosed = np.ones(count, bool)
+    enclosed[border] = False
+    enclosed[0] = False  # label 0: not background at all
+    return enclosed[labels]
+
+
+def behind(mask: np.ndarray, part: int) -> np.ndarray:
+    """(H, W): the class each pixel of ``part`` would show were the part gone: the face's skin
+    inside the face (the convex hull of its skin and features and of the forehead a fringe may
+    hide, ``forehead``), elsewhere the nearest of what lies behind a part (``BEHIND``: the
+    background, the neck, clothes)."""
+    side = mask.shape[0]
+    classes = nearest_class(mask, ~np.isin(mask, BEHIND) | (mask == part))
+    # The neck is continued only near itself (behind hair over a shoulder: clothes or the background).
+    far_from_neck = cv2.distanceTransform((mask != NECK).astype(np.uint8), cv2.DIST_L2, 3) > NECK_REACH * side
+    if (classes == NECK).any() and (mask != NECK).any():
+        others = nearest_class(mask, ~np.isin(mask, tuple(set(BEHIND) - {NECK})) | (mask == part))
+        classes = np.where((classes == NECK) & far_from_neck, others, classes)
+    points = cv2.findNonZero(np.isin(mask, FACE).astype(np.uint8))
+    if points is not None and len(points) >= 3:
+        points = points.reshape(-1, 2)
+        hull = np.zeros(mask.shape, np.uint8)
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate([points, forehead(mask, points)])), 1)
+        classes = np.where(hull > 0, SKIN, classes).astype(mask.dtype)
+    return classes
+
+
+def forehead(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(k, 2) x, y points of the forehead a part may hide (a fringe): up from the brows by
+    ``FOREHEAD`` of the brows-to-nose-tip height (the face's thirds), across the temples' width,
+    rounded at the top. Without brows and a nose, the face's own points raised a little."""
+    brows, brow_columns = np.nonzero(np.isin(mask, BROWS))
+    nose = np.nonzero(mask == NOSE)[0]
+    if len(brows) == 0 or len(nose) == 0 or nose.max() <= brows.min():
+        return points - np.array([0, round(0.02 * mask.shape[0])], points.dtype)
+    brow_top, height = int(brows.min()), int(nose.max() - brows.min())
+    temples = points[(points[:, 1] >= brow_top) & (points[:, 1] <= brow_top + 0.3 * height)]
+    if len(temples) == 0:
+        temples = points
+    # The forehead is about as wide as the brows and a little more, never wider than the face there.
+    reach = TEMPLE * (brow_columns.max() - brow_columns.min())
+    left = int(max(temples[:, 0].min(), brow_columns.min() - reach))
+    right = int(min(temples[:, 0].max(), brow_columns.max() + reach))
+    top = brow_top - round(FOREHEAD * height)
+    quarter = (right - left) // 4
+    return np.array([[left, (top + brow_top) // 2], [right, (top + brow_top) // 2],
+                     [left + quarter, top], [right - quarter, top]], points.dtype)
+
+
+def nearest_class(mask: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """(H, W): for each pixel, the class of the nearest pixel of ``mask`` outside ``excluded``."""
+    others = (~excluded).astype(np.uint8)
+    if not others.any():
+        return np.full(mask.shape, BACKGROUND, mask.dtype)
+    _, labels = cv2.distanceTransformWithLabels(1 - others, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    rows, cols = np.nonzero(others)
+    lookup = np.zeros(labels.max() + 1, mask.dtype)
+    lookup[labels[rows, cols]] = mask[rows, cols]
+    return lookup[labels]
+
+
+def source_coloured(guide: np.ndarray, region: np.ndarray, source: np.ndarray, source_region: np.ndarray,
+                    sigma: float) -> np.ndarray:
+    """``guide`` (float32 RGB) over ``region`` given the colour statistics of ``source`` over
+    ``source_region``: the CIELAB mean and spread of the low-pass (what the network resolves),
+    the guide's spread scaled by at most ``SPREAD_LIMITS`` (its blotches never grow)."""
+    guide_lab = to_lab(masked_low_pass(guide, region, sigma)[region][None])[0]
+    source_lab = to_lab(masked_low_pass(source, source_region, sigma)[source_region][None])[0]
+    gain = np.clip(source_lab.std(axis=0) / np.maximum(guide_lab.std(axis=0), 1e-3), *SPREAD_LIMITS)
+    pixels = to_lab(guide[region][None])[0]
+    moved = (pixels - guide_lab.mean(axis=0)) * gain + source_lab.mean(axis=0)
+    result = guide.copy()
+    result[region] = from_lab(moved[None])[0]
+    return result
+
+
+def joined(guide: np.ndarray, grown: np.ndarray, kept: np.ndarray, base: np.ndarray, sigma: float) -> np.ndarray:
+    """``guide`` over ``grown`` moved, at low frequency, to meet the ``kept`` part's own pixels
+    (``base``) without a step: their low-pass difference along the border, continued into
+    ``grown`` as a membrane (harmonic, so far from the border it is the border's mean)."""
+    # The kept part's pixels next to the grown ones, away from its other edges (mixed with the background).
+    border = kept & grow(grown, max(2, round(2 * sigma))) & ~grow(~kept & ~grown, max(2, round(2 * sigma)))
+    if border.sum() < MIN_PART_PIXELS:
+        return guide
+    box = box_around(grown | border, max(4, round(4 * sigma)))
+    # Each side's low-pass over its own pixels, continued a little past them (normalised convolution).
+    difference = masked_low_pass(base[box], border[box], sigma) - masked_low_pass(guide[box], grown[box], sigma)
+    offset = membrane(difference.astype(np.float32), border[box])
+    # Whole at the border, gone JOIN_REACH into the grown pixels (beyond, the source's statistics).
+    distance = cv2.distanceTransform((~border[box]).astype(np.uint8), cv2.DIST_L2, 3)
+    fade = np.clip(1.0 - distance / (JOIN_REACH * guide.shape[0]), 0.0, 1.0)
+    result = guide.copy()
+    inside = grown[box]
+    result[box][inside] += (fade * fade * (3 - 2 * fade))[inside][:, None] * offset[inside]
+    return result
+
+
+def _behind_filled(base: np.ndarray, original: np.ndarray, part: int, vacated: np.ndarray, keep: np.ndarray,
+                   seed: int) -> np.ndarray:
+    """``base`` with the ``vacated`` pixels of ``part`` made what lies behind (``behind``), each
+    class continued from its own pixels (``fill_vacated``). Where two classes meet inside the
+    vacated region (skin and background) their fills cross-fade over ``CLASS_BLEND``, not a cut."""
+    side = base.shape[0]
+    classes = behind(original, part)
+    reach = max(1, round(CLASS_BLEND * side))
+    fills, weights = [], []
+    for index, kind in enumerate(np.unique(classes[vacated])):
+        own = vacated & (classes == kind)
+        source = (original == kind) & ~vacated & ~keep
+        if source.sum() < MIN_PART_PIXELS:
+            continue
+        region = vacated & grow(own, 2 * reach)  # past its own pixels, as far as the cross-fade reaches
+        fills.append(fill_vacated(base, region, source, keep=keep, seed=seed + index, config=FILL))
+        weight = own.astype(np.float32)
+        box = box_around(region, 2 * reach)
+        weight[box] = cv2.GaussianBlur(weight[box], (0, 0), reach / 2.0) * region[box]
+        weights.append(weight)
+    if not fills:
+        return base.copy()
+    total = np.maximum(np.sum(weights, axis=0), 1e-6)[..., None]
+    result = base + sum(fill - base for fill in fills)  # outside the vacated pixels each fill's rim, fading out
+    result[vacated] = (sum(w[..., None] * fill for w, fill in zip(weights, fills)) / total)[vacated]
+    covered = vacated & (np.sum(weights, axis=0) > 1e-6)
+    result[vacated & ~covered] = base[vacated & ~covered]
+    return result
+
+
+def reshape_part(finished: np.ndarray, base: np.ndarray, original: np.ndarray, part: int, after: np.ndarray,
+                 generated_side: int, exemplar: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The picture with ``part`` in its new shape ``after``, and the pixels it changed.
+
+    finished: float32 RGB (S, S, 3), the network's face as finished so far (the guide); base:
+    the photo's pixels it replaces (S, S, 3); original: the photo's mask (S, S); after: bool,
+    where the part is after the edit; generated_side: the network's side; exemplar: (picture,
+    its part as bool) whose texture the grown pixels take (None: the photo's own part). Returns
+    float32 (S, S, 3), the base's own pixels outside the changed ones, and bool (S, S) changed.
+    """
+    side = base.shape[0]
+    base = base.astype(np.float32)
+    result = base.copy()
+    before = original == part
+    keep = non_face_objects(original)
+    # Strands past the parsed mask (``part_matte``: pixels of the background that look like the
+    # part) leave with it: no wisps of the old part float where it was.
+    restyled = np.zeros(NUM_CLASSES, bool)
+    restyled[part] = True
+    matte = cached_part_matte(base, original, part, restyled)
+    if matte is not None:
+        box, alpha, _ = matte
+        strays = np.zeros_like(before)
+        strays[box] = (alpha > 0.5) & (original[box] == BACKGROUND)
+        before = before | (strays & ~keep & grow(before, round(RIM * side)))
+    after = after & ~keep
+    grown, vacated, kept = after & ~before, before & ~after & ~keep, before & after
+    changed = grown | vacated
+    if not changed.any():
+        return result, changed
+    sigma = split_sigma(side, generated_side)
+    # Under the part: what the photo shows where it left, each vacated pixel its nearest other class.
+    under = base.copy()
+    if vacated.any():
+        under = _behind_filled(base, original, part, vacated, keep | after, seed)
+        changed |= np.any(under != base, axis=2)
+    # Over it: the part, kept where it was, its grown pixels synthesised from the exemplar.
+    over = base.copy()
+    if grown.sum() >= MIN_PART_PIXELS:
+        picture, region = (base, interior(before)) if exemplar is None else exemplar
+        if region.sum() >= MIN_PART_PIXELS:
+            guide = source_coloured(finished, grown, picture.astype(np.float32), region, sigma)
+            guide = joined(guide, grown, kept, base, sigma)
+            made = synthesize(guide, grown, np.clip(picture + 0.5, 0, 255).astype(np.uint8), region,
+                              generated_side, seed=seed)
+            over[grown] = made[grown]
+        else:  # no exemplar to copy from: the network's pixels
+            over[grown] = finished[grown]
+    # The part's new edge, soft over about a pixel, over what lies under it.
+    alpha = after.astype(np.float32)
+    if changed.any():
+        box = box_around(changed, max(3, round(6 * EDGE_SIGMA * side)))
+        alpha[box] = cv2.GaussianBlur(alpha[box], (0, 0), max(0.6, EDGE_SIGMA * side))
+    alpha[keep] = 0.0
+    alpha = np.where(before & after, 1.0, alpha)[..., None]  # the part's kept pixels stay the photo's own
+    result = under + alpha * (over - under)
+    result[keep] = base[keep]
+    changed = np.any(np.abs(result - base) > 0, axis=2)
+    return result, changed
