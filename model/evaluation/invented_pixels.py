@@ -21,6 +21,7 @@ face's) are added to ``SECTIONS`` with a function of the same signature.
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -160,9 +161,10 @@ def pick_shape_edits(faces: list[Face], count: int) -> list[tuple[str, Face, Fac
 
 
 def edit_command(photo: Face, other: Face, out: Path) -> list[str]:
-    """The user's command for the hair shape edit (run with this interpreter)."""
+    """The user's command for the hair shape edit (run with this interpreter; ``--json`` gives
+    its times, the finish's among them)."""
     return [sys.executable, "-m", "ca2sis.model.cli.edit", "--paste-back", str(photo.image), "--whole-picture",
-            "--shape", f"hair={other.mask_file}:1", "--out", str(out)]
+            "--shape", f"hair={other.mask_file}:1", "--out", str(out), "--json"]
 
 
 def shape_section(faces: list[Face], reader: FaceReader, count: int, sheet: Path | None = None,
@@ -180,6 +182,7 @@ def shape_section(faces: list[Face], reader: FaceReader, count: int, sheet: Path
             if run.returncode != 0:
                 raise DataError(f"ca2sis-edit failed on {photo.face_id}: {run.stderr.strip()[-400:]}")
             seconds = time.perf_counter() - started
+            finish_ms = json.loads(run.stdout).get("milliseconds", {}).get("finish")
             pixels, result = photo.pixels(), np.asarray(Image.open(out).convert("RGB"))
             true_mask = photo.mask()
             asked = other.mask() == HAIR
@@ -188,7 +191,8 @@ def shape_section(faces: list[Face], reader: FaceReader, count: int, sheet: Path
             parsed = reader.read(result, align=False).mask
             scores = score_shape_edit(pixels, true_mask, asked, result, parsed)
             rows.append({"direction": direction, "photo": photo.face_id, "other": other.face_id,
-                         "seconds": round(seconds, 2), **{k: _rounded(v) for k, v in scores.items()}})
+                         "seconds": round(seconds, 2), "finish_ms": finish_ms,
+                         **{k: _rounded(v) for k, v in scores.items()}})
             cells.append((direction, pixels, asked, result))
             if progress:
                 print(f"{number + 1}/{len(edits)} {direction} {photo.face_id[:8]}: "
