@@ -164,3 +164,26 @@ def test_an_object_in_front_of_the_face_is_never_painted_over():
     for new_hair in (FULL, SHORT):
         photo, mask, _, result = shape_edit(CAP, new_hair, hand=hand)
         assert np.array_equal(result[hand], photo[hand])
+
+
+def test_grown_hair_takes_the_texture_of_the_exemplar_it_is_given():
+    """A part restyled from a reference and reshaped takes its grown pixels' strands from the
+    exemplar the finish is given (the reference's part): its spacing, not the photo's."""
+    photo, mask = photo_and_mask(CAP)
+    reference = np.empty_like(photo)
+    reference[:] = (60, 45, 35)
+    reference = np.clip(reference + 40 * np.sin(2 * np.pi * np.arange(SIDE) / 11)[None, :, None], 0, 255)
+    asked = mask.copy()
+    asked[FULL] = HAIR
+    small = cv2.resize(asked, (GENERATED * 2, GENERATED * 2), interpolation=cv2.INTER_NEAREST)
+    finish = Finish(original_mask=mask, edited_mask=mask, reshaped={HAIR: small},
+                    exemplars={HAIR: (reference.astype(np.uint8), ellipse(128, 128, 100, 100))})
+    result = finish_image(network_face(mask, finish.part_after(HAIR, SIDE)), photo, finish)
+    grown = eroded(finish.part_after(HAIR, SIDE) & (mask != HAIR), 3)
+    columns = np.flatnonzero(grown[180:196].all(axis=0))
+    run = max((np.split(columns, np.flatnonzero(np.diff(columns) > 1) + 1)), key=len)
+    profile = result[180:196, run[0]:run[-1] + 1].mean(axis=(0, 2))
+    profile = profile - profile.mean()
+    spectrum = np.abs(np.fft.rfft(profile * np.hanning(len(profile))))
+    period = len(profile) / (np.argmax(spectrum[1:]) + 1)
+    assert abs(period - 11) < 2, f"strands every {period:.1f} px, not the exemplar's 11"
