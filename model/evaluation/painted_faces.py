@@ -138,7 +138,7 @@ def measure_painted_faces(pipeline: PhotoPipeline, parse: Callable[[np.ndarray],
     from the New-face template with one of ``STROKES``, rendered as the studio renders a new
     face (``global_edit``: the network's raw output, which is also what the pipeline gave a
     painted face before ``model/photo/painted.py``); ``parse`` reads a face into a mask.
-    Returns per-face figures, their summary, and the (painted, raw, output) pictures."""
+    Returns per-face figures, their summary, and the (painted, style, raw, output) pictures."""
     masks = [np.array(Image.open(gallery / f"{name}.png")) for name in names]
     template = mean_face_mask(masks)
     faces, pictures, confusion = [], [], np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
@@ -161,7 +161,7 @@ def measure_painted_faces(pipeline: PhotoPipeline, parse: Callable[[np.ndarray],
                       "finish_ms": round(rendered.milliseconds["finish"], 1),
                       **compare_with_style(output, painted, style, style_mask),
                       "parsed_miou": round(face_scores["miou"], 4)})
-        pictures.append((painted, rendered.raw, output))
+        pictures.append((painted, style, rendered.raw, output))
     overall = scores(confusion)
     painted_iou = [overall["iou"][name] for name in CLASS_NAMES]
     summary = {
@@ -192,7 +192,7 @@ def painted_faces(weights: Path, parser_weights: Path | None = None, gallery: Pa
                   global_edit: bool = False, sheet: Path | None = None, command: str = "") -> dict:
     """The report of ``ca2sis-eval painted-faces``: the gallery's faces (default: the bundled
     six) as styles of faces painted from their template, through the photo pipeline; the
-    contact sheet (painted mask | network | output) written to ``sheet`` when given."""
+    contact sheet (painted mask over the style face | network | output) written to ``sheet``."""
     from ..faces.parser import FaceParserModel
     from ..inference.engine import Engine
     from ..io.bundled import bundled_gallery, bundled_parser_weights
@@ -212,17 +212,19 @@ def painted_faces(weights: Path, parser_weights: Path | None = None, gallery: Pa
     return {"command": command, "global": global_edit, "gallery": str(gallery), **report}
 
 
-def contact_sheet(pictures: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], colorize: Callable,
+def contact_sheet(pictures: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], colorize: Callable,
                   side: int = 512) -> np.ndarray:
-    """Rows of painted mask | raw network output (upsampled) | finished output, at ``side`` each."""
+    """A row per face: the painted mask over the style face (half size) | the network's output
+    (upsampled bicubic) | the finished output, at ``side``."""
+    half = side // 2
     rows = []
-    for painted, raw, output in pictures:
-        cells = [colorize(cv2.resize(painted, (side, side), interpolation=cv2.INTER_NEAREST)),
-                 cv2.resize(raw, (side, side), interpolation=cv2.INTER_CUBIC),
+    for painted, style, raw, output in pictures:
+        given = np.concatenate([colorize(cv2.resize(painted, (half, half), interpolation=cv2.INTER_NEAREST)),
+                                cv2.resize(style, (half, half), interpolation=cv2.INTER_AREA)], axis=0)
+        cells = [given, cv2.resize(raw, (side, side), interpolation=cv2.INTER_CUBIC),
                  cv2.resize(output, (side, side), interpolation=cv2.INTER_AREA)]
         rows.append(np.concatenate(cells, axis=1))
     return np.concatenate(rows, axis=0)
-
 
 __all__ = ["STROKES", "TARGETS", "compare_with_style", "contact_sheet", "detail_energy", "mean_face_mask",
            "measure_painted_faces", "painted_faces", "painted_mask"]

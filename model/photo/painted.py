@@ -51,15 +51,17 @@ CRISP_SURFACES = tuple(_INDEX[name] for name in ("background", "hair", "hat", "c
 SKIN_SURFACE = tuple(_INDEX[name] for name in ("skin", "nose", "l_ear", "r_ear", "neck"))
 SKIN, BACKGROUND = _INDEX["skin"], _INDEX["background"]
 # Features whose colour stays the network's (already the style's): an eye's mean mixes its
-# white and iris, a mouth's its teeth and its dark; moved to another eye's or mouth's mean
-# they came out a pale blind eye, grey-blue teeth.
-KEEP_NETWORK_COLOUR = frozenset(_INDEX[name] for name in ("l_eye", "r_eye", "eye_g", "mouth"))
+# white and iris, a mouth's its teeth and its dark, a brow's mask its hairs and the skin
+# between; moved to another's mean they came out a pale blind eye, grey-blue teeth, a brow
+# painted as a flat orange stroke.
+KEEP_NETWORK_COLOUR = frozenset(_INDEX[name] for name in ("l_eye", "r_eye", "eye_g", "mouth", "l_brow", "r_brow"))
 # A part needs this share of the picture's pixels to lend its colour and texture.
 MIN_SOURCE_SHARE = 2e-4
 # Limits of the gain on a part's low-frequency spread (a flat network part is not blown up to
 # a contrasted style part's, nor a contrasted one flattened). A backdrop's is never raised: the
-# network's shapes in it, made stronger, were read as clothes or a hat.
+# network's shapes in it, made stronger, were read as clothes or a hat; nor a skin's (its blotches).
 GAIN_RANGE = (0.5, 2.0)
+EDGE_SOFTNESS = 0.8  # the Gaussian (output pixels) a part's edge pixels are anti-aliased with
 PAINT_THREADS = 2  # surfaces painted at once (numpy and OpenCV release the GIL; our CPUs have 2 cores)
 STYLE_CACHE_SIZE = 4
 # A painted face is made at the style face's side up to this (a 12 MP photo given as the style
@@ -86,6 +88,9 @@ class PaintConfig:
     # The backdrop's: lower (a street's lit windows or a flag's stripes copied about read as
     # objects, a hat or clothes, where a backdrop was painted).
     backdrop_detail_limit: float = 1.5
+    # The skin's: lower still (strands of the style face's hair over its cheek, a wrinkle, a
+    # glasses frame's shadow are no pores: copied, they streaked another face's cheek).
+    skin_detail_limit: float = 2.5
     texture: bool = True  # False: colour only, with the network's own detail
     seed: int = 0
     # Fewer sweeps and tries than the shape edits' default: a painted face's synthesised zones are
@@ -167,11 +172,13 @@ class _StyleFace:
         self.lab = to_lab(image)
         self._parts: dict[tuple, _StylePart] = {}
 
-    def part(self, parts: tuple[int, ...], sigma: float, limit: float = DEFAULT_PAINT.detail_limit) -> _StylePart:
-        """``parts`` of the style face split at ``sigma``, its detail limited to ``limit`` spreads."""
-        key = (parts, round(sigma, 3), limit)
+    def part(self, parts: tuple[int, ...], sigma: float, limit: float = DEFAULT_PAINT.detail_limit,
+             inset: int = 0) -> _StylePart:
+        """``parts`` of the style face (less ``inset`` pixels along their edge) split at
+        ``sigma``, its detail limited to ``limit`` spreads."""
+        key = (parts, round(sigma, 3), limit, inset)
         if key not in self._parts:
-            region = np.isin(self.mask, parts)
+            region = interior(np.isin(self.mask, parts), inset)
             core = interior(region, self.band)
             box = box_around(region, int(3 * sigma) + 2)
             low = low_pass(self.pixels[box], core[box], sigma)
@@ -216,13 +223,14 @@ class _Painter:
         self.band = style.band
 
     def texture(self, seen: np.ndarray, region: np.ndarray, source: _StylePart, generated: int,
-                seed: int, limit: float) -> np.ndarray:
+                seed: int, limit: float, in_place: bool = True) -> np.ndarray:
         """The style part's fine detail over ``region`` (float32 (S, S, 3)), finer than what a
         generator of ``generated`` px resolves: its own where the style face has that part at
         the same place, synthesised from it elsewhere (guided by ``seen``: the coloured guide
-        with the network's own strands), joined variance-preserving."""
+        with the network's own strands), joined variance-preserving; ``in_place`` False: all
+        synthesised."""
         sigma = split_sigma(self.side, generated)
-        copied = region & interior(source.region, self.band + 2)
+        copied = region & interior(source.region, self.band + 2) if in_place else np.zeros_like(region)
         new = region & ~copied
         detail = source.high * copied[..., None]
         if new.sum() < 16:
@@ -299,7 +307,7 @@ class _Painter:
                 continue
             style_part = self.style.part((source,), sigma)
             ours = low_lab[interior(region, self.band)]
-            gain = np.clip(style_part.low_spread / np.maximum(ours.std(axis=0), 1e-3), *GAIN_RANGE)
+            gain = np.clip(style_part.low_spread / np.maximum(ours.std(axis=0), 1e-3), GAIN_RANGE[0], 1.0)
             weight = cv2.GaussianBlur(region.astype(np.float32), (0, 0), soft) + 1e-4 * region
             moved += weight[..., None] * ((low_lab - ours.mean(axis=0)) * gain + style_part.mean)
             weights += weight
@@ -323,12 +331,15 @@ class _Painter:
             weight = np.maximum(cv2.GaussianBlur(region.astype(np.float32), (0, 0), self.band / 2), region)
             made_lab += weight[..., None] * shift
         made = from_lab(made_lab)
-        style_skin = self.style.part(SKIN_SURFACE, sigma)
+        # The skin's texture from the style face's plain skin (cheeks, forehead) alone, never in
+        # place: the skin round its nose, eyes and mouth holds their outlines and folds, which
+        # copied in place drew a ghost of the style face's features on the painted one.
+        style_skin = self.style.part((SKIN,), sigma, self.config.skin_detail_limit, inset=3 * self.band)
         if self.config.texture and style_skin.region.any():
             seen = np.zeros_like(self.guide)
             seen[box] = from_lab(coloured_lab) + np.where(skin_core[..., None], drawing - low, 0.0)
             detail = self.texture(seen, skin_region, style_skin, generated, self.config.seed + SKIN,
-                                  self.config.detail_limit)[box]
+                                  self.config.skin_detail_limit, in_place=False)[box]
             made += (1.0 - feature_weight[..., None]) * detail
         result[box][inside] = made[inside]
 
@@ -375,6 +386,11 @@ def paint_face(raw: np.ndarray, edited_mask: np.ndarray, style_image: np.ndarray
         done = [pool.submit(painter.skin, result)] + [pool.submit(painter.crisp, part, result) for part in surfaces]
         for future in done:
             future.result()
+    # Part edges anti-aliased over the pixel either side (both sides have their own colours up
+    # to the edge: a blend of the two, no halo); a staircase of the mask's pixels read as a cut-out.
+    mask = painter.mask
+    edge = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    result[edge] = cv2.GaussianBlur(result, (0, 0), EDGE_SOFTNESS)[edge]
     return np.clip(result + 0.5, 0, 255).astype(np.uint8)
 
 __all__ = ["DEFAULT_PAINT", "PaintConfig", "mask_at", "paint_face", "source_part", "style_picture"]
