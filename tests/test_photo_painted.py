@@ -67,7 +67,7 @@ def test_each_part_takes_the_style_faces_colour_and_fine_texture_with_a_crisp_ed
     style, style_mask = style_face()
     painted = drawn_mask(SIDE, 0.9)
     result = paint_face(network_output(painted), painted, style, style_mask)
-    assert result.shape == (SIDE, SIDE, 3) and result.dtype == np.uint8
+    assert result.shape == (SIDE, SIDE, 3) and result.dtype == np.uint8  # the style face's side, not the network's
     ours, theirs = to_lab(result), to_lab(style)
     for part in (HAIR, BACKGROUND, SKIN):
         distance = np.linalg.norm(ours[eroded(painted == part)].mean(0) - theirs[eroded(style_mask == part)].mean(0))
@@ -97,6 +97,7 @@ def two_faces(face_data):
     return [(face_data / "images" / f"{n}.jpg", face_data / "masks" / f"{n}.png") for n in names]
 
 
+@pytest.mark.slow  # the engine renders twice (about 2 s idle, 5 s on a loaded 2-core CPU)
 def test_a_painted_face_comes_out_at_the_style_faces_side_and_a_preview_stays_the_networks(engine, two_faces):
     """A new face (another face's mask, as from a template) in a 256 px face's style: the
     finished frame is 256 px; the frame drawn while a stroke moves is the network's own."""
@@ -110,6 +111,7 @@ def test_a_painted_face_comes_out_at_the_style_faces_side_and_a_preview_stays_th
     assert np.array_equal(preview.image, preview.raw)
 
 
+@pytest.mark.slow  # two ca2sis-edit runs, each loading the networks
 def test_global_keeps_the_network_output_of_a_painted_face(tiny_weights, engine, two_faces, tmp_path):
     """``ca2sis-edit --mask OTHER --style FACE``: finished at the face's 256 px; with --global
     the network's own 64 px output, exactly."""

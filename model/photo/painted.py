@@ -221,6 +221,9 @@ class _Painter:
         self.drawing = cv2.resize(raw, size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
         self.guide = cv2.resize(despeckle(raw), size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
         self.band = style.band
+        # The splits, never finer than the network resolves (a smaller network: coarser).
+        self.generated = min(config.generated_side, raw.shape[0])
+        self.skin_generated = min(config.skin_generated_side, 2 * raw.shape[0])
 
     def texture(self, seen: np.ndarray, region: np.ndarray, source: _StylePart, generated: int,
                 seed: int, limit: float, in_place: bool = True) -> np.ndarray:
@@ -241,7 +244,7 @@ class _Painter:
         box = box_around(zone, int(3 * sigma) + 2)
         # Matched on the crisp surfaces' coarser lattice whatever the split (a finer lattice
         # costs four times the cells and finds the same places); the copy is then split.
-        matched = min(generated, self.config.generated_side)
+        matched = min(generated, self.generated)
         made = synthesize(seen, zone, self.style.image, source.region, matched, seed=seed, config=synthesis)
         made_detail = np.zeros_like(made)
         made_detail[box] = (made[box] - low_pass(made[box], zone[box], sigma)) * zone[box][..., None]
@@ -256,7 +259,7 @@ class _Painter:
         """A crisp surface (background, hair, hat, cloth) painted into ``result``."""
         region = self.mask == part
         core = interior(region, self.band)
-        generated = self.config.generated_side
+        generated = self.generated
         sigma = split_sigma(self.side, generated)
         box = box_around(region, int(3 * sigma) + 2 * self.band + 8)
         low = low_pass(self.guide[box], core[box], sigma)
@@ -289,7 +292,7 @@ class _Painter:
         if not face.any():
             return
         skin_region = np.isin(self.mask, SKIN_SURFACE)
-        generated = self.config.skin_generated_side
+        generated = self.skin_generated
         sigma = split_sigma(self.side, generated)
         soft = 2.0 * self.side / self.network_side  # a nose's colour fades into the cheek's over ~2 network pixels
         box = box_around(face, int(3 * max(sigma, soft)) + 2 * self.band + 8)
