@@ -1,9 +1,10 @@
-"""The range of real skin colours (CIELAB lightness, chroma, hue of the cheeks) on training faces.
+"""The range of real skin colours (CIELAB lightness, chroma, hue of the cheeks; the lips' chroma) on training faces.
 
     python benchmarks/skin_range.py --data ../shared/data/celebamask-mini [--count 400]
 
 Prints percentiles; ``model/photo/colour.py`` keeps the chroma's 5th and the hue's 5th and 95th
-(``SKIN_CHROMA_MIN``, ``SKIN_HUE_RANGE``). Validation faces are left out.
+(``SKIN_CHROMA_MIN``, ``SKIN_HUE_RANGE``) and the skin's and lips' median chromas (``TYPICAL_CHROMA``).
+Validation faces are left out.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ca2sis.model.photo.colour import SKIN, part_colour
+from ca2sis.model.photo.colour import LIPS, SKIN, part_colour
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,10 +28,13 @@ def main() -> None:
     split = (REPO / "assets" / "splits" / "celebamask-mini-val.txt").read_text().splitlines()
     validation = {line for line in split if line and not line.startswith("#")}
     names = sorted(path.stem for path in (args.data / "images").glob("*.jpg") if path.stem not in validation)
-    lightness, chroma, hue = [], [], []
+    lightness, chroma, hue, lips = [], [], [], []
     for name in names[:args.count]:
         image = np.array(Image.open(args.data / "images" / f"{name}.jpg").convert("RGB"))
-        colour = part_colour(image, np.array(Image.open(args.data / "masks" / f"{name}.png")), SKIN)
+        mask = np.array(Image.open(args.data / "masks" / f"{name}.png"))
+        lip_colours = (part_colour(image, mask, part) for part in LIPS)
+        lips += [np.hypot(*lip.mean[1:]) for lip in lip_colours if lip is not None]
+        colour = part_colour(image, mask, SKIN)
         if colour is None:
             continue
         lightness.append(colour.mean[0])
@@ -38,8 +42,8 @@ def main() -> None:
         hue.append(np.degrees(np.arctan2(colour.mean[2], colour.mean[1])))
     percentiles = [1, 2, 5, 50, 95, 98, 99]
     print(f"{len(chroma)} faces; percentiles {percentiles}")
-    for label, values in (("lightness", lightness), ("chroma", chroma), ("hue", hue)):
-        print(f"{label:>9}: {np.percentile(values, percentiles).round(1).tolist()}")
+    for label, values in (("lightness", lightness), ("chroma", chroma), ("hue", hue), ("lips' chroma", lips)):
+        print(f"{label:>12}: {np.percentile(values, percentiles).round(1).tolist()}")
 
 
 if __name__ == "__main__":

@@ -144,10 +144,13 @@ class CachedNetworks:
         """Any accepted mask input → uint8 class indices at the networks' size."""
         return as_mask(mask, self.image_size, self.config.num_classes)
 
-    def load_reference(self, reference: Reference) -> tuple[np.ndarray, np.ndarray]:
-        """A reference's face and mask; a photo without mask is aligned and parsed first."""
+    def load_reference(self, reference: Reference, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A reference's face and mask at ``size`` (default: the networks'); a photo without
+        mask is aligned and parsed first (once: its parse is kept at the reader's size, from
+        which the photo pipeline reads colours finer than the networks see them)."""
+        size = size or self.image_size
         if reference.mask is not None:
-            return self.load_image(reference.image), self.load_mask(reference.mask)
+            return as_image(reference.image, size), as_mask(reference.mask, size, self.config.num_classes)
         if self.face_reader is None:
             raise DataError(
                 f"{describe(reference.image)}: no mask was given for this face and no face parser is "
@@ -159,11 +162,11 @@ class CachedNetworks:
             key = f"{Path(reference.image).resolve()}:{status.st_mtime_ns}:{status.st_size}"
         cached = self._parsed_cache.get(key) if key is not None else None
         if cached is None:
-            image, mask = self.face_reader(reference.image)
-            cached = (self.load_image(image), self.load_mask(mask))
+            cached = self.face_reader(reference.image)
             if key is not None:
                 self._parsed_cache.put(key, cached)
-        return cached
+        image, mask = cached
+        return as_image(image, size), as_mask(mask, size, self.config.num_classes)
 
     def _batch(self, items: object, load: Callable) -> tuple[np.ndarray, bool]:
         """A single input, or a batch given as a list or tuple → stacked arrays."""

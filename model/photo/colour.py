@@ -26,12 +26,16 @@ SKIN_TONE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("nose", "l_ear", "r
 # temples), since the skin class also holds a shaved scalp, stubble and beards (``colour_sample``).
 EYE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye", "eye_g"))
 NOSE = CLASS_NAMES.index("nose")
+LIPS = tuple(CLASS_NAMES.index(name) for name in ("u_lip", "l_lip"))
 # An eye's colour is its iris's: the eye class holds the white of the eye too, and moving the
 # white with the iris to a brown eye's mean made it pink, bloodshot. An eye restyled from a
 # reference is the photo's own eye with its iris recoloured (``iris_weight``).
 IRIS_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye"))
 IRIS_SOFTNESS = 4.0  # CIELAB lightness units over which a pixel goes from the iris to the white
 GAIN_RANGE = (0.5, 2.0)
+# Colours are read on faces at this side, not at the networks' (128 px for the bundled weights):
+# there an iris is a few pixels blurred into the white of the eye and read 20-30 CIELAB units too light.
+COLOUR_SIDE = 512
 
 
 def match_colours(face: np.ndarray, target: np.ndarray, anchor: np.ndarray) -> np.ndarray:
@@ -263,3 +267,39 @@ def real_skin(mean: np.ndarray, own: np.ndarray | None) -> np.ndarray:
     hue = float(np.clip(np.degrees(np.arctan2(mean[2], mean[1])), low, high))
     radians = np.radians(hue)
     return np.array([mean[0], chroma * np.cos(radians), chroma * np.sin(radians)], np.float32)
+
+
+# A photo graded towards grey (a moody or cold, desaturated look) shows its skin and lips with
+# less chroma than real skins and lips have: when both are below ``DESATURATED_BELOW`` of their
+# typical chroma (the medians of 400 training faces, `benchmarks/skin_range.py`: 26.1 and 33.6 at
+# 512 px), the photo's saturation is taken as their ratio to the typical (geometric mean). A
+# reference's colour is read relative to its photo's saturation and rendered under the edited
+# photo's (``resaturated``), so a pale person in cold grey light gives a pale skin, not a grey
+# one, and a grey photo given a colourful reference stays in its grade. Only saturation is read:
+# a colour cast read from the whites of the eyes and the teeth was measured as worse than none
+# (see ``white_point``), and the range of real skins' hues is too wide to read one by.
+TYPICAL_CHROMA = {SKIN: 26.1, LIPS[0]: 33.6, LIPS[1]: 33.6}
+DESATURATED_BELOW = 0.5
+MIN_SATURATION = 0.15
+
+
+def photo_saturation(image: np.ndarray, mask: np.ndarray) -> float:
+    """The saturation of a face photo's grade relative to an ungraded photo's (1: not graded
+    towards grey), read on its skin and lips (``TYPICAL_CHROMA``); 1 when it shows neither."""
+    ratios = []
+    for part, typical in TYPICAL_CHROMA.items():
+        colour = part_colour(image, mask, part)
+        if colour is not None:
+            ratios.append(max(float(np.hypot(colour.mean[1], colour.mean[2])) / typical, 1e-3))
+    if not ratios or max(ratios) >= DESATURATED_BELOW:
+        return 1.0
+    return float(np.clip(np.exp(np.mean(np.log(ratios))), MIN_SATURATION, 1.0))
+
+
+def resaturated(colour: PartColour, factor: float) -> PartColour:
+    """``colour`` with its chroma (CIELAB a and b: the mean and the spread) scaled by ``factor``."""
+    if abs(factor - 1.0) < 1e-6:
+        return colour
+    scale = np.array([1.0, factor, factor], np.float32)
+    return PartColour((colour.mean * scale).astype(np.float32), (colour.spread * scale).astype(np.float32))
+

@@ -25,12 +25,15 @@ from ..io.images import MaskInput, as_mask
 from ..io.styles import SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_index
 from .colour import (
+    COLOUR_SIDE,
     SKIN,
     SKIN_TONE_PARTS,
     PartColour,
     colour_target,
     part_colour,
+    photo_saturation,
     real_skin,
+    resaturated,
     skin_tone_target,
 )
 from .finish import Finish, finish_image
@@ -96,11 +99,13 @@ class PhotoPipeline:
         colour change to the nose, ears and neck that the edit leaves alone (``SKIN_TONE_PARTS``):
         they are restyled with it. Masks are at the networks' size."""
         engine = self.engine
-        style_image, style_mask = engine.load_reference(edit.style)
+        style_mask = engine.load_reference(edit.style)[1]
         original = engine.load_mask(original_mask) if original_mask is not None else style_mask
+        colour_image, colour_mask = engine.load_reference(edit.style, COLOUR_SIDE)  # colours are read finer
         count = engine.config.num_classes
         colours = {}
         notes: list[str] = []
+        saturation = photo_saturation(colour_image, colour_mask) if edit.match_colour else 1.0
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
@@ -114,17 +119,19 @@ class PhotoPipeline:
                 target, _ = reference_part_colour(engine, reference, index)
                 if target is None or alpha <= 0:
                     continue
-                own = part_colour(style_image, style_mask, index)
+                # The person's colour, not the reference photo's grade: rendered under this photo's.
+                target = resaturated(target, saturation / self._saturation(reference))
+                own = part_colour(colour_image, colour_mask, index)
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
                 colours[index] = colour_target(own, target, alpha)
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
         reshaped = dict(engine.shape_targets(edit) if targets is None else targets)
-        own_skin = part_colour(style_image, style_mask, SKIN) if SKIN in colours else None
+        own_skin = part_colour(colour_image, colour_mask, SKIN) if SKIN in colours else None
         asked = {part_index(part, count) for part in [*edit.part_styles, *edit.random_parts]} | set(reshaped)
         for part in SKIN_TONE_PARTS if own_skin is not None else ():
-            own = part_colour(style_image, style_mask, part)
+            own = part_colour(colour_image, colour_mask, part)
             if part not in asked and own is not None:
                 colours[part] = skin_tone_target(own_skin, own, colours[SKIN])
                 restyled.add(part)
@@ -132,6 +139,13 @@ class PhotoPipeline:
         return Finish(original, engine.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
                       confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
                       shape_strengths={part: strengths[part] for part in reshaped}, notes=tuple(notes))
+
+    def _saturation(self, reference: object) -> float:
+        """The saturation of a reference's photo (``photo_saturation``); 1 for a saved style,
+        which records the person's colours (``part_style``)."""
+        if isinstance(reference, SavedStyle):
+            return 1.0
+        return photo_saturation(*self.engine.load_reference(reference, COLOUR_SIDE))
 
     def render(self, edit: Edit, photo: PhotoTarget | None = None, preview: bool = False,
                full_photo: bool = False) -> Rendered:

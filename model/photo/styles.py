@@ -23,7 +23,7 @@ from ..inference.engine import Engine
 from ..io.images import describe
 from ..io.styles import THUMBNAIL_SIZE, SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_indices
-from .colour import PartColour, part_colour, white_point
+from .colour import COLOUR_SIDE, PartColour, part_colour, photo_saturation, resaturated, white_point
 
 THUMBNAIL_MARGIN = 0.25  # of the part's box, on each side: the part with a little of what is around it
 
@@ -46,7 +46,7 @@ def reference_part_colour(engine: Engine, reference: Reference | SavedStyle,
     if isinstance(reference, SavedStyle):
         colour = reference.colour(index)
         return (None if colour is None else PartColour(*colour)), reference.white_point
-    image, mask = engine.load_reference(reference)
+    image, mask = engine.load_reference(reference, COLOUR_SIDE)
     colour = reference_colour(image, mask, index)
     return colour, (white_point(image, mask) if colour is not None else None)
 
@@ -78,6 +78,8 @@ def part_style(engine: Engine, reference: Reference, part: Part, source: str | N
     image, mask = engine.load_reference(reference)
     parts = part_indices(part, engine.config.num_classes)
     all_codes = engine.encode_styles(image, mask)
+    colour_image, colour_mask = engine.load_reference(reference, COLOUR_SIDE)
+    saturation = photo_saturation(colour_image, colour_mask)
     codes, means, spreads, coloured = [], [], [], []
     for index in parts:
         row = index
@@ -88,7 +90,9 @@ def part_style(engine: Engine, reference: Reference, part: Part, source: str | N
                                 f"{CLASS_NAMES[index]} style to take from it")
             row = partner
         codes.append(all_codes[row])
-        colour = reference_colour(image, mask, index)
+        colour = reference_colour(colour_image, colour_mask, index)
+        if colour is not None:  # the person's colour, not the photo's grade (``photo_saturation``)
+            colour = resaturated(colour, 1.0 / saturation)
         coloured.append(colour is not None)
         means.append(colour.mean if colour is not None else np.zeros(3, np.float32))
         spreads.append(colour.spread if colour is not None else np.zeros(3, np.float32))
@@ -100,7 +104,7 @@ def part_style(engine: Engine, reference: Reference, part: Part, source: str | N
         colour_means=np.stack(means).astype(np.float32),
         colour_spreads=np.stack(spreads).astype(np.float32),
         coloured=tuple(coloured),
-        white_point=white_point(image, mask),
+        white_point=white_point(colour_image, colour_mask),
         thumbnail=part_thumbnail(image, mask, parts),
         weights_digest=engine.weights_digest,
         weights_name=engine.weights_name,
