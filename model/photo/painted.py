@@ -343,8 +343,8 @@ class _Painter:
         # The skin's texture from the style face's plain skin (cheeks, forehead) alone, never in
         # place: the skin round its nose, eyes and mouth holds their outlines and folds, which
         # copied in place drew a ghost of the style face's features on the painted one.
-        style_skin = self.style.part((SKIN,), sigma, self.config.skin_detail_limit, inset=3 * self.band)
-        if self.config.texture and style_skin.region.any():
+        if self.config.texture and source_part(SKIN, self.style.mask) is not None:
+            style_skin = self.style.part((SKIN,), sigma, self.config.skin_detail_limit, inset=3 * self.band)
             seen = np.zeros_like(self.guide)
             seen[box] = from_lab(coloured_lab) + np.where(skin_core[..., None], drawing - low, 0.0)
             detail = self.texture(seen, skin_region, style_skin, generated, self.config.seed + SKIN,
