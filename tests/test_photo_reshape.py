@@ -187,3 +187,24 @@ def test_grown_hair_takes_the_texture_of_the_exemplar_it_is_given():
     spectrum = np.abs(np.fft.rfft(profile * np.hanning(len(profile))))
     period = len(profile) / (np.argmax(spectrum[1:]) + 1)
     assert abs(period - 11) < 2, f"strands every {period:.1f} px, not the exemplar's 11"
+
+
+def test_what_lies_behind_hair_is_the_forehead_under_new_hair_and_the_background_beside_the_head():
+    """Hair taken back from the face: between the new hair and the brows lies the forehead (no
+    band of background inside the head), beside the head the background, and never skin by the
+    side of the face where the hair hung."""
+    from ca2sis.model.photo.reshape import behind
+
+    mask = np.full((SIDE, SIDE), BACKGROUND, np.uint8)
+    mask[ellipse(150, 128, 70, 55)] = SKIN
+    mask[ellipse(160, 128, 12, 8)] = NOSE
+    mask[ellipse(125, 105, 4, 14)] = CLASS_NAMES.index("l_brow")
+    mask[ellipse(125, 151, 4, 14)] = CLASS_NAMES.index("r_brow")
+    old = CAP & (mask == BACKGROUND) | (CAP & (np.mgrid[0:SIDE, 0:SIDE][0] < 110))
+    mask[old] = HAIR
+    after = np.zeros((SIDE, SIDE), bool)
+    after[:40] = CAP[:40]  # only a crown of hair is left
+    classes = behind(mask, HAIR, after)
+    assert classes[95, 128] == SKIN  # the forehead, under the crown and above the brows
+    assert classes[60, 128] == SKIN  # the scalp between the crown and the forehead
+    assert classes[150, 55] == BACKGROUND  # beside the face, where the hair hung

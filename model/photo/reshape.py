@@ -40,7 +40,7 @@ SPREAD_LIMITS = (0.5, 1.0)  # the guide's low-frequency spread scaled to the sou
 # Behind a part: a backdrop's grain needs no long coherent strands, so fewer sweeps of the search.
 FILL = FillConfig(blend=RIM, texture=SynthesisConfig(detail_limit=4.0, match_seen=False, sweeps=2, random=4))
 SKIN, NECK, NOSE = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose"))
-NECK_REACH = 0.04  # share of the side: how far past the neck a vacated pixel is neck
+NECK_REACH = 0.015  # share of the side: how far past the neck a vacated pixel is neck
 FOREHEAD = 0.8  # the forehead's height over the brows-to-nose-tip height (a face's thirds, a little short)
 TEMPLE = 0.12  # the forehead reaches this share of the brows' span past each brow
 BROWS = tuple(CLASS_NAMES.index(name) for name in ("l_brow", "r_brow"))
@@ -66,11 +66,12 @@ def non_face_objects(mask: np.ndarray) -> np.ndarray:
     return enclosed[labels]
 
 
-def behind(mask: np.ndarray, part: int) -> np.ndarray:
+def behind(mask: np.ndarray, part: int, after: np.ndarray | None = None) -> np.ndarray:
     """(H, W): the class each pixel of ``part`` would show were the part gone: the face's skin
     inside the face (the convex hull of its skin and features and of the forehead a fringe may
-    hide, ``forehead``), elsewhere the nearest of what lies behind a part (``BEHIND``: the
-    background, the neck, clothes)."""
+    hide, ``forehead``) and, over the forehead's width, under the part as it is ``after`` the
+    edit (the scalp between new hair and the brow: no band of background inside a head),
+    elsewhere the nearest of what lies behind a part (``BEHIND``: the background, the neck, clothes)."""
     side = mask.shape[0]
     classes = nearest_class(mask, ~np.isin(mask, BEHIND) | (mask == part))
     # The neck is continued only near itself (behind hair over a shoulder: clothes or the background).
@@ -82,7 +83,14 @@ def behind(mask: np.ndarray, part: int) -> np.ndarray:
     if points is not None and len(points) >= 3:
         points = points.reshape(-1, 2)
         hull = np.zeros(mask.shape, np.uint8)
-        cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate([points, forehead(mask, points)])), 1)
+        brow = forehead(mask, points)
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.concatenate([points, brow])), 1)
+        brows = np.flatnonzero(np.isin(mask, BROWS).any(axis=1))
+        if after is not None and len(brows):
+            under = np.maximum.accumulate(after, axis=0)  # some of the part lies above, in the same column
+            under[brows[0]:] = False
+            under[:, :int(brow[:, 0].min())] = under[:, int(brow[:, 0].max()) + 1:] = False
+            hull[under & (classes == BACKGROUND)] = 1
         classes = np.where(hull > 0, SKIN, classes).astype(mask.dtype)
     return classes
 
@@ -158,12 +166,12 @@ def joined(guide: np.ndarray, grown: np.ndarray, kept: np.ndarray, base: np.ndar
 
 
 def _behind_filled(base: np.ndarray, original: np.ndarray, part: int, vacated: np.ndarray, keep: np.ndarray,
-                   seed: int) -> np.ndarray:
+                   after: np.ndarray, seed: int) -> np.ndarray:
     """``base`` with the ``vacated`` pixels of ``part`` made what lies behind (``behind``), each
     class continued from its own pixels (``fill_vacated``). Where two classes meet inside the
     vacated region (skin and background) their fills cross-fade over ``CLASS_BLEND``, not a cut."""
     side = base.shape[0]
-    classes = behind(original, part)
+    classes = behind(original, part, after)
     reach = max(1, round(CLASS_BLEND * side))
     fills, weights = [], []
     for index, kind in enumerate(np.unique(classes[vacated])):
@@ -222,7 +230,7 @@ def reshape_part(finished: np.ndarray, base: np.ndarray, original: np.ndarray, p
     # Under the part: what the photo shows where it left, each vacated pixel its nearest other class.
     under = base.copy()
     if vacated.any():
-        under = _behind_filled(base, original, part, vacated, keep | after, seed)
+        under = _behind_filled(base, original, part, vacated, keep | after, after, seed)
         changed |= np.any(under != base, axis=2)
     # Over it: the part, kept where it was, its grown pixels synthesised from the exemplar.
     over = base.copy()
