@@ -276,11 +276,12 @@ class _Painter:
         gain = np.clip(style_part.low_spread / np.maximum(ours.std(axis=0), 1e-3),
                        GAIN_RANGE[0], 1.0 if part == BACKGROUND else GAIN_RANGE[1])
         coloured = from_lab((low_lab - ours.mean(axis=0)) * gain + style_part.low_mean)
-        made = coloured
-        if self.config.texture:
-            # Matched on the coloured guide with the network's own mid frequencies (its strands' flow).
+        # The network's own finer detail (its strands' flow), inside the part's interior only.
+        own_detail = np.where(core[box][..., None], self.guide[box] - low, 0.0)
+        made = coloured + own_detail
+        if self.config.texture:  # matched on the coloured guide with that detail, replaced by the style's
             seen = np.zeros_like(self.guide)
-            seen[box] = coloured + np.where(core[box][..., None], self.guide[box] - low, 0.0)
+            seen[box] = made
             made = coloured + self.texture(seen, region, style_part, generated, self.config.seed + part, limit)[box]
         # The part's mean is the style part's (copied detail is zero-mean only roughly).
         made_lab = to_lab(made)
