@@ -99,6 +99,9 @@ class PaintConfig:
     # gallery (12 % less CPU time).
     synthesis: SynthesisConfig = field(default_factory=lambda: replace(DEFAULT_CONFIG, sweeps=3, random=4,
                                                                         patch_tries=8, best=6))
+    # The skin's (pores: a texture alike everywhere, whose matches matter little): cheaper still.
+    skin_synthesis: SynthesisConfig = field(default_factory=lambda: replace(DEFAULT_CONFIG, sweeps=1, random=2,
+                                                                             patch_tries=4, best=4))
 
 
 DEFAULT_PAINT = PaintConfig()
@@ -241,7 +244,7 @@ class _Painter:
             return detail
         blend = 2 * self.band
         zone = region & grow(new, blend)
-        synthesis = replace(self.config.synthesis, detail_limit=limit)
+        synthesis = replace(self.config.synthesis if in_place else self.config.skin_synthesis, detail_limit=limit)
         box = box_around(zone, int(3 * sigma) + 2)
         # Matched on the crisp surfaces' coarser lattice whatever the split (a finer lattice
         # costs four times the cells and finds the same places); the copy is then split.
