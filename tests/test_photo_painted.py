@@ -112,7 +112,7 @@ def test_a_painted_face_comes_out_at_the_style_faces_side_and_a_preview_stays_th
 
 
 @pytest.mark.slow  # two ca2sis-edit runs, each loading the networks
-def test_global_keeps_the_network_output_of_a_painted_face(tiny_weights, engine, two_faces, tmp_path):
+def test_global_keeps_the_network_output_of_a_painted_face(tiny_weights, engine, two_faces, tmp_path, capsys):
     """``ca2sis-edit --mask OTHER --style FACE``: finished at the face's 256 px; with --global
     the network's own 64 px output, exactly."""
     (face, mask), (_, other_mask) = two_faces
@@ -121,6 +121,7 @@ def test_global_keeps_the_network_output_of_a_painted_face(tiny_weights, engine,
                  "--weights", str(tiny_weights), "--device", "cpu", "--backend", "torch"]
     assert cli_edit.main(arguments) == 0
     assert Image.open(out).size == (SIDE, SIDE)
+    assert f"({SIDE}x{SIDE}," in capsys.readouterr().out  # what it says it wrote is what it wrote
     assert cli_edit.main([*arguments, "--global"]) == 0
     raw = engine.render(Edit(mask=other_mask, style=Reference(face, mask))).image
     assert np.array_equal(np.asarray(Image.open(out)), raw)

@@ -238,8 +238,8 @@ class StudioWindow(QMainWindow):
         edit = self.studio.edit()
         pipeline = self.photos.pipeline
 
-        def work() -> list[np.ndarray]:
-            return [pipeline.render(variation_edit(edit, parts, seed)).image for seed in seeds]
+        def work() -> list[np.ndarray]:  # thumbnails: previews (no painted face's texture, a second each)
+            return [pipeline.render(variation_edit(edit, parts, seed), preview=True).image for seed in seeds]
 
         def show(images: list[np.ndarray]) -> None:
             self.variations.show_variations(parts, seeds, images)

@@ -1,10 +1,11 @@
 """The preview policy: while a stroke or a slider moves, the cheapest render that still looks
 right; the full render when the pointer stops; and, for the status bar, which one is shown.
 
-The cheap render is the engine's preview G (``Engine.preview_description``: the int8 G on a
-CPU with VNNI whose int8 G did not pass the quality check for full renders). Where there is
-none, frames drawn while dragging already are full renders: the policy says so, and asks for
-no second render at release.
+A frame asked for while dragging is a preview: drawn by the engine's preview G where it has one
+(``Engine.preview_description``: the int8 G on a CPU with VNNI whose int8 G did not pass the
+quality check for full renders), else by its full G, and never given the finishing that takes
+long (a painted face's texture at 512 px, about a second on 2 cores). The full render follows
+at release.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class PreviewPolicy:
 
     def next_render_is_preview(self) -> bool:
         """Whether the render about to be asked for is a preview (remembered for ``let_go``)."""
-        self._newest_is_preview = self.dragging and self.engine.preview_description is not None
+        self._newest_is_preview = self.dragging
         return self._newest_is_preview
 
     def replace_preview(self, shown_preview: bool, newest: bool) -> bool:
@@ -67,8 +68,6 @@ class PreviewPolicy:
     def label(self, drawn_by: str, preview: bool) -> str:
         """The status bar's words for a frame drawn by ``drawn_by`` (``Result.drawn_by``)."""
         size = f"{self.engine.image_size} px"
-        if preview:
-            return f"preview: {drawn_by} {size}"
-        if self.dragging:  # a frame drawn while dragging, with the full render's own G
+        if preview and self.engine.preview_description is None:  # drawn by the full render's own G
             return f"preview: {drawn_by} {size} (the full G: no cheaper one here)"
-        return f"full: {drawn_by} {size}"
+        return f"{'preview' if preview else 'full'}: {drawn_by} {size}"

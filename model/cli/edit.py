@@ -324,7 +324,8 @@ def run(args: argparse.Namespace) -> dict:
         save_pngs([(result.image, args.out), *pngs])
     summary = {
         "out": str(args.out),
-        "size": engine.image_size,
+        # The face written: the networks' side, or a painted face's at its style face's side.
+        "size": engine.image_size if photo is not None else int(result.image.shape[0]),
         "backend": engine.description,
         "weights": str(weights),
         "milliseconds": {k: round(v, 1) for k, v in result.milliseconds.items()},
