@@ -41,7 +41,7 @@ from ..inference.edits import Edit, Reference
 from ..inference.engine import Engine
 from ..io.bundled import bundled_gallery
 from ..io.weights import default_weights
-from ..photo import framing, recolour
+from ..photo import colour, framing, recolour
 from ..photo.paste import PhotoTarget
 from ..photo.pipeline import PhotoPipeline
 from ..photo.source import read_photo, save_image
@@ -81,6 +81,7 @@ def _timed(work: Callable[[], object], runs: int, before: Callable[[], None] = l
 def _empty_photo_caches() -> None:
     framing.clear_cache()
     recolour.clear_cache()
+    colour.clear_cache()
 
 
 def time_photo_steps(runs: int = 3, weights: Path | None = None) -> dict:

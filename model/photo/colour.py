@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..io.cache import LRUCache, content_digest
 from ..labels import CLASS_NAMES
 from .regions import MIN_PART_PIXELS, at_size, interior, strided
 
@@ -131,14 +132,54 @@ class PartColour:
     spread: np.ndarray  # (3,)
 
 
+class FaceColours:
+    """A face's part colours, each read once when first asked for, on one CIELAB conversion
+    of the face (``face_colours`` keeps them: a render plans with the same faces again)."""
+
+    def __init__(self, image: np.ndarray, mask: np.ndarray):
+        self.lab = to_lab(image)
+        self.mask = at_size(mask, image.shape[0])
+        self._parts: dict[int, PartColour | None] = {}
+        self._saturation: float | None = None
+
+    def part(self, part: int) -> PartColour | None:
+        """The colour of class ``part`` (``colour_sample``), None when too small to measure."""
+        if part not in self._parts:
+            inside = colour_sample(self.mask, part, lightness=self.lab[..., 0])
+            pixels = self.lab[inside]
+            self._parts[part] = PartColour(pixels.mean(axis=0), pixels.std(axis=0)) \
+                if len(pixels) >= MIN_PART_PIXELS else None
+        return self._parts[part]
+
+    @property
+    def saturation(self) -> float:
+        """The saturation of the photo's grade (``photo_saturation``)."""
+        if self._saturation is None:
+            self._saturation = _saturation_of(self)
+        return self._saturation
+
+
+_faces_cache = LRUCache(8)
+
+
+def clear_cache() -> None:
+    """Forget the faces' colours read so far (they are read again when asked for)."""
+    _faces_cache.clear()
+
+
+def face_colours(image: np.ndarray, mask: np.ndarray) -> FaceColours:
+    """The colours of a face ``image`` with its class ``mask`` (any side), found once per face."""
+    key = content_digest(image, mask)
+    face = _faces_cache.get(key)
+    if face is None:
+        face = FaceColours(image, mask)
+        _faces_cache.put(key, face)
+    return face
+
+
 def part_colour(image: np.ndarray, mask: np.ndarray, part: int) -> PartColour | None:
     """The colour of ``part`` in ``image`` (its ``mask`` of any side), None when too small."""
-    lab = to_lab(image)
-    inside = colour_sample(at_size(mask, image.shape[0]), part, lightness=lab[..., 0])
-    if inside.sum() < MIN_PART_PIXELS:
-        return None
-    pixels = lab[inside]
-    return PartColour(pixels.mean(axis=0), pixels.std(axis=0))
+    return face_colours(image, mask).part(part)
 
 
 @dataclass(frozen=True)
@@ -286,9 +327,13 @@ MIN_SATURATION = 0.15
 def photo_saturation(image: np.ndarray, mask: np.ndarray) -> float:
     """The saturation of a face photo's grade relative to an ungraded photo's (1: not graded
     towards grey), read on its skin and lips (``TYPICAL_CHROMA``); 1 when it shows neither."""
+    return face_colours(image, mask).saturation
+
+
+def _saturation_of(face: FaceColours) -> float:
     ratios = []
     for part, typical in TYPICAL_CHROMA.items():
-        colour = part_colour(image, mask, part)
+        colour = face.part(part)
         if colour is not None:
             ratios.append(max(float(np.hypot(colour.mean[1], colour.mean[2])) / typical, 1e-3))
     if not ratios or max(ratios) >= DESATURATED_BELOW:

@@ -30,8 +30,7 @@ from .colour import (
     SKIN_TONE_PARTS,
     PartColour,
     colour_target,
-    part_colour,
-    photo_saturation,
+    face_colours,
     real_skin,
     resaturated,
     skin_tone_target,
@@ -105,7 +104,7 @@ class PhotoPipeline:
         count = engine.config.num_classes
         colours = {}
         notes: list[str] = []
-        saturation = photo_saturation(colour_image, colour_mask) if edit.match_colour else 1.0
+        own_colours = face_colours(colour_image, colour_mask)
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
@@ -116,22 +115,22 @@ class PhotoPipeline:
                     if not (mask == index).any() and (mask == partner).any():
                         notes.append(f"the reference shows no {CLASS_NAMES[index]}: its {CLASS_NAMES[partner]} "
                                      "serves both")
-                target, _ = reference_part_colour(engine, reference, index)
+                target, saturation = reference_part_colour(engine, reference, index)
                 if target is None or alpha <= 0:
                     continue
                 # The person's colour, not the reference photo's grade: rendered under this photo's.
-                target = resaturated(target, saturation / self._saturation(reference))
-                own = part_colour(colour_image, colour_mask, index)
+                target = resaturated(target, own_colours.saturation / saturation)
+                own = own_colours.part(index)
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
                 colours[index] = colour_target(own, target, alpha)
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
         reshaped = dict(engine.shape_targets(edit) if targets is None else targets)
-        own_skin = part_colour(colour_image, colour_mask, SKIN) if SKIN in colours else None
+        own_skin = own_colours.part(SKIN) if SKIN in colours else None
         asked = {part_index(part, count) for part in [*edit.part_styles, *edit.random_parts]} | set(reshaped)
         for part in SKIN_TONE_PARTS if own_skin is not None else ():
-            own = part_colour(colour_image, colour_mask, part)
+            own = own_colours.part(part)
             if part not in asked and own is not None:
                 colours[part] = skin_tone_target(own_skin, own, colours[SKIN])
                 restyled.add(part)
@@ -139,13 +138,6 @@ class PhotoPipeline:
         return Finish(original, engine.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
                       confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
                       shape_strengths={part: strengths[part] for part in reshaped}, notes=tuple(notes))
-
-    def _saturation(self, reference: object) -> float:
-        """The saturation of a reference's photo (``photo_saturation``); 1 for a saved style,
-        which records the person's colours (``part_style``)."""
-        if isinstance(reference, SavedStyle):
-            return 1.0
-        return photo_saturation(*self.engine.load_reference(reference, COLOUR_SIDE))
 
     def render(self, edit: Edit, photo: PhotoTarget | None = None, preview: bool = False,
                full_photo: bool = False) -> Rendered:

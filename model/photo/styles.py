@@ -23,7 +23,7 @@ from ..inference.engine import Engine
 from ..io.images import describe
 from ..io.styles import THUMBNAIL_SIZE, SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_indices
-from .colour import COLOUR_SIDE, PartColour, part_colour, photo_saturation, resaturated, white_point
+from .colour import COLOUR_SIDE, PartColour, face_colours, photo_saturation, resaturated, white_point
 
 THUMBNAIL_MARGIN = 0.25  # of the part's box, on each side: the part with a little of what is around it
 
@@ -31,24 +31,24 @@ THUMBNAIL_MARGIN = 0.25  # of the part's box, on each side: the part with a litt
 def reference_colour(image: np.ndarray, mask: np.ndarray, index: int) -> PartColour | None:
     """The colour a reference gives class ``index`` (``PartColour`` or None), as the pipeline
     plans it: a closed eye's is the open one's."""
-    colour = part_colour(image, mask, index)
+    face = face_colours(image, mask)
+    colour = face.part(index)
     partner = pair_partner(index)
     if colour is None and partner is not None:
-        colour = part_colour(image, mask, partner)
+        colour = face.part(partner)
     return colour
 
 
 def reference_part_colour(engine: Engine, reference: Reference | SavedStyle,
-                          index: int) -> tuple[PartColour | None, np.ndarray | None]:
+                          index: int) -> tuple[PartColour | None, float]:
     """What ``PhotoPipeline.plan`` reads of a reference for class ``index``: the part's colour
-    (None when too small to measure) and the white of its photo (None when unknown); from a
-    saved style, what was read of its face when it was saved."""
+    as its photo shows it (None when too small to measure) and the saturation of that photo's
+    grade (``photo_saturation``); a saved style's colour was recorded as the person's (1)."""
     if isinstance(reference, SavedStyle):
         colour = reference.colour(index)
-        return (None if colour is None else PartColour(*colour)), reference.white_point
+        return (None if colour is None else PartColour(*colour)), 1.0
     image, mask = engine.load_reference(reference, COLOUR_SIDE)
-    colour = reference_colour(image, mask, index)
-    return colour, (white_point(image, mask) if colour is not None else None)
+    return reference_colour(image, mask, index), face_colours(image, mask).saturation
 
 
 def part_thumbnail(image: np.ndarray, mask: np.ndarray, parts: tuple[int, ...],
