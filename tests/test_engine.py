@@ -377,6 +377,26 @@ def test_a_reference_with_one_eye_closed_lends_its_open_eye_to_both(engine, face
                                                                                           1.0)}))
 
 
+def test_a_live_frame_is_planned_without_the_full_resolution_remake_and_a_saved_photo_with_it(engine, faces):
+    (face_a, mask_a), (_, mask_b) = faces
+    edit = Edit(mask_a, Reference(face_a, mask_a), part_shapes={"hair": (mask_b, 1.0)})
+    pipeline = PhotoPipeline(engine)
+    assert pipeline.render(edit, preview=True).finish.remake is False  # the frames while the slider moves
+    assert pipeline.render(edit).finish.remake is True  # the frame at release
+
+
+def test_hair_restyled_and_reshaped_from_a_reference_grows_with_the_references_strands(engine, faces):
+    (face_a, mask_a), (face_b, mask_b) = faces
+    hair = part_index("hair")
+    edit = Edit(mask_a, Reference(face_a, mask_a), part_styles={"hair": (Reference(face_b, mask_b), 1.0)},
+                part_shapes={"hair": (mask_b, 1.0)})
+    picture, region = PhotoPipeline(engine).plan(edit).exemplars[hair]  # what the new hair's texture is copied from
+    assert region.shape == picture.shape[:2] and region.any()
+    np.testing.assert_allclose(picture[region].mean(axis=0), face_b[mask_b == hair].mean(axis=0), atol=4)
+    assert not PhotoPipeline(engine).plan(Edit(mask_a, Reference(face_a, mask_a), part_shapes={"hair": (mask_b, 1.0)})
+                                          ).exemplars  # a shape alone: the photo's own hair
+
+
 def test_any_whole_number_is_a_seed_negative_ones_included(tiny_weights, face_files, tmp_path):
     face, mask = face_files
     engine = Engine.from_pretrained(tiny_weights, device="cpu", backend="torch")

@@ -100,6 +100,9 @@ class Finish:
     # part → (aligned picture, bool part mask): where a reshaped part's grown pixels take their
     # texture (a reference's part for a part also restyled); absent: the base's own part.
     exemplars: Mapping[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Reshaped parts re-made at the base's resolution (``remade_parts``); off for the studio's
+    # previews while a slider moves (about 0.8 s at 512 px), on for the frame after release.
+    remake: bool = True
     notes: tuple[str, ...] = ()  # what the plan had to decide for the user (a closed eye's partner)
 
     @property
@@ -263,7 +266,9 @@ class Finish:
 
     def remade_parts(self, side: int) -> list[int]:
         """Reshaped parts re-made from the base's pixels (``reshape.py``): every one not moved."""
-        return [part for part in sorted(self.reshaped) if not self.moves(part, side)] if self.confine else []
+        if not (self.confine and self.remake):
+            return []
+        return [part for part in sorted(self.reshaped) if not self.moves(part, side)]
 
     def _remade_parts(self, finished: np.ndarray, base: np.ndarray, generated: int) -> np.ndarray:
         """Each reshaped part that is not moved (``remade_parts``: hair made fuller or shorter)

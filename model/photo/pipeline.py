@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -38,6 +38,7 @@ from .colour import (
 from .finish import Finish, finish_image
 from .painted import paint_face, style_picture
 from .paste import PhotoTarget, paste_edit
+from .regions import MIN_PART_PIXELS
 from .source import SourcePhoto
 from .styles import reference_part_colour
 
@@ -135,9 +136,18 @@ class PhotoPipeline:
                 colours[part] = skin_tone_target(own_skin, own, colours[SKIN])
                 restyled.add(part)
         strengths = {part_index(part, count): float(alpha) for part, (_, alpha) in edit.part_shapes.items()}
+        # A part reshaped and restyled from a reference face grows with that face's strands.
+        exemplars = {}
+        for part, (reference, alpha) in edit.part_styles.items():
+            index = part_index(part, count)
+            if index in reshaped and alpha > 0 and not isinstance(reference, SavedStyle):
+                picture, mask = engine.load_reference(reference, COLOUR_SIDE)
+                if (mask == index).sum() >= MIN_PART_PIXELS:
+                    exemplars[index] = (picture, mask == index)
         return Finish(original, engine.load_mask(edit.mask), frozenset(restyled), reshaped, colours,
                       confine=edit.confine, keep_detail=edit.keep_detail, match_colour=edit.match_colour,
-                      shape_strengths={part: strengths[part] for part in reshaped}, notes=tuple(notes))
+                      shape_strengths={part: strengths[part] for part in reshaped}, exemplars=exemplars,
+                      notes=tuple(notes))
 
     def render(self, edit: Edit, photo: PhotoTarget | None = None, preview: bool = False,
                full_photo: bool = False) -> Rendered:
@@ -154,6 +164,8 @@ class PhotoPipeline:
                        self.engine.config.num_classes)
         if edit.style_is_source:  # a finish even when its steps are off: a photo edit pastes back by it
             finish = self.plan(edit)
+            if preview:  # a live frame: a reshaped part is not re-made at full resolution
+                finish = replace(finish, remake=False)
             agrees = (finish.original_mask == finish.edited_mask).mean() >= FINISH_MIN_AGREEMENT
             if photo is None and edit.finishing and agrees:
                 base = self.engine.load_reference(edit.style)[0]
@@ -179,8 +191,9 @@ class PhotoPipeline:
     @staticmethod
     def paste(rendered: Rendered, photo: PhotoTarget) -> np.ndarray:
         """The full photo with an edit already rendered (for the studio's live view) put back:
-        what *Save result* writes, as planned for that render."""
-        return PhotoPipeline._paste(rendered.raw, rendered.finish, rendered.mask, photo, photo.photo)
+        what *Save result* writes, as planned for that render (finished in full, were it a preview)."""
+        finish = None if rendered.finish is None else replace(rendered.finish, remake=True)
+        return PhotoPipeline._paste(rendered.raw, finish, rendered.mask, photo, photo.photo)
 
     @staticmethod
     def _paste(raw: np.ndarray, finish: Finish | None, mask: np.ndarray, photo: PhotoTarget,
