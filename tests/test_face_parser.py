@@ -117,6 +117,7 @@ def test_a_photo_without_a_face_and_a_corrupt_file_get_clear_errors(aligner, tmp
         aligner.align(corrupt)
 
 
+@pytest.mark.slow  # 3-5 s: a photo read, parsed and edited end to end
 def test_parse_command_writes_a_mask_every_tool_reads(held_out_faces, tmp_path, capsys):
     face, _ = held_out_faces[1]
     out, aligned = tmp_path / "mask.png", tmp_path / "face.png"

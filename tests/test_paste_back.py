@@ -73,6 +73,7 @@ def test_colours_are_matched_on_the_anchor_and_a_restyled_part_keeps_its_own():
     assert face_region(original, edited).sum() == (original != 0).sum()
 
 
+@pytest.mark.slow  # 3-6 s: dlib's detectors on whole photos
 def test_the_cnn_detector_finds_a_tilted_face_the_frontal_detector_misses():
     face = np.array(Image.open(FACES / "face-03.jpg").convert("RGB"))
     canvas = np.full((600, 800, 3), 110, np.uint8)
@@ -90,6 +91,7 @@ def test_the_cnn_detector_finds_a_tilted_face_the_frontal_detector_misses():
     assert np.abs(aligned.image[48:208, 48:208].astype(int) - reference[48:208, 48:208]).mean() < 20
 
 
+@pytest.mark.slow  # 3-6 s: dlib's detectors on whole photos
 def test_parse_offers_and_uses_the_whole_picture_when_a_square_crop_has_no_face(tmp_path, capsys):
     picture = tmp_path / "crop.png"
     Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8)[:, None, None], (1, 300, 3))).save(picture)
@@ -128,6 +130,7 @@ def test_edit_command_pastes_the_face_back_into_the_whole_photo(tiny_weights, tm
     assert exit_info.value.code == 2
 
 
+@pytest.mark.slow  # 3-5 s: a photo read, parsed and edited end to end
 def test_an_edit_gives_the_same_photo_from_the_command_line_and_from_the_studio(tiny_weights, tmp_path):
     from ca2sis.app.state.document import Face, Studio
     from ca2sis.app.state.gallery import read_photo
