@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 # terms): five of the held-out validation list, three training faces.
 FACE_DATA = REPO / "tests" / "fixtures" / "celebamask-tiny"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Two threads; one per process when pytest-xdist runs the tests in several (`-n 2`).
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, os.cpu_count() or 1))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the studio's tests need no display
 
 
@@ -169,3 +170,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tiny_export_run" in getattr(item, "fixturenames", ()):  # tiny_onnx_weights too
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("tiny-export"))  # with `-n`: one worker exports, once

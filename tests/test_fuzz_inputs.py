@@ -634,7 +634,14 @@ def _special_file(path: Path, kind: str) -> Callable[[], None]:
         os.mkfifo(path)
         return lambda: None
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
+    # Bound by its name from its folder: a socket's path is limited to 107 bytes, and the temporary
+    # folders of pytest-xdist's workers are longer.
+    here = os.getcwd()
+    os.chdir(path.parent)
+    try:
+        server.bind(path.name)
+    finally:
+        os.chdir(here)
     return server.close
 
 
