@@ -1,9 +1,11 @@
-"""The range of real skin colours (CIELAB lightness, chroma, hue of the cheeks; the lips' chroma) on training faces.
+"""Real skin colours (CIELAB lightness, chroma, hue of the cheeks; lips' chroma; whites) on training faces.
 
     python benchmarks/skin_range.py --data ../shared/data/celebamask-mini [--count 400]
 
 Prints percentiles; ``model/photo/colour.py`` keeps the chroma's 5th and the hue's 5th and 95th
-(``SKIN_CHROMA_MIN``, ``SKIN_HUE_RANGE``) and the skin's and lips' median chromas (``TYPICAL_CHROMA``).
+(``SKIN_CHROMA_MIN``, ``SKIN_HUE_RANGE``) and the skin's and lips' median chromas (``TYPICAL_CHROMA``);
+the whites of the eyes and the teeth (``white_point``) show how far a face's white strays
+from the next face's, under the same kind of light (docs/studio.md: why no cast is read).
 Validation faces are left out.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ca2sis.model.photo.colour import LIPS, SKIN, part_colour
+from ca2sis.model.photo.colour import LIPS, SKIN, part_colour, srgb, to_lab, white_point
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,12 +30,15 @@ def main() -> None:
     split = (REPO / "assets" / "splits" / "celebamask-mini-val.txt").read_text().splitlines()
     validation = {line for line in split if line and not line.startswith("#")}
     names = sorted(path.stem for path in (args.data / "images").glob("*.jpg") if path.stem not in validation)
-    lightness, chroma, hue, lips = [], [], [], []
+    lightness, chroma, hue, lips, whites = [], [], [], [], []
     for name in names[:args.count]:
         image = np.array(Image.open(args.data / "images" / f"{name}.jpg").convert("RGB"))
         mask = np.array(Image.open(args.data / "masks" / f"{name}.png"))
         lip_colours = (part_colour(image, mask, part) for part in LIPS)
         lips += [np.hypot(*lip.mean[1:]) for lip in lip_colours if lip is not None]
+        white = white_point(image, mask)
+        if white is not None:
+            whites.append(to_lab(srgb(white)[None, None])[0, 0])
         colour = part_colour(image, mask, SKIN)
         if colour is None:
             continue
@@ -44,6 +49,10 @@ def main() -> None:
     print(f"{len(chroma)} faces; percentiles {percentiles}")
     for label, values in (("lightness", lightness), ("chroma", chroma), ("hue", hue), ("lips' chroma", lips)):
         print(f"{label:>12}: {np.percentile(values, percentiles).round(1).tolist()}")
+    whites = np.array(whites)
+    quartiles = np.percentile(whites, [25, 50, 75], axis=0).round(1).T.tolist()
+    print(f"whites of {len(whites)} faces: CIELAB L, a, b percentiles 25/50/75 {quartiles}, "
+          f"spread {whites.std(axis=0).round(1).tolist()}")
 
 
 if __name__ == "__main__":
