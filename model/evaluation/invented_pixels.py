@@ -37,6 +37,7 @@ from PIL import Image
 
 from ..errors import DataError
 from ..faces.reader import FaceReader
+from ..io.masks import nearest_class
 from ..labels import BACKGROUND, CLASS_NAMES
 
 HAIR = CLASS_NAMES.index("hair")
@@ -93,16 +94,6 @@ def colour_distance(first: np.ndarray, first_region: np.ndarray, second: np.ndar
     return float(np.linalg.norm(lab(first)[first_region].mean(axis=0) - lab(second)[second_region].mean(axis=0)))
 
 
-def nearest_other_class(mask: np.ndarray, part: int) -> np.ndarray:
-    """(H, W) for each pixel the class of the nearest pixel of ``mask`` that is not ``part``."""
-    others = (mask != part).astype(np.uint8)
-    _, labels = cv2.distanceTransformWithLabels(1 - others, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    rows, cols = np.nonzero(others)
-    lookup = np.zeros(labels.max() + 1, mask.dtype)
-    lookup[labels[rows, cols]] = mask[rows, cols]
-    return lookup[labels]
-
-
 def score_shape_edit(photo: np.ndarray, photo_mask: np.ndarray, asked: np.ndarray, result: np.ndarray,
                      result_mask: np.ndarray) -> dict:
     """The four figures of one hair shape edit (see the module's docstring); None where the
@@ -117,7 +108,7 @@ def score_shape_edit(photo: np.ndarray, photo_mask: np.ndarray, asked: np.ndarra
     if new_inner.sum() >= MIN_REGION and own_inner.sum() >= MIN_REGION:
         scores["colour"] = colour_distance(result, new_inner, photo, own_inner)
         scores["detail"] = fine_detail(result, new_inner) / max(fine_detail(photo, own_inner), 1e-6)
-    vacated = own & ~asked & (nearest_other_class(photo_mask, HAIR) == BACKGROUND)
+    vacated = own & ~asked & (nearest_class(photo_mask, photo_mask == HAIR) == BACKGROUND)
     scores["vacated_pixels"] = int(vacated.sum())
     scores["vacated"] = None
     vacated_inner = eroded(vacated)

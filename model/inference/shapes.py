@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from ..io.masks import at_size
+from ..io.masks import at_size, nearest_class
 from ..labels import BACKGROUND
 
 
@@ -18,16 +17,8 @@ def composite_mask(mask: np.ndarray, source: np.ndarray, part: int) -> np.ndarra
     source = at_size(source, mask.shape[0])
     result = mask.copy()
     vacated = (mask == part) & (source != part)
-    keep = (mask != part).astype(np.uint8)
-    if vacated.any() and keep.any():
-        # Each vacated pixel takes the class of the nearest pixel that is neither the part nor vacated.
-        _, nearest = cv2.distanceTransformWithLabels(keep ^ 1, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-        rows, cols = np.nonzero(keep)
-        classes = np.zeros(nearest.max() + 1, np.uint8)
-        classes[nearest[rows, cols]] = mask[rows, cols]
-        result[vacated] = classes[nearest[vacated]]
-    elif vacated.any():
-        result[vacated] = BACKGROUND
+    if vacated.any():  # each vacated pixel: the class of the nearest pixel that is not the part
+        result[vacated] = nearest_class(mask, mask == part, fill=BACKGROUND)[vacated]
     result[source == part] = part
     return result
 

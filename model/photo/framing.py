@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..io.cache import LRUCache, content_digest
+from ..io.masks import nearest_class
 from ..labels import BACKGROUND, CLASS_NAMES
 from .colour import to_lab
 from .source import SourcePhoto
@@ -65,12 +66,7 @@ def flood_classes(pixels: np.ndarray, classes: np.ndarray, known: np.ndarray) ->
     # Watershed lines (-1) and anything left unreached take the class of the nearest labelled pixel.
     unlabelled = markers <= 0
     if unlabelled.any():
-        _, nearest = cv2.distanceTransformWithLabels(unlabelled.astype(np.uint8), cv2.DIST_L2, 3,
-                                                     labelType=cv2.DIST_LABEL_PIXEL)
-        rows, cols = np.nonzero(~unlabelled)
-        lookup = np.zeros(nearest.max() + 1, np.int32)
-        lookup[nearest[rows, cols]] = markers[rows, cols]
-        markers[unlabelled] = lookup[nearest[unlabelled]]
+        markers = nearest_class(markers, unlabelled, fill=BACKGROUND + 1)
     return (markers - 1).clip(0, 255).astype(np.uint8)
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..io.masks import nearest_class
 from ..labels import BACKGROUND, CLASS_NAMES, NUM_CLASSES
 from .colour import from_lab, to_lab
 from .edge import cached_part_matte
@@ -73,11 +74,11 @@ def behind(mask: np.ndarray, part: int, after: np.ndarray | None = None) -> np.n
     edit (the scalp between new hair and the brow: no band of background inside a head),
     elsewhere the nearest of what lies behind a part (``BEHIND``: the background, the neck, clothes)."""
     side = mask.shape[0]
-    classes = nearest_class(mask, ~np.isin(mask, BEHIND) | (mask == part))
+    classes = nearest_class(mask, ~np.isin(mask, BEHIND) | (mask == part), fill=BACKGROUND)
     # The neck is continued only near itself (behind hair over a shoulder: clothes or the background).
     far_from_neck = cv2.distanceTransform((mask != NECK).astype(np.uint8), cv2.DIST_L2, 3) > NECK_REACH * side
     if (classes == NECK).any() and (mask != NECK).any():
-        others = nearest_class(mask, ~np.isin(mask, tuple(set(BEHIND) - {NECK})) | (mask == part))
+        others = nearest_class(mask, ~np.isin(mask, tuple(set(BEHIND) - {NECK})) | (mask == part), fill=BACKGROUND)
         classes = np.where((classes == NECK) & far_from_neck, others, classes)
     points = cv2.findNonZero(np.isin(mask, FACE).astype(np.uint8))
     if points is not None and len(points) >= 3:
@@ -115,18 +116,6 @@ def forehead(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
     quarter = (right - left) // 4
     return np.array([[left, (top + brow_top) // 2], [right, (top + brow_top) // 2],
                      [left + quarter, top], [right - quarter, top]], points.dtype)
-
-
-def nearest_class(mask: np.ndarray, excluded: np.ndarray) -> np.ndarray:
-    """(H, W): for each pixel, the class of the nearest pixel of ``mask`` outside ``excluded``."""
-    others = (~excluded).astype(np.uint8)
-    if not others.any():
-        return np.full(mask.shape, BACKGROUND, mask.dtype)
-    _, labels = cv2.distanceTransformWithLabels(1 - others, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-    rows, cols = np.nonzero(others)
-    lookup = np.zeros(labels.max() + 1, mask.dtype)
-    lookup[labels[rows, cols]] = mask[rows, cols]
-    return lookup[labels]
 
 
 def source_coloured(guide: np.ndarray, region: np.ndarray, source: np.ndarray, source_region: np.ndarray,
