@@ -347,4 +347,3 @@ def resaturated(colour: PartColour, factor: float) -> PartColour:
         return colour
     scale = np.array([1.0, factor, factor], np.float32)
     return PartColour((colour.mean * scale).astype(np.float32), (colour.spread * scale).astype(np.float32))
-
