@@ -4,7 +4,7 @@ right; the full render when the pointer stops; and, for the status bar, which on
 A frame asked for while dragging is a preview: drawn by the engine's preview G where it has one
 (``Engine.preview_description``: the int8 G on a CPU with VNNI whose int8 G did not pass the
 quality check for full renders), else by its full G, and never given the finishing that takes
-long (a painted face's texture at 512 px, about a second on 2 cores). The full render follows
+long (a painted face's texture at 512 px: half a second to a second on 2 cores). The full render follows
 at release.
 """
 
