@@ -35,7 +35,7 @@ IRIS_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye"))
 IRIS_SOFTNESS = 4.0  # CIELAB lightness units over which a pixel goes from the iris to the white
 GAIN_RANGE = (0.5, 2.0)
 # Colours are read on faces at this side, not at the networks' (128 px for the bundled weights):
-# there an iris is a few pixels blurred into the white of the eye and read 20-30 CIELAB units too light.
+# there an iris is a few pixels blurred into the white of the eye and reads far too light.
 COLOUR_SIDE = 512
 
 
