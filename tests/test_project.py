@@ -5,7 +5,6 @@ when referred to, no links out of the project's folder)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,17 +26,8 @@ from ca2sis.model.inference.engine import Engine
 from ca2sis.model.io.atomic import STALE_SECONDS
 from ca2sis.model.photo.source import SourcePhoto
 
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def folder_listing(folder: Path) -> list[str]:
-    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+from conftest import folder_digests as digests
+from conftest import folder_listing
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,8 @@ from ca2sis.app.state.gallery import GalleryEntry, gallery_entries
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.photo.source import SourcePhoto
 
+from studio_dialogs import answer_next_question
+
 PHOTO_SIZE = (4000, 3000)  # 12 megapixels, as a phone takes them
 
 
@@ -77,20 +79,6 @@ def twelve_megapixel_face() -> Face:
     scale = 512 / 1500  # the face's crop is 1500 px across in the photo, from (1200, 700)
     matrix = np.array([[scale, 0.0, -1200 * scale], [0.0, scale, -700 * scale]])
     return Face(face.name, face.image, face.mask, face.source, SourcePhoto(pixels, matrix, 512, "phone.jpg"))
-
-
-def answer_next_question(button: QMessageBox.StandardButton, asked: list[str]) -> None:
-    """Click ``button`` in the next message box that opens (a modal question blocks the test's thread)."""
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        asked.append(box.text())
-        box.button(button).click()
-
-    QTimer.singleShot(20, click)
 
 
 class Ticks:

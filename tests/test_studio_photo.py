@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ca2sis.app.qt.window import StudioWindow
@@ -22,6 +21,7 @@ from ca2sis.model.photo.matte import band_for
 from ca2sis.model.photo.source import working_side
 
 from photo_cases import photo_with_face
+from studio_dialogs import answer_next_question
 
 HAIR = CLASS_NAMES.index("hair")
 
@@ -52,20 +52,6 @@ def window(qtbot, engine):
     yield studio_window
     studio_window.studio.history.set_clean()
     studio_window.close()
-
-
-def answer_next_question(button: QMessageBox.StandardButton, asked: list[str]) -> None:
-    """Click ``button`` in the next message box that opens (modal questions block the test's thread)."""
-
-    def click() -> None:
-        box = QApplication.activeModalWidget()
-        if not isinstance(box, QMessageBox):
-            QTimer.singleShot(20, click)
-            return
-        asked.append(box.text())
-        box.button(button).click()
-
-    QTimer.singleShot(20, click)
 
 
 def test_a_face_edited_inside_its_photo_is_saved_as_the_whole_photo(qtbot, window, tmp_path):

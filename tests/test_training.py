@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -33,7 +32,9 @@ from ca2sis.model.training.run_config import TrainConfig
 from ca2sis.model.training.run_data import EpochSampler
 from ca2sis.model.training.train import Trainer
 
-from conftest import FACE_DATA
+from conftest import FACE_DATA, folder_listing
+from conftest import file_digest as digest
+from conftest import folder_digests as digests
 
 
 def _train_config(data, **changes) -> TrainConfig:
@@ -428,18 +429,6 @@ def test_a_killed_training_or_export_leaves_no_temporaries_after_the_next_one(fa
 
 
 # ---- files, folders and disks: what a run and an export leave ---------------------------------------------------
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def digests(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def folder_listing(folder: Path) -> list[str]:
-    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
-
-
 def train(*args: str) -> int:
     """One tiny training step through the CLI; the parser losses and augmentation off (these
     tests are about files, not about what is learnt)."""
