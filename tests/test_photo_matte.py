@@ -8,6 +8,8 @@ background and dark hair on a light one. Synthetic pictures made here, small and
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -16,8 +18,8 @@ from ca2sis.model.photo.matte import (
     TRIMAP_BACKGROUND,
     TRIMAP_FOREGROUND,
     TRIMAP_UNKNOWN,
+    PartMatte,
     part_matte,
-    recolour_over_matte,
     trimap,
 )
 
@@ -26,6 +28,27 @@ BAND = 24
 ORANGE = np.array([200.0, 110.0, 40.0], np.float32)
 # (strand colour, background colour): light hair on a dark background, dark on a light one.
 CONTRASTS = {"light on dark": (225.0, 30.0), "dark on light": (35.0, 215.0)}
+
+
+
+def recolour_over_matte(image: np.ndarray, found: PartMatte,
+                        recolour: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The photo with the part's own colour recoloured and composited over the photo's
+    background: ``image + alpha * (recolour(F) - F)``, float32 RGB 0..255 (H, W, 3).
+
+    ``recolour`` takes and returns float32 RGB 0..255 of shape (1, N, 3) (a row of pixels,
+    so that OpenCV's colour conversions take it). Pixels of alpha 0 are the image's own,
+    exactly."""
+    result = np.asarray(image).astype(np.float32)
+    touched = found.alpha > 0
+    if not touched.any():
+        return result
+    own = found.foreground[touched][None]
+    changed = np.asarray(recolour(own), np.float32)
+    if changed.shape != own.shape:
+        raise ValueError(f"recolour must return the shape it was given, {own.shape}, got {changed.shape}")
+    result[touched] += found.alpha[touched][:, None] * (changed[0] - own[0])
+    return result
 
 
 def to_orange(colours: np.ndarray) -> np.ndarray:

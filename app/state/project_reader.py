@@ -281,11 +281,6 @@ def _face_in_photo(entry: Any, count: int, path: Path) -> FaceInPhoto:
                        tuple(whole(value, 1, count) for value in overlaps))
 
 
-def read_document(path: Path, content: dict) -> Document:
-    """The document of the project file ``path`` whose JSON is ``content`` (format and version checked)."""
-    return read_project(path, content)[0]
-
-
 def read_project(path: Path, content: dict) -> tuple[Document, PhotoFaces | None]:
     """The document of the project file ``path`` whose JSON is ``content`` (format and version
     checked), and every face of its photo when it is a group photo's."""

@@ -21,7 +21,6 @@ size edge-aware (a guided filter on the full-size photo).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -139,26 +138,6 @@ def part_matte(image: np.ndarray, part: np.ndarray, background: np.ndarray, band
     foreground[box][mixed] = 255.0 * local_foreground[mixed]
     background_colour[box][mixed] = 255.0 * local_background[mixed]
     return PartMatte(alpha, foreground, background_colour, box)
-
-
-def recolour_over_matte(image: np.ndarray, matte: PartMatte,
-                        recolour: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """The photo with the part's own colour recoloured and composited over the photo's
-    background: ``image + alpha * (recolour(F) - F)``, float32 RGB 0..255 (H, W, 3).
-
-    ``recolour`` takes and returns float32 RGB 0..255 of shape (1, N, 3) (a row of pixels,
-    so that OpenCV's colour conversions take it). Pixels of alpha 0 are the image's own,
-    exactly."""
-    result = np.asarray(image).astype(np.float32)
-    touched = matte.alpha > 0
-    if not touched.any():
-        return result
-    own = matte.foreground[touched][None]
-    changed = np.asarray(recolour(own), np.float32)
-    if changed.shape != own.shape:
-        raise ValueError(f"recolour must return the shape it was given, {own.shape}, got {changed.shape}")
-    result[touched] += matte.alpha[touched][:, None] * (changed[0] - own[0])
-    return result
 
 
 def _box(where: np.ndarray, margin: int, shape: tuple[int, ...]) -> tuple[slice, slice]:
