@@ -17,6 +17,7 @@ photo is parsed as fast as a small one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -44,6 +45,11 @@ class PhotoParse:
     scale: float
     to_aligned: np.ndarray
     side: int
+
+    @cached_property  # a parse is kept and used again at every render: its key is found once
+    def digest(self) -> str:
+        """``content_digest`` of the working pixels and classes."""
+        return content_digest(self.pixels, self.classes)
 
     @property
     def face_side(self) -> float:
@@ -148,7 +154,7 @@ def clear_cache() -> None:
 def photo_parse(photo: SourcePhoto, mask: np.ndarray, side: int) -> PhotoParse:
     """The classes of every pixel of ``photo`` (at the working scale that gives its face about
     ``side`` pixels), from its face's parsed ``mask`` (aligned, any side S)."""
-    key = content_digest(photo.pixels, photo.matrix, mask, side, photo.aligned_size)
+    key = content_digest(photo.pixels_digest, photo.matrix, mask, side, photo.aligned_size)
     cached = _parse_cache.get(key)
     if cached is not None:
         return cached
@@ -171,6 +177,8 @@ def photo_parse(photo: SourcePhoto, mask: np.ndarray, side: int) -> PhotoParse:
     known = cv2.warpAffine(trusted, to_mask, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
     classes = background_checked(small, flood_classes(small, classes, known & (classes != UNKNOWN)))
+    for plane in (classes, small):  # shared by every render of the photo, keyed by their digest
+        plane.setflags(write=False)
     parse = PhotoParse(classes, small, scale, to_mask, mask_side)
     _parse_cache.put(key, parse)
     return parse

@@ -119,7 +119,7 @@ def part_weights(parse: PhotoParse, parts: Mapping[int, LabTransform], restyled:
     meets the background, the matte's unknown zone (float32, 1 in it) and the part's own
     colour there (the matte's foreground, float32 RGB), else None. ``side``: the face's
     side in working pixels (the matte's band)."""
-    key = content_digest(parse.pixels, parse.classes, np.array(sorted(parts)), np.array(sorted(restyled)), side)
+    key = content_digest(parse.digest, np.array(sorted(parts)), np.array(sorted(restyled)), side)
     cached = _weights_cache.get(key)
     if cached is not None:
         return cached

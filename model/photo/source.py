@@ -16,6 +16,7 @@ from PIL import Image
 
 from ..errors import DataError
 from ..faces.align import NoFaceFound, load_photo
+from ..io.cache import content_digest
 from ..io.images import ImageInput, describe, photo_format, save_images
 
 PREVIEW_SIDE = 1280  # the longest side of the photo shown in the studio (saving uses the full photo)
@@ -73,6 +74,11 @@ class SourcePhoto:
         if pixels.shape != self.pixels.shape:
             raise DataError(f"{self.name or 'photo'}: pixels {pixels.shape} are not the photo's {self.pixels.shape}")
         return SourcePhoto(pixels, self.matrix, self.aligned_size, self.name, self.icc_profile)
+
+    @cached_property  # pixels are read-only: found once, not at every render of the photo
+    def pixels_digest(self) -> str:
+        """``content_digest`` of the pixels: the key of what is worked out from them."""
+        return content_digest(self.pixels)
 
     @cached_property  # pixels are read-only, so the preview never goes stale
     def preview(self) -> SourcePhoto:
