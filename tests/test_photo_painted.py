@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from ca2sis.model.inference.edits import Edit, Reference
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import CLASS_NAMES
 from ca2sis.model.photo.colour import to_lab
-from ca2sis.model.photo.painted import paint_face
+from ca2sis.model.photo.painted import DEFAULT_PAINT, paint_face
 from ca2sis.model.photo.pipeline import PhotoPipeline
 
 BACKGROUND, SKIN, HAIR = (CLASS_NAMES.index(name) for name in ("background", "skin", "hair"))
@@ -84,6 +86,41 @@ def test_each_part_takes_the_style_faces_colour_and_fine_texture_with_a_crisp_ed
     hair_colour = theirs[eroded(style_mask == HAIR)].mean(0)
     rim_colour = ours[rim].mean(0)
     assert np.linalg.norm(rim_colour - backdrop) < 0.25 * np.linalg.norm(hair_colour - backdrop)
+
+
+def high_pass(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return grey - cv2.GaussianBlur(grey, (0, 0), 2.0)
+
+
+def test_a_stroke_leaves_the_texture_where_it_did_not_reach_and_textures_what_it_painted():
+    """The studio paints a face again after each stroke: a fringe of hair painted on the
+    forehead re-makes the texture near the stroke only; elsewhere the face is the one before
+    the stroke (its pores and strands stay put, its colour moves by a level at most), where a
+    paint from scratch reshuffles the whole skin's pores. The painted fringe has the style's
+    strands."""
+    style, style_mask = style_face()
+    before = drawn_mask(SIDE, 0.75)
+    after = before.copy()
+    cv2.circle(after, (SIDE // 2, int(0.36 * SIDE)), SIDE // 16, HAIR, -1)  # the stroke: skin painted hair
+    stroke = (after != before)
+    assert stroke.sum() > 300
+    first = paint_face(network_output(before), before, style, style_mask)
+    again = paint_face(network_output(after), after, style, style_mask)
+    scratch = replace(DEFAULT_PAINT, reuse_texture=False)
+    from_scratch = paint_face(network_output(after), after, style, style_mask, scratch)
+    reach = cv2.distanceTransform((~stroke).astype(np.uint8), cv2.DIST_L2, 3) > SIDE / 6
+    skin_far = eroded(before == SKIN) & reach
+    assert skin_far.sum() > 2000
+    kept = np.abs(high_pass(again) - high_pass(first))[skin_far].mean()
+    reshuffled = np.abs(high_pass(from_scratch) - high_pass(first))[skin_far].mean()
+    assert kept < 0.5 and reshuffled > 4 * kept, (kept, reshuffled)
+    assert np.abs(again.astype(int) - first)[reach].max() <= 2
+    fringe = eroded(stroke)
+    style_detail = laplacian_energy(style, eroded(style_mask == HAIR))
+    assert laplacian_energy(again, fringe) > 0.4 * style_detail
+    # Painting the same again changes nothing.
+    assert np.array_equal(paint_face(network_output(after), after, style, style_mask), again)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,7 @@ from ..labels import CLASS_NAMES, NUM_CLASSES, pair_partner
 from .colour import from_lab, to_lab
 from .detail import despeckle
 from .regions import box_around, grow
+from .repaint import DetailMemory
 from .texture import DEFAULT_CONFIG, SynthesisConfig, split_sigma, synthesize
 
 _INDEX = {name: index for index, name in enumerate(CLASS_NAMES)}
@@ -93,6 +94,9 @@ class PaintConfig:
     skin_detail_limit: float = 2.5
     feature_sharpening: float = 1.0  # the unsharp mask's amount on the features' drawing
     texture: bool = True  # False: colour only, with the network's own detail
+    # Keep the last render's synthesised texture (per style face and surface) where the painted
+    # mask did not change (``repaint.py``); False: every render synthesises it all again.
+    reuse_texture: bool = True
     seed: int = 0
     # Fewer sweeps and tries than the shape edits' default: a painted face's synthesised zones are
     # its parts' margins beyond the style face's, and the cheaper search looked the same on the
@@ -175,6 +179,7 @@ class _StyleFace:
         self.pixels = image.astype(np.float32)
         self.lab = to_lab(image)
         self._parts: dict[tuple, _StylePart] = {}
+        self.memory = DetailMemory()  # the texture of the last face painted in this style
 
     def part(self, parts: tuple[int, ...], sigma: float, limit: float = DEFAULT_PAINT.detail_limit,
              inset: int = 0) -> _StylePart:
@@ -245,13 +250,22 @@ class _Painter:
         blend = 2 * self.band
         zone = region & grow(new, blend)
         synthesis = replace(self.config.synthesis if in_place else self.config.skin_synthesis, detail_limit=limit)
-        box = box_around(zone, int(3 * sigma) + 2)
         # Matched on the crisp surfaces' coarser lattice whatever the split (a finer lattice
         # costs four times the cells and finds the same places); the copy is then split.
         matched = min(generated, self.generated)
-        made = synthesize(seen, zone, self.style.image, source.region, matched, seed=seed, config=synthesis)
-        made_detail = np.zeros_like(made)
-        made_detail[box] = (made[box] - low_pass(made[box], zone[box], sigma)) * zone[box][..., None]
+
+        def synthesised(where: np.ndarray) -> np.ndarray:
+            box = box_around(where, int(3 * sigma) + 2)
+            made = synthesize(seen, where, self.style.image, source.region, matched, seed=seed, config=synthesis)
+            made_detail = np.zeros_like(made)
+            made_detail[box] = (made[box] - low_pass(made[box], where[box], sigma)) * where[box][..., None]
+            return made_detail
+
+        if self.config.reuse_texture:  # the last render's texture kept where the stroke did not reach
+            key = (seed, in_place, generated, limit, synthesis)
+            made_detail = self.style.memory.detail(key, zone, int(3 * sigma) + blend, blend, synthesised)
+        else:
+            made_detail = synthesised(zone)
         # The synthesis fades in over ``blend`` pixels from the new region into the copied one.
         distance = cv2.distanceTransform((~new).astype(np.uint8), cv2.DIST_L2, 3)
         new_weight = np.clip(1.0 - distance / blend, 0.0, 1.0) * zone

@@ -52,14 +52,25 @@ import cv2
 import numpy as np
 
 from .texture_copy import copy_detail
-from .texture_match import best_matches, cell_neighbours, features, flow, flow_tensor, lab, patch_labels, usage
+from .texture_match import (
+    COARSE_SIGMA,
+    best_matches,
+    box_around_part,
+    cell_neighbours,
+    exemplar_part,
+    features,
+    flow,
+    flow_tensor,
+    lab,
+    masked_low_pass,
+    on_lattice,
+    patch_labels,
+    usage,
+)
 
 # The low/high split: a Gaussian of this many generated pixels (the finishing's split: a
 # 128 px generator resolves detail of about two of its pixels; finer than that is copied).
 DETAIL_SIGMA = 1.5
-# The matching lattice: this many lattice pixels per sigma of the split (the low-pass is
-# band-limited, so a coarser lattice loses nothing the guide holds).
-COARSE_SIGMA = 1.5
 
 
 @dataclass(frozen=True)
@@ -101,32 +112,6 @@ def split_sigma(side: int, generated_side: int) -> float:
     return DETAIL_SIGMA * side / max(1, generated_side)
 
 
-def masked_low_pass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
-    """The Gaussian low-pass of ``image`` (float32 (H, W, C)) over the pixels of ``mask`` only
-    (normalised convolution: what lies outside does not bleed in), computed at a reduced
-    size for speed (the result is band-limited) and valid everywhere the blur reaches."""
-    height, width = mask.shape
-    factor = max(1, int(sigma / 3.0))
-    weight = mask.astype(np.float32)
-    weighted = np.concatenate([image * weight[..., None], weight[..., None]], axis=2)
-    if factor > 1:
-        small = (max(1, round(width / factor)), max(1, round(height / factor)))
-        weighted = cv2.resize(weighted, small, interpolation=cv2.INTER_AREA)
-    blurred = cv2.GaussianBlur(weighted, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT)
-    if factor > 1:
-        blurred = cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
-    if blurred.ndim == 2:
-        blurred = blurred[..., None]
-    return blurred[..., :-1] / np.maximum(blurred[..., -1:], 1e-6)
-
-
-def _box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
-    rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
-    height, width = region.shape
-    return (slice(max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin)),
-            slice(max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)))
-
-
 def synthesize(guide: np.ndarray, region: np.ndarray, exemplar: np.ndarray, exemplar_region: np.ndarray,
                generated_side: int, seed: int = 0, config: SynthesisConfig = DEFAULT_CONFIG) -> np.ndarray:
     """``guide`` with the pixels of ``region`` re-made: the guide's low frequencies (what a
@@ -158,7 +143,7 @@ def synthesize(guide: np.ndarray, region: np.ndarray, exemplar: np.ndarray, exem
 
     # The guide's low frequencies, over the region alone (its edge is the region's, not a blur
     # of what lies outside), in a box around the region.
-    box = _box(region, cell + int(3 * sigma))
+    box = box_around_part(region, cell + int(3 * sigma))
     inside = region[box]
     guide_low = masked_low_pass(guide[box], inside, sigma)
     detail_pixels = _detail(guide[box], guide_low, inside, exemplar, exemplar_region, sigma, factor,
@@ -181,87 +166,27 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     cell_lattice = config.cell
     cell = cell_lattice * factor
 
-    # The exemplar's part, split in its own box; the detail comes from its inner pixels (one on
-    # the part's edge is partly background).
-    ex_box = _box(exemplar_region, int(3 * sigma))
-    ex_inside = exemplar_region[ex_box]
-    ex_pixels = exemplar[ex_box].astype(np.float32)
-    ex_low = masked_low_pass(ex_pixels, ex_inside, sigma)
-    ex_high = ex_pixels - ex_low
-    usable = cv2.erode(ex_inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    if not usable.any():
-        usable = ex_inside
-    if config.detail_limit is not None:
-        spread = 1.4826 * np.median(np.abs(ex_high[usable]), axis=0) * config.detail_limit
-        spread = np.maximum(spread, 1.0).astype(np.float32)
-        ex_high = spread * np.tanh(ex_high / spread)
-
-    # Features on the matching lattice: deviations from each part's own CIELAB mean, on one
-    # scale (the exemplar's spread). The guide's shading pattern is matched, not its colour (a
-    # restyled part is another colour than its exemplar).
-    def lattice(image: np.ndarray) -> np.ndarray:
-        size = (max(1, image.shape[1] // factor), max(1, image.shape[0] // factor))
-        return cv2.resize(image, size, interpolation=cv2.INTER_AREA) if factor > 1 else image
-
-    # Matched: each picture as a generator of the lattice's size sees it (the guide is such a
-    # picture upsampled), the part alone (beyond its edge, the part's own low-pass continued).
-    if config.match_seen:
-        seen_guide = np.where(inside[..., None], guide, guide_low)
-        seen_exemplar = np.where(ex_inside[..., None], ex_pixels, ex_low)
-    else:
-        seen_guide, seen_exemplar = guide_low, ex_low
-    guide_lab, ex_lab = lab(lattice(seen_guide)), lab(lattice(seen_exemplar))
-    guide_part = lattice(inside.astype(np.float32)) > 0.5
-    ex_part = lattice(ex_inside.astype(np.float32)) > 0.5
-    if not ex_part.any():
-        ex_part = np.ones_like(ex_part)
-    ex_mean = ex_lab[ex_part].mean(axis=0)
-    guide_mean = guide_lab[guide_part].mean(axis=0) if guide_part.any() else ex_mean
-    weights = np.array([config.lightness_weight, config.chroma_weight, config.chroma_weight], np.float32)
-    scale = np.maximum(ex_lab[ex_part].std(axis=0), 1.0) / weights
-    guide_features = features(guide_lab, guide_mean, scale, config.window)
-    ex_features = features(ex_lab, ex_mean, scale, config.window)
-    dims = guide_features.shape[2]
-
-    # Exemplar places: lattice pixels whose cell-sized copy (and its blend) lies in the part.
-    half = cell // 2 + 1
-    ex_valid = cv2.erode(usable.astype(np.uint8), np.ones((2 * half + 1, 2 * half + 1), np.uint8)) > 0
-    if not ex_valid.any():
-        ex_valid = usable
-    lattice_shape = ex_features.shape[:2]
-    centre_y = np.minimum(np.arange(lattice_shape[0]) * factor + factor // 2, ex_valid.shape[0] - 1)
-    centre_x = np.minimum(np.arange(lattice_shape[1]) * factor + factor // 2, ex_valid.shape[1] - 1)
-    places = np.flatnonzero(ex_valid[np.ix_(centre_y, centre_x)])
-    if len(places) == 0:
+    # The exemplar's side (its detail, features, places, flow) depends on it alone: made once
+    # per exemplar part and kept (a painted face's repaint asks for the same parts again).
+    part = exemplar_part(exemplar, exemplar_region, sigma, factor, config)
+    if part is None:
         return np.zeros_like(guide_low)
-    place_y, place_x = np.divmod(places, lattice_shape[1])
-    place_of = np.full(lattice_shape[0] * lattice_shape[1], -1, np.int64)
-    place_of[places] = np.arange(len(places))
-    # The position prior is folded into the feature vector (a distance of shares of the side).
+    ex_high, usable, lattice_shape = part.high, part.usable, part.lattice_shape
+    places, place_y, place_x, place_of = part.places, part.place_y, part.place_x, part.place_of
+    place_vectors, carried_flow, coarse = part.place_vectors, part.carried_flow, part.coarse
+    place_texture, texture_norms, texture_variance = part.place_texture, part.texture_norms, part.texture_variance
+
+    # The guide's features on the matching lattice, on the exemplar's scale (its shading
+    # pattern is matched, not its colour: a restyled part is another colour than its exemplar);
+    # matched as a generator of the lattice's size sees it, the part alone.
+    seen_guide = np.where(inside[..., None], guide, guide_low) if config.match_seen else guide_low
+    guide_lab = lab(on_lattice(seen_guide, factor))
+    guide_part = on_lattice(inside.astype(np.float32), factor) > 0.5
+    guide_mean = guide_lab[guide_part].mean(axis=0) if guide_part.any() else part.mean
+    guide_features = features(guide_lab, guide_mean, part.scale, config.window)
+    dims = guide_features.shape[2]
     position_scale = np.sqrt(config.position_weight * dims)
-    place_vectors = np.concatenate([ex_features.reshape(-1, dims)[places], position_scale * np.stack(
-        [(ex_box[0].start + place_y * factor + factor / 2) / exemplar.shape[0],
-         (ex_box[1].start + place_x * factor + factor / 2) / exemplar.shape[1]], axis=1)], axis=1)
-    # A grey sample of each place's high-pass over a cell: how alike two copies are where they meet.
-    grey = ex_high.mean(axis=2)
-    # The flow of the exemplar's texture (strands' orientation) at each place, and carried past
-    # its part over the whole exemplar (the flow a grown part continues).
-    ex_tensor = flow_tensor(grey, usable.astype(np.float32), factor)
-    ex_flow = flow(ex_tensor, COARSE_SIGMA)
-    frame = np.zeros((max(1, exemplar.shape[0] // factor), max(1, exemplar.shape[1] // factor), 4), np.float32)
-    top, left = ex_box[0].start // factor, ex_box[1].start // factor
-    fit = ex_tensor[:frame.shape[0] - top, :frame.shape[1] - left]
-    frame[top:top + fit.shape[0], left:left + fit.shape[1]] = fit
-    carried_flow = flow(frame, config.flow_reach)
     flow_scale = np.sqrt(config.flow_weight * dims)
-    place_vectors = np.concatenate([place_vectors, flow_scale * ex_flow.reshape(-1, 2)[places]], axis=1)
-    taps = np.arange(0, cell, 2)
-    tap_y = np.minimum(place_y[:, None, None] * factor + taps[None, :, None], grey.shape[0] - 1)
-    tap_x = np.minimum(place_x[:, None, None] * factor + taps[None, None, :], grey.shape[1] - 1)
-    place_texture = grey[tap_y, tap_x].reshape(len(places), -1)
-    texture_variance = max(float(grey[usable].var()), 1e-3)
-    place_texture = place_texture.astype(np.float32)
-    texture_norms = (place_texture ** 2).sum(axis=1)
 
     # Cells of cell x cell output pixels, those whose blend reaches the region; each has an
     # anchor lattice pixel.
@@ -289,12 +214,7 @@ def _detail(guide: np.ndarray, guide_low: np.ndarray, inside: np.ndarray, exempl
     wanted /= np.maximum(np.linalg.norm(wanted, axis=1, keepdims=True), 1.0)
     cell_vectors = np.concatenate([cell_vectors, flow_scale * wanted], axis=1)
 
-    cell_vectors, place_vectors = cell_vectors.astype(np.float32), place_vectors.astype(np.float32)
-    # The best matches among every other lattice pixel's place (the low-pass barely changes in
-    # between, and the sweeps below try the places next to them through the neighbours).
-    coarse = np.flatnonzero((place_y % 2 == 0) & (place_x % 2 == 0))
-    if len(coarse) < config.best:
-        coarse = np.arange(len(places))
+    cell_vectors = cell_vectors.astype(np.float32)
     # Patches are smaller where the exemplar is small for the region: n patches copied from an
     # exemplar of fewer than 4 n patches' area would show the same block twice.
     exemplar_cells = len(places) / cell_lattice ** 2
