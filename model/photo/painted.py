@@ -244,9 +244,8 @@ class _Painter:
         sigma = split_sigma(self.side, generated)
         copied = region & interior(source.region, self.band + 2) if in_place else np.zeros_like(region)
         new = region & ~copied
-        detail = source.high * copied[..., None]
         if new.sum() < 16:
-            return detail
+            return source.high * copied[..., None]
         blend = 2 * self.band
         zone = region & grow(new, blend)
         synthesis = replace(self.config.synthesis if in_place else self.config.skin_synthesis, detail_limit=limit)
@@ -263,15 +262,20 @@ class _Painter:
 
         if self.config.reuse_texture:  # the last render's texture kept where the stroke did not reach
             key = (seed, in_place, generated, limit, synthesis)
-            made_detail = self.style.memory.detail(key, zone, int(3 * sigma) + blend, blend, synthesised)
+            made_detail = self.style.memory.detail(key, zone, blend, blend, synthesised)
         else:
             made_detail = synthesised(zone)
-        # The synthesis fades in over ``blend`` pixels from the new region into the copied one.
-        distance = cv2.distanceTransform((~new).astype(np.uint8), cv2.DIST_L2, 3)
-        new_weight = np.clip(1.0 - distance / blend, 0.0, 1.0) * zone
-        copy_weight = copied * (1.0 - new_weight * (distance > 0))
-        norm = np.maximum(np.sqrt(new_weight ** 2 + copy_weight ** 2), 1e-6)[..., None]
-        return ((copy_weight[..., None] * detail + new_weight[..., None] * made_detail) / norm).astype(np.float32)
+        # The synthesis fades in over ``blend`` pixels from the new region into the copied one
+        # (all of it within the region's box).
+        box = box_around(region, 1)
+        distance = cv2.distanceTransform((~new[box]).astype(np.uint8), cv2.DIST_L2, 3)
+        new_weight = np.clip(1.0 - distance / blend, 0.0, 1.0) * zone[box]
+        copy_weight = copied[box] * (1.0 - new_weight * (distance > 0))
+        norm = np.maximum(np.sqrt(new_weight ** 2 + copy_weight ** 2), 1e-6)
+        detail = np.zeros_like(made_detail)
+        copy_weight, new_weight = (copy_weight / norm)[..., None], (new_weight / norm)[..., None]
+        detail[box] = copy_weight * source.high[box] + new_weight * made_detail[box]
+        return detail
 
     def crisp(self, part: int, result: np.ndarray) -> None:
         """A crisp surface (background, hair, hat, cloth) painted into ``result``."""
@@ -330,9 +334,12 @@ class _Painter:
             style_part = self.style.part((source,), sigma)
             ours = low_lab[interior(region, self.band)]
             gain = np.clip(style_part.low_spread / np.maximum(ours.std(axis=0), 1e-3), GAIN_RANGE[0], 1.0)
-            weight = cv2.GaussianBlur(region.astype(np.float32), (0, 0), soft) + 1e-4 * region
-            moved += weight[..., None] * ((low_lab - ours.mean(axis=0)) * gain + style_part.mean)
-            weights += weight
+            # Within the reach of its blur (OpenCV's Gaussian reaches 4 sigma) only.
+            near = box_around(region, int(4 * soft) + 2)
+            weight = cv2.GaussianBlur(region[near].astype(np.float32), (0, 0), soft) + 1e-4 * region[near]
+            shift = (style_part.mean - ours.mean(axis=0) * gain).astype(np.float32)
+            moved[near] += weight[..., None] * (low_lab[near] * gain.astype(np.float32) + shift)
+            weights[near] += weight
         coloured_lab = np.where(weights[..., None] > 0, moved / np.maximum(weights[..., None], 1e-6), low_lab)
         # Features: the network's drawing over its own skin, on the coloured skin, soft-edged.
         features = inside & ~skin_region[box]
