@@ -22,6 +22,11 @@ DETAIL_SIGMA = 1.5
 # pixels). Hair, skin, neck, clothes and hats are never moved so: their shapes are no stretch
 # of the old ones, and a warp of them would carry the face along.
 MOVE_MIN_OVERLAP = 0.3
+# A nose and lips are the photo's own however far they are stretched (a thin upper lip made
+# full lies wholly above the old one): moved whenever the new region's centre is within this
+# share of the part's size (root of the area of old and new together) of the old one's.
+STRETCHED_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("nose", "mouth", "u_lip", "l_lip"))
+STRETCH_MAX_SHIFT = 0.5
 MOVABLE_PARTS = frozenset(CLASS_NAMES.index(name) for name in (
     "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip", "l_ear", "r_ear"))
 # The matte where a restyled part meets the background (``part_matte``): how far from the
@@ -54,6 +59,18 @@ def despeckle(face: np.ndarray) -> np.ndarray:
     lab[..., 0] = to_lab(cv2.medianBlur(np.ascontiguousarray(face), 3))[..., 0]
     lab[..., 1:] = cv2.GaussianBlur(lab[..., 1:], (0, 0), DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
     return np.clip(from_lab(lab) + 0.5, 0, 255).astype(np.uint8)
+
+
+def is_moved(part: int, old: np.ndarray, new: np.ndarray) -> bool:
+    """Whether ``part`` going from region ``old`` to ``new`` is the same feature moved and
+    stretched (``MOVE_MIN_OVERLAP``, ``STRETCHED_PARTS``) rather than a new one."""
+    if part not in MOVABLE_PARTS or not old.any() or not new.any():
+        return False
+    union = (old | new).sum()
+    if part in STRETCHED_PARTS:
+        shift = np.hypot(*(np.argwhere(new).mean(axis=0) - np.argwhere(old).mean(axis=0)))
+        return bool(shift <= STRETCH_MAX_SHIFT * np.sqrt(union))
+    return bool((old & new).sum() >= MOVE_MIN_OVERLAP * union)
 
 
 def part_move(old: np.ndarray, new: np.ndarray, strength: float = 1.0) -> np.ndarray:

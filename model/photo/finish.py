@@ -52,8 +52,9 @@ from .colour import (
     match_colours,
     to_lab,
 )
-from .detail import MOVABLE_PARTS, MOVE_MIN_OVERLAP, despeckle, low_pass, part_move, upsampled
+from .detail import despeckle, is_moved, low_pass, upsampled
 from .edge import cached_part_matte
+from .part_warp import moved_field, moved_support, warped
 from .regions import (
     MIN_PART_PIXELS,
     anchor_pixels,
@@ -131,7 +132,7 @@ class Finish:
         original, edited = self.masks(side)
         if not self.confine:
             return np.ones((side, side), bool)
-        return edited_region(original, edited, self.restyled, self.margin, self.reshaped)
+        return edited_region(original, edited, self.restyled, self.margin, self.reshaped) | self.moved_support(side)
 
     @property
     def recolours(self) -> bool:
@@ -152,7 +153,9 @@ class Finish:
         for part in self.remade_parts(side) if self.keep_detail else ():  # a vacated region's rim is re-made too
             changed |= grow((original == part) | self.part_after(part, side), round(2 * RIM * side) + band)
         near = np.minimum(cv2.GaussianBlur(changed.astype(np.float32), (0, 0), band / 2.0) * 2, 1.0)
-        return blend_weight(self.region(side), self.feather, fade_border) * near
+        weight = blend_weight(self.region(side), self.feather, fade_border) * near
+        # A moved part's warp is whole wherever it reaches: it fades to no move by itself.
+        return np.maximum(weight, self.moved_support(side).astype(np.float32))
 
     def anchor(self, side: int) -> np.ndarray:
         """Pixels on which the generated face takes the base's light (see ``anchor_pixels``)."""
@@ -193,7 +196,7 @@ class Finish:
             low_generated = low_pass(resized, generated)
             high_base = base - low_pass(base, generated)
             finished = resized + same_shape[..., None] * (low_generated + high_base - resized)
-            finished = self._moved_parts(finished, base, same_shape)
+            finished = self._moved_parts(finished, base)
             finished = self._remade_parts(finished, base, generated)
         transforms: list[LabTransform] = []
         if self.match_colour and self.colours:
@@ -257,12 +260,12 @@ class Finish:
 
     def moves(self, part: int, side: int) -> bool:
         """Whether reshaped ``part`` is the base's own part warped (``_moved_parts``): a feature
-        of ``MOVABLE_PARTS`` that keeps its style and whose old and new regions overlap."""
+        that keeps its style and is moved and stretched, not new (``detail.is_moved``)."""
         original, _ = self.masks(side)
         old, new = original == part, at_size(self.reshaped[part], side) == part
-        if part not in MOVABLE_PARTS or part in self.restyled or min(old.sum(), new.sum()) < MIN_PART_PIXELS:
+        if part in self.restyled or min(old.sum(), new.sum()) < MIN_PART_PIXELS:
             return False
-        return (old & new).sum() >= MOVE_MIN_OVERLAP * (old | new).sum()
+        return is_moved(part, old, new)
 
     def remade_parts(self, side: int) -> list[int]:
         """Reshaped parts re-made from the base's pixels (``reshape.py``): every one not moved."""
@@ -301,30 +304,39 @@ class Finish:
             result[own] = current[own]
         return result
 
-    def _moved_parts(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray) -> np.ndarray:
+    def moved_targets(self, side: int) -> dict[int, np.ndarray]:
+        """part → bool (side, side), its whole new region, for each reshaped part that ``moves``."""
+        return {part: at_size(target, side) == part for part, target in self.reshaped.items()
+                if self.moves(part, side)}
+
+    def moved_support(self, side: int) -> np.ndarray:
+        """bool (side, side): where the warp of the moved parts may change pixels (``part_warp``)."""
+        original, _ = self.masks(side)
+        if not self.keep_detail:
+            return np.zeros((side, side), bool)
+        return moved_support(original, self.moved_targets(side))
+
+    def _moved_parts(self, finished: np.ndarray, base: np.ndarray) -> np.ndarray:
         """A reshaped feature (``MOVABLE_PARTS``) that keeps its style and is moved and stretched
         rather than new (old and new regions overlap by ``MOVE_MIN_OVERLAP``) is the base's
-        own part, warped to the new shape (``part_move``): a small part is a few generated
-        pixels, too few for a clean new nose, while the photo's nose moved is a photograph."""
+        own part carried to the new shape by a smooth warp of the base (``part_warp``): the skin
+        around it is stretched or drawn in, no pixel is invented, no box or edge shows. Pixels
+        another change reaches keep the finishing they had."""
         side = finished.shape[0]
-        original, _ = self.masks(side)
+        original, edited = self.masks(side)
+        targets = self.moved_targets(side)
+        field = moved_field(original, targets, self.shape_strengths)
+        if field is None:
+            return finished
+        others = {part: target for part, target in self.reshaped.items() if part not in targets}
+        reach = max(1, round(self.margin * side))
+        elsewhere = grow(changed_pixels(original, edited, self.restyled, others), reach)
+        if not np.array_equal(original, edited):
+            elsewhere |= grow(original != edited, reach)
+        own = (~elsewhere[field.box]).astype(np.float32)
         band = max(1, round(0.01 * side))
-        for part, target in self.reshaped.items():
-            if not self.moves(part, side):
-                continue
-            old, new = original == part, at_size(target, side) == part
-            move = part_move(old, new, float(self.shape_strengths.get(part, 1.0)))
-            box = box_around(old | new, 6 * band)
-            offset = np.array([box[1].start, box[0].start], np.float64)
-            # The map in the box's pixels: x_base = A (x + offset) + b - offset.
-            local = move.copy()
-            local[:, 2] += move[:, :2] @ offset - offset
-            size = (box[1].stop - box[1].start, box[0].stop - box[0].start)
-            warped = cv2.warpAffine(np.ascontiguousarray(base[box]), local, size,
-                                    flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT)
-            near = cv2.GaussianBlur(grow(old | new, 3 * band)[box].astype(np.float32), (0, 0), band)
-            weight = ((1 - same_shape[box]) * near)[..., None]
-            finished[box] += weight * (warped - finished[box])
+        own = np.minimum(own, cv2.GaussianBlur(own, (0, 0), band))[..., None]
+        finished[field.box] += own * (warped(base, field)[field.box] - finished[field.box])
         return finished
 
     def _match_part_colours(self, finished: np.ndarray, base: np.ndarray, same_shape: np.ndarray
