@@ -25,6 +25,7 @@ SKIN = CLASS_NAMES.index("skin")
 SKIN_TONE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("nose", "l_ear", "r_ear", "neck"))
 # Where the skin's tone is measured: between the eyes' level and the tip of the nose (cheeks and
 # temples), since the skin class also holds a shaved scalp, stubble and beards (``colour_sample``).
+TONE_CLASSES = frozenset({SKIN, *SKIN_TONE_PARTS})
 EYE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye", "eye_g"))
 NOSE = CLASS_NAMES.index("nose")
 LIPS = tuple(CLASS_NAMES.index(name) for name in ("u_lip", "l_lip"))
@@ -32,7 +33,14 @@ LIPS = tuple(CLASS_NAMES.index(name) for name in ("u_lip", "l_lip"))
 # white with the iris to a brown eye's mean made it pink, bloodshot. An eye restyled from a
 # reference is the photo's own eye with its iris recoloured (``iris_weight``).
 IRIS_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye"))
+# A part's colour is read without its edge, at most this share of its half-thickness: a lip read
+# on its middle alone is its shine (the lower lip's read 7 CIELAB units lighter than the lip).
+THIN_PART_EDGE = 0.25
 IRIS_SOFTNESS = 4.0  # CIELAB lightness units over which a pixel goes from the iris to the white
+# The darkest share of what is not the white of the eye is the lashes' and the pupil's near-black,
+# not the iris's colour: an iris is read without it (a brown iris read with it came out grey).
+IRIS_DARKEST_SHARE = 0.3
+IRIS_LIGHTEST_SHARE = 0.2  # nor the lightest, the iris's rim blurred into the white
 GAIN_RANGE = (0.5, 2.0)
 # Colours are read on faces at this side, not at the networks' (128 px for the bundled weights):
 # there an iris is a few pixels blurred into the white of the eye and reads far too light.
@@ -108,11 +116,20 @@ def colour_sample(mask: np.ndarray, part: int, region: np.ndarray | None = None,
     between the eyes' level and the nose's tip, where the face has eyes (or glasses) and a
     nose: the skin class also covers a shaved scalp, stubble and beards, whose grey would
     pass for the tone (a bearded reference gave a grey-green face). For an eye, given the
-    picture's ``lightness``, only its iris (``iris_weight``), not the white of the eye."""
-    inside = interior(mask == part if region is None else region)
+    picture's ``lightness``, only the irises of both eyes (``iris_weight``): not the white of
+    the eye, nor the lashes and the pupil (``IRIS_DARKEST_SHARE``), whose near-black read a
+    brown iris as grey, nor the rim against the white (``IRIS_LIGHTEST_SHARE``)."""
     if part in IRIS_PARTS and lightness is not None:
+        # Both eyes together (a person's irises share a colour): one eye of a turned face or a
+        # glance is mostly the white and the rim of the iris against it.
+        inside = interior(np.isin(mask, list(IRIS_PARTS)) if region is None else region, THIN_PART_EDGE)
         iris = inside & (iris_weight(lightness, inside) > 0.5)
-        return iris if iris.sum() >= MIN_PART_PIXELS else inside
+        if iris.sum() < MIN_PART_PIXELS:
+            return inside
+        low, high = np.percentile(lightness[iris], [100 * IRIS_DARKEST_SHARE, 100 * (1 - IRIS_LIGHTEST_SHARE)])
+        coloured = iris & (lightness >= low) & (lightness <= high)
+        return coloured if coloured.sum() >= MIN_PART_PIXELS else iris
+    inside = interior(mask == part if region is None else region, THIN_PART_EDGE)
     if part != SKIN:
         return inside
     eyes, nose = np.isin(mask, EYE_PARTS), mask == NOSE
@@ -229,6 +246,8 @@ class LabTransform:
     spread: np.ndarray | None = None  # the source part's own spread, where it is known
 
     def apply(self, lab: np.ndarray) -> np.ndarray:
+        if self.part in TONE_CLASSES:
+            return tone_change(lab, self.source, self.target)
         return (lab - self.source) * self.gain + self.target
 
     def within(self, lab: np.ndarray, spreads: float) -> np.ndarray:
@@ -240,6 +259,46 @@ class LabTransform:
         return self.source + limit * np.tanh((lab - self.source) / limit)
 
 
+# A skin's change (and its parts') is a change of the skin's own colour under the photo's light:
+# its lightness scales in linear light and its chroma plane scales and turns about grey
+# (``tone_change``). A shadow stays as much darker as it was, and a pixel greyer than the skin
+# (a lash line, an eyelid's shade) stays grey: moved as the mean is, with the reference's
+# spread, it turned blue-grey on a face made lighter. The chroma's factor is held within this.
+TONE_CHROMA_GAIN = (1.0 / 3.0, 3.0)
+
+
+def _luminance(lightness: np.ndarray) -> np.ndarray:
+    """CIE relative luminance Y (0..1) of a CIELAB lightness."""
+    lightness = np.asarray(lightness, np.float32)
+    cube = ((lightness + 16.0) / 116.0) ** 3
+    return np.where(lightness > 8.0, cube, lightness / 903.3).astype(np.float32)
+
+
+def _lightness(luminance: np.ndarray) -> np.ndarray:
+    """CIELAB lightness of a relative luminance Y (0..1)."""
+    luminance = np.clip(np.asarray(luminance, np.float32), 0.0, 1.0)
+    return np.where(luminance > 0.008856, 116.0 * np.cbrt(luminance) - 16.0, 903.3 * luminance).astype(np.float32)
+
+
+def tone_change(lab: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """CIELAB pixels (..., 3) of a part whose colour moves from ``source`` to ``target`` (CIELAB
+    means), as a change of the part's own colour: the luminance scaled by the ratio of the two
+    means' and the chroma plane (a, b) scaled and turned about grey so that ``source`` goes to
+    ``target`` (the scale within ``TONE_CHROMA_GAIN``, the rest an offset)."""
+    lab = np.asarray(lab, np.float32)
+    result = np.empty_like(lab)
+    ratio = float(_luminance(target[0])) / max(float(_luminance(source[0])), 1e-4)
+    result[..., 0] = _lightness(_luminance(lab[..., 0]) * ratio)
+    own, wanted = np.asarray(source[1:], np.float32), np.asarray(target[1:], np.float32)
+    own_chroma, wanted_chroma = float(np.hypot(*own)), float(np.hypot(*wanted))
+    if own_chroma < 1.0 or wanted_chroma < 1.0:  # no hue to turn: the chroma moves as the mean does
+        result[..., 1:] = lab[..., 1:] + (wanted - own)
+        return result
+    scale = float(np.clip(wanted_chroma / own_chroma, *TONE_CHROMA_GAIN))
+    turn = np.arctan2(wanted[1], wanted[0]) - np.arctan2(own[1], own[0])
+    matrix = scale * np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]], np.float32)
+    result[..., 1:] = lab[..., 1:] @ matrix.T + (wanted - matrix @ own)
+    return result
 
 
 # What is white in a face photo (the whites of the eyes, the teeth) tells its light's colour; a

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..io.cache import LRUCache, content_digest
-from ..labels import BACKGROUND
+from ..labels import BACKGROUND, CLASS_NAMES
 from .colour import to_lab
 from .regions import MIN_PART_PIXELS, box_around
 
@@ -175,3 +176,87 @@ def cached_part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: n
     matte = part_matte(base, mask, part, restyled)
     _matte_cache.put(key, matte)
     return matte
+
+
+# The skin and the parts of its tone (nose, ears, neck) against what is not the face: the small
+# parser lays the skin over the hairline's wisps, a fringe's edge, a collar, and a skin edit that
+# moves the tone far (dark to pale) showed that edge as a hard blot over the hair. Within
+# ``TONE_EDGE_BAND`` of the side of that edge, on either side, the photo's own pixels say how
+# much each is the skin (``tone_edge_alpha``): the edit fades over the hairline's mixed pixels.
+TONE_NEIGHBOURS = tuple(CLASS_NAMES.index(name) for name in ("background", "hair", "hat", "ear_r", "neck_l", "cloth"))
+TONE_EDGE_BAND = 0.025
+TONE_EDGE_SOFTNESS = 1.5  # pixels (at the mask's side): the parsed edge is a ramp this wide at the least
+# The models' log-likelihood ratio is divided by this: at the hairline a pixel is some skin and
+# some hair, and judged as one or the other the skin showing between the hairs kept its old tone
+# (a light rim round a face made darker).
+TONE_EDGE_TEMPERATURE = 2.0
+TONE_SPILL = 3  # pixels past the parsed edge the recolour's soft class edge reaches, faded too
+_tone_cache = LRUCache(MATTE_CACHE_SIZE)
+
+
+def tone_edge_alpha(base: np.ndarray, mask: np.ndarray, tone: Iterable[int], kept: Iterable[int] = ()
+                    ) -> np.ndarray:
+    """How much of a skin edit each pixel of the aligned ``base`` (RGB, the side of its class
+    ``mask``) takes (float32, 1 wherever the edit is not faded): along the edge of the ``tone``
+    parts with ``TONE_NEIGHBOURS`` (less the parts in ``kept``, restyled themselves), as much
+    as the pixel is the skin, judged like ``part_matte`` (local colour and texture models of
+    either side, the mask's word growing away from its edge, trusted as far as they tell the
+    two sides' own pixels apart: light skin by blonde hair leaves the mask's soft edge)."""
+    tone, kept = sorted(set(tone)), sorted(set(kept))
+    key = content_digest(base, mask, np.array(tone), np.array(kept))
+    if key in _tone_cache:
+        return _tone_cache.get(key)
+    alpha = _tone_edge_alpha(np.asarray(base, np.float32), mask, tone, kept)
+    alpha.setflags(write=False)  # shared by every render of the photo
+    _tone_cache.put(key, alpha)
+    return alpha
+
+
+def _tone_edge_alpha(base: np.ndarray, mask: np.ndarray, tone: list[int], kept: list[int]) -> np.ndarray:
+    alpha = np.ones(mask.shape, np.float32)
+    region = np.isin(mask, tone)
+    beyond = np.isin(mask, [part for part in TONE_NEIGHBOURS if part not in kept])
+    if region.sum() < 4 * MIN_PART_PIXELS or beyond.sum() < 4 * MIN_PART_PIXELS:
+        return alpha
+    reach = max(2, round(TONE_EDGE_BAND * mask.shape[0]))
+    box = box_around(region, 2 * reach)
+    region, beyond = region[box], beyond[box]
+    to_beyond = cv2.distanceTransform((~beyond).astype(np.uint8), cv2.DIST_L2, 3)
+    to_region = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 3)
+    zone = (region & (to_beyond <= reach)) | (beyond & (to_region <= TONE_SPILL))
+    core = region & (to_beyond > reach)
+    ring = beyond & (to_region <= 2 * reach)
+    if core.sum() < 4 * MIN_PART_PIXELS or ring.sum() < 4 * MIN_PART_PIXELS or not zone.any():
+        return alpha
+    rows, cols = np.nonzero(zone)
+    # Signed distance to the parsed edge: inside the tone parts positive.
+    signed = np.where(region, to_beyond - 0.5, 0.5 - to_region)[rows, cols]
+    parsed = np.clip(0.5 + signed / (2 * TONE_EDGE_SOFTNESS), 0.0, 1.0)
+    features = matte_features(base[box])
+    own, others = local_model(features, core, reach), local_model(features, ring, reach)
+
+    def ratio(at_rows: np.ndarray, at_cols: np.ndarray) -> np.ndarray:
+        """Log-likelihood ratio, the tone parts over what lies beyond, at ``at_rows``, ``at_cols``."""
+        judged = features[at_rows, at_cols]
+        return own.log_likelihood(judged, at_rows, at_cols) - others.log_likelihood(judged, at_rows, at_cols)
+
+    def sampled(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found_rows, found_cols = np.nonzero(where)
+        step = max(1, len(found_rows) // 4096)
+        return found_rows[::step], found_cols[::step]
+
+    accuracy = 0.5 * (float((ratio(*sampled(core)) > 0).mean()) + float((ratio(*sampled(ring)) < 0).mean()))
+    trust = float(np.clip((accuracy - MATTE_ACCURACY[0]) / (MATTE_ACCURACY[1] - MATTE_ACCURACY[0]), 0.0, 1.0))
+    within = parsed
+    if trust > 0:
+        # The mask's word grows from nothing on its edge to MATTE_PRIOR at half the band.
+        prior = MATTE_PRIOR * np.clip(signed / (0.5 * reach), -1.0, 1.0)
+        judged = 1.0 / (1.0 + np.exp(-np.clip(ratio(rows, cols) / TONE_EDGE_TEMPERATURE + prior, -30, 30)))
+        within = parsed + trust * (judged - parsed)
+    plane = np.ones(zone.shape, np.float32)
+    plane[rows, cols] = within
+    plane[~region & ~zone] = 0.0  # beyond the spill nothing changes anyway; no step at the zone's edge
+    plane = cv2.GaussianBlur(plane, (0, 0), 0.5 * TONE_EDGE_SOFTNESS)
+    # Only the zone is faded: elsewhere the edit is as it is (another part's own change kept).
+    alpha[box] = np.where(zone, plane, 1.0)
+    return alpha

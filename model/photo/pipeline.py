@@ -35,6 +35,7 @@ from .colour import (
     resaturated,
     skin_tone_target,
 )
+from .edge import tone_edge_alpha
 from .finish import Finish, finish_image
 from .painted import paint_face, style_picture
 from .paste import PhotoTarget, paste_edit
@@ -198,7 +199,38 @@ class PhotoPipeline:
     @staticmethod
     def _paste(raw: np.ndarray, finish: Finish | None, mask: np.ndarray, photo: PhotoTarget,
                source: SourcePhoto) -> np.ndarray:
-        return paste_edit(source, photo.mask, mask, raw, finish, photo.region, photo.style_from_photo)
+        pasted = paste_edit(source, photo.mask, mask, raw, finish, photo.region, photo.style_from_photo)
+        if finish is None or SKIN not in finish.restyled or not photo.style_from_photo:
+            return pasted
+        # A skin recoloured moves its tone, maybe far: where the parser laid the skin (or a part
+        # of its tone) over the hairline's wisps or a collar, the edit fades as the photo's own
+        # pixels say (``tone_edge_alpha``), not at the parsed edge. Not where the tone's
+        # parts were painted or reshaped: there the edited mask's edge is the one wanted.
+        side = photo.mask.shape[0]
+        tone = [part for part in (SKIN, *SKIN_TONE_PARTS) if part in finish.restyled]
+        if set(tone) & set(finish.reshaped) or not np.array_equal(np.isin(mask, tone), np.isin(photo.mask, tone)):
+            return pasted
+        alpha = tone_edge_alpha(source.aligned(side), photo.mask, tone, finish.restyled)
+        return faded_edit(source, pasted, alpha)
 
 
-__all__ = ["FINISH_MIN_AGREEMENT", "PhotoPipeline", "Rendered"]
+def faded_edit(source: SourcePhoto, pasted: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``pasted`` (the ``source`` photo edited, uint8) with its change scaled by ``alpha``
+    (float32 in the aligned crop of any side; past the crop the change is kept whole)."""
+    matrix = source.matrix * (alpha.shape[0] / source.aligned_size)
+    height, width = pasted.shape[:2]
+    fade = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
+    faded = fade < 1.0 - 1.0 / 512
+    if not faded.any():
+        return pasted
+    rows, cols = np.flatnonzero(faded.any(axis=1)), np.flatnonzero(faded.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    own = np.asarray(source.pixels)[box].astype(np.float32)
+    mixed = own + fade[box][..., None] * (pasted[box].astype(np.float32) - own)
+    result = pasted.copy()
+    result[box] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return result
+
+
+__all__ = ["FINISH_MIN_AGREEMENT", "PhotoPipeline", "Rendered", "faded_edit"]

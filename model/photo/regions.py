@@ -98,10 +98,17 @@ def box_around(region: np.ndarray, margin: int) -> tuple[slice, slice]:
             slice(max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)))
 
 
-def interior(region: np.ndarray) -> np.ndarray:
-    """``region`` without its edge (1 % of the side), where colours are measured: edge pixels
-    mix the part with its neighbours. The whole region when too little would be left."""
-    band = max(1, round(0.01 * region.shape[0]))
+INTERIOR_EDGE = 0.01  # of the side: the edge left out of a part where its colours are read
+
+
+def interior(region: np.ndarray, thickness_share: float | None = None) -> np.ndarray:
+    """``region`` without its edge (``INTERIOR_EDGE``; with ``thickness_share``, at most that
+    share of the region's half-thickness), where colours are measured: edge pixels mix the
+    part with its neighbours. The whole region when too little would be left."""
+    band = max(1, round(INTERIOR_EDGE * region.shape[0]))
+    if thickness_share is not None and region.any():
+        half_thickness = float(cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3).max())
+        band = max(1, min(band, round(thickness_share * half_thickness)))
     inner = cv2.erode(region.astype(np.uint8), np.ones((2 * band + 1, 2 * band + 1), np.uint8)) > 0
     return inner if inner.sum() >= MIN_PART_PIXELS else region
 
