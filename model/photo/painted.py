@@ -41,6 +41,7 @@ from ..io.images import as_image, as_mask
 from ..labels import CLASS_NAMES, NUM_CLASSES, pair_partner
 from .colour import from_lab, to_lab
 from .detail import despeckle
+from .painted_features import carried_features
 from .regions import box_around, grow
 from .repaint import DetailMemory
 from .texture import DEFAULT_CONFIG, SynthesisConfig, split_sigma, synthesize
@@ -97,6 +98,9 @@ class PaintConfig:
     # Keep the last render's synthesised texture (per style face and surface) where the painted
     # mask did not change (``repaint.py``); False: every render synthesises it all again.
     reuse_texture: bool = True
+    # The style face's own eyes, mouth and ears carried onto the painted ones close in shape
+    # (``painted_features.py``); False: the network's drawing.
+    carry_features: bool = True
     seed: int = 0
     # Fewer sweeps and tries than the shape edits' default: a painted face's synthesised zones are
     # its parts' margins beyond the style face's, and the cheaper search looked the same on the
@@ -375,6 +379,9 @@ class _Painter:
             detail = self.texture(seen, skin_region, style_skin, generated, self.config.seed + SKIN,
                                   self.config.skin_detail_limit, in_place=False)[box]
             made += (1.0 - feature_weight[..., None]) * detail
+        if self.config.carry_features:  # the style's own eyes, mouth and ears where painted alike
+            pixels, weight = carried_features(self.style.image, self.style.mask, self.mask, self.band / 2)
+            made += weight[box][..., None] * (pixels[box] - made)
         result[box][inside] = made[inside]
 
 
