@@ -43,8 +43,9 @@ def test_a_painted_eye_alike_the_styles_takes_the_styles_own_iris_sharp():
     painted = painted_eye(26)
     pixels, weight = carried_features(style, style_mask, painted, FEATHER)
     eye = painted == L_EYE
-    assert weight[eye].min() == 1.0 and weight[painted == SKIN].max() < 1.0
-    assert weight[:60].max() == 0.0  # nothing carried away from the eye
+    # The eye and a rim of lids round it (a fifth of its size) are the style's, fading out beyond.
+    distance = cv2.distanceTransform((~eye).astype(np.uint8), cv2.DIST_L2, 3)
+    assert weight[eye].min() == 1.0 and weight[distance > 8 + 3 * FEATHER].max() < 0.05
     # The dark iris lands at the painted eye's centre (the style's at (100, 120), moved by (10, 4)).
     assert pixels[120:129, 106:115].mean() < 140 and pixels[124, 128:132].mean() > 200
     grey = pixels.mean(axis=2)

@@ -380,7 +380,9 @@ class _Painter:
                                   self.config.skin_detail_limit, in_place=False)[box]
             made += (1.0 - feature_weight[..., None]) * detail
         if self.config.carry_features:  # the style's own eyes, mouth and ears where painted alike
-            pixels, weight = carried_features(self.style.image, self.style.mask, self.mask, self.band / 2)
+            under = np.zeros_like(self.guide)
+            under[box] = made
+            pixels, weight = carried_features(self.style.image, self.style.mask, self.mask, self.band / 2, under)
             made += weight[box][..., None] * (pixels[box] - made)
         result[box][inside] = made[inside]
 

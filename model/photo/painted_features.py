@@ -18,10 +18,23 @@ import numpy as np
 
 from ..labels import CLASS_NAMES
 from .detail import part_move
-from .regions import box_around
+from .regions import box_around, grow
 
-CARRIED_PARTS = tuple(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye", "mouth", "l_ear", "r_ear"))
-EYES = frozenset(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye"))
+
+def _parts(*names: str) -> tuple[int, ...]:
+    return tuple(CLASS_NAMES.index(name) for name in names)
+
+
+# Each feature carried as one: its first alternative that both faces have and that is alike
+# (the mouth with its lips, so teeth and lips stay one drawing; else the mouth alone).
+CARRIED_FEATURES = ((_parts("l_eye"),), (_parts("r_eye"),), (_parts("mouth", "u_lip", "l_lip"), _parts("mouth")),
+                    (_parts("l_ear"),), (_parts("r_ear"),))
+CARRIED_PARTS = tuple(sorted({part for feature in CARRIED_FEATURES for group in feature for part in group}))
+EYES = frozenset(_parts("l_eye", "r_eye"))
+SKIN = CLASS_NAMES.index("skin")
+# An eye is carried with the skin round it, this share of its size (root of its area): its lids,
+# lashes and crease are the style's too (without, a sharp eye sat in the network's soft lids).
+EYE_SURROUND = 0.2
 GLASSES = CLASS_NAMES.index("eye_g")
 # The painted part and the style's, carried onto it, must overlap by this (intersection over
 # union) for the style's pixels to be taken: below, the shapes differ enough that the style's
@@ -35,41 +48,62 @@ MIN_PART_PIXELS = 24  # a part smaller than this (in either face) is not carried
 
 
 def carried_features(style_image: np.ndarray, style_mask: np.ndarray, painted_mask: np.ndarray,
-                     feather: float) -> tuple[np.ndarray, np.ndarray]:
+                     feather: float, under: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The style face's eyes, mouth and ears carried onto ``painted_mask``'s (all at one side
     S): float32 (S, S, 3) pixels and their weight in 0..1 (1 on a carried part, fading out
-    over about ``feather`` pixels; 0 where none is carried)."""
+    over about ``feather`` pixels; 0 where none is carried). ``under``: the painted face
+    (float32 (S, S, 3)), whose shading the lids round a carried eye keep; None: no lids."""
     side = painted_mask.shape[0]
     pixels = np.zeros((side, side, 3), np.float32)
     weight = np.zeros((side, side), np.float32)
     margin = int(3 * feather) + 2
-    for part in CARRIED_PARTS:
-        new, old = painted_mask == part, style_mask == part
-        if new.sum() < MIN_PART_PIXELS or old.sum() < MIN_PART_PIXELS:
-            continue
-        if part in EYES and (style_mask[box_around(old, margin)] == GLASSES).any():
-            continue  # the style's eye seen through a frame or a lens: its glasses would come along
-        box = box_around(new, margin)
-        back = part_move(old, new)  # from a pixel of the painted part to the style's
-        stretch = np.linalg.svd(back[:, :2], compute_uv=False)  # the inverse of the part's stretch
-        if stretch.max() > MAX_STRETCH or stretch.min() < 1.0 / MAX_STRETCH:
-            continue
-        # The same map for the box's own pixels (its corner at the origin).
-        corner = np.array([box[1].start, box[0].start], np.float64)
-        local = np.concatenate([back[:, :2], (back[:, 2] + back[:, :2] @ corner)[:, None]], axis=1)
-        size = (box[1].stop - box[1].start, box[0].stop - box[0].start)
-        flags = cv2.WARP_INVERSE_MAP
-        landed = cv2.warpAffine(old.astype(np.uint8), local, size, flags=cv2.INTER_NEAREST | flags) > 0
-        ours = new[box]
-        if (landed & ours).sum() < CLOSE_IOU * (landed | ours).sum():
-            continue
-        carried = cv2.warpAffine(style_image.astype(np.float32), local, size, flags=cv2.INTER_CUBIC | flags,
-                                 borderMode=cv2.BORDER_REFLECT)
-        soft = np.maximum(cv2.GaussianBlur(ours.astype(np.float32), (0, 0), feather), ours)
-        taken = soft > weight[box]  # where two parts' feathers meet, the nearer part's pixels
-        pixels[box][taken] = carried[taken]
-        weight[box] = np.maximum(weight[box], soft)
+    for feature in CARRIED_FEATURES:
+        for group in feature:
+            if _carry(group, style_image, style_mask, painted_mask, under, feather, margin, pixels, weight):
+                break
     return pixels, weight
 
 
-__all__ = ["CARRIED_PARTS", "CLOSE_IOU", "MAX_STRETCH", "carried_features"]
+def _carry(group: tuple[int, ...], style_image: np.ndarray, style_mask: np.ndarray, painted_mask: np.ndarray,
+           under: np.ndarray | None, feather: float, margin: int, pixels: np.ndarray, weight: np.ndarray) -> bool:
+    """Carry the style's ``group`` of parts onto the painted one into ``pixels`` and ``weight``
+    if both faces have each of its parts and the two are alike; whether it was carried."""
+    if any(np.count_nonzero(mask == part) < MIN_PART_PIXELS for part in group for mask in (painted_mask, style_mask)):
+        return False
+    new, old = np.isin(painted_mask, group), np.isin(style_mask, group)
+    eye = group[0] in EYES
+    if eye and (style_mask[box_around(old, margin)] == GLASSES).any():
+        return False  # the style's eye seen through a frame or a lens: its glasses would come along
+    back = part_move(old, new)  # from a pixel of the painted part to the style's
+    stretch = np.linalg.svd(back[:, :2], compute_uv=False)  # the inverse of the part's stretch
+    if stretch.max() > MAX_STRETCH or stretch.min() < 1.0 / MAX_STRETCH:
+        return False
+    surround = round(EYE_SURROUND * np.sqrt(new.sum())) if eye else 0
+    box = box_around(new, margin + surround)
+    # The same map for the box's own pixels (its corner at the origin).
+    corner = np.array([box[1].start, box[0].start], np.float64)
+    local = np.concatenate([back[:, :2], (back[:, 2] + back[:, :2] @ corner)[:, None]], axis=1)
+    size = (box[1].stop - box[1].start, box[0].stop - box[0].start)
+    flags = cv2.WARP_INVERSE_MAP
+    landed = cv2.warpAffine(old.astype(np.uint8), local, size, flags=cv2.INTER_NEAREST | flags) > 0
+    ours = new[box]
+    if (landed & ours).sum() < CLOSE_IOU * (landed | ours).sum():
+        return False
+    carried = cv2.warpAffine(style_image.astype(np.float32), local, size, flags=cv2.INTER_CUBIC | flags,
+                             borderMode=cv2.BORDER_REFLECT)
+    soft = np.maximum(cv2.GaussianBlur(ours.astype(np.float32), (0, 0), feather), ours)
+    if surround and under is not None:
+        # The lids round the eye (over the painted skin only, not into a brow or the hair): the
+        # style's lashes and crease, its detail finer than the feather, over the painted face's
+        # own shading and colour (the style's lighter lids would ring the eye like goggles).
+        lids = ours | (grow(ours, surround) & (painted_mask[box] == SKIN))
+        shading = cv2.GaussianBlur(under[box], (0, 0), feather) - cv2.GaussianBlur(carried, (0, 0), feather)
+        carried += (1.0 - soft)[..., None] * shading
+        soft = np.maximum(cv2.GaussianBlur(lids.astype(np.float32), (0, 0), feather), lids)
+    taken = soft > weight[box]  # where two parts' feathers meet, the nearer part's pixels
+    pixels[box][taken] = carried[taken]
+    weight[box] = np.maximum(weight[box], soft)
+    return True
+
+
+__all__ = ["CARRIED_FEATURES", "CARRIED_PARTS", "CLOSE_IOU", "MAX_STRETCH", "carried_features"]
