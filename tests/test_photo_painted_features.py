@@ -54,6 +54,20 @@ def test_a_painted_eye_alike_the_styles_takes_the_styles_own_iris_sharp():
     assert rings > 0.5 * style_rings
 
 
+def test_a_carried_eye_brings_the_styles_lashes_over_the_painted_faces_own_skin_colour():
+    """Round a carried eye, the lids show the style's lashes (a dark line above its eye) but
+    keep the painted face's colour, not the style's skin (which would ring the eye)."""
+    style, style_mask = style_face()
+    cv2.ellipse(style, (100, 120), (25, 12), 0, 200, 340, (60, 40, 30), 1)  # lashes along the upper lid
+    painted = painted_eye(24)  # the same size, moved by (10, 4)
+    under = np.full((SIDE, SIDE, 3), (150, 110, 90), np.float32)  # a darker, browner painted skin
+    pixels, weight = carried_features(style, style_mask, painted, FEATHER, under)
+    # The lash line (style row 108) lands about row 111; the lid above it, rows 105-108.
+    lashes, lid = pixels[110:113, 104:117].mean(axis=(1, 2)).min(), pixels[105:108, 104:117]
+    assert weight[110:113, 104:117].min() > 0.9 and lashes < lid.mean() - 60
+    assert np.abs(lid.mean(axis=(0, 1)) - under[0, 0]).max() < 25  # the painted skin's colour, not (210, 170, 150)
+
+
 def test_an_eye_painted_unlike_the_styles_or_seen_through_glasses_keeps_the_networks_drawing():
     """An eye painted three times as wide as the style's is not its eye stretched; a style
     whose eye is behind a glasses frame lends no eye (its frame would come along)."""
