@@ -20,9 +20,12 @@ the style face's side, surface by surface of the edited mask:
 The skin, nose, ears and neck are one surface (one skin with the network's shading, no edge
 round the nose, each part with its own colour); the small features on it (eyes, brows, lips,
 mouth, glasses, jewellery) are the network's own drawing over that skin, with soft edges,
-brows and lips moved to the style part's mean colour. A part the style face lacks takes its
-pair partner's (a right eye from the left one), a nose or an ear the skin's, else the
-network's own colour. What depends on the style face alone is kept for the next render.
+brows and lips moved to the style part's mean colour; an eye, the mouth or an ear painted
+alike in shape to the style face's is that part of the style face, carried onto it
+(``painted_features.py``). A part the style face lacks takes its pair partner's (a right eye
+from the left one), a nose or an ear the skin's, else the network's own colour. What depends
+on the style face alone is kept for the next render, and so is the synthesised texture: after
+a stroke it is made again only where the stroke reached (``repaint.py``).
 """
 
 from __future__ import annotations
