@@ -385,7 +385,7 @@ class _Painter:
         if self.config.carry_features:  # the style's own eyes, mouth and ears where painted alike
             under = np.zeros_like(self.guide)
             under[box] = made
-            pixels, weight = carried_features(self.style.image, self.style.mask, self.mask, self.band / 2, under)
+            pixels, weight = carried_features(self.style.pixels, self.style.mask, self.mask, self.band / 2, under)
             made += weight[box][..., None] * (pixels[box] - made)
         result[box][inside] = made[inside]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..labels import CLASS_NAMES
+from ..labels import CLASS_NAMES, NUM_CLASSES
 from .detail import part_move
 from .regions import box_around, grow
 
@@ -57,8 +57,12 @@ def carried_features(style_image: np.ndarray, style_mask: np.ndarray, painted_ma
     pixels = np.zeros((side, side, 3), np.float32)
     weight = np.zeros((side, side), np.float32)
     margin = int(3 * feather) + 2
+    style_image = np.asarray(style_image, np.float32)
+    counts = [np.bincount(mask.ravel(), minlength=NUM_CLASSES) for mask in (painted_mask, style_mask)]
     for feature in CARRIED_FEATURES:
         for group in feature:
+            if min(count[part] for part in group for count in counts) < MIN_PART_PIXELS:
+                continue  # each of the group's parts must be in both faces
             if _carry(group, style_image, style_mask, painted_mask, under, feather, margin, pixels, weight):
                 break
     return pixels, weight
@@ -66,15 +70,19 @@ def carried_features(style_image: np.ndarray, style_mask: np.ndarray, painted_ma
 
 def _carry(group: tuple[int, ...], style_image: np.ndarray, style_mask: np.ndarray, painted_mask: np.ndarray,
            under: np.ndarray | None, feather: float, margin: int, pixels: np.ndarray, weight: np.ndarray) -> bool:
-    """Carry the style's ``group`` of parts onto the painted one into ``pixels`` and ``weight``
-    if both faces have each of its parts and the two are alike; whether it was carried."""
-    if any(np.count_nonzero(mask == part) < MIN_PART_PIXELS for part in group for mask in (painted_mask, style_mask)):
-        return False
+    """Carry the style's ``group`` of parts (float32 ``style_image``) onto the painted one into
+    ``pixels`` and ``weight`` if the two are alike; whether it was carried."""
     new, old = np.isin(painted_mask, group), np.isin(style_mask, group)
+    new_box, old_box = box_around(new, 0), box_around(old, 0)
     eye = group[0] in EYES
     if eye and (style_mask[box_around(old, margin)] == GLASSES).any():
         return False  # the style's eye seen through a frame or a lens: its glasses would come along
-    back = part_move(old, new)  # from a pixel of the painted part to the style's
+    # From a pixel of the painted part to the style's (found on the parts' boxes, then moved to
+    # the picture's frame: the same map).
+    back = part_move(old[old_box], new[new_box])
+    new_corner = np.array([new_box[1].start, new_box[0].start], np.float64)
+    old_corner = np.array([old_box[1].start, old_box[0].start], np.float64)
+    back[:, 2] += old_corner - back[:, :2] @ new_corner
     stretch = np.linalg.svd(back[:, :2], compute_uv=False)  # the inverse of the part's stretch
     if stretch.max() > MAX_STRETCH or stretch.min() < 1.0 / MAX_STRETCH:
         return False
@@ -89,7 +97,7 @@ def _carry(group: tuple[int, ...], style_image: np.ndarray, style_mask: np.ndarr
     ours = new[box]
     if (landed & ours).sum() < CLOSE_IOU * (landed | ours).sum():
         return False
-    carried = cv2.warpAffine(style_image.astype(np.float32), local, size, flags=cv2.INTER_CUBIC | flags,
+    carried = cv2.warpAffine(style_image, local, size, flags=cv2.INTER_CUBIC | flags,
                              borderMode=cv2.BORDER_REFLECT)
     soft = np.maximum(cv2.GaussianBlur(ours.astype(np.float32), (0, 0), feather), ours)
     if surround and under is not None:
