@@ -227,3 +227,22 @@ def test_a_live_frame_leaves_a_reshaped_hair_to_the_network_and_the_frame_after_
     live_colour = np.linalg.norm(lab_mean(finish_image(network, photo, live), grown) - own)
     released_colour = np.linalg.norm(lab_mean(finish_image(network, photo, released), grown) - own)
     assert released_colour < 6 < live_colour
+
+
+def test_hair_that_hung_past_a_shoulder_leaves_the_background_not_a_patch_of_clothes():
+    """Long hair made shorter: beside the head and above the shoulder's line lies the
+    background; only just along the parsed clothes are they continued (the shoulder hidden)."""
+    from ca2sis.model.photo.reshape import behind
+
+    cloth = CLASS_NAMES.index("cloth")
+    mask = np.full((SIDE, SIDE), BACKGROUND, np.uint8)
+    mask[ellipse(110, 128, 60, 45)] = SKIN
+    mask[210:, 40:216] = cloth  # the shoulders, seen below the hair
+    columns = np.mgrid[0:SIDE, 0:SIDE][1]
+    hair = (columns >= 40) & (columns < 100) & (np.arange(SIDE) >= 90)[:, None]
+    mask[hair & (mask == BACKGROUND)] = HAIR  # a thick lock hanging beside the face down to the shoulder
+    classes = behind(mask, HAIR, np.zeros((SIDE, SIDE), bool))
+    assert classes[208, 62] == cloth  # just above the clothes: the hidden shoulder
+    # Higher up, though nearer the clothes than the lock's outer edge: the background, not clothes.
+    assert classes[200, 62] == BACKGROUND
+    assert classes[150, 62] == BACKGROUND

@@ -40,8 +40,9 @@ EDGE_SIGMA = 0.0015  # share of the side: the new part's edge is soft over about
 SPREAD_LIMITS = (0.5, 1.0)  # the guide's low-frequency spread scaled to the source's by at most these
 # Behind a part: a backdrop's grain needs no long coherent strands, so fewer sweeps of the search.
 FILL = FillConfig(blend=RIM, texture=SynthesisConfig(detail_limit=4.0, match_seen=False, sweeps=2, random=4))
-SKIN, NECK, NOSE = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose"))
+SKIN, NECK, NOSE, CLOTH = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose", "cloth"))
 NECK_REACH = 0.015  # share of the side: how far past the neck a vacated pixel is neck
+CLOTH_REACH = 0.015  # ... and past the clothes a vacated pixel is clothes
 FOREHEAD = 0.8  # the forehead's height over the brows-to-nose-tip height (a face's thirds, a little short)
 TEMPLE = 0.12  # the forehead reaches this share of the brows' span past each brow
 BROWS = tuple(CLASS_NAMES.index(name) for name in ("l_brow", "r_brow"))
@@ -80,6 +81,10 @@ def behind(mask: np.ndarray, part: int, after: np.ndarray | None = None) -> np.n
     if (classes == NECK).any() and (mask != NECK).any():
         others = nearest_class(mask, ~np.isin(mask, tuple(set(BEHIND) - {NECK})) | (mask == part), fill=BACKGROUND)
         classes = np.where((classes == NECK) & far_from_neck, others, classes)
+    # Clothes too, only near themselves: hair hanging past a shoulder hides the background, and
+    # the shoulder's line is where the parsed clothes end.
+    far_from_cloth = cv2.distanceTransform((mask != CLOTH).astype(np.uint8), cv2.DIST_L2, 3) > CLOTH_REACH * side
+    classes = np.where((classes == CLOTH) & far_from_cloth, BACKGROUND, classes).astype(mask.dtype)
     points = cv2.findNonZero(np.isin(mask, FACE).astype(np.uint8))
     if points is not None and len(points) >= 3:
         points = points.reshape(-1, 2)
