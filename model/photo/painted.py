@@ -299,11 +299,16 @@ class _Painter:
             return
         limit = self.config.backdrop_detail_limit if part == BACKGROUND else self.config.detail_limit
         style_part = self.style.part((source,), sigma, limit)
-        low_lab = to_lab(low)
-        ours = low_lab[core[box]]
+        # Colours are converted on the part's own pixels only (its box holds others': the face
+        # in the hair's box); the synthesis reads the guide inside the part only.
+        inside = region[box]
+        inner = core[box][inside]
+        low_lab = to_lab(low[inside][None])[0]
+        ours = low_lab[inner]
         gain = np.clip(style_part.low_spread / np.maximum(ours.std(axis=0), 1e-3),
                        GAIN_RANGE[0], 1.0 if part == BACKGROUND else GAIN_RANGE[1])
-        coloured = from_lab((low_lab - ours.mean(axis=0)) * gain + style_part.low_mean)
+        coloured = np.zeros_like(low)
+        coloured[inside] = from_lab(((low_lab - ours.mean(axis=0)) * gain + style_part.low_mean)[None])[0]
         # The network's own finer detail (its strands' flow), inside the part's interior only.
         own_detail = np.where(core[box][..., None], self.guide[box] - low, 0.0)
         made = coloured + own_detail
@@ -312,9 +317,9 @@ class _Painter:
             seen[box] = made
             made = coloured + self.texture(seen, region, style_part, generated, self.config.seed + part, limit)[box]
         # The part's mean is the style part's (copied detail is zero-mean only roughly).
-        made_lab = to_lab(made)
-        made_lab += style_part.mean - made_lab[core[box]].mean(axis=0)
-        result[box][region[box]] = from_lab(made_lab)[region[box]]
+        made_lab = to_lab(made[inside][None])[0]
+        made_lab += style_part.mean - made_lab[inner].mean(axis=0)
+        result[box][inside] = from_lab(made_lab[None])[0]
 
     def skin(self, result: np.ndarray) -> None:
         """The skin surface and the features on it painted into ``result``."""
