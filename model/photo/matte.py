@@ -52,6 +52,11 @@ COLOUR_PRIOR = 1e-3
 MASK_PRIOR = 0.5
 SEPARATION = 0.2
 PARSE_PRIOR = 1e-2
+# The parse's word is soft near its edge: it says "part" fully only this share of a band inside
+# its edge, nothing at the edge. The parser's edge strays a few pixels over the background, and
+# where the colours cannot tell the two apart (black hair on a black wall) a firm parse carried
+# the new colour that far onto the background, a hard, invented outline.
+PARSE_RAMP = 0.5
 PRIOR_REACH = 2.5  # the part's and the background's colours are taken this many bands around
 # Conjugate gradients: relative residual and iteration cap.
 SOLVER_TOLERANCE = 1e-4
@@ -225,10 +230,16 @@ def _alpha_prior(colours: np.ndarray, trimap_box: np.ndarray, part: np.ndarray, 
     # part's side no such pull: the mask covers the background between wisps deep inside.)
     to_part = cv2.distanceTransform((~part).astype(np.uint8), cv2.DIST_L2, 5)
     depth = np.where(background & ~part, np.clip(to_part / max(band, 1.0), 0.0, 1.0), 0.0)
+    # Where the colours cannot tell the part from the background, the parse's word fades in
+    # over ``PARSE_RAMP`` of a band inside its edge; where they can, it is the parse's edge
+    # (a fade there only left a rim of the old colour on strands the colours would have kept).
+    inside = cv2.distanceTransform(part.astype(np.uint8), cv2.DIST_L2, 5)
+    ramp = np.clip(inside / max(PARSE_RAMP * band, 1.0), 0.0, 1.0)
+    parsed = ramp
     colour_weight = COLOUR_PRIOR * separation
     mask_weight = MASK_PRIOR * (1.0 - separation) + PARSE_PRIOR * depth ** 2
     weight = colour_weight + mask_weight
-    target = (colour_weight * np.clip(projected, 0.0, 1.0) + mask_weight * part) / weight
+    target = (colour_weight * np.clip(projected, 0.0, 1.0) + mask_weight * parsed) / weight
     return target.astype(np.float64), weight.astype(np.float64)
 
 

@@ -34,6 +34,7 @@ from .colour import (
 )
 from .finish import Finish
 from .framing import PhotoParse, photo_parse
+from .hair_tone import LightnessCurve, lightness_curve, shading_of
 from .matte import TRIMAP_UNKNOWN, band_for, part_matte, trimap
 from .regions import MIN_PART_PIXELS, at_size
 from .source import SourcePhoto
@@ -67,14 +68,17 @@ PART_INSET = 0.25
 
 
 def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generated: np.ndarray | None
-                    ) -> dict[int, LabTransform]:
+                    ) -> tuple[dict[int, LabTransform], dict[int, LightnessCurve]]:
     """The colour change of each restyled part of a photo whose aligned crop is ``base``
     (uint8 (S, S, 3)) with its parsed ``mask``: to the planned colour (``finish.colours``),
     or for a part without one (a random style, colour matching off) to the colour of the
-    network's part in ``generated`` (the raw face, its light matched to the photo's)."""
+    network's part in ``generated`` (the raw face, its light matched to the photo's). Also, for
+    hair made much lighter, its lightness curve (``hair_tone``: light and shade from the hair's
+    own shading, not a flat wash)."""
     side = base.shape[0]
     lab = to_lab(base)
-    transforms = {}
+    transforms, curves = {}, {}
+    shading = None
     generated_lab = None
     for part in sorted(finish.restyled):
         inner = colour_sample(mask, part, lightness=lab[..., 0] if part in IRIS_PARTS else None)
@@ -102,7 +106,13 @@ def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generate
             mean = mean.copy()
             mean[0] = own_mean[0] + np.clip(mean[0] - own_mean[0], -TONE_LIGHTNESS_STEP, TONE_LIGHTNESS_STEP)
         transforms[part] = LabTransform(part, own_mean, gain, np.asarray(mean, np.float32), own_spread)
-    return transforms
+        if part in MATTED_PARTS:
+            if shading is None:
+                shading = shading_of(lab[..., 0], side)  # the aligned crop's face is its side across
+            curve = lightness_curve(shading[inner], float(mean[0]), float(spread[0]), float(gain[0]))
+            if curve is not None:
+                curves[part] = curve
+    return transforms, curves
 
 
 _weights_cache = LRUCache(16)  # the studio renders one photo's edit again and again: its mattes are found once
@@ -214,7 +224,7 @@ def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generat
     pixels = np.asarray(photo.pixels)
     result = pixels.copy()
     base = photo.aligned(mask.shape[0])
-    transforms = part_transforms(finish, base, mask, generated)
+    transforms, curves = part_transforms(finish, base, mask, generated)
     if not transforms:
         return result
     # Classes and mattes are found on the studio's preview of the photo (at most PREVIEW_SIDE
@@ -249,7 +259,10 @@ def recolour_photo(photo: SourcePhoto, mask: np.ndarray, finish: Finish, generat
             mixed = _to_photo(zone, scale, where)[..., None]
             estimate = transform.within(to_lab(_to_photo(foreground, scale, where)), FOREGROUND_SPREADS)
             own = lab + mixed * (estimate - lab)
-        change += up * (transform.apply(own) - own)
+        changed = transform.apply(own)
+        if part in curves:
+            changed[..., 0] = curves[part].apply(own[..., 0], changed[..., 0], parse.face_side / scale)
+        change += up * (changed - own)
     touched = np.abs(change).max(axis=-1) > 1e-3
     mixed = from_lab(lab + change)
     np.copyto(box, np.clip(mixed + 0.5, 0, 255).astype(np.uint8), where=touched[..., None])
