@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from ca2sis.model.labels import CLASS_NAMES
-from ca2sis.model.photo.colour import colour_sample, from_lab, to_lab, tone_change
+from ca2sis.model.photo.colour import LabTransform, colour_sample, from_lab, to_lab, tone_change
 from ca2sis.model.photo.edge import tone_edge_alpha
 from ca2sis.model.photo.pipeline import faded_edit
 from ca2sis.model.photo.source import SourcePhoto
@@ -128,3 +128,12 @@ def test_a_lip_is_read_on_the_whole_lip_not_only_its_shine():
     picture = lab_picture(lab)
     read = to_lab(picture)[colour_sample(mask, L_LIP)].mean(axis=0)
     assert read[0] < 60  # read 5 px in (1 % of the side) from each edge, the lip was its shine (L 78)
+
+
+def test_a_lip_given_flat_lips_keeps_its_shine():
+    # A reference's lips of a third of the photo's lightness spread: the photo's shine is kept nearly whole.
+    change = LabTransform(L_LIP, np.array([50.0, 30.0, 15.0]), np.array([1 / 3, 1.0, 1.0]),
+                          np.array([60.0, 25.0, 10.0]))
+    lip, shine = change.apply(np.array([[50.0, 30.0, 15.0], [70.0, 25.0, 12.0]], np.float32))
+    np.testing.assert_allclose(lip, (60.0, 25.0, 10.0), atol=1e-4)  # the lip's colour is the one asked for
+    assert shine[0] - lip[0] >= 0.85 * 20.0  # the shine 20 units lighter stays about as much lighter

@@ -29,12 +29,15 @@ TONE_CLASSES = frozenset({SKIN, *SKIN_TONE_PARTS})
 EYE_PARTS = tuple(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye", "eye_g"))
 NOSE = CLASS_NAMES.index("nose")
 LIPS = tuple(CLASS_NAMES.index(name) for name in ("u_lip", "l_lip"))
+# A lip's lightness contrast (its shine, its line against the skin) is scaled by at most this: a
+# pale reference's flat lips made a dark face's glossy lips a flat pink paint.
+LIP_LIGHTNESS_GAIN = (0.85, 1.2)
 # An eye's colour is its iris's: the eye class holds the white of the eye too, and moving the
 # white with the iris to a brown eye's mean made it pink, bloodshot. An eye restyled from a
 # reference is the photo's own eye with its iris recoloured (``iris_weight``).
 IRIS_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("l_eye", "r_eye"))
-# A part's colour is read without its edge, at most this share of its half-thickness: a lip read
-# on its middle alone is its shine (the lower lip's read 7 CIELAB units lighter than the lip).
+# A lip's or an eye's colour is read without its edge, at most this share of its half-thickness:
+# a lip read on its middle alone is its shine (a lower lip's read 7 CIELAB units lighter).
 THIN_PART_EDGE = 0.25
 IRIS_SOFTNESS = 4.0  # CIELAB lightness units over which a pixel goes from the iris to the white
 # The darkest share of what is not the white of the eye is the lashes' and the pupil's near-black,
@@ -129,7 +132,7 @@ def colour_sample(mask: np.ndarray, part: int, region: np.ndarray | None = None,
         low, high = np.percentile(lightness[iris], [100 * IRIS_DARKEST_SHARE, 100 * (1 - IRIS_LIGHTEST_SHARE)])
         coloured = iris & (lightness >= low) & (lightness <= high)
         return coloured if coloured.sum() >= MIN_PART_PIXELS else iris
-    inside = interior(mask == part if region is None else region, THIN_PART_EDGE)
+    inside = interior(mask == part if region is None else region, THIN_PART_EDGE if part in LIPS else None)
     if part != SKIN:
         return inside
     eyes, nose = np.isin(mask, EYE_PARTS), mask == NOSE
@@ -248,7 +251,10 @@ class LabTransform:
     def apply(self, lab: np.ndarray) -> np.ndarray:
         if self.part in TONE_CLASSES:
             return tone_change(lab, self.source, self.target)
-        return (lab - self.source) * self.gain + self.target
+        gain = self.gain
+        if self.part in LIPS:  # a lip keeps its shine and its line: its lightness contrast is held
+            gain = np.array([np.clip(gain[0], *LIP_LIGHTNESS_GAIN), *gain[1:]], np.float32)
+        return (lab - self.source) * gain + self.target
 
     def within(self, lab: np.ndarray, spreads: float) -> np.ndarray:
         """``lab`` softly held within ``spreads`` of the part's own spreads of its colour: an
@@ -260,35 +266,31 @@ class LabTransform:
 
 
 # A skin's change (and its parts') is a change of the skin's own colour under the photo's light:
-# its lightness scales in linear light and its chroma plane scales and turns about grey
-# (``tone_change``). A shadow stays as much darker as it was, and a pixel greyer than the skin
-# (a lash line, an eyelid's shade) stays grey: moved as the mean is, with the reference's
-# spread, it turned blue-grey on a face made lighter. The chroma's factor is held within this.
+# its lightness about the mean by the factor that scaling its luminance would give (held within
+# ``TONE_LIGHTNESS_GAIN``: the face's shading kept, neither flattened nor made harsh), rolled off
+# softly above ``TONE_KNEE`` (a forehead's shine on a face made pale went flat white), and its
+# chroma plane scaled and turned about grey (``tone_change``): a pixel greyer than the skin (a
+# lash line, an eyelid's shade) stays grey; moved as the mean is, with the reference's spread, it
+# turned blue-grey on a face made lighter. The chroma's factor is held within ``TONE_CHROMA_GAIN``.
+TONE_LIGHTNESS_GAIN = (0.85, 1.2)
+TONE_KNEE = 90.0
 TONE_CHROMA_GAIN = (1.0 / 3.0, 3.0)
-
-
-def _luminance(lightness: np.ndarray) -> np.ndarray:
-    """CIE relative luminance Y (0..1) of a CIELAB lightness."""
-    lightness = np.asarray(lightness, np.float32)
-    cube = ((lightness + 16.0) / 116.0) ** 3
-    return np.where(lightness > 8.0, cube, lightness / 903.3).astype(np.float32)
-
-
-def _lightness(luminance: np.ndarray) -> np.ndarray:
-    """CIELAB lightness of a relative luminance Y (0..1)."""
-    luminance = np.clip(np.asarray(luminance, np.float32), 0.0, 1.0)
-    return np.where(luminance > 0.008856, 116.0 * np.cbrt(luminance) - 16.0, 903.3 * luminance).astype(np.float32)
 
 
 def tone_change(lab: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """CIELAB pixels (..., 3) of a part whose colour moves from ``source`` to ``target`` (CIELAB
-    means), as a change of the part's own colour: the luminance scaled by the ratio of the two
-    means' and the chroma plane (a, b) scaled and turned about grey so that ``source`` goes to
-    ``target`` (the scale within ``TONE_CHROMA_GAIN``, the rest an offset)."""
+    means), as a change of the part's own colour: the lightness about the mean by the factor
+    that scaling the luminance would give (``TONE_LIGHTNESS_GAIN``, ``TONE_KNEE``) and the
+    chroma plane (a, b) scaled and turned about grey so that ``source`` goes to ``target`` (the
+    scale within ``TONE_CHROMA_GAIN``, the rest an offset)."""
     lab = np.asarray(lab, np.float32)
     result = np.empty_like(lab)
-    ratio = float(_luminance(target[0])) / max(float(_luminance(source[0])), 1e-4)
-    result[..., 0] = _lightness(_luminance(lab[..., 0]) * ratio)
+    # Luminance scaled by k scales L + 16 by the cube root of k (above the darkest tones).
+    gain = float(np.clip((target[0] + 16.0) / max(float(source[0]) + 16.0, 1.0), *TONE_LIGHTNESS_GAIN))
+    lightness = (lab[..., 0] - source[0]) * gain + target[0]
+    headroom = 100.0 - TONE_KNEE
+    above = np.maximum(lightness - TONE_KNEE, 0.0)
+    result[..., 0] = np.where(above > 0, TONE_KNEE + headroom * np.tanh(above / headroom), lightness)
     own, wanted = np.asarray(source[1:], np.float32), np.asarray(target[1:], np.float32)
     own_chroma, wanted_chroma = float(np.hypot(*own)), float(np.hypot(*wanted))
     if own_chroma < 1.0 or wanted_chroma < 1.0:  # no hue to turn: the chroma moves as the mean does

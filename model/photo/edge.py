@@ -186,10 +186,6 @@ def cached_part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: n
 TONE_NEIGHBOURS = tuple(CLASS_NAMES.index(name) for name in ("background", "hair", "hat", "ear_r", "neck_l", "cloth"))
 TONE_EDGE_BAND = 0.025
 TONE_EDGE_SOFTNESS = 1.5  # pixels (at the mask's side): the parsed edge is a ramp this wide at the least
-# The models' log-likelihood ratio is divided by this: at the hairline a pixel is some skin and
-# some hair, and judged as one or the other the skin showing between the hairs kept its old tone
-# (a light rim round a face made darker).
-TONE_EDGE_TEMPERATURE = 2.0
 TONE_SPILL = 3  # pixels past the parsed edge the recolour's soft class edge reaches, faded too
 _tone_cache = LRUCache(MATTE_CACHE_SIZE)
 
@@ -199,9 +195,9 @@ def tone_edge_alpha(base: np.ndarray, mask: np.ndarray, tone: Iterable[int], kep
     """How much of a skin edit each pixel of the aligned ``base`` (RGB, the side of its class
     ``mask``) takes (float32, 1 wherever the edit is not faded): along the edge of the ``tone``
     parts with ``TONE_NEIGHBOURS`` (less the parts in ``kept``, restyled themselves), as much
-    as the pixel is the skin, judged like ``part_matte`` (local colour and texture models of
-    either side, the mask's word growing away from its edge, trusted as far as they tell the
-    two sides' own pixels apart: light skin by blonde hair leaves the mask's soft edge)."""
+    as the pixel is the skin, judged like ``part_matte`` (local colour models of either side,
+    the mask's word growing away from its edge, trusted as far as they tell the two sides' own
+    pixels apart: light skin by blonde hair leaves the mask's soft edge)."""
     tone, kept = sorted(set(tone)), sorted(set(kept))
     key = content_digest(base, mask, np.array(tone), np.array(kept))
     if key in _tone_cache:
@@ -232,7 +228,9 @@ def _tone_edge_alpha(base: np.ndarray, mask: np.ndarray, tone: list[int], kept: 
     # Signed distance to the parsed edge: inside the tone parts positive.
     signed = np.where(region, to_beyond - 0.5, 0.5 - to_region)[rows, cols]
     parsed = np.clip(0.5 + signed / (2 * TONE_EDGE_SOFTNESS), 0.0, 1.0)
-    features = matte_features(base[box])
+    # Colour alone: the hairline's own edge is texture, and with it the skin next to the hair
+    # read as hair (a light rim round a face made darker).
+    features = np.ascontiguousarray(matte_features(base[box])[..., :3])
     own, others = local_model(features, core, reach), local_model(features, ring, reach)
 
     def ratio(at_rows: np.ndarray, at_cols: np.ndarray) -> np.ndarray:
@@ -251,7 +249,7 @@ def _tone_edge_alpha(base: np.ndarray, mask: np.ndarray, tone: list[int], kept: 
     if trust > 0:
         # The mask's word grows from nothing on its edge to MATTE_PRIOR at half the band.
         prior = MATTE_PRIOR * np.clip(signed / (0.5 * reach), -1.0, 1.0)
-        judged = 1.0 / (1.0 + np.exp(-np.clip(ratio(rows, cols) / TONE_EDGE_TEMPERATURE + prior, -30, 30)))
+        judged = 1.0 / (1.0 + np.exp(-np.clip(ratio(rows, cols) + prior, -30, 30)))
         within = parsed + trust * (judged - parsed)
     plane = np.ones(zone.shape, np.float32)
     plane[rows, cols] = within
