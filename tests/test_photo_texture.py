@@ -171,3 +171,19 @@ def test_degenerate_inputs():
     assert np.isfinite(smooth).all() and np.abs(smooth - guide)[60:90, 60:90].max() < 3
     with pytest.raises(ValueError, match="region"):
         synthesize(guide, nothing[:10], exemplar, box(0, 0, 50, 50), GENERATED)
+
+
+def test_an_exemplar_changed_in_place_is_read_again():
+    """The exemplar's side of a synthesis is kept between calls (the studio paints the same
+    style face again and again), by the exemplar's content: the same array given other pixels
+    gives the texture of those pixels, not the kept one's."""
+    exemplar, guide, region = stripe_exemplar(8.0), np.full((SIDE, SIDE, 3), 128, np.float32), box(100, 120, 250, 250)
+    stripes = synthesize(guide, region, exemplar, box(30, 20, 150, 110), GENERATED, seed=0)
+    exemplar[:] = np.ascontiguousarray(np.transpose(exemplar, (1, 0, 2)))  # the same array, stripes now horizontal
+    turned = synthesize(guide, region, exemplar, box(30, 20, 150, 110), GENERATED, seed=0)
+
+    def steps(result: np.ndarray, axis: int) -> float:  # mean change from a pixel to the next along axis
+        return float(np.abs(np.diff(result[110:240, 130:240, 0], axis=axis)).mean())
+
+    assert steps(stripes, axis=1) > 2 * steps(stripes, axis=0)  # vertical stripes: changes across columns
+    assert steps(turned, axis=0) > 2 * steps(turned, axis=1)

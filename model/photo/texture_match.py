@@ -22,9 +22,9 @@ import numpy as np
 if TYPE_CHECKING:
     from .texture import SynthesisConfig
 
-# Exemplar parts kept (a painted face asks for 4 or 5 parts of its style face at each render;
-# a few MB each).
-EXEMPLAR_CACHE_SIZE = 12
+# Exemplar parts kept, newest first, up to this many bytes (a painted face asks for 4 or 5 parts
+# of its 512 px style face at each render, a few MB each; a 12 MP photo's hair is some 50 MB).
+EXEMPLAR_CACHE_BYTES = 96 * 2 ** 20
 # The matching lattice: this many lattice pixels per sigma of the split (the low-pass is
 # band-limited, so a coarser lattice loses nothing the guide holds); the flow is smoothed over it.
 COARSE_SIGMA = 1.5
@@ -216,9 +216,15 @@ def exemplar_part(exemplar: np.ndarray, exemplar_region: np.ndarray, sigma: floa
     part = _make_exemplar_part(exemplar, exemplar_region, sigma, factor, config)
     with _EXEMPLAR_LOCK:
         _EXEMPLAR_CACHE[key] = part
-        while len(_EXEMPLAR_CACHE) > EXEMPLAR_CACHE_SIZE:
+        while len(_EXEMPLAR_CACHE) > 1 and sum(map(_bytes, _EXEMPLAR_CACHE.values())) > EXEMPLAR_CACHE_BYTES:
             _EXEMPLAR_CACHE.popitem(last=False)
     return part
+
+
+def _bytes(part: ExemplarPart | None) -> int:
+    if part is None:
+        return 0
+    return sum(value.nbytes for value in vars(part).values() if isinstance(value, np.ndarray))
 
 
 def _make_exemplar_part(exemplar: np.ndarray, exemplar_region: np.ndarray, sigma: float, factor: int,
