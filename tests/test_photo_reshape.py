@@ -246,3 +246,25 @@ def test_hair_that_hung_past_a_shoulder_leaves_the_background_not_a_patch_of_clo
     # Higher up, though nearer the clothes than the lock's outer edge: the background, not clothes.
     assert classes[200, 62] == BACKGROUND
     assert classes[150, 62] == BACKGROUND
+
+
+def test_hair_made_fuller_leaves_no_line_along_the_old_outline():
+    """The old hair's edge pixels are hair mixed with the backdrop (a lighter, bluer rim): where
+    the hair grows past them they are re-made with the new hair, not left as a thin line
+    tracing the old outline inside it."""
+    photo, mask = photo_and_mask(CAP)
+    hair = mask == HAIR
+    rim = hair & ~eroded(hair, 2) & cv2.dilate((mask == BACKGROUND).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    photo[rim] = (93, 86, 90)  # half hair, half backdrop
+    asked = mask.copy()
+    asked[hair] = SKIN
+    asked[FULL] = HAIR
+    small = cv2.resize(asked, (GENERATED * 2, GENERATED * 2), interpolation=cv2.INTER_NEAREST)
+    finish = Finish(original_mask=mask, edited_mask=mask, reshaped={HAIR: small})
+    after = finish.part_after(HAIR, SIDE)
+    result = finish_image(network_face(mask, after), photo, finish)
+    inside = rim & eroded(after, 6)  # the old rim, now well inside the new hair
+    assert inside.sum() > 200
+    new_hair = eroded(after & ~hair, 4)
+    line = np.linalg.norm(lab_mean(result, inside) - lab_mean(result, new_hair))
+    assert line < 6, f"the old outline shows {line:.1f} ΔE from the new hair round it"

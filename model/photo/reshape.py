@@ -35,6 +35,7 @@ from .inpaint import FillConfig, fill_vacated, membrane
 from .regions import MIN_PART_PIXELS, box_around, grow, interior
 from .texture import SynthesisConfig, masked_low_pass, split_sigma, synthesize
 
+OLD_EDGE = 0.014  # share of the side: the old edge re-made where a part grows past it
 RIM = 0.02  # share of the side: the background next to a vacated region re-made with it, fading out
 EDGE_SIGMA = 0.0015  # share of the side: the new part's edge is soft over about this (a pixel at 512 px)
 SPREAD_LIMITS = (0.5, 1.0)  # the guide's low-frequency spread scaled to the source's by at most these
@@ -217,6 +218,12 @@ def reshape_part(finished: np.ndarray, base: np.ndarray, original: np.ndarray, p
         before = before | (strays & ~keep & grow(before, round(RIM * side)))
     after = after & ~keep
     grown, vacated, kept = after & ~before, before & ~after & ~keep, before & after
+    # The old edge where the part grows past it is re-made with the grown pixels: its pixels are
+    # the part mixed with what lay beyond (lighter, or the backdrop's colour), which kept would
+    # trace the old outline as a thin line inside the new part.
+    old_edge = kept & grow(grown, max(1, round(OLD_EDGE * side)))
+    if grown.sum() >= MIN_PART_PIXELS and (kept & ~old_edge).sum() >= MIN_PART_PIXELS:
+        grown, kept = grown | old_edge, kept & ~old_edge
     changed = grown | vacated
     if not changed.any():
         return result, changed
