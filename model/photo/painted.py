@@ -20,7 +20,7 @@ the style face's side, surface by surface of the edited mask:
 The skin, nose, ears and neck are one surface (one skin with the network's shading, no edge
 round the nose, each part with its own colour); the small features on it (eyes, brows, lips,
 mouth, glasses, jewellery) are the network's own drawing over that skin, with soft edges,
-brows and lips moved to the style part's mean colour; an eye, the mouth or an ear painted
+brows and lips moved to the style part's mean colour; an eye, the mouth, a lip or an ear painted
 alike in shape to the style face's is that part of the style face, carried onto it
 (``painted_features.py``). A part the style face lacks takes its pair partner's (a right eye
 from the left one), a nose or an ear the skin's, else the network's own colour. What depends
@@ -101,7 +101,7 @@ class PaintConfig:
     # Keep the last render's synthesised texture (per style face and surface) where the painted
     # mask did not change (``repaint.py``); False: every render synthesises it all again.
     reuse_texture: bool = True
-    # The style face's own eyes, mouth and ears carried onto the painted ones close in shape
+    # The style face's own eyes, mouth, lips and ears carried onto the painted ones close in shape
     # (``painted_features.py``); False: the network's drawing.
     carry_features: bool = True
     seed: int = 0
@@ -387,7 +387,7 @@ class _Painter:
             detail = self.texture(seen, skin_region, style_skin, generated, self.config.seed + SKIN,
                                   self.config.skin_detail_limit, in_place=False)[box]
             made += (1.0 - feature_weight[..., None]) * detail
-        if self.config.carry_features:  # the style's own eyes, mouth and ears where painted alike
+        if self.config.carry_features:  # the style's own eyes, mouth, lips and ears where painted alike
             under = np.zeros_like(self.guide)
             under[box] = made
             pixels, weight = carried_features(self.style.pixels, self.style.mask, self.mask, self.band / 2, under)

@@ -1,4 +1,4 @@
-"""A painted face's eyes, mouth and ears as the style face's own, carried to the painted shape.
+"""A painted face's eyes, mouth, lips and ears as the style face's own, carried to the painted shape.
 
 The network draws an eye or a mouth at its own 128 px: upsampled to the style face's 512 px,
 even sharpened, an iris is a smudge and teeth a pale band; an ear is a flat patch of skin.
@@ -6,9 +6,9 @@ Where the painted part is close in shape to the style face's same part once that
 and stretched onto it (``detail.part_move``'s affine map of their centres and spreads, as a
 photo's moved nose or lips; overlapping by ``CLOSE_IOU`` at least, stretched by ``MAX_STRETCH``
 at most), the painted part's pixels are the style face's own part carried there by that map,
-at full resolution: its iris and lashes, its teeth, its ear's folds. A part painted unlike the
-style's (a mouth painted wide open over a closed one, an ear the style's hair hides) keeps the
-network's drawing.
+at full resolution: its iris and lashes, its teeth and lips, its ear's folds. A part painted
+unlike the style's (a mouth painted wide open over a closed one, an ear the style's hair hides)
+keeps the network's drawing.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ def _parts(*names: str) -> tuple[int, ...]:
 
 
 # Each feature carried as one: its first alternative that both faces have and that is alike
-# (the mouth with its lips, so teeth and lips stay one drawing; else the mouth alone).
+# (the mouth with its lips, so teeth and lips stay one drawing; else the mouth alone, and each
+# lip alike on its own: the New-face template has no upper lip, its mouth covers it).
 CARRIED_FEATURES = ((_parts("l_eye"),), (_parts("r_eye"),), (_parts("mouth", "u_lip", "l_lip"), _parts("mouth")),
-                    (_parts("l_ear"),), (_parts("r_ear"),))
+                    (_parts("u_lip"),), (_parts("l_lip"),), (_parts("l_ear"),), (_parts("r_ear"),))
 CARRIED_PARTS = tuple(sorted({part for feature in CARRIED_FEATURES for group in feature for part in group}))
 EYES = frozenset(_parts("l_eye", "r_eye"))
 SKIN = CLASS_NAMES.index("skin")
