@@ -3,7 +3,8 @@
 Synthetic pictures, no networks: the skin's change fades over hair the parser took for skin
 (``edge.tone_edge_alpha``, ``pipeline.faded_edit``), a skin's colour change keeps the face's
 shading and leaves grey pixels grey (``colour.tone_change``), an iris is read without its
-pupil and lashes and a lip without being only its shine (``colour.colour_sample``).
+pupil and lashes and a lip without being only its shine (``colour.colour_sample``), a lip
+keeps its shine, and both lips take one reference's colour together (``pipeline.lips_together``).
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ import numpy as np
 import pytest
 
 from ca2sis.model.labels import CLASS_NAMES
-from ca2sis.model.photo.colour import LabTransform, colour_sample, from_lab, to_lab, tone_change
+from ca2sis.model.photo.colour import (
+    LabTransform,
+    PartColour,
+    colour_sample,
+    face_colours,
+    from_lab,
+    to_lab,
+    tone_change,
+)
 from ca2sis.model.photo.edge import tone_edge_alpha
-from ca2sis.model.photo.pipeline import faded_edit
+from ca2sis.model.photo.pipeline import faded_edit, lips_together
 from ca2sis.model.photo.source import SourcePhoto
 
-SKIN, HAIR, L_EYE, L_LIP = (CLASS_NAMES.index(name) for name in ("skin", "hair", "l_eye", "l_lip"))
+SKIN, HAIR, L_EYE, U_LIP, L_LIP = (CLASS_NAMES.index(name) for name in ("skin", "hair", "l_eye", "u_lip", "l_lip"))
 SIDE = 512
 
 
@@ -137,3 +146,22 @@ def test_a_lip_given_flat_lips_keeps_its_shine():
     lip, shine = change.apply(np.array([[50.0, 30.0, 15.0], [70.0, 25.0, 12.0]], np.float32))
     np.testing.assert_allclose(lip, (60.0, 25.0, 10.0), atol=1e-4)  # the lip's colour is the one asked for
     assert shine[0] - lip[0] >= 0.85 * 20.0  # the shine 20 units lighter stays about as much lighter
+
+
+def test_both_lips_from_one_reference_take_its_colour_and_keep_which_lip_the_photo_lights():
+    side = 512
+    mask = np.zeros((side, side), np.uint8)
+    mask[280:296, 200:312], mask[296:320, 200:312] = U_LIP, L_LIP
+    lab = np.zeros((side, side, 3), np.float32)
+    lab[...] = (66.0, 14.0, 20.0)
+    lab[mask == U_LIP], lab[mask == L_LIP] = (42.0, 30.0, 12.0), (52.0, 28.0, 12.0)  # the lower lip lit
+    own = face_colours(lab_picture(lab), mask)
+    reference = {U_LIP: PartColour(np.array([47.0, 40.0, 20.0]), np.ones(3)),
+                 L_LIP: PartColour(np.array([69.0, 38.0, 20.0]), np.ones(3))}  # a pale mouth, its lower lip shining
+    source = object()
+    targets = lips_together(own, {lip: (colour, source, 1.0) for lip, colour in reference.items()})
+    upper, lower = targets[U_LIP].mean, targets[L_LIP].mean
+    np.testing.assert_allclose(0.5 * (upper + lower), (58.0, 39.0, 20.0), atol=0.6)  # the reference's colour
+    assert lower[0] - upper[0] == pytest.approx(10.0, abs=0.6)  # the photo's light on its lips, not the reference's 22
+    # Lips from two references (or one at two strengths) each take their own.
+    assert lips_together(own, {U_LIP: (reference[U_LIP], source, 1.0), L_LIP: (reference[L_LIP], object(), 1.0)}) == {}

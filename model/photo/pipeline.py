@@ -26,8 +26,11 @@ from ..io.styles import SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_index
 from .colour import (
     COLOUR_SIDE,
+    LIPS,
     SKIN,
     SKIN_TONE_PARTS,
+    ColourTarget,
+    FaceColours,
     PartColour,
     colour_target,
     face_colours,
@@ -82,6 +85,25 @@ class Rendered:
         return cv2.resize(self.result.attention_map(part), self.image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
 
 
+def lips_together(own_colours: FaceColours, read: Mapping[int, tuple[PartColour, object, float]]
+                  ) -> dict[int, ColourTarget]:
+    """The colours of both lips restyled from one reference (``read``: part → the reference's
+    colour as taken, the reference, the strength) moved together: each lip of the photo by
+    the same change, the reference's lips' mean colour less the photo's. The colour is the
+    reference's; which lip catches the light is the photo's (a lower lip lit in the reference
+    and given whole made a lit pale mouth of a photo whose lips are in shade). Empty when the
+    lips are not restyled from one reference or the photo shows too little of one."""
+    if not all(lip in read for lip in LIPS):
+        return {}
+    (upper, upper_from, upper_alpha), (lower, lower_from, lower_alpha) = (read[lip] for lip in LIPS)
+    owns = [own_colours.part(lip) for lip in LIPS]
+    if upper_from is not lower_from or upper_alpha != lower_alpha or None in owns:
+        return {}
+    shift = 0.5 * (upper.mean + lower.mean) - 0.5 * (owns[0].mean + owns[1].mean)
+    return {lip: colour_target(own, PartColour((own.mean + shift).astype(np.float32), taken.spread), upper_alpha)
+            for lip, own, taken in zip(LIPS, owns, (upper, lower))}
+
+
 class PhotoPipeline:
     """The engine's output made into a photograph: planned once per render, finished against
     the style face or pasted into a photo."""
@@ -107,6 +129,7 @@ class PhotoPipeline:
         colours = {}
         notes: list[str] = []
         own_colours = face_colours(colour_image, colour_mask)
+        read: dict[int, tuple[PartColour, object, float]] = {}  # part → the reference's colour, the reference, alpha
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
@@ -126,6 +149,8 @@ class PhotoPipeline:
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
                 colours[index] = colour_target(own, target, alpha)
+                read[index] = (target, reference, float(alpha))
+            colours.update(lips_together(own_colours, read))
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
         reshaped = dict(engine.shape_targets(edit) if targets is None else targets)
