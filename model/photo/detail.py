@@ -29,7 +29,6 @@ STRETCHED_PARTS = frozenset(CLASS_NAMES.index(name) for name in ("nose", "mouth"
 STRETCH_MAX_SHIFT = 0.5
 MOVABLE_PARTS = frozenset(CLASS_NAMES.index(name) for name in (
     "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip", "l_ear", "r_ear"))
-# The matte where a restyled part meets the background (``part_matte``): how far from the
 
 
 def low_pass(image: np.ndarray, generated: int) -> np.ndarray:

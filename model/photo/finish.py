@@ -317,11 +317,10 @@ class Finish:
         return moved_support(original, self.moved_targets(side))
 
     def _moved_parts(self, finished: np.ndarray, base: np.ndarray) -> np.ndarray:
-        """A reshaped feature (``MOVABLE_PARTS``) that keeps its style and is moved and stretched
-        rather than new (old and new regions overlap by ``MOVE_MIN_OVERLAP``) is the base's
-        own part carried to the new shape by a smooth warp of the base (``part_warp``): the skin
-        around it is stretched or drawn in, no pixel is invented, no box or edge shows. Pixels
-        another change reaches keep the finishing they had."""
+        """A reshaped feature that keeps its style and is moved and stretched rather than new
+        (``moves``) is the base's own part carried to the new shape by a smooth warp of the base
+        (``part_warp``): the skin around it is stretched or drawn in, no pixel is invented, no
+        box or edge shows. Pixels another change reaches keep the finishing they had."""
         side = finished.shape[0]
         original, edited = self.masks(side)
         targets = self.moved_targets(side)
