@@ -153,6 +153,29 @@ def test_caches_reuse_work_and_give_identical_outputs(weights, faces):
     np.testing.assert_array_equal(fresh.render(edit).latents, first.latents)
 
 
+def test_the_full_render_at_a_strokes_release_reuses_the_face_its_last_preview_drew(weights, faces):
+    (face_a, mask_a), _ = faces
+    engine = Engine.from_pretrained(weights, device="cpu", backend="torch")
+    stroked = mask_a.copy()
+    stroked[36:40, 20:24] = HAIR
+    edit = Edit(stroked, Reference(face_a, mask_a))
+    preview = engine.render(edit, preview=True)  # no cheaper G here: previews run the full one
+    assert engine.preview_description is None and engine.stats["generations"] == 1
+    released = engine.render(edit)
+    assert engine.stats["generations"] == 1, "the same G on the same inputs drew the face again"
+    assert np.array_equal(released.image, preview.image)
+    released.image[:] = 0  # a caller's change to its face is not the next caller's
+    assert np.array_equal(engine.render(edit).image, preview.image)
+
+    again = stroked.copy()
+    again[40:44, 20:24] = HAIR  # another stroke: G draws again, and after a forget too
+    engine.render(Edit(again, Reference(face_a, mask_a)))
+    assert engine.stats["generations"] == 2
+    engine.forget_generated_faces()
+    assert np.array_equal(engine.render(edit).image, preview.image)
+    assert engine.stats["generations"] == 3
+
+
 def test_random_part_styles_are_seeded(engine, faces):
     (face_a, mask_a), _ = faces
 

@@ -16,9 +16,11 @@ shares too little with the style face to be finished against its pixels. Measure
 - time, as the studio renders: the face before the stroke (the template; for the template
   itself, the template with long hair) is rendered first, in the style (``first_finish_ms``: the
   pipeline's finish of the first render in a style, the style face's own measurements
-  included); then the stroke is released: ``finish_ms`` the finish of that render (the texture
-  the stroke did not reach kept), ``release_ms`` / ``release_cpu_ms`` the whole render from
-  release (the network and the finish), wall and CPU time of this process, with the load. The
+  included); then the stroke's last frame while dragging, a preview (the network's face, by the
+  engine's cheaper G where it has one); then the stroke is released: ``finish_ms`` the finish of
+  that render (the texture the stroke did not reach kept), ``release_ms`` / ``release_cpu_ms``
+  the whole render from release (the network, which draws again only where the preview's G was
+  a cheaper one, and the finish), wall and CPU time of this process, with the load. The
   figures of colour, detail and parsing are those of that render after the stroke.
 """
 
@@ -159,6 +161,7 @@ def measure_painted_faces(pipeline: PhotoPipeline, parse: Callable[[np.ndarray],
         reference = Reference(style, style_mask)
         before = painted_mask(template, STROKES[1] if stroke == STROKES[0] else STROKES[0])
         first = pipeline.render(_painted_edit(before, reference, global_edit))
+        pipeline.render(_painted_edit(painted, reference, global_edit), preview=True)  # the stroke's last frame
         wall, cpu = time.perf_counter(), time.process_time()
         rendered = pipeline.render(_painted_edit(painted, reference, global_edit))  # the stroke released
         timing = {"first_finish_ms": round(first.milliseconds["finish"], 1),

@@ -4,7 +4,9 @@
 CUDA), checks and converts faces and masks given as files, PIL images or arrays, and runs the
 three boxes of Fig. 1 on single faces or batches. Its caches make interactive editing cheap:
 a reference's style codes are kept by content, a mask's latents are re-embedded only for the
-class channels that changed, a photo given without a mask is parsed once. The editing
+class channels that changed, a photo given without a mask is parsed once, and the last few
+faces G drew are kept by their inputs (the studio's full render at a stroke's release asks for
+the face its last preview drew with the same G: it is not drawn again). The editing
 operations on top of it are ``engine.Engine``'s.
 """
 
@@ -28,6 +30,10 @@ from ..io.weights import read_weights_config
 from ..networks.composite import CA2SIS
 from .backends import Backend, OnnxBackend, TorchBackend, onnx_export_current
 from .edits import Reference
+
+# Single faces G drew, kept by their inputs: a stroke's release asks again for the face its
+# last preview drew (the same G on a CPU without a cheaper preview G).
+GENERATED_FACES_KEPT = 4
 
 BACKENDS = ("auto", "torch", "onnx")
 
@@ -55,6 +61,7 @@ class CachedNetworks:
         self._plane_cache = LRUCache(8 * self.config.num_classes)
         self._random_cache = LRUCache(64)
         self._parsed_cache = LRUCache(16)  # photo path → aligned face and parsed mask
+        self._generated_cache = LRUCache(GENERATED_FACES_KEPT)  # G's inputs and graph → face, attention
         self.stats = {"styles_encoded": 0, "planes_embedded": 0, "generations": 0}
         self.folder: Path | None = None  # the weights folder, when loaded from one
         self._weights_digest: str | None = None  # weights_digest, computed on first use
@@ -110,6 +117,7 @@ class CachedNetworks:
             self._codes_cache.clear()
             self._plane_cache.clear()
             self._random_cache.clear()
+            self._generated_cache.clear()
 
     @staticmethod
     def onnx_export_current(folder: str | Path) -> bool:
@@ -274,6 +282,13 @@ class CachedNetworks:
             if len(items) != len(latents_batch):
                 raise DataError(f"{len(items)} layouts for {len(latents_batch)} faces")
             layout_batch = np.stack([self.class_layout(item) for item in items])
+        key = None
+        if single:
+            graph = self.preview_description if preview and self.preview_description else self.description
+            key = content_digest(latents_batch, codes_batch, "none" if layout_batch is None else layout_batch, graph)
+            kept = self._generated_cache.get(key)
+            if kept is not None:
+                return kept[0].copy(), kept[1].copy()
         with self._lock:
             # preview only when asked: a backend written before previews existed keeps working
             images, attention = self.backend.generate(
@@ -286,6 +301,8 @@ class CachedNetworks:
                 f"the networks ({self.description}) produced NaN or infinite values: the weights are unusable"
             )
         images = to_uint8_images(images)
+        if key is not None:
+            self._generated_cache.put(key, (images[0].copy(), np.array(attention[0], copy=True)))
         return (images[0], attention[0]) if single else (images, attention)
 
     def class_layout(self, layout: object) -> np.ndarray:
@@ -338,11 +355,16 @@ class CachedNetworks:
                 self._random_cache.put(key, codes)
             return codes
 
+    def forget_generated_faces(self) -> None:
+        """Draw every face again (timings of G: a repeated render would otherwise be a cache hit)."""
+        self._generated_cache.clear()
+
     def clear_caches(self) -> None:
         with self._lock:
             self._codes_cache.clear()
             self._plane_cache.clear()
             self._random_cache.clear()
+            self._generated_cache.clear()
             self._parsed_cache.clear()
 
 
