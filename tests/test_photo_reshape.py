@@ -90,13 +90,14 @@ FULL = ellipse(128, 128, 118, 112) & (np.mgrid[0:SIDE, 0:SIDE][0] < 200)  # full
 def test_vacated_hair_takes_the_background_colour_and_the_rest_is_the_photo_own():
     """Hair made shorter: where it left by the sides of the face the backdrop continues (its
     colour, not the network's pinkish wash); the kept hair and everything away from the edit
-    are the photo's own bytes."""
+    are the photo's own bytes (but along the new hairline, where the hair thins out over a few
+    pixels)."""
     photo, mask, after, result = shape_edit(CAP, SHORT)
     vacated = eroded((mask == HAIR) & ~after & (mask != SKIN)) & ~ellipse(150, 128, 80, 65)
     assert vacated.sum() > 1000
     distance = np.linalg.norm(lab_mean(result, vacated) - lab_mean(photo, mask == BACKGROUND))
     assert distance < 4, f"vacated pixels are {distance:.1f} ΔE from the backdrop"
-    kept = eroded((mask == HAIR) & after, 2)
+    kept = eroded((mask == HAIR) & after, 5)
     assert np.array_equal(result[kept], photo[kept])
     far = ~cv2.dilate(((mask == HAIR) | after).astype(np.uint8), np.ones((31, 31), np.uint8)).astype(bool)
     assert np.array_equal(result[far], photo[far])

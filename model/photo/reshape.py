@@ -17,9 +17,12 @@ re-made from the photo itself (``reshape_part``):
 - objects that are no face class (``non_face_objects``: the background enclosed by the face,
   a hand on the forehead) keep their pixels and are never copied from.
 
-The part's new edge is soft over about a pixel (``EDGE_SIGMA``); nothing outside the part's
-old and new regions changes, but the rim of a vacated region (``RIM``), whose stray strands
-and shadow go with the part.
+The part's new edge fades like hair (``hair_edge_alpha``): over a few pixels (``FEATHER``),
+along no straight line, strands reaching out further than the gaps between them; grown hair
+is painted a little past the asked outline for it, and skin is filled a little under the kept
+hair along a new hairline. Nothing outside the part's old and new regions changes, but that
+fade and the rim of a vacated region (``RIM``, ``SKIN_FILL``), whose stray strands and shadow
+go with the part.
 """
 
 from __future__ import annotations
@@ -37,10 +40,19 @@ from .texture import SynthesisConfig, masked_low_pass, split_sigma, synthesize
 
 OLD_EDGE = 0.014  # share of the side: the old edge re-made where a part grows past it
 RIM = 0.02  # share of the side: the background next to a vacated region re-made with it, fading out
-EDGE_SIGMA = 0.0015  # share of the side: the new part's edge is soft over about this (a pixel at 512 px)
+# Where the new part's edge is invented (grown hair against the backdrop, a new hairline on the
+# forehead) it fades like hair does: over this share of the side (6 px at 512 px) ...
+FEATHER = 0.012
+STRAND_REACH = 0.5  # ... each pixel's strand (its hair-like deviation) moving its fade by up to this of it
+WOBBLE = 0.004  # ... and the whole fade line wandering by about this share of the side (no straight cut)
+WOBBLE_SCALE = 0.012  # share of the side: the wandering's length scale
 SPREAD_LIMITS = (0.5, 1.0)  # the guide's low-frequency spread scaled to the source's by at most these
 # Behind a part: a backdrop's grain needs no long coherent strands, so fewer sweeps of the search.
 FILL = FillConfig(blend=RIM, texture=SynthesisConfig(detail_limit=4.0, match_seen=False, sweeps=2, random=4))
+# The forehead a fringe leaves: the skin along the old hairline lies in the hair's shadow (darker
+# by 10-25 levels over some 3 % of the side); it is re-made with the fill, whose shading is then
+# continued from the lit skin beyond it, not from the shadow (a dark flat patch above a light curve).
+SKIN_FILL = FillConfig(blend=0.04, texture=FILL.texture)
 SKIN, NECK, NOSE, CLOTH = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose", "cloth"))
 NECK_REACH = 0.015  # share of the side: how far past the neck a vacated pixel is neck
 CLOTH_REACH = 0.015  # ... and past the clothes a vacated pixel is clothes
@@ -175,7 +187,8 @@ def _behind_filled(base: np.ndarray, original: np.ndarray, part: int, vacated: n
         if source.sum() < MIN_PART_PIXELS:
             continue
         region = vacated & grow(own, 2 * reach)  # past its own pixels, as far as the cross-fade reaches
-        fills.append(fill_vacated(base, region, source, keep=keep, seed=seed + index, config=FILL))
+        config = SKIN_FILL if kind == SKIN else FILL
+        fills.append(fill_vacated(base, region, source, keep=keep, seed=seed + index, config=config))
         weight = own.astype(np.float32)
         box = box_around(region, 2 * reach)
         weight[box] = cv2.GaussianBlur(weight[box], (0, 0), reach / 2.0) * region[box]
@@ -228,31 +241,67 @@ def reshape_part(finished: np.ndarray, base: np.ndarray, original: np.ndarray, p
     if not changed.any():
         return result, changed
     sigma = split_sigma(side, generated_side)
+    feather = max(1.5, FEATHER * side)
+    reach = int(np.ceil(feather))
+    # The new edge fades over ``feather`` on both sides of it: the grown hair is painted a little
+    # past the asked outline (its strands end there), and the kept hair along a new hairline has
+    # the skin filled under it (the hair thins out onto the forehead).
+    outer = grow(after, reach) & ~after & ~before & ~keep if grown.any() else np.zeros_like(after)
+    hairline = after & before & grow(vacated, reach)
     # Under the part: what the photo shows where it left, each vacated pixel its nearest other class.
     under = base.copy()
     if vacated.any():
-        under = _behind_filled(base, original, part, vacated, keep | after, after, seed)
+        under = _behind_filled(base, original, part, vacated | hairline, keep | (after & ~hairline), after, seed)
         changed |= np.any(under != base, axis=2)
     # Over it: the part, kept where it was, its grown pixels synthesised from the exemplar.
     over = base.copy()
+    painted = grown | outer
     if grown.sum() >= MIN_PART_PIXELS:
         picture, region = (base, interior(before)) if exemplar is None else exemplar
         if region.sum() >= MIN_PART_PIXELS:
-            guide = source_coloured(finished, grown, picture.astype(np.float32), region, sigma)
-            guide = joined(guide, grown, kept, base, sigma)
-            made = synthesize(guide, grown, np.clip(picture + 0.5, 0, 255).astype(np.uint8), region,
+            guide = source_coloured(finished, painted, picture.astype(np.float32), region, sigma)
+            guide = joined(guide, painted, kept, base, sigma)
+            made = synthesize(guide, painted, np.clip(picture + 0.5, 0, 255).astype(np.uint8), region,
                               generated_side, seed=seed)
-            over[grown] = made[grown]
+            over[painted] = made[painted]
         else:  # no exemplar to copy from: the network's pixels
-            over[grown] = finished[grown]
-    # The part's new edge, soft over about a pixel, over what lies under it.
-    alpha = after.astype(np.float32)
+            over[painted] = finished[painted]
+    alpha = np.zeros(after.shape, np.float32)
     if changed.any():
-        box = box_around(changed, max(3, round(6 * EDGE_SIGMA * side)))
-        alpha[box] = cv2.GaussianBlur(alpha[box], (0, 0), max(0.6, EDGE_SIGMA * side))
+        box = box_around(changed | hairline, 3 * reach)
+        alpha[box] = hair_edge_alpha(after[box], over[box], under[box], feather, side, seed)
+    # The part's kept pixels stay the photo's own, but along a new hairline.
+    alpha = np.where(before & after & ~hairline, 1.0, alpha)
     alpha[keep] = 0.0
-    alpha = np.where(before & after, 1.0, alpha)[..., None]  # the part's kept pixels stay the photo's own
+    alpha = alpha[..., None]
     result = under + alpha * (over - under)
     result[keep] = base[keep]
     changed = np.any(np.abs(result - base) > 0, axis=2)
     return result, changed
+
+
+def hair_edge_alpha(after: np.ndarray, over: np.ndarray, under: np.ndarray, feather: float, side: int,
+                    seed: int = 0) -> np.ndarray:
+    """float32 (H, W) in 0..1: how much of ``over`` (the part) shows over ``under`` (what
+    lies behind it) about the edge of ``after`` (a box of a picture of ``side`` px). The fade
+    is ``feather`` px wide, centred on the edge, and follows no straight line: it wanders
+    smoothly (``WOBBLE``), and each pixel's own strand moves it by up to ``STRAND_REACH`` of
+    the feather: a pixel that deviates from its surroundings the way the part differs from
+    what is behind it (a dark strand on a light backdrop) reaches further out, the gaps
+    between strands end sooner: wisps, not a cut."""
+    inside = cv2.distanceTransform(after.astype(np.uint8), cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform((~after).astype(np.uint8), cv2.DIST_L2, 3)
+    signed = np.where(after, inside - 0.5, 0.5 - outside).astype(np.float32)
+    lightness_over, lightness_under = over.mean(axis=2), under.mean(axis=2)
+    deviation = lightness_over - cv2.GaussianBlur(lightness_over, (0, 0), feather)
+    # Which way a strand deviates: the part's side of the contrast with what is behind it, locally.
+    contrast = cv2.GaussianBlur(lightness_over - lightness_under, (0, 0), 2 * feather)
+    band = np.abs(signed) <= feather
+    spread = float(np.median(np.abs(deviation[band]))) * 1.4826 if band.any() else 0.0
+    strand = np.clip(deviation * np.sign(contrast) / max(spread, 1.0), -2.0, 2.0)
+    rng = np.random.default_rng(seed)
+    wobble = cv2.GaussianBlur(rng.normal(0.0, 1.0, after.shape).astype(np.float32), (0, 0),
+                              max(1.0, WOBBLE_SCALE * side))
+    wobble *= WOBBLE * side / max(float(wobble.std()), 1e-6)
+    ramp = np.clip((signed + wobble + STRAND_REACH * feather * strand) / feather + 0.5, 0.0, 1.0)
+    return (ramp * ramp * (3.0 - 2.0 * ramp)).astype(np.float32)
