@@ -258,4 +258,4 @@ def faded_edit(source: SourcePhoto, pasted: np.ndarray, alpha: np.ndarray) -> np
     return result
 
 
-__all__ = ["FINISH_MIN_AGREEMENT", "PhotoPipeline", "Rendered", "faded_edit"]
+__all__ = ["FINISH_MIN_AGREEMENT", "PhotoPipeline", "Rendered", "faded_edit", "lips_together"]
