@@ -23,7 +23,7 @@ from ..labels import BACKGROUND, CLASS_NAMES
 from .colour import (
     IRIS_PARTS,
     SKIN,
-    SKIN_TONE_PARTS,
+    TONE_CLASSES,
     LabTransform,
     colour_sample,
     from_lab,
@@ -42,11 +42,9 @@ from .source import SourcePhoto
 # The soft edge of a part against the face's other parts, in working pixels (a Gaussian):
 # the parser's edge is right there, a lip keeps its line.
 CLASS_EDGE_SIGMA = 0.8
-# Parts of the skin's tone keep their shading and contrast: lightness contrast scaled by at most
-# this factor, the mean moved by at most this many CIELAB units (a light face given a tan
-# becomes tanned, not a flat dark mask).
-TONE_PARTS = frozenset({SKIN, *SKIN_TONE_PARTS})
-TONE_LIGHTNESS_GAIN = (0.85, 1.2)
+# Parts of the skin's tone keep their shading and contrast (``colour.tone_change``); their mean
+# moves by at most this many CIELAB units (a light face given a tan becomes tanned, not a flat
+# dark mask).
 TONE_LIGHTNESS_STEP = 45.0
 # Parts whose edge is strands, found by the matte; where it meets the rest over at least
 # this many pixels.
@@ -101,8 +99,7 @@ def part_transforms(finish: Finish, base: np.ndarray, mask: np.ndarray, generate
         else:
             continue
         gain = gain_of(own_spread, spread)
-        if part in TONE_PARTS:  # shading and contrast kept, lightness moved by a bounded step
-            gain[0] = np.clip(gain[0], *TONE_LIGHTNESS_GAIN)
+        if part in TONE_CLASSES:  # lightness moved by a bounded step (its contrast: ``colour.tone_change``)
             mean = mean.copy()
             mean[0] = own_mean[0] + np.clip(mean[0] - own_mean[0], -TONE_LIGHTNESS_STEP, TONE_LIGHTNESS_STEP)
         transforms[part] = LabTransform(part, own_mean, gain, np.asarray(mean, np.float32), own_spread)
