@@ -52,7 +52,7 @@ FILL = FillConfig(blend=RIM, texture=SynthesisConfig(detail_limit=4.0, match_see
 # The forehead a fringe leaves: the skin along the old hairline lies in the hair's shadow (darker
 # by 10-25 levels over some 3 % of the side); it is re-made with the fill, whose shading is then
 # continued from the lit skin beyond it, not from the shadow (a dark flat patch above a light curve).
-SKIN_FILL = FillConfig(blend=0.04, texture=FILL.texture)
+SKIN_FILL = FillConfig(blend=0.06, texture=FILL.texture)
 SKIN, NECK, NOSE, CLOTH = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose", "cloth"))
 NECK_REACH = 0.015  # share of the side: how far past the neck a vacated pixel is neck
 CLOTH_REACH = 0.015  # ... and past the clothes a vacated pixel is clothes
@@ -60,6 +60,10 @@ FOREHEAD = 0.8  # the forehead's height over the brows-to-nose-tip height (a fac
 TEMPLE = 0.12  # the forehead reaches this share of the brows' span past each brow
 BROWS = tuple(CLASS_NAMES.index(name) for name in ("l_brow", "r_brow"))
 CLASS_BLEND = 0.012  # share of the side: two classes' fills cross-fade over this where they meet
+# The network's part blurs into what lies beyond it over a couple of its pixels: the guide of the
+# grown pixels this near the part's outer edge is continued from further in (its mix with the
+# backdrop, given the part's colour, drew a dark or tinted outline round the new hair).
+EDGE_GUIDE = 0.02
 JOIN_REACH = 0.06  # share of the side: how far into grown pixels the kept part's own shading reaches
 # What a vacated pixel can become: what lies behind a part (the face's skin only within the face).
 BEHIND = tuple(CLASS_NAMES.index(name) for name in ("background", "neck", "cloth"))
@@ -148,6 +152,20 @@ def source_coloured(guide: np.ndarray, region: np.ndarray, source: np.ndarray, s
     moved = (pixels - guide_lab.mean(axis=0)) * gain + source_lab.mean(axis=0)
     result = guide.copy()
     result[region] = from_lab(moved[None])[0]
+    return result
+
+
+def inward_guide(guide: np.ndarray, painted: np.ndarray, kept: np.ndarray, reach: int) -> np.ndarray:
+    """``guide`` with its ``painted`` pixels within ``reach`` of the part's outer edge (not of
+    the ``kept`` part) continued from the painted pixels further in, as a membrane."""
+    rim = painted & grow(~(painted | kept), reach)
+    inner = painted & ~rim
+    if reach <= 0 or not rim.any() or inner.sum() < MIN_PART_PIXELS:
+        return guide
+    box = box_around(painted, 2)
+    continued = membrane(guide[box].astype(np.float32), inner[box])
+    result = guide.astype(np.float32).copy()
+    result[box][rim[box]] = continued[rim[box]]
     return result
 
 
@@ -259,7 +277,8 @@ def reshape_part(finished: np.ndarray, base: np.ndarray, original: np.ndarray, p
     if grown.sum() >= MIN_PART_PIXELS:
         picture, region = (base, interior(before)) if exemplar is None else exemplar
         if region.sum() >= MIN_PART_PIXELS:
-            guide = source_coloured(finished, painted, picture.astype(np.float32), region, sigma)
+            guide = inward_guide(finished, painted, kept, round(EDGE_GUIDE * side))
+            guide = source_coloured(guide, painted, picture.astype(np.float32), region, sigma)
             guide = joined(guide, painted, kept, base, sigma)
             made = synthesize(guide, painted, np.clip(picture + 0.5, 0, 255).astype(np.uint8), region,
                               generated_side, seed=seed)
