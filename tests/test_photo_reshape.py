@@ -269,3 +269,57 @@ def test_hair_made_fuller_leaves_no_line_along_the_old_outline():
     new_hair = eroded(after & ~hair, 4)
     line = np.linalg.norm(lab_mean(result, inside) - lab_mean(result, new_hair))
     assert line < 6, f"the old outline shows {line:.1f} ΔE from the new hair round it"
+
+
+def forehead_photo() -> tuple[np.ndarray, np.ndarray]:
+    """A photo whose fringe covers the forehead (down to row 110), with brows, skin of a
+    visible grain, and the fringe's shadow darkening the skin just below it (rows 110..118)."""
+    photo, mask = photo_and_mask(CAP)
+    mask[ellipse(125, 105, 4, 14)] = CLASS_NAMES.index("l_brow")
+    mask[ellipse(125, 151, 4, 14)] = CLASS_NAMES.index("r_brow")
+    photo[np.isin(mask, (CLASS_NAMES.index("l_brow"), CLASS_NAMES.index("r_brow")))] = (120, 85, 60)
+    grain = cv2.GaussianBlur(np.random.default_rng(3).normal(0, 1, (SIDE, SIDE)).astype(np.float32), (0, 0), 0.8)
+    skin = mask == SKIN
+    lit = photo.astype(np.float32) + (6 * grain / grain.std())[..., None] * skin[..., None]
+    rows = np.arange(SIDE)[:, None]
+    lit[skin & (rows >= 110) & (rows < 118)] -= 20  # the fringe's shadow
+    return np.clip(lit + 0.5, 0, 255).astype(np.uint8), mask
+
+
+def forehead_edit() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(photo, its mask, the asked hair, the result) of the fringe taken back to the crown."""
+    photo, mask = forehead_photo()
+    asked = mask.copy()
+    asked[asked == HAIR] = SKIN
+    asked[SHORT] = HAIR
+    small = cv2.resize(asked, (GENERATED * 2, GENERATED * 2), interpolation=cv2.INTER_NEAREST)
+    finish = Finish(original_mask=mask, edited_mask=mask, reshaped={HAIR: small})
+    after = finish.part_after(HAIR, SIDE)
+    return photo, mask, after, finish_image(network_face(mask, after), photo, finish)
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32).mean(axis=2)
+
+
+def test_a_vacated_forehead_continues_the_lit_skin_with_its_grain_and_no_edge():
+    """A fringe taken back: the bare forehead has the skin's grain (not a flat patch), the tone
+    of the lit skin below (not of the fringe's shadow, continued up as a dark patch), and no
+    step where it meets the photo's own skin."""
+    photo, mask, after, result = forehead_edit()
+    columns = slice(100, 157)  # between the brows' outer ends
+    fill = grey(result)[88:106, columns]
+    lit_skin = grey(photo)[122:130, 120:137]  # between the brows, below the shadow
+    assert abs(fill.mean() - lit_skin.mean()) < 4, f"forehead {fill.mean():.1f}, lit skin {lit_skin.mean():.1f}"
+
+    def grain(values: np.ndarray) -> float:
+        return float((values - cv2.GaussianBlur(values, (0, 0), 2.0)).std())
+
+    assert grain(fill) > 0.5 * grain(grey(photo)[135:150, 100:118]), "the forehead is a flat patch"
+    # Row by row down the forehead between the brows, across the old hairline and its shadow:
+    # no step larger than the grain makes between two rows of the photo's own skin.
+    between_brows = slice(120, 137)
+    profile = grey(result)[84:135, between_brows].mean(axis=1)
+    steps = np.abs(np.diff(profile))
+    own_steps = np.abs(np.diff(grey(photo)[135:150, between_brows].mean(axis=1)))
+    assert steps.max() < 3 * own_steps.max() + 1, f"a step of {steps.max():.1f} across the forehead"

@@ -66,7 +66,7 @@ from .regions import (
     grow,
     strided,
 )
-from .reshape import RIM, reshape_part
+from .reshape import REACH, reshape_part
 
 # How far (in spreads of the part) the generated shading of a recoloured part may stray from
 # the photo's own shading recoloured; further is softly limited.
@@ -132,7 +132,17 @@ class Finish:
         original, edited = self.masks(side)
         if not self.confine:
             return np.ones((side, side), bool)
-        return edited_region(original, edited, self.restyled, self.margin, self.reshaped) | self.moved_support(side)
+        region = edited_region(original, edited, self.restyled, self.margin, self.reshaped) | self.moved_support(side)
+        return region | self.remade_reach(side, round(self.margin * side))
+
+    def remade_reach(self, side: int, extra: int = 0) -> np.ndarray:
+        """bool (side, side): where re-making the reshaped parts (``remade_parts``) may change
+        pixels (``reshape.REACH`` past their old and new regions: the forehead's rim), grown by
+        ``extra`` pixels; none when the base's detail is not kept."""
+        reach = np.zeros((side, side), bool)
+        for part in self.remade_parts(side) if self.keep_detail else ():
+            reach |= grow((self.masks(side)[0] == part) | self.part_after(part, side), round(REACH * side) + extra)
+        return reach
 
     @property
     def recolours(self) -> bool:
@@ -148,10 +158,9 @@ class Finish:
         if not self.confine:
             return np.ones((side, side), np.float32)
         original, edited = self.masks(side)
-        band = max(1, round(0.006 * side))
+        band = blend_band(side)
         changed = grow(changed_pixels(original, edited, self.restyled, self.reshaped), band)
-        for part in self.remade_parts(side) if self.keep_detail else ():  # a vacated region's rim is re-made too
-            changed |= grow((original == part) | self.part_after(part, side), round(2 * RIM * side) + band)
+        changed |= self.remade_reach(side, band)  # a vacated region's rim is re-made too
         near = np.minimum(cv2.GaussianBlur(changed.astype(np.float32), (0, 0), band / 2.0) * 2, 1.0)
         weight = blend_weight(self.region(side), self.feather, fade_border) * near
         # A moved part's warp is whole wherever it reaches: it fades to no move by itself.
@@ -299,7 +308,9 @@ class Finish:
                 exemplar = (np.asarray(exemplar[0]), np.asarray(exemplar[1], bool))
             current, _ = reshape_part(finished, current, original, part, self.part_after(part, side), generated,
                                       exemplar, seed=seed)
-            near = grow((original == part) | self.part_after(part, side), round(2 * RIM * side) + 2)
+            # As far as the blend takes the finished face whole or in part (``blend``).
+            reach = round(REACH * side) + 2 * blend_band(side) + 2
+            near = grow((original == part) | self.part_after(part, side), reach)
             own = near & ~elsewhere  # the part's strays past its mask and the rim of what it vacated, too
             result[own] = current[own]
         return result
@@ -411,6 +422,11 @@ def smooth_part(mask: np.ndarray, part: int, side: int) -> np.ndarray:
     # Linear, then smoothed over about half a pixel of the mask: its steps are no shape.
     larger = cv2.resize(region, (side, side), interpolation=cv2.INTER_LINEAR)
     return cv2.GaussianBlur(larger, (0, 0), 0.5 * side / region.shape[0])
+
+
+def blend_band(side: int) -> int:
+    """Pixels: how far past what changed the blend stays whole, then fades over as much (``Finish.blend``)."""
+    return max(1, round(0.006 * side))
 
 
 def finish_image(face: np.ndarray, base: np.ndarray, finish: Finish, anchor: np.ndarray | None = None

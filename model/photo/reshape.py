@@ -53,6 +53,7 @@ FILL = FillConfig(blend=RIM, texture=SynthesisConfig(detail_limit=4.0, match_see
 # by 10-25 levels over some 3 % of the side); it is re-made with the fill, whose shading is then
 # continued from the lit skin beyond it, not from the shadow (a dark flat patch above a light curve).
 SKIN_FILL = FillConfig(blend=0.06, texture=FILL.texture)
+REACH = max(SKIN_FILL.blend, 2 * RIM)  # share of the side: how far past the part's regions re-making it reaches
 SKIN, NECK, NOSE, CLOTH = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose", "cloth"))
 NECK_REACH = 0.015  # share of the side: how far past the neck a vacated pixel is neck
 CLOTH_REACH = 0.015  # ... and past the clothes a vacated pixel is clothes
