@@ -323,3 +323,29 @@ def test_a_vacated_forehead_continues_the_lit_skin_with_its_grain_and_no_edge():
     steps = np.abs(np.diff(profile))
     own_steps = np.abs(np.diff(grey(photo)[135:150, between_brows].mean(axis=1)))
     assert steps.max() < 3 * own_steps.max() + 1, f"a step of {steps.max():.1f} across the forehead"
+
+
+def test_grown_hair_fades_into_the_backdrop_like_hair_not_a_cut():
+    """Hair made fuller: its new outer edge against the backdrop takes more than a pixel to go
+    from hair to backdrop, and where it is half hair does not follow the asked outline (a cut
+    out and pasted shape would: a blurred outline is the outline)."""
+    photo, mask, after, result = shape_edit(CAP, FULL, texture="noise")
+    hair_blue, backdrop_blue = float(HAIR_COLOUR[2]), float(BACKDROP[2])
+    # The share of hair in the blue channel (backdrop 140, hair 40: the noise moves it a little).
+    share = np.clip((backdrop_blue - result[..., 2].astype(np.float32)) / (backdrop_blue - hair_blue), 0.0, 1.0)
+    profiles, offsets = [], []
+    for row in range(130, 195, 2):  # the left side of the grown hair, beside the face
+        columns = np.flatnonzero(after[row, :64] & (mask[row, :64] == BACKGROUND))
+        if not len(columns):
+            continue
+        outline = columns[0]  # the asked outline: backdrop left of it, hair right of it
+        profiles.append(share[row, outline - 10:outline + 10])
+        smooth = cv2.GaussianBlur(share[row - 1:row + 2, outline - 10:outline + 10], (0, 0), 0.7)[1]
+        offsets.append(int(np.argmax(smooth > 0.5)) - 10)
+    assert len(profiles) > 20
+    # Along the outline on average (the hair's own grain averaged out): a cut goes from no hair to
+    # most of it in a pixel (it did: 0 to 0.71); a hair's edge over several.
+    mean = np.mean(profiles, axis=0)
+    width = int(((mean > 0.1) & (mean < 0.7)).sum())
+    assert width >= 3, f"the edge goes from backdrop to hair over {width} px"
+    assert np.std(offsets) > 0.7, "the half-hair line follows the asked outline: a cut"
