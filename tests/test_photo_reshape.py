@@ -349,3 +349,25 @@ def test_grown_hair_fades_into_the_backdrop_like_hair_not_a_cut():
     width = int(((mean > 0.1) & (mean < 0.7)).sum())
     assert width >= 3, f"the edge goes from backdrop to hair over {width} px"
     assert np.std(offsets) > 0.7, "the half-hair line follows the asked outline: a cut"
+
+
+
+def test_a_narrow_strip_between_new_hair_and_the_cheek_is_skin_not_a_dark_band():
+    """Hair that hung over the cheek, down past the jaw, pulled back a little: the strip it
+    leaves between the new hair and the face shows the cheek going on (skin), not a band of
+    background along the face (a dark halo); hair taken away wholly leaves the background there."""
+    from ca2sis.model.photo.reshape import behind
+
+    mask = np.full((SIDE, SIDE), BACKGROUND, np.uint8)
+    mask[ellipse(150, 128, 70, 55)] = SKIN
+    mask[ellipse(160, 135, 12, 8)] = NOSE
+    mask[ellipse(125, 125, 4, 8)] = CLASS_NAMES.index("l_brow")
+    mask[ellipse(125, 150, 4, 8)] = CLASS_NAMES.index("r_brow")
+    mask[ellipse(185, 135, 5, 14)] = CLASS_NAMES.index("u_lip")
+    columns = np.mgrid[0:SIDE, 0:SIDE][1]
+    mask[(columns > 30) & (columns < 110)] = HAIR  # over the face's left side, top to bottom
+    pulled_back = behind(mask, HAIR, (columns > 30) & (columns < 102))
+    gone = behind(mask, HAIR, np.zeros((SIDE, SIDE), bool))
+    for row in (140, 160, 175):  # between the brows and the lips
+        assert (pulled_back[row, 103:110] == SKIN).all()
+        assert (gone[row, 100:108] == BACKGROUND).all()

@@ -59,6 +59,8 @@ NECK_REACH = 0.015  # share of the side: how far past the neck a vacated pixel i
 CLOTH_REACH = 0.015  # ... and past the clothes a vacated pixel is clothes
 FOREHEAD = 0.8  # the forehead's height over the brows-to-nose-tip height (a face's thirds, a little short)
 TEMPLE = 0.12  # the forehead reaches this share of the brows' span past each brow
+LIPS = tuple(CLASS_NAMES.index(name) for name in ("u_lip", "l_lip", "mouth"))
+CHEEK_REACH = 0.03  # share of the side: how far the face's skin goes on under hair that hung over it
 BROWS = tuple(CLASS_NAMES.index(name) for name in ("l_brow", "r_brow"))
 CLASS_BLEND = 0.012  # share of the side: two classes' fills cross-fade over this where they meet
 # The network's part blurs into what lies beyond it over a couple of its pixels: the guide of the
@@ -115,6 +117,14 @@ def behind(mask: np.ndarray, part: int, after: np.ndarray | None = None) -> np.n
             under[brows[0]:] = False
             under[:, :int(brow[:, 0].min())] = under[:, int(brow[:, 0].max()) + 1:] = False
             hull[under & (classes == BACKGROUND)] = 1
+        # The cheeks go on a little under hair that hung over them: a narrow strip between new
+        # hair and the face is skin, not a dark band of background (down to the lips' level).
+        lips = np.flatnonzero(np.isin(mask, LIPS).any(axis=1))
+        if after is not None and len(lips) and len(brows):
+            reach = max(1, round(CHEEK_REACH * side))
+            cheeks = grow(hull > 0, reach) & grow(after, reach) & (mask == part)
+            cheeks[:brows[0]] = cheeks[lips[-1] + 1:] = False
+            hull[cheeks] = 1
         classes = np.where(hull > 0, SKIN, classes).astype(mask.dtype)
     return classes
 
