@@ -81,7 +81,7 @@ def flood_classes(pixels: np.ndarray, classes: np.ndarray, known: np.ndarray) ->
 # like the part (``BACKGROUND_MARGIN`` nats, colour models of both) and touch the background or
 # the photo's frame become background. Black hair on a black wall looks like both: it stays.
 CHECKED_PARTS = (CLASS_NAMES.index("hair"), CLASS_NAMES.index("hat"))
-BACKGROUND_MARGIN = 6.0
+BACKGROUND_MARGIN = 2.0
 COLOUR_CLUSTERS = 4
 MIN_MODEL_PIXELS = 200
 
@@ -143,6 +143,75 @@ def background_checked(pixels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return result
 
 
+# Hair the flood carries past the crop is kept only where it looks more like the hair next to
+# the crop's edge than like the background next to it (colour models of both, from the parsed
+# pixels within ``NEAR_CROP_EDGE`` of the face's side of the unknown region) and is joined to
+# the parsed hair: a flat wall above the head has no edge to stop the flood, but its colour does.
+FLOODED_PARTS = (CLASS_NAMES.index("hair"),)
+NEAR_CROP_EDGE = 0.12
+FLOOD_MARGIN = 3.0
+FLOOD_SMOOTHING = 0.02  # share of the face's side: the neighbourhood a flooded pixel's colour is judged over
+DETAIL_SMOOTHING = 0.02  # share of the face's side: the neighbourhood fine detail is measured over
+FLAT_SHARE = 0.15  # fine detail under this share of the parsed part's is flat: no strands
+
+
+def smoothed_within(values: np.ndarray, region: np.ndarray, sigma: float) -> np.ndarray:
+    """``values`` averaged (Gaussian, ``sigma`` pixels) over ``region`` only."""
+    weight = cv2.GaussianBlur(region.astype(np.float32), (0, 0), max(sigma, 0.5))
+    total = cv2.GaussianBlur(np.where(region, values, 0).astype(np.float32), (0, 0), max(sigma, 0.5))
+    return total / np.maximum(weight, 1e-6)
+
+
+def fine_detail(lightness: np.ndarray, sigma: float) -> np.ndarray:
+    """Local RMS of the lightness's finest detail (what a 1-pixel blur removes), averaged over
+    ``sigma`` pixels: strands of hair have it, a plain wall or a smear has none."""
+    fine = lightness.astype(np.float32) - cv2.GaussianBlur(lightness.astype(np.float32), (0, 0), 1.0)
+    return np.sqrt(cv2.GaussianBlur(fine * fine, (0, 0), max(sigma, 0.5)))
+
+
+def flood_checked(pixels: np.ndarray, classes: np.ndarray, known: np.ndarray, face_side: float) -> np.ndarray:
+    """``classes`` with the flooded (not ``known``) pixels of ``FLOODED_PARTS`` that look like
+    the background near the crop's edge, or are cut off from the parsed part, made background."""
+    unknown = ~known
+    if not unknown.any():
+        return classes
+    # Distance of each known pixel to the unknown region: the models are read next to it.
+    distance = cv2.distanceTransform(known.astype(np.uint8), cv2.DIST_L2, 3)
+    near = known & (distance <= NEAR_CROP_EDGE * face_side)
+    background = cv2.erode((classes == BACKGROUND).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    lab = to_lab(pixels)
+    detail = fine_detail(lab[..., 0], DETAIL_SMOOTHING * face_side)
+    result = classes.copy()
+    for part in FLOODED_PARTS:
+        flooded = unknown & (classes == part)
+        if not flooded.any():
+            continue
+        core = cv2.erode((classes == part).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        own_pixels, other_pixels = core & near, background & near
+        if own_pixels.sum() < MIN_MODEL_PIXELS:
+            own_pixels = core & known
+        if other_pixels.sum() < MIN_MODEL_PIXELS:
+            other_pixels = background & known
+        if own_pixels.sum() < MIN_MODEL_PIXELS or other_pixels.sum() < MIN_MODEL_PIXELS:
+            continue
+        rows, cols = np.nonzero(flooded)
+        values = lab[rows, cols]
+        ratio = np.zeros(classes.shape, np.float32)
+        ratio[rows, cols] = (log_likelihood(values, colour_model(lab[other_pixels]))
+                             - log_likelihood(values, colour_model(lab[own_pixels])))
+        # Decided over a neighbourhood, not per pixel: a dark strand gap is no wall.
+        ratio = smoothed_within(ratio, flooded, FLOOD_SMOOTHING * face_side)
+        # A flat stretch (a plain wall, the smear of a stretched frame) is no hair, whatever its colour.
+        flat = detail < FLAT_SHARE * np.median(detail[own_pixels])
+        result[flooded & ((ratio > FLOOD_MARGIN) | flat)] = BACKGROUND
+        # What is left of the flood must touch the parsed part: an island on the wall is wall.
+        region = (result == part).astype(np.uint8)
+        count, labels = cv2.connectedComponents(region, connectivity=8)
+        joined = np.unique(labels[(region > 0) & known])
+        result[(region > 0) & ~np.isin(labels, joined[joined > 0])] = BACKGROUND
+    return result
+
+
 _parse_cache = LRUCache(8)  # the studio renders a photo's edit again and again: its framing is found once
 
 
@@ -176,7 +245,10 @@ def photo_parse(photo: SourcePhoto, mask: np.ndarray, side: int) -> PhotoParse:
     trusted[band:-band, band:-band] = 1
     known = cv2.warpAffine(trusted, to_mask, size, flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0) > 0
-    classes = background_checked(small, flood_classes(small, classes, known & (classes != UNKNOWN)))
+    known &= classes != UNKNOWN
+    face_side = mask_side / float(np.sqrt(abs(np.linalg.det(to_mask[:, :2]))))
+    classes = flood_checked(small, flood_classes(small, classes, known), known, face_side)
+    classes = background_checked(small, classes)
     for plane in (classes, small):  # shared by every render of the photo, keyed by their digest
         plane.setflags(write=False)
     parse = PhotoParse(classes, small, scale, to_mask, mask_side)

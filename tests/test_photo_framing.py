@@ -1,0 +1,70 @@
+"""The photo's classes past the aligned crop: the flood carries hair on where there is hair,
+not onto the wall beside or above it.
+
+Synthetic pictures, no networks: the crop's pixels (``known``) are parsed, the rows above it
+are what the watershed (``flood_classes``) reached from them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ca2sis.model.labels import BACKGROUND, CLASS_NAMES
+from ca2sis.model.photo.framing import flood_checked
+
+HAIR = CLASS_NAMES.index("hair")
+SIDE = 160  # the picture's side
+CROP_TOP = 60  # rows above it lie past the aligned crop
+FACE_SIDE = 150.0  # the aligned crop's side in the picture's pixels
+
+
+def strands(shape: tuple[int, int], colour: tuple[int, int, int], seed: int) -> np.ndarray:
+    """Hair: vertical strands of a colour, each a little lighter or darker than the next."""
+    rng = np.random.default_rng(seed)
+    shade = rng.normal(0, 10, (1, shape[1])) + rng.normal(0, 2, shape)
+    return np.clip(np.array(colour, np.float32) + shade[..., None], 0, 255).astype(np.uint8)
+
+
+def picture(above_left: np.ndarray, above_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A picture whose hair (columns 30-130) runs past the crop's top: ``above_left`` and
+    ``above_right`` fill the hair's columns above the crop (left and right half), a light wall
+    the rest. The classes are what the flood gives: hair in the hair's columns all the way up."""
+    rng = np.random.default_rng(1)
+    pixels = np.clip(rng.normal(190, 2, (SIDE, SIDE, 3)), 0, 255).astype(np.uint8)  # the wall
+    pixels[CROP_TOP:, 30:130] = strands((SIDE - CROP_TOP, 100), (35, 28, 24), seed=2)
+    pixels[:CROP_TOP, 30:80] = above_left
+    pixels[:CROP_TOP, 80:130] = above_right
+    classes = np.full((SIDE, SIDE), BACKGROUND, np.uint8)
+    classes[:, 30:130] = HAIR
+    known = np.zeros((SIDE, SIDE), bool)
+    known[CROP_TOP:] = True
+    return pixels, classes, known
+
+
+def test_hair_past_the_crop_stays_hair_and_a_flat_smear_of_its_colour_above_the_head_does_not():
+    smear = np.full((CROP_TOP, 50, 3), (35, 28, 24), np.uint8)  # as dark as the hair, without a strand
+    pixels, classes, known = picture(strands((CROP_TOP, 50), (35, 28, 24), seed=3), smear)
+    # A smear (a frame stretched past the picture's edge) fades into the wall: no sharp edge.
+    pixels[:CROP_TOP - 4, 80:] = cv2.GaussianBlur(pixels[:CROP_TOP, 80:], (0, 0), 6)[:CROP_TOP - 4]
+    result = flood_checked(pixels, classes, known, FACE_SIDE)
+    assert (result[:CROP_TOP, 30:80] == HAIR).mean() > 0.95
+    # Fine detail is measured over a neighbourhood: the smear's rows next to the strands below may stay hair.
+    assert (result[:CROP_TOP - 10, 90:130] == BACKGROUND).mean() > 0.9
+    assert np.array_equal(result[known], classes[known])  # the parsed pixels are left as they are
+
+
+def test_a_light_wall_the_flood_reached_above_dark_hair_is_background():
+    wall = strands((CROP_TOP, 50), (190, 190, 190), seed=4)  # as much texture as the hair, the wall's colour
+    pixels, classes, known = picture(strands((CROP_TOP, 50), (35, 28, 24), seed=3), wall)
+    result = flood_checked(pixels, classes, known, FACE_SIDE)
+    assert (result[:CROP_TOP, 30:80] == HAIR).mean() > 0.95
+    assert (result[:CROP_TOP, 90:130] == BACKGROUND).mean() > 0.9
+
+
+def test_flooded_hair_cut_off_from_the_parsed_hair_is_background():
+    wall = strands((CROP_TOP, 50), (190, 190, 190), seed=4)
+    pixels, classes, known = picture(wall, wall)
+    pixels[:20, 40:70] = strands((20, 30), (35, 28, 24), seed=5)  # a dark patch beyond a strip of wall
+    result = flood_checked(pixels, classes, known, FACE_SIDE)
+    assert (result[:20, 40:70] == HAIR).mean() < 0.05
