@@ -10,10 +10,10 @@ from ca2sis.model.inference.bench import synthetic_face_mask
 from ca2sis.model.inference.edits import Edit, Reference
 from ca2sis.model.inference.engine import Engine
 from ca2sis.model.labels import part_index
-from ca2sis.model.photo.colour import from_lab, linear_rgb, photo_saturation, srgb, to_lab
+from ca2sis.model.photo.colour import from_lab, linear_rgb, photo_exposure, photo_saturation, srgb, to_lab
 from ca2sis.model.photo.pipeline import PhotoPipeline
 
-SKIN, L_EYE, U_LIP = part_index("skin"), part_index("l_eye"), part_index("u_lip")
+SKIN, L_EYE, U_LIP, HAIR = part_index("skin"), part_index("l_eye"), part_index("u_lip"), part_index("hair")
 # CIELAB colours of a face painted class by class: a skin and lips of typical chroma (26 and 34).
 FACE_COLOURS = {"skin": (66.0, 16.0, 21.0), "nose": (64.0, 17.0, 22.0), "u_lip": (52.0, 31.0, 13.0),
                 "l_lip": (54.0, 30.0, 13.0), "hair": (25.0, 6.0, 12.0), "l_eye": (40.0, 2.0, 6.0),
@@ -89,3 +89,40 @@ def test_an_eyes_colour_is_read_on_the_reference_at_full_size_not_blurred_into_i
     edit = Edit(mask, Reference(photo, mask), part_styles={"l_eye": (Reference(reference, mask), 1.0)})
     eye = pipeline.plan(edit).colours[L_EYE].mean
     assert eye[0] < 35  # the iris's lightness (22); read at the networks' 64 px it came out near the white's
+
+
+def darkened(image: np.ndarray, factor: float) -> np.ndarray:
+    """``image`` under ``factor`` times the light (its luminance scaled in linear light)."""
+    return np.clip(srgb(linear_rgb(image) * factor) + 0.5, 0, 255).astype(np.uint8)
+
+
+def luminance(lab: np.ndarray) -> float:
+    return float(((lab[0] + 16.0) / 116.0) ** 3)
+
+
+def test_a_photo_in_low_light_reads_its_exposure_and_a_normally_lit_one_reads_one():
+    mask = synthetic_face_mask(256)
+    face = painted_face(mask)
+    assert photo_exposure(face, mask) == 1.0
+    # At 0.4 of the light its highlights (the background, L 83) read about half a normal photo's
+    # least: the part of the light past the natural spread of highlights (``LOW_KEY_HIGHLIGHT``).
+    assert 0.4 <= photo_exposure(darkened(face, 0.4), mask) < 0.55
+
+
+def test_a_photo_in_low_light_gets_a_references_hair_darkened_alike_and_a_lit_one_unchanged(pipeline):
+    mask = synthetic_face_mask(256)
+    photo = painted_face(mask, seed=5)
+    reference = painted_face(mask, {**FACE_COLOURS, "hair": (62.0, 8.0, 30.0)}, seed=6)  # blonde
+    blonde = to_lab(reference)[mask == HAIR].mean(axis=0)
+
+    def hair_target(photo_pixels: np.ndarray) -> np.ndarray:
+        edit = Edit(mask, Reference(photo_pixels, mask), part_styles={"hair": (Reference(reference, mask), 1.0)})
+        return pipeline.plan(edit).colours[HAIR].mean
+
+    # Normally lit: the reference's blonde as it is.
+    np.testing.assert_allclose(hair_target(photo), blonde, atol=0.5)
+    # The same face at 0.4 of its light: the blonde as that light shows it, darker by the exposure
+    # read (0.4-0.55 of the luminance); taken as it is, it was a lit blonde pasted into a dark photo.
+    dark = hair_target(darkened(photo, 0.4))
+    assert 0.4 <= luminance(dark) / luminance(blonde) < 0.55
+    assert abs(np.degrees(np.arctan2(dark[2], dark[1])) - np.degrees(np.arctan2(blonde[2], blonde[1]))) < 3

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..io.cache import LRUCache, content_digest
 from ..labels import CLASS_NAMES
+from .light import highlight_exposure
 from .regions import MIN_PART_PIXELS, at_size, interior, strided
 
 # Below this share of the face's pixels, the anchor is too small to measure colours on.
@@ -161,6 +162,7 @@ class FaceColours:
         self.mask = at_size(mask, image.shape[0])
         self._parts: dict[int, PartColour | None] = {}
         self._saturation: float | None = None
+        self._exposure: float | None = None
 
     def part(self, part: int) -> PartColour | None:
         """The colour of class ``part`` (``colour_sample``), None when too small to measure."""
@@ -177,6 +179,13 @@ class FaceColours:
         if self._saturation is None:
             self._saturation = _saturation_of(self)
         return self._saturation
+
+    @property
+    def exposure(self) -> float:
+        """The exposure of the photo's light relative to a normally lit photo's (``light.py``)."""
+        if self._exposure is None:
+            self._exposure = highlight_exposure(self.lab[..., 0])
+        return self._exposure
 
 
 _faces_cache = LRUCache(8)
@@ -333,12 +342,10 @@ def srgb(linear: np.ndarray) -> np.ndarray:
     return 255.0 * np.where(value <= 0.0031308, value * 12.92, 1.055 * value ** (1 / 2.4) - 0.055)
 
 
-def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    """The colour of white in a face photo (linear RGB): the median of the whites of its eyes
-    (``white_of_eye_threshold``) and its teeth; None when it shows too little of either (eyes
-    closed, mouth shut). Its balance tells the light's colour."""
-    mask = at_size(mask, image.shape[0])
-    lab = to_lab(image)
+def white_pixels(lab: np.ndarray, mask: np.ndarray, teeth_min: float = TEETH_MIN_LIGHTNESS) -> np.ndarray:
+    """bool: the pixels of a face (``lab``, its class ``mask`` at the same side) that are white:
+    the whites of its eyes (``white_of_eye_threshold``) and its teeth (the mouth's pixels at least
+    ``teeth_min`` light), none of them colourful (``WHITE_MAX_CHROMA``)."""
     lightness, chroma = lab[..., 0], np.hypot(lab[..., 1], lab[..., 2])
     whites = np.zeros(mask.shape, bool)
     for eye in IRIS_PARTS:
@@ -348,8 +355,16 @@ def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
             if white.sum() < MIN_WHITE_PIXELS:  # an eye of one even tone: its lightest quarter
                 white = region & (lightness >= np.percentile(lightness[region], 75))
             whites |= white
-    whites |= (mask == MOUTH) & (lightness >= TEETH_MIN_LIGHTNESS)
-    whites &= chroma < WHITE_MAX_CHROMA
+    whites |= (mask == MOUTH) & (lightness >= teeth_min)
+    return whites & (chroma < WHITE_MAX_CHROMA)
+
+
+def white_point(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The colour of white in a face photo (linear RGB): the median of the whites of its eyes
+    and its teeth (``white_pixels``); None when it shows too little of either (eyes closed,
+    mouth shut). Its balance tells the light's colour."""
+    mask = at_size(mask, image.shape[0])
+    whites = white_pixels(to_lab(image), mask)
     if whites.sum() < MIN_WHITE_PIXELS:
         return None
     return np.median(linear_rgb(image[whites]), axis=0).astype(np.float32)
@@ -408,3 +423,19 @@ def resaturated(colour: PartColour, factor: float) -> PartColour:
         return colour
     scale = np.array([1.0, factor, factor], np.float32)
     return PartColour((colour.mean * scale).astype(np.float32), (colour.spread * scale).astype(np.float32))
+
+
+
+def photo_exposure(image: np.ndarray, mask: np.ndarray) -> float:
+    """The exposure of a face photo's light relative to a normally lit photo's (``light.py``)."""
+    return face_colours(image, mask).exposure
+
+
+def exposed(colour: PartColour, factor: float) -> PartColour:
+    """``colour`` under light ``factor`` times as strong: its mean's luminance scaled in linear
+    light, its spread (CIELAB's cube root of the luminance) by the cube root of ``factor``."""
+    if abs(factor - 1.0) < 1e-6:
+        return colour
+    rgb = from_lab(np.asarray(colour.mean, np.float32)[None, None])
+    mean = to_lab(srgb(linear_rgb(rgb) * factor))[0, 0]
+    return PartColour(mean.astype(np.float32), (colour.spread * np.cbrt(factor)).astype(np.float32))

@@ -33,6 +33,7 @@ from .colour import (
     FaceColours,
     PartColour,
     colour_target,
+    exposed,
     face_colours,
     real_skin,
     resaturated,
@@ -140,11 +141,12 @@ class PhotoPipeline:
                     if not (mask == index).any() and (mask == partner).any():
                         notes.append(f"the reference shows no {CLASS_NAMES[index]}: its {CLASS_NAMES[partner]} "
                                      "serves both")
-                target, saturation = reference_part_colour(engine, reference, index)
+                target, saturation, exposure = reference_part_colour(engine, reference, index)
                 if target is None or alpha <= 0:
                     continue
-                # The person's colour, not the reference photo's grade: rendered under this photo's.
+                # The person's colour, not the reference photo's grade and light: rendered under this photo's.
                 target = resaturated(target, own_colours.saturation / saturation)
+                target = exposed(target, own_colours.exposure / exposure)
                 own = own_colours.part(index)
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)

@@ -23,7 +23,7 @@ from ..inference.engine import Engine
 from ..io.images import describe
 from ..io.styles import THUMBNAIL_SIZE, SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_indices
-from .colour import COLOUR_SIDE, PartColour, face_colours, photo_saturation, resaturated, white_point
+from .colour import COLOUR_SIDE, PartColour, exposed, face_colours, resaturated, white_point
 
 THUMBNAIL_MARGIN = 0.25  # of the part's box, on each side: the part with a little of what is around it
 
@@ -40,15 +40,17 @@ def reference_colour(image: np.ndarray, mask: np.ndarray, index: int) -> PartCol
 
 
 def reference_part_colour(engine: Engine, reference: Reference | SavedStyle,
-                          index: int) -> tuple[PartColour | None, float]:
+                          index: int) -> tuple[PartColour | None, float, float]:
     """What ``PhotoPipeline.plan`` reads of a reference for class ``index``: the part's colour
-    as its photo shows it (None when too small to measure) and the saturation of that photo's
-    grade (``photo_saturation``); a saved style's colour was recorded as the person's (1)."""
+    as its photo shows it (None when too small to measure), the saturation of that photo's
+    grade (``photo_saturation``) and the exposure of its light (``photo_exposure``); a saved
+    style's colour was recorded as the person's (1, 1)."""
     if isinstance(reference, SavedStyle):
         colour = reference.colour(index)
-        return (None if colour is None else PartColour(*colour)), 1.0
+        return (None if colour is None else PartColour(*colour)), 1.0, 1.0
     image, mask = engine.load_reference(reference, COLOUR_SIDE)
-    return reference_colour(image, mask, index), face_colours(image, mask).saturation
+    face = face_colours(image, mask)
+    return reference_colour(image, mask, index), face.saturation, face.exposure
 
 
 def part_thumbnail(image: np.ndarray, mask: np.ndarray, parts: tuple[int, ...],
@@ -79,7 +81,7 @@ def part_style(engine: Engine, reference: Reference, part: Part, source: str | N
     parts = part_indices(part, engine.config.num_classes)
     all_codes = engine.encode_styles(image, mask)
     colour_image, colour_mask = engine.load_reference(reference, COLOUR_SIDE)
-    saturation = photo_saturation(colour_image, colour_mask)
+    light = face_colours(colour_image, colour_mask)
     codes, means, spreads, coloured = [], [], [], []
     for index in parts:
         row = index
@@ -91,8 +93,8 @@ def part_style(engine: Engine, reference: Reference, part: Part, source: str | N
             row = partner
         codes.append(all_codes[row])
         colour = reference_colour(colour_image, colour_mask, index)
-        if colour is not None:  # the person's colour, not the photo's grade (``photo_saturation``)
-            colour = resaturated(colour, 1.0 / saturation)
+        if colour is not None:  # the person's colour, not the photo's grade nor its light
+            colour = exposed(resaturated(colour, 1.0 / light.saturation), 1.0 / light.exposure)
         coloured.append(colour is not None)
         means.append(colour.mean if colour is not None else np.zeros(3, np.float32))
         spreads.append(colour.spread if colour is not None else np.zeros(3, np.float32))
