@@ -153,6 +153,7 @@ FLOOD_MARGIN = 3.0
 FLOOD_SMOOTHING = 0.02  # share of the face's side: the neighbourhood a flooded pixel's colour is judged over
 DETAIL_SMOOTHING = 0.02  # share of the face's side: the neighbourhood fine detail is measured over
 FLAT_SHARE = 0.15  # fine detail under this share of the parsed part's is flat: no strands
+FLAT_DOUBT = 3.0  # nats: a flat pixel whose colour favours the part by less is no part
 
 
 def smoothed_within(values: np.ndarray, region: np.ndarray, sigma: float) -> np.ndarray:
@@ -201,8 +202,9 @@ def flood_checked(pixels: np.ndarray, classes: np.ndarray, known: np.ndarray, fa
                              - log_likelihood(values, colour_model(lab[own_pixels])))
         # Decided over a neighbourhood, not per pixel: a dark strand gap is no wall.
         ratio = smoothed_within(ratio, flooded, FLOOD_SMOOTHING * face_side)
-        # A flat stretch (a plain wall, the smear of a stretched frame) is no hair, whatever its colour.
-        flat = detail < FLAT_SHARE * np.median(detail[own_pixels])
+        # A flat stretch (a plain wall, the smear of a stretched frame) is no hair unless its
+        # colour clearly is (smooth hair without strands stays hair).
+        flat = (detail < FLAT_SHARE * np.median(detail[own_pixels])) & (ratio > -FLAT_DOUBT)
         result[flooded & ((ratio > FLOOD_MARGIN) | flat)] = BACKGROUND
         # What is left of the flood must touch the parsed part: an island on the wall is wall.
         region = (result == part).astype(np.uint8)
