@@ -371,3 +371,21 @@ def test_a_narrow_strip_between_new_hair_and_the_cheek_is_skin_not_a_dark_band()
     for row in (140, 160, 175):  # between the brows and the lips
         assert (pulled_back[row, 103:110] == SKIN).all()
         assert (gone[row, 100:108] == BACKGROUND).all()
+
+
+def test_a_head_whose_hair_all_went_is_rounded_not_flat_topped():
+    """All the hair taken away: the forehead the fringe hid is rounded at the top like a head,
+    not cut off by a flat line as wide as half the forehead."""
+    from ca2sis.model.photo.reshape import behind
+
+    mask = np.full((SIDE, SIDE), BACKGROUND, np.uint8)
+    mask[ellipse(150, 128, 70, 55)] = SKIN
+    mask[ellipse(160, 128, 12, 8)] = NOSE
+    mask[ellipse(125, 105, 4, 14)] = CLASS_NAMES.index("l_brow")
+    mask[ellipse(125, 151, 4, 14)] = CLASS_NAMES.index("r_brow")
+    mask[CAP & (np.mgrid[0:SIDE, 0:SIDE][0] < 115)] = HAIR
+    skin = behind(mask, HAIR, np.zeros((SIDE, SIDE), bool)) == SKIN
+    rows = np.flatnonzero(skin.any(axis=1))
+    top_width = int(skin[rows[0]].sum())
+    brows_width = 165 - 91
+    assert top_width < 0.25 * brows_width, f"the head's top is a flat line {top_width} px wide"

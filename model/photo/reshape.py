@@ -58,6 +58,8 @@ SKIN, NECK, NOSE, CLOTH = (CLASS_NAMES.index(name) for name in ("skin", "neck", 
 NECK_REACH = 0.015  # share of the side: how far past the neck a vacated pixel is neck
 CLOTH_REACH = 0.015  # ... and past the clothes a vacated pixel is clothes
 FOREHEAD = 0.8  # the forehead's height over the brows-to-nose-tip height (a face's thirds, a little short)
+FOREHEAD_POINTS = 17  # points on the forehead's arc
+ROUNDNESS = 2 / 3  # the arc's exponent: |x|^3 + |y|^3 = 1 (1: an ellipse, narrower half way up)
 TEMPLE = 0.12  # the forehead reaches this share of the brows' span past each brow
 LIPS = tuple(CLASS_NAMES.index(name) for name in ("u_lip", "l_lip", "mouth"))
 CHEEK_REACH = 0.03  # share of the side: how far the face's skin goes on under hair that hung over it
@@ -132,7 +134,7 @@ def behind(mask: np.ndarray, part: int, after: np.ndarray | None = None) -> np.n
 def forehead(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(k, 2) x, y points of the forehead a part may hide (a fringe): up from the brows by
     ``FOREHEAD`` of the brows-to-nose-tip height (the face's thirds), across the temples' width,
-    rounded at the top. Without brows and a nose, the face's own points raised a little."""
+    its top rounded. Without brows and a nose, the face's own points raised a little."""
     brows, brow_columns = np.nonzero(np.isin(mask, BROWS))
     nose = np.nonzero(mask == NOSE)[0]
     if len(brows) == 0 or len(nose) == 0 or nose.max() <= brows.min():
@@ -145,10 +147,14 @@ def forehead(mask: np.ndarray, points: np.ndarray) -> np.ndarray:
     reach = TEMPLE * (brow_columns.max() - brow_columns.min())
     left = int(max(temples[:, 0].min(), brow_columns.min() - reach))
     right = int(min(temples[:, 0].max(), brow_columns.max() + reach))
-    top = brow_top - round(FOREHEAD * height)
-    quarter = (right - left) // 4
-    return np.array([[left, (top + brow_top) // 2], [right, (top + brow_top) // 2],
-                     [left + quarter, top], [right - quarter, top]], points.dtype)
+    # Half a superellipse over the brows (as wide as the temples most of the way up, then
+    # rounded): corners drew a flat-topped, straight-sided head where all the hair went.
+    angles = np.linspace(0.0, np.pi, FOREHEAD_POINTS)
+    cos, sin = np.cos(angles), np.sin(angles)
+    centre, half_width = (left + right) / 2, (right - left) / 2
+    arc = np.stack([centre + half_width * np.sign(cos) * np.abs(cos) ** ROUNDNESS,
+                    brow_top - FOREHEAD * height * sin ** ROUNDNESS], axis=1)
+    return np.round(arc).astype(points.dtype)
 
 
 def source_coloured(guide: np.ndarray, region: np.ndarray, source: np.ndarray, source_region: np.ndarray,
