@@ -26,12 +26,13 @@ def strands(shape: tuple[int, int], colour: tuple[int, int, int], seed: int) -> 
     return np.clip(np.array(colour, np.float32) + shade[..., None], 0, 255).astype(np.uint8)
 
 
-def picture(above_left: np.ndarray, above_right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def picture(above_left: np.ndarray, above_right: np.ndarray, wall: tuple[int, int, int] = (190, 190, 190)
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A picture whose hair (columns 30-130) runs past the crop's top: ``above_left`` and
-    ``above_right`` fill the hair's columns above the crop (left and right half), a light wall
+    ``above_right`` fill the hair's columns above the crop (left and right half), a ``wall``
     the rest. The classes are what the flood gives: hair in the hair's columns all the way up."""
     rng = np.random.default_rng(1)
-    pixels = np.clip(rng.normal(190, 2, (SIDE, SIDE, 3)), 0, 255).astype(np.uint8)  # the wall
+    pixels = np.clip(rng.normal(wall, 1, (SIDE, SIDE, 3)), 0, 255).astype(np.uint8)
     pixels[CROP_TOP:, 30:130] = strands((SIDE - CROP_TOP, 100), (35, 28, 24), seed=2)
     pixels[:CROP_TOP, 30:80] = above_left
     pixels[:CROP_TOP, 80:130] = above_right
@@ -42,9 +43,10 @@ def picture(above_left: np.ndarray, above_right: np.ndarray) -> tuple[np.ndarray
     return pixels, classes, known
 
 
-def test_hair_past_the_crop_stays_hair_and_a_flat_smear_of_its_colour_above_the_head_does_not():
-    smear = np.full((CROP_TOP, 50, 3), (35, 28, 24), np.uint8)  # as dark as the hair, without a strand
-    pixels, classes, known = picture(strands((CROP_TOP, 50), (35, 28, 24), seed=3), smear)
+def test_hair_past_the_crop_stays_hair_and_a_flat_dark_smear_above_the_head_on_a_dark_wall_does_not():
+    # As dark as the hair and the wall, between them in colour, without a strand.
+    smear = np.full((CROP_TOP, 50, 3), (32, 28, 26), np.uint8)
+    pixels, classes, known = picture(strands((CROP_TOP, 50), (35, 28, 24), seed=3), smear, wall=(28, 28, 30))
     # A smear (a frame stretched past the picture's edge) fades into the wall: no sharp edge.
     pixels[:CROP_TOP - 4, 80:] = cv2.GaussianBlur(pixels[:CROP_TOP, 80:], (0, 0), 6)[:CROP_TOP - 4]
     result = flood_checked(pixels, classes, known, FACE_SIDE)
