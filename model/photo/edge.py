@@ -83,6 +83,34 @@ def local_model(features: np.ndarray, where: np.ndarray, reach: float) -> LocalM
     return LocalModel(size, mean, np.linalg.inv(covariance), np.linalg.slogdet(covariance)[1].astype(np.float32))
 
 
+class TwoSides:
+    """Local colour models of a part (its pixels ``core``) and of what lies beyond it (``ring``),
+    over ``features`` (H, W, F): which side a pixel looks like, and how far to believe it."""
+
+    SAMPLES = 4096  # pixels of each side the trust is judged on
+
+    def __init__(self, features: np.ndarray, core: np.ndarray, ring: np.ndarray, reach: float):
+        self.features, self.core, self.ring = features, core, ring
+        self.own, self.others = local_model(features, core, reach), local_model(features, ring, reach)
+
+    def ratio(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Log-likelihood ratio, the part over what lies beyond, of the pixels at ``rows``, ``cols``."""
+        judged = self.features[rows, cols]
+        return self.own.log_likelihood(judged, rows, cols) - self.others.log_likelihood(judged, rows, cols)
+
+    def trust(self) -> float:
+        """0..1: how well the models tell each side's own pixels apart (balanced accuracy,
+        ``MATTE_ACCURACY``); 0 where they cannot (black hair on a black background)."""
+        def sampled(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            rows, cols = np.nonzero(where)
+            step = max(1, len(rows) // self.SAMPLES)
+            return rows[::step], cols[::step]
+
+        accuracy = 0.5 * (float((self.ratio(*sampled(self.core)) > 0).mean())
+                          + float((self.ratio(*sampled(self.ring)) < 0).mean()))
+        return float(np.clip((accuracy - MATTE_ACCURACY[0]) / (MATTE_ACCURACY[1] - MATTE_ACCURACY[0]), 0.0, 1.0))
+
+
 def matte_features(image: np.ndarray) -> np.ndarray:
     """What tells a part from its neighbours in a picture (float32 RGB, 0..255): CIELAB and
     the fine texture (local energy of the lightness gradient, in dB): hair is strands, an
@@ -131,30 +159,15 @@ def part_matte(base: np.ndarray, mask: np.ndarray, part: int, restyled: np.ndarr
     ring = background & (to_part <= 2 * band)
     if core.sum() < 4 * MIN_PART_PIXELS or ring.sum() < 4 * MIN_PART_PIXELS or not zone.any():
         return None
-    features = matte_features(base[box])
-    own, others = local_model(features, core, band), local_model(features, ring, band)
-
-    def ratio(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Log-likelihood ratio, part over background, of the pixels at ``rows``, ``cols``."""
-        judged = features[rows, cols]
-        return own.log_likelihood(judged, rows, cols) - others.log_likelihood(judged, rows, cols)
-
-    def sampled(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = np.nonzero(where)
-        step = max(1, len(rows) // 4096)
-        return rows[::step], cols[::step]
-
-    # How far the models can be trusted: how well they tell the part's own pixels from the
-    # background's (balanced accuracy, ``MATTE_ACCURACY``). A part that looks like the
-    # background (black hair on a black background) keeps the mask's edge.
-    accuracy = 0.5 * (float((ratio(*sampled(core)) > 0).mean()) + float((ratio(*sampled(ring)) < 0).mean()))
-    trust = float(np.clip((accuracy - MATTE_ACCURACY[0]) / (MATTE_ACCURACY[1] - MATTE_ACCURACY[0]), 0.0, 1.0))
+    sides = TwoSides(matte_features(base[box]), core, ring, band)
+    # A part that looks like the background (black hair on a black background) keeps the mask's edge.
+    trust = sides.trust()
     alpha = region.astype(np.float32)
     if trust > 0:
         # The mask's word grows from nothing on its edge to MATTE_PRIOR a quarter band away: no step where it ends.
         signed = np.where(region, to_background, -to_part)[zone]
         prior = MATTE_PRIOR * np.clip(signed / (0.25 * band), -1.0, 1.0)
-        judged = 1.0 / (1.0 + np.exp(-np.clip(ratio(*np.nonzero(zone)) + prior, -30, 30)))
+        judged = 1.0 / (1.0 + np.exp(-np.clip(sides.ratio(*np.nonzero(zone)) + prior, -30, 30)))
         alpha[zone] = alpha[zone] + trust * (judged - alpha[zone])
     # The edge's share: whole on the background and in the outer half of the band inside, none deeper.
     edge = np.where(region, np.clip(2.0 - 2.0 * to_background / band, 0.0, 1.0), zone).astype(np.float32)
@@ -230,26 +243,13 @@ def _tone_edge_alpha(base: np.ndarray, mask: np.ndarray, tone: list[int], kept: 
     parsed = np.clip(0.5 + signed / (2 * TONE_EDGE_SOFTNESS), 0.0, 1.0)
     # Colour alone: the hairline's own edge is texture, and with it the skin next to the hair
     # read as hair (a light rim round a face made darker).
-    features = np.ascontiguousarray(matte_features(base[box])[..., :3])
-    own, others = local_model(features, core, reach), local_model(features, ring, reach)
-
-    def ratio(at_rows: np.ndarray, at_cols: np.ndarray) -> np.ndarray:
-        """Log-likelihood ratio, the tone parts over what lies beyond, at ``at_rows``, ``at_cols``."""
-        judged = features[at_rows, at_cols]
-        return own.log_likelihood(judged, at_rows, at_cols) - others.log_likelihood(judged, at_rows, at_cols)
-
-    def sampled(where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        found_rows, found_cols = np.nonzero(where)
-        step = max(1, len(found_rows) // 4096)
-        return found_rows[::step], found_cols[::step]
-
-    accuracy = 0.5 * (float((ratio(*sampled(core)) > 0).mean()) + float((ratio(*sampled(ring)) < 0).mean()))
-    trust = float(np.clip((accuracy - MATTE_ACCURACY[0]) / (MATTE_ACCURACY[1] - MATTE_ACCURACY[0]), 0.0, 1.0))
+    sides = TwoSides(np.ascontiguousarray(matte_features(base[box])[..., :3]), core, ring, reach)
+    trust = sides.trust()
     within = parsed
     if trust > 0:
         # The mask's word grows from nothing on its edge to MATTE_PRIOR at half the band.
         prior = MATTE_PRIOR * np.clip(signed / (0.5 * reach), -1.0, 1.0)
-        judged = 1.0 / (1.0 + np.exp(-np.clip(ratio(rows, cols) + prior, -30, 30)))
+        judged = 1.0 / (1.0 + np.exp(-np.clip(sides.ratio(rows, cols) + prior, -30, 30)))
         within = parsed + trust * (judged - parsed)
     plane = np.ones(zone.shape, np.float32)
     plane[rows, cols] = within
