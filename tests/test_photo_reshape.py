@@ -389,3 +389,34 @@ def test_a_head_whose_hair_all_went_is_rounded_not_flat_topped():
     top_width = int(skin[rows[0]].sum())
     brows_width = 165 - 91
     assert top_width < 0.25 * brows_width, f"the head's top is a flat line {top_width} px wide"
+
+
+def test_a_few_lit_strands_are_not_stamped_as_light_streaks_over_grown_dark_hair():
+    """Dark hair of fine grain with a few lit strands (one pixel column in 23, much lighter)
+    made fuller: the grown hair keeps the hair's grain, but the lit strands are not stamped
+    about it as light streaks (its lightest pixels stay near the grain, not at the lit strands'
+    lightness)."""
+    photo, mask = photo_and_mask(CAP, texture="noise")
+    hair = mask == HAIR
+    mean = photo[hair].astype(np.float32).mean(axis=0)
+    photo[hair] = np.clip(mean + 0.4 * (photo[hair] - mean) + 0.5, 0, 255).astype(np.uint8)
+    lit = hair & (np.arange(SIDE) % 23 == 0)[None, :]
+    photo[lit] = np.clip(photo[lit].astype(np.int16) + 110, 0, 255).astype(np.uint8)
+    asked = mask.copy()
+    asked[hair] = SKIN
+    asked[FULL] = HAIR
+    small = cv2.resize(asked, (GENERATED * 2, GENERATED * 2), interpolation=cv2.INTER_NEAREST)
+    finish = Finish(original_mask=mask, edited_mask=mask, reshaped={HAIR: small})
+    after = finish.part_after(HAIR, SIDE)
+    result = finish_image(network_face(mask, after), photo, finish)
+    grown = eroded(after & ~hair, 3)
+    assert grown.sum() > 3000
+    grey = result[grown].mean(axis=1)
+    own = photo[eroded(hair) & ~grow_columns(lit)].mean(axis=1)
+    excess = np.percentile(grey, 99.5) - np.median(grey)
+    assert excess < 0.5 * 110, f"the grown hair's lightest pixels are {excess:.0f} above its median"
+    assert 0.5 * own.std() < grey.std() < 1.5 * own.std(), f"grain {grey.std():.1f}, the hair's {own.std():.1f}"
+
+
+def grow_columns(region: np.ndarray) -> np.ndarray:
+    return cv2.dilate(region.astype(np.uint8), np.ones((1, 3), np.uint8)) > 0
