@@ -52,9 +52,9 @@ FILL = FillConfig(blend=RIM, texture=SynthesisConfig(detail_limit=4.0, match_see
 # The forehead a fringe leaves: the skin along the old hairline lies in the hair's shadow (darker
 # by 10-25 levels over some 3 % of the side); it is re-made with the fill, whose shading is then
 # continued from the lit skin beyond it, not from the shadow (a dark flat patch above a light curve).
-# Grown hair's copied detail softly limited (robust spreads of the photo's hair's): a few lit
+# Grown hair's copied detail softly limited (4 robust spreads of the photo's hair's): a few lit
 # strands, stamped over the dark low-pass of hair grown in a dark photo, read as light streaks.
-HAIR_SYNTHESIS = SynthesisConfig(detail_limit=2.5)
+HAIR_SYNTHESIS = SynthesisConfig(detail_limit=4.0)
 SKIN_FILL = FillConfig(blend=0.06, texture=FILL.texture)
 REACH = max(SKIN_FILL.blend, 2 * RIM)  # share of the side: how far past the part's regions re-making it reaches
 SKIN, NECK, NOSE, CLOTH = (CLASS_NAMES.index(name) for name in ("skin", "neck", "nose", "cloth"))
