@@ -19,8 +19,11 @@ the eyes' level and the nose's tip, as the product measures a skin tone):
   ``E``), then the CIELAB mean; ``before`` and ``after``: CIELAB means over ``E``;
 - ``gap``: |before - T|; ``left``: |after - T| / max(gap, ``MIN_GAP``): the colour distance left;
 - ``untouched``: share of ``E`` whose CIELAB change, projected on the part's gap direction
-  (T - before), is under 20 % of the gap: pixels the edit did not carry towards the target
-  (a box, a seam). Not judged (null) when the gap is under ``MIN_GAP``;
+  (T - before), is under 20 % of the gap, of the pixels that had that far to go: pixels the
+  edit did not carry towards the target (a box, a seam). A pixel already within 20 % of the
+  gap of ``T`` along that direction (a near-black shadow in hair made near-black, a sheen
+  already as light as the blonde asked for) is not one: it has no room to move. Not judged
+  (null) when the gap is under ``MIN_GAP``;
 - ``grey_skin`` (skin only): chroma(after) < 0.5 chroma(T) while chroma(T) > 10;
 - ``detail``: fine detail after over before, fine detail being mean(Laplacian(grey)^2) /
   var(grey) over ``E``;
@@ -71,6 +74,7 @@ ERODE = {"hair": 8, "skin": 6, "lips": 2, "eyes": 1}  # face px: the interior a 
 BAND = (2, 12)  # face px outside the part: where a halo or spill shows
 GROW_OUTSIDE = 20  # face px: the part's edge and the feather lie within this
 MIN_GAP = 6.0  # CIELAB: a smaller colour gap is not judged (untouched) nor divided by (left)
+UNTOUCHED_PROGRESS = 0.2  # a pixel carried less than this share of the gap towards the target is untouched
 LIMITS = {"band_change": 5.0, "untouched": 0.10, "left": 0.5}
 
 
@@ -164,6 +168,17 @@ def chroma(colour: np.ndarray) -> float:
     return float(np.hypot(colour[1], colour[2]))
 
 
+def untouched_share(before: np.ndarray, after: np.ndarray, target: np.ndarray) -> float:
+    """Share of the pixels (CIELAB rows ``before`` and ``after``) the edit left short of the
+    target colour ``target``: moved along the gap (``target`` - the mean before) by under
+    ``UNTOUCHED_PROGRESS`` of it, though they stood farther than that from ``target`` along it."""
+    direction = target - before.mean(axis=0)
+    scale = float(direction @ direction)
+    moved = (after - before) @ direction / scale
+    to_go = (target - before) @ direction / scale
+    return float(((moved < UNTOUCHED_PROGRESS) & (to_go >= UNTOUCHED_PROGRESS)).mean())
+
+
 def measure(library: Library, edit: PhotoEdit, photo: np.ndarray, edited: np.ndarray) -> dict:
     record = library.records[edit.photo]
     true_mask = library.read(record["mask"])
@@ -196,7 +211,7 @@ def measure(library: Library, edit: PhotoEdit, photo: np.ndarray, edited: np.nda
         "target_lab": target.round(2).tolist(),
         "gap": gap,
         "left": float(np.linalg.norm(after - target)) / max(gap, MIN_GAP),
-        "untouched": (float(((after_lab - before_lab) @ direction / gap**2 < 0.2).mean()) if gap >= MIN_GAP else None),
+        "untouched": untouched_share(before_lab, after_lab, target) if gap >= MIN_GAP else None,
     })
     if edit.part == "skin":
         row["target_chroma"], row["after_chroma"] = chroma(target), chroma(after)
