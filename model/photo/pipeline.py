@@ -21,6 +21,7 @@ import numpy as np
 
 from ..inference.edits import Edit, Result
 from ..inference.engine import Engine
+from ..io.cache import content_digest
 from ..io.images import MaskInput, as_mask
 from ..io.styles import SavedStyle
 from ..labels import CLASS_NAMES, Part, pair_partner, part_index
@@ -88,17 +89,18 @@ class Rendered:
 
 def lips_together(own_colours: FaceColours, read: Mapping[int, tuple[PartColour, object, float]]
                   ) -> dict[int, ColourTarget]:
-    """The colours of both lips restyled from one reference (``read``: part → the reference's
-    colour as taken, the reference, the strength) moved together: each lip of the photo by
-    the same change, the reference's lips' mean colour less the photo's. The colour is the
-    reference's; which lip catches the light is the photo's (a lower lip lit in the reference
-    and given whole made a lit pale mouth of a photo whose lips are in shade). Empty when the
-    lips are not restyled from one reference or the photo shows too little of one."""
+    """The colours of both lips restyled from one reference moved together (``read``: part →
+    the reference's colour as taken, which reference (its content's digest, or the saved
+    style), the strength): each lip of the photo by the same change, the reference's lips'
+    mean colour less the photo's. The colour is the reference's; which lip catches the light
+    is the photo's (a lower lip lit in the reference and given whole made a lit pale mouth of
+    a photo whose lips are in shade). Empty when the lips are not restyled from one reference
+    or the photo shows too little of one."""
     if not all(lip in read for lip in LIPS):
         return {}
     (upper, upper_from, upper_alpha), (lower, lower_from, lower_alpha) = (read[lip] for lip in LIPS)
     owns = [own_colours.part(lip) for lip in LIPS]
-    if upper_from is not lower_from or upper_alpha != lower_alpha or None in owns:
+    if upper_from != lower_from or upper_alpha != lower_alpha or None in owns:
         return {}
     shift = 0.5 * (upper.mean + lower.mean) - 0.5 * (owns[0].mean + owns[1].mean)
     return {lip: colour_target(own, PartColour((own.mean + shift).astype(np.float32), taken.spread), upper_alpha)
@@ -130,7 +132,7 @@ class PhotoPipeline:
         colours = {}
         notes: list[str] = []
         own_colours = face_colours(colour_image, colour_mask)
-        read: dict[int, tuple[PartColour, object, float]] = {}  # part → the reference's colour, the reference, alpha
+        read: dict[int, tuple[PartColour, object, float]] = {}  # part → the reference's colour, which one, alpha
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
@@ -151,7 +153,11 @@ class PhotoPipeline:
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
                 colours[index] = colour_target(own, target, alpha)
-                read[index] = (target, reference, float(alpha))
+                # Which reference, by content: a pair named once (--part lips=R) and each lip named
+                # with the same face are one reference.
+                source = reference if isinstance(reference, SavedStyle) else content_digest(
+                    *engine.load_reference(reference, COLOUR_SIDE))
+                read[index] = (target, source, float(alpha))
             colours.update(lips_together(own_colours, read))
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}
