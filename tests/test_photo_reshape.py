@@ -65,13 +65,20 @@ def shape_edit(old_hair: np.ndarray, new_hair: np.ndarray, texture: str = "strip
     if hand is not None:  # an object in front of the face: the parser leaves it background
         mask[hand] = BACKGROUND
         photo[hand] = (40, 200, 60)
+    after, result = reshaped_hair(photo, mask, new_hair)
+    return photo, mask, after, result
+
+
+def reshaped_hair(photo: np.ndarray, mask: np.ndarray, new_hair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the hair asked for at the photo's side, the edited photo) of ``photo``'s hair (``mask``)
+    given the shape ``new_hair``, the old hair's place skin."""
     asked = mask.copy()
     asked[asked == HAIR] = SKIN
     asked[new_hair] = HAIR
     small = cv2.resize(asked, (GENERATED * 2, GENERATED * 2), interpolation=cv2.INTER_NEAREST)  # as the engine loads it
     finish = Finish(original_mask=mask, edited_mask=mask, reshaped={HAIR: small})
-    result = finish_image(network_face(mask, finish.part_after(HAIR, SIDE)), photo, finish)
-    return photo, mask, finish.part_after(HAIR, SIDE), result
+    after = finish.part_after(HAIR, SIDE)
+    return after, finish_image(network_face(mask, after), photo, finish)
 
 
 def eroded(region: np.ndarray, pixels: int = 4) -> np.ndarray:
@@ -257,13 +264,7 @@ def test_hair_made_fuller_leaves_no_line_along_the_old_outline():
     hair = mask == HAIR
     rim = hair & ~eroded(hair, 2) & cv2.dilate((mask == BACKGROUND).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     photo[rim] = (93, 86, 90)  # half hair, half backdrop
-    asked = mask.copy()
-    asked[hair] = SKIN
-    asked[FULL] = HAIR
-    small = cv2.resize(asked, (GENERATED * 2, GENERATED * 2), interpolation=cv2.INTER_NEAREST)
-    finish = Finish(original_mask=mask, edited_mask=mask, reshaped={HAIR: small})
-    after = finish.part_after(HAIR, SIDE)
-    result = finish_image(network_face(mask, after), photo, finish)
+    after, result = reshaped_hair(photo, mask, FULL)
     inside = rim & eroded(after, 6)  # the old rim, now well inside the new hair
     assert inside.sum() > 200
     new_hair = eroded(after & ~hair, 4)
@@ -402,13 +403,7 @@ def test_a_few_lit_strands_are_not_stamped_as_light_streaks_over_grown_dark_hair
     photo[hair] = np.clip(mean + 0.4 * (photo[hair] - mean) + 0.5, 0, 255).astype(np.uint8)
     lit = hair & (np.arange(SIDE) % 23 == 0)[None, :]
     photo[lit] = np.clip(photo[lit].astype(np.int16) + 110, 0, 255).astype(np.uint8)
-    asked = mask.copy()
-    asked[hair] = SKIN
-    asked[FULL] = HAIR
-    small = cv2.resize(asked, (GENERATED * 2, GENERATED * 2), interpolation=cv2.INTER_NEAREST)
-    finish = Finish(original_mask=mask, edited_mask=mask, reshaped={HAIR: small})
-    after = finish.part_after(HAIR, SIDE)
-    result = finish_image(network_face(mask, after), photo, finish)
+    after, result = reshaped_hair(photo, mask, FULL)
     grown = eroded(after & ~hair, 3)
     assert grown.sum() > 3000
     grey = result[grown].mean(axis=1)
