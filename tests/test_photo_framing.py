@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ca2sis.model.labels import BACKGROUND, CLASS_NAMES
-from ca2sis.model.photo.framing import flood_checked
+from ca2sis.model.photo.framing import flood_checked, specks_in_hair_made_hair
 
 HAIR = CLASS_NAMES.index("hair")
 SIDE = 160  # the picture's side
@@ -70,3 +70,20 @@ def test_flooded_hair_cut_off_from_the_parsed_hair_is_background():
     pixels[:20, 40:70] = strands((20, 30), (35, 28, 24), seed=5)  # a dark patch beyond a strip of wall
     result = flood_checked(pixels, classes, known, FACE_SIDE)
     assert (result[:20, 40:70] == HAIR).mean() < 0.05
+
+
+def test_a_speck_of_skin_the_parser_left_in_the_hair_is_hair_and_real_small_parts_stay():
+    """A few pixels of skin inside the hair (strands crossing the temple) would keep the old
+    hair colour as a blot when the hair is restyled: they are hair. An eye (in the skin) and a
+    sliver of ear between the skin and the hair are left as parsed."""
+    skin, eye, ear = (CLASS_NAMES.index(name) for name in ("skin", "l_eye", "l_ear"))
+    mask = np.full((256, 256), HAIR, np.uint8)
+    mask[60:200, 60:160] = skin
+    mask[100:106, 80:90] = eye
+    mask[120:130, 160:163] = ear  # between the skin and the hair
+    mask[30:36, 200:206] = skin  # a speck inside the hair
+    cleaned = specks_in_hair_made_hair(mask)
+    assert (cleaned[30:36, 200:206] == HAIR).all()
+    changed = cleaned != mask
+    changed[30:36, 200:206] = False
+    assert not changed.any()
