@@ -213,8 +213,9 @@ def tone_edge_alpha(base: np.ndarray, mask: np.ndarray, tone: Iterable[int], kep
     pixels apart: light skin by blonde hair leaves the mask's soft edge)."""
     tone, kept = sorted(set(tone)), sorted(set(kept))
     key = content_digest(base, mask, np.array(tone), np.array(kept))
-    if key in _tone_cache:
-        return _tone_cache.get(key)
+    cached = _tone_cache.get(key)  # one look: another thread may drop it between two
+    if cached is not None:
+        return cached
     alpha = _tone_edge_alpha(np.asarray(base, np.float32), mask, tone, kept)
     alpha.setflags(write=False)  # shared by every render of the photo
     _tone_cache.put(key, alpha)

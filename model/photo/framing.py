@@ -215,7 +215,7 @@ def flood_checked(pixels: np.ndarray, classes: np.ndarray, known: np.ndarray, fa
         result[flooded & ((ratio > FLOOD_MARGIN) | flat)] = BACKGROUND
         # What is left of the flood must touch the parsed part: an island on the wall is wall.
         region = (result == part).astype(np.uint8)
-        count, labels = cv2.connectedComponents(region, connectivity=8)
+        _, labels = cv2.connectedComponents(region, connectivity=8)
         joined = np.unique(labels[(region > 0) & known])
         result[(region > 0) & ~np.isin(labels, joined[joined > 0])] = BACKGROUND
     return result

@@ -234,8 +234,7 @@ def _alpha_prior(colours: np.ndarray, trimap_box: np.ndarray, part: np.ndarray, 
     # over ``PARSE_RAMP`` of a band inside its edge; where they can, it is the parse's edge
     # (a fade there only left a rim of the old colour on strands the colours would have kept).
     inside = cv2.distanceTransform(part.astype(np.uint8), cv2.DIST_L2, 5)
-    ramp = np.clip(inside / max(PARSE_RAMP * band, 1.0), 0.0, 1.0)
-    parsed = ramp
+    parsed = np.clip(inside / max(PARSE_RAMP * band, 1.0), 0.0, 1.0)
     colour_weight = COLOUR_PRIOR * separation
     mask_weight = MASK_PRIOR * (1.0 - separation) + PARSE_PRIOR * depth ** 2
     weight = colour_weight + mask_weight

@@ -30,7 +30,6 @@ def _parts(*names: str) -> tuple[int, ...]:
 # lip alike on its own: the New-face template has no upper lip, its mouth covers it).
 CARRIED_FEATURES = ((_parts("l_eye"),), (_parts("r_eye"),), (_parts("mouth", "u_lip", "l_lip"), _parts("mouth")),
                     (_parts("u_lip"),), (_parts("l_lip"),), (_parts("l_ear"),), (_parts("r_ear"),))
-CARRIED_PARTS = tuple(sorted({part for feature in CARRIED_FEATURES for group in feature for part in group}))
 EYES = frozenset(_parts("l_eye", "r_eye"))
 SKIN = CLASS_NAMES.index("skin")
 # An eye is carried with the skin round it, this share of its size (root of its area): its lids,
@@ -45,7 +44,7 @@ CLOSE_IOU = 0.6
 # stretched twice as wide over a wide one showed its teeth as smears; an ear squashed to a
 # third, as streaks).
 MAX_STRETCH = 1.8
-MIN_PART_PIXELS = 24  # a part smaller than this (in either face) is not carried
+MIN_CARRIED_PIXELS = 24  # a part smaller than this (in either face) is not carried
 
 
 def carried_features(style_image: np.ndarray, style_mask: np.ndarray, painted_mask: np.ndarray,
@@ -62,7 +61,7 @@ def carried_features(style_image: np.ndarray, style_mask: np.ndarray, painted_ma
     counts = [np.bincount(mask.ravel(), minlength=NUM_CLASSES) for mask in (painted_mask, style_mask)]
     for feature in CARRIED_FEATURES:
         for group in feature:
-            if min(count[part] for part in group for count in counts) < MIN_PART_PIXELS:
+            if min(count[part] for part in group for count in counts) < MIN_CARRIED_PIXELS:
                 continue  # each of the group's parts must be in both faces
             if _carry(group, style_image, style_mask, painted_mask, under, feather, margin, pixels, weight):
                 break
@@ -115,4 +114,4 @@ def _carry(group: tuple[int, ...], style_image: np.ndarray, style_mask: np.ndarr
     return True
 
 
-__all__ = ["CARRIED_FEATURES", "CARRIED_PARTS", "CLOSE_IOU", "MAX_STRETCH", "carried_features"]
+__all__ = ["CARRIED_FEATURES", "CLOSE_IOU", "MAX_STRETCH", "carried_features"]

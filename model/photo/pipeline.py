@@ -132,7 +132,7 @@ class PhotoPipeline:
         colours = {}
         notes: list[str] = []
         own_colours = face_colours(colour_image, colour_mask)
-        read: dict[int, tuple[PartColour, object, float]] = {}  # part → the reference's colour, which one, alpha
+        read: dict[int, tuple[PartColour, object, float]] = {}  # lip → the reference's colour, which one, alpha
         if edit.match_colour:
             for part, (reference, alpha) in edit.part_styles.items():
                 index = part_index(part, count)
@@ -153,11 +153,10 @@ class PhotoPipeline:
                 if index == SKIN:  # a skin stays a skin (a moody grey photo gives no grey face)
                     target = PartColour(real_skin(target.mean, None if own is None else own.mean), target.spread)
                 colours[index] = colour_target(own, target, alpha)
-                # Which reference, by content: a pair named once (--part lips=R) and each lip named
-                # with the same face are one reference.
-                source = reference if isinstance(reference, SavedStyle) else content_digest(
-                    *engine.load_reference(reference, COLOUR_SIDE))
-                read[index] = (target, source, float(alpha))
+                if index in LIPS:  # which reference, by content: --part lips=R and each lip from R are one
+                    source = reference if isinstance(reference, SavedStyle) else content_digest(
+                        *engine.load_reference(reference, COLOUR_SIDE))
+                    read[index] = (target, source, float(alpha))
             colours.update(lips_together(own_colours, read))
         restyled = {part_index(part, count) for part, (_, alpha) in edit.part_styles.items() if alpha > 0}
         restyled |= {part_index(part, count) for part, (_, alpha) in edit.random_parts.items() if alpha > 0}

@@ -51,11 +51,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .regions import box_around
 from .texture_copy import copy_detail
 from .texture_match import (
     COARSE_SIGMA,
     best_matches,
-    box_around_part,
     cell_neighbours,
     exemplar_part,
     features,
@@ -143,7 +143,7 @@ def synthesize(guide: np.ndarray, region: np.ndarray, exemplar: np.ndarray, exem
 
     # The guide's low frequencies, over the region alone (its edge is the region's, not a blur
     # of what lies outside), in a box around the region.
-    box = box_around_part(region, cell + int(3 * sigma))
+    box = box_around(region, cell + int(3 * sigma))
     inside = region[box]
     guide_low = masked_low_pass(guide[box], inside, sigma)
     detail_pixels = _detail(guide[box], guide_low, inside, exemplar, exemplar_region, sigma, factor,

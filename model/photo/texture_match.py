@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .regions import box_around
+
 if TYPE_CHECKING:
     from .texture import SynthesisConfig
 
@@ -162,14 +164,6 @@ def masked_low_pass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.nda
     return blurred[..., :-1] / np.maximum(blurred[..., -1:], 1e-6)
 
 
-def box_around_part(region: np.ndarray, margin: int) -> tuple[slice, slice]:
-    """The bounding box of ``region`` (not empty) grown by ``margin``, within the picture."""
-    rows, cols = np.nonzero(region.any(axis=1))[0], np.nonzero(region.any(axis=0))[0]
-    height, width = region.shape
-    return (slice(max(0, rows[0] - margin), min(height, rows[-1] + 1 + margin)),
-            slice(max(0, cols[0] - margin), min(width, cols[-1] + 1 + margin)))
-
-
 def on_lattice(image: np.ndarray, factor: int) -> np.ndarray:
     """``image`` on the matching lattice (``factor`` pixels a lattice pixel, area-averaged)."""
     size = (max(1, image.shape[1] // factor), max(1, image.shape[0] // factor))
@@ -232,7 +226,7 @@ def _make_exemplar_part(exemplar: np.ndarray, exemplar_region: np.ndarray, sigma
     cell = config.cell * factor
     # The part, split in its own box; the detail comes from its inner pixels (one on the
     # part's edge is partly background).
-    ex_box = box_around_part(exemplar_region, int(3 * sigma))
+    ex_box = box_around(exemplar_region, int(3 * sigma))
     ex_inside = exemplar_region[ex_box]
     ex_pixels = exemplar[ex_box].astype(np.float32)
     ex_low = masked_low_pass(ex_pixels, ex_inside, sigma)
